@@ -1,0 +1,44 @@
+# Thin wrapper over meson for the README's commands.
+#   make run    build, then run the built-in demo guest
+#   make check  build and run every test, plain and under ASan+UBSan
+#   make bench  run the benchmarks (tables and JSON, never pass/fail)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+MESON_TEST  = meson test --print-errorlogs --num-processes 2
+
+.PHONY: all deps run check check-plain check-asan bench clean format
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	@sh scripts/deps.sh
+	meson setup $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	@sh scripts/deps.sh
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
+
+run: all
+	./$(BUILD)/vmio run
+
+check: check-plain check-asan
+
+check-plain: deps all
+	$(MESON_TEST) -C $(BUILD)
+
+check-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(MESON_TEST) -C $(ASAN_BUILD)
+
+bench: all
+	ninja -C $(BUILD) bench-run
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

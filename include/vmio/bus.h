@@ -1,0 +1,101 @@
+/*
+ * Address buses: map address ranges to devices.
+ *
+ * One bus instance serves one address space (MMIO: 64-bit guest-physical
+ * addresses; PIO: 16-bit ports). Registration rejects any overlap with an
+ * error naming both devices. Lookup is a binary search over an immutable,
+ * sorted snapshot: vCPU threads never take a lock. Registration copies the
+ * snapshot, inserts, and publishes the new one atomically; old snapshots are
+ * freed once every reader has passed a quiescent point (see
+ * vmio_bus_reader_quiesce()).
+ *
+ * An access is claimed only when it lies entirely inside one device's range:
+ * an access that straddles two devices, or that runs off the end of one, is
+ * unclaimed.
+ */
+#ifndef VMIO_BUS_H
+#define VMIO_BUS_H
+
+#include <stdint.h>
+
+#include "vmio/device.h"
+#include "vmio/error.h"
+#include "vmio/exit.h"
+
+struct vmio_bus;
+
+/* One registered range; what a lookup returns. Immutable once published. */
+struct vmio_bus_range {
+    uint64_t base;
+    uint64_t len; /* > 0 */
+    struct vmio_device *dev;
+};
+
+/* Per-vCPU reader registration used to decide when old snapshots can be freed. */
+struct vmio_bus_reader;
+
+/*
+ * vmio_bus_new - create an empty bus for @space.
+ * @name: for error messages ("mmio", "pio"); copied.
+ * Returns the bus, or NULL when out of memory. Free with vmio_bus_free().
+ */
+struct vmio_bus *vmio_bus_new(enum vmio_space space, const char *name);
+
+/*
+ * vmio_bus_free - free @bus (may be NULL) and every snapshot. Does not destroy
+ * the devices. No reader may use the bus any more.
+ */
+void vmio_bus_free(struct vmio_bus *bus);
+
+/*
+ * vmio_bus_register - make @dev own [@base, @base + @len).
+ * Errors: -EINVAL for len 0, a range that wraps, or a PIO range above 0xffff;
+ * -EEXIST when the range overlaps a registered one (the message names both
+ * devices and both ranges); -ENOMEM. The bus does not own @dev; it must
+ * outlive its registration. Thread-safe against lookups and other
+ * registrations.
+ */
+int vmio_bus_register(struct vmio_bus *bus, struct vmio_device *dev, uint64_t base, uint64_t len,
+                      struct vmio_error *err);
+
+/*
+ * vmio_bus_unregister - remove the range that starts at @base and belongs to
+ * @dev. Errors: -ENOENT if there is no such range. After return, new lookups
+ * no longer find it; a vCPU that looked it up earlier may still be finishing
+ * one access.
+ */
+int vmio_bus_unregister(struct vmio_bus *bus, struct vmio_device *dev, uint64_t base,
+                        struct vmio_error *err);
+
+/*
+ * vmio_bus_lookup - find the range that contains all of [@addr, @addr + @width).
+ * Returns NULL when no single range contains the whole access. Lock-free; the
+ * returned pointer stays valid until the calling reader's next quiesce (or,
+ * with no reader, until the next registration change).
+ */
+const struct vmio_bus_range *vmio_bus_lookup(const struct vmio_bus *bus, uint64_t addr,
+                                             uint64_t width);
+
+/* vmio_bus_count - number of registered ranges. */
+unsigned vmio_bus_count(const struct vmio_bus *bus);
+
+/*
+ * vmio_bus_range_at - the @i-th range in address order (0 <= i < count), or
+ * NULL. For listings; same lifetime rule as vmio_bus_lookup().
+ */
+const struct vmio_bus_range *vmio_bus_range_at(const struct vmio_bus *bus, unsigned i);
+
+/* vmio_bus_space / vmio_bus_name - what the bus was created with. */
+enum vmio_space vmio_bus_space(const struct vmio_bus *bus);
+const char *vmio_bus_name(const struct vmio_bus *bus);
+
+/*
+ * vmio_bus_reader_add - register a reader (one per vCPU thread). Returns NULL
+ * when out of memory. Readers call vmio_bus_reader_quiesce() whenever they
+ * hold no range pointer (the run loop does so before each guest entry).
+ */
+struct vmio_bus_reader *vmio_bus_reader_add(struct vmio_bus *bus);
+void vmio_bus_reader_quiesce(struct vmio_bus_reader *reader);
+void vmio_bus_reader_remove(struct vmio_bus *bus, struct vmio_bus_reader *reader);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * Exit statistics.
+ *
+ * Each vCPU counts its own exits (no sharing on the hot path); the VM sums
+ * them when a vCPU is destroyed or a report is asked for. Counts are by exit
+ * kind and by device, with total handling time in nanoseconds (time spent
+ * from the exit's arrival in vmio to its completion, device call included).
+ */
+#ifndef VMIO_STATS_H
+#define VMIO_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum vmio_stat_kind {
+    VMIO_STAT_MMIO_READ = 0,
+    VMIO_STAT_MMIO_WRITE,
+    VMIO_STAT_PIO_IN,
+    VMIO_STAT_PIO_OUT,
+    VMIO_STAT_UNCLAIMED_READ,
+    VMIO_STAT_UNCLAIMED_WRITE,
+    VMIO_STAT_HLT,
+    VMIO_STAT_OTHER,
+    VMIO_STAT_NKINDS
+};
+
+struct vmio_stat_counter {
+    uint64_t count; /* exits (a string I/O exit counts once) */
+    uint64_t elements; /* accesses delivered (count > 1 for string I/O) */
+    uint64_t ns;    /* total handling time */
+};
+
+#define VMIO_STATS_MAX_DEVICES 256
+
+struct vmio_stats {
+    struct vmio_stat_counter kind[VMIO_STAT_NKINDS];
+    struct vmio_stat_counter device[VMIO_STATS_MAX_DEVICES]; /* by vmio_device.id */
+};
+
+struct vmio_vm;
+
+/* vmio_stat_kind_name - stable name of a kind ("mmio_read", ...). */
+const char *vmio_stat_kind_name(enum vmio_stat_kind kind);
+
+/* vmio_stats_add - *dst += *src, counter by counter. */
+void vmio_stats_add(struct vmio_stats *dst, const struct vmio_stats *src);
+
+/*
+ * vmio_vm_stats - the VM's totals: destroyed vCPUs plus live ones (live
+ * vCPUs' numbers are read without synchronisation; call when they are
+ * stopped for exact figures). Copies into *@out.
+ */
+void vmio_vm_stats(struct vmio_vm *vm, struct vmio_stats *out);
+
+/*
+ * vmio_stats_print - table of @stats for @vm's devices to @out.
+ * vmio_stats_write_json - the same as one JSON object.
+ */
+void vmio_stats_print(struct vmio_vm *vm, const struct vmio_stats *stats, FILE *out);
+void vmio_stats_write_json(struct vmio_vm *vm, const struct vmio_stats *stats, FILE *out);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * Register layout of vmio's "testdev", shared by the device model
+ * (src/devices/testdev.c) and the freestanding test guests. Only #defines:
+ * safe to include from guest code.
+ *
+ * The same register file answers in the MMIO window and the port window, by
+ * offset. Every register is 8 bytes wide and accepts any access of width 1,
+ * 2, 4 or 8 that lies inside it: an access at register offset k of width w
+ * reads or writes bytes k..k+w-1 of the 64-bit register (little-endian).
+ * Accesses that straddle two registers, or fall outside the ones listed,
+ * read as all-ones and are ignored on write (and counted in BAD).
+ */
+#ifndef VMIO_TESTDEV_REGS_H
+#define VMIO_TESTDEV_REGS_H
+
+#define TESTDEV_MMIO_BASE 0xd0000000ULL /* guest-physical */
+#define TESTDEV_MMIO_SIZE 0x1000
+#define TESTDEV_PIO_BASE 0x7000 /* I/O port */
+#define TESTDEV_PIO_SIZE 0x100
+
+/* Read/write scratch: reads return what was written, byte for byte. */
+#define TESTDEV_ECHO 0x00
+/* Read-only pattern: byte i of the register reads as 0x11 * (i + 1). */
+#define TESTDEV_PATTERN 0x08
+#define TESTDEV_PATTERN_VALUE 0x8877665544332211ULL
+/* Read-only: number of reads of this window before this one. */
+#define TESTDEV_READS 0x10
+/* Read-only: number of writes to this window; any write to READS resets both. */
+#define TESTDEV_WRITES 0x18
+/*
+ * Read-only: description of the previous access to this window:
+ * bits 0-11 offset, bits 16-19 width, bit 24 set for a write.
+ */
+#define TESTDEV_LAST 0x20
+/* Adder: a write adds the written (zero-extended) value; a read returns the sum. */
+#define TESTDEV_SUM 0x28
+/*
+ * Log FIFO (64 entries): each write to LOG_PUSH appends (value, width);
+ * each read of LOG_POP removes the oldest entry and returns its value (all-ones
+ * when empty); LOG_LEN reads the number of entries; any write to LOG_LEN
+ * empties it. Used to check that string I/O elements arrive in order.
+ */
+#define TESTDEV_LOG_PUSH 0x30
+#define TESTDEV_LOG_POP 0x38
+#define TESTDEV_LOG_LEN 0x40
+#define TESTDEV_LOG_DEPTH 64
+/* Read-only: accesses that were rejected (straddling or outside). */
+#define TESTDEV_BAD 0x48
+/* First offset past the register file. */
+#define TESTDEV_END 0x50
+
+/* Debug-exit (QEMU isa-debug-exit compatible) and debug console ports. */
+#define VMIO_DEBUG_EXIT_PORT 0xf4
+#define VMIO_DEBUGCON_PORT 0xe9
+#define VMIO_COM1_PORT 0x3f8
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * A virtual machine: guest RAM, the MMIO and PIO buses, the devices on them,
+ * the unclaimed-access policy, statistics and tracing.
+ *
+ * Ownership: the VM owns everything added to it with vmio_vm_add_device()
+ * (devices are destroyed by vmio_vm_destroy()) and its vCPUs must be
+ * destroyed before it.
+ */
+#ifndef VMIO_VM_H
+#define VMIO_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmio/bus.h"
+#include "vmio/device.h"
+#include "vmio/error.h"
+#include "vmio/exit.h"
+
+struct vmio_vm;
+
+/* What happens to an access that no device claims. */
+enum vmio_unclaimed_policy {
+    VMIO_UNCLAIMED_IGNORE = 0, /* reads return all-ones, writes are dropped; both counted */
+    VMIO_UNCLAIMED_LOG,        /* as ignore, and one line per access on the log stream */
+    VMIO_UNCLAIMED_STRICT,     /* the vCPU stops with VMIO_EXIT_UNCLAIMED */
+};
+
+/* Guest RAM below 4 GiB ends here; RAM beyond that continues at 4 GiB. */
+#define VMIO_LOW_RAM_END 0xC0000000ULL
+#define VMIO_HIGH_RAM_BASE 0x100000000ULL
+
+struct vmio_vm_options {
+    uint64_t mem_size;                   /* bytes of guest RAM; 0 means 64 MiB */
+    enum vmio_unclaimed_policy unclaimed;
+    FILE *log;                           /* unclaimed-access log (LOG policy); NULL = stderr */
+};
+
+/* A RAM region as the guest sees it. */
+struct vmio_ram_region {
+    uint64_t gpa;
+    uint64_t size;
+    void *host; /* where the region is mapped in vmio's address space */
+};
+
+/*
+ * vmio_vm_create - open /dev/kvm, create a VM with @opts (NULL = defaults)
+ * and map its RAM. On success *@out owns the VM.
+ * Errors: -ENODEV/-EACCES when KVM is missing or not accessible, -EINVAL for
+ * a RAM size that is 0 after rounding or beyond what vmio supports, -ENOMEM,
+ * or the errno of a failing KVM ioctl; @err says which.
+ */
+int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out,
+                   struct vmio_error *err);
+
+/* vmio_vm_destroy - destroy @vm (may be NULL), its devices and its memory. */
+void vmio_vm_destroy(struct vmio_vm *vm);
+
+/* vmio_vm_bus - the VM's bus for @space (MMIO or PIO). Owned by the VM. */
+struct vmio_bus *vmio_vm_bus(struct vmio_vm *vm, enum vmio_space space);
+
+/*
+ * vmio_vm_add_device - register @dev on the @space bus at [@base, @base+@len)
+ * and hand it to the VM: on success the VM destroys it in vmio_vm_destroy();
+ * on failure the caller keeps it. The same device may be added more than
+ * once (several ranges); it is destroyed once.
+ * Errors: those of vmio_bus_register(); -EBUSY when the range overlaps guest
+ * RAM (MMIO only; it would never exit); -ENOMEM.
+ */
+int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                       uint64_t base, uint64_t len, struct vmio_error *err);
+
+/*
+ * vmio_vm_gpa_to_host - host pointer for guest-physical [@gpa, @gpa + @len),
+ * or NULL unless the whole span lies inside one RAM region. This is the one
+ * check every guest-supplied pointer goes through.
+ */
+void *vmio_vm_gpa_to_host(struct vmio_vm *vm, uint64_t gpa, uint64_t len);
+
+/* vmio_vm_ram_count / vmio_vm_ram_at - guest RAM regions in address order. */
+unsigned vmio_vm_ram_count(const struct vmio_vm *vm);
+const struct vmio_ram_region *vmio_vm_ram_at(const struct vmio_vm *vm, unsigned i);
+
+/* vmio_vm_policy - the VM's unclaimed-access policy. */
+enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm);
+
+/*
+ * vmio_vm_set_trace - stream one line per exit to @out (NULL turns tracing
+ * off). Set before vCPUs run. @out stays owned by the caller.
+ */
+void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out);
+
+/*
+ * vmio_vm_set_timing - measure device handling time per exit (on by default:
+ * two clock reads per exit).
+ */
+void vmio_vm_set_timing(struct vmio_vm *vm, bool on);
+
+/*
+ * vmio_policy_parse - "ignore", "log" or "strict" into *@out.
+ * Errors: -EINVAL for anything else.
+ */
+int vmio_policy_parse(const char *s, enum vmio_unclaimed_policy *out);
+
+#endif

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Install the Debian packages vmio needs to build and test, or say how.
+# Run as root it installs what is missing; otherwise it prints the exact
+# apt-get line and fails. Used by `make run`, `make check` and .ci/run.
+set -eu
+PKGS="meson ninja-build pkg-config gcc clang llvm lld libclang-rt-14-dev libcmocka-dev
+binutils python3 qemu-system-x86 qemu-user-static
+binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
+gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libc6-dev-arm64-cross libc6-dev-riscv64-cross"
+[ "${1:-}" = "--minimal" ] && PKGS="meson ninja-build pkg-config gcc binutils libcmocka-dev"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "vmio: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq $missing >/dev/null
+else
+    echo "vmio: missing Debian packages. Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi

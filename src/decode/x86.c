@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int vmio_placeholder_x86;
