@@ -1,0 +1,97 @@
+/*
+ * Multiboot v1 entry of vmio's freestanding test guests.
+ * Entered in 32-bit protected mode with paging off (EAX = 0x2BADB002,
+ * EBX = multiboot info). Switches to 64-bit long mode with a static GDT and
+ * static page tables identity-mapping the first 4 GiB with 2 MiB pages (so
+ * testdev MMIO at 0xd0000000 is reachable), then calls
+ * guest_main(mb_magic, mb_info) and exits with its return value.
+ * Invariants: every table is built by the assembler, not at run time, because
+ * CPL0 guest code may be executed by KVM's instruction emulator; the boot
+ * path is about twenty instructions.
+ */
+#define MB_MAGIC 0x1BADB002
+#define MB_FLAGS 0x00000002 /* bit 1: request memory information */
+
+    .section .multiboot, "a"
+    .balign 4
+    .long MB_MAGIC
+    .long MB_FLAGS
+    .long -(MB_MAGIC + MB_FLAGS)
+
+    .section .text.boot, "ax"
+    .code32
+    .globl _start
+_start:
+    cli
+    mov %eax, %edi              /* guest_main arg 1: multiboot magic */
+    mov %ebx, %esi              /* guest_main arg 2: multiboot info */
+    lgdt gdt_desc
+    mov %cr4, %eax
+    or $0x20, %eax              /* CR4.PAE */
+    mov %eax, %cr4
+    mov $pml4, %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx       /* EFER */
+    rdmsr
+    or $0x100, %eax             /* EFER.LME */
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000001, %eax        /* CR0.PG | CR0.PE */
+    mov %eax, %cr0
+    ljmp $0x08, $long_entry
+
+    .code64
+long_entry:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    xor %eax, %eax
+    mov %eax, %fs
+    mov %eax, %gs
+    mov $stack_top, %esp        /* zero-extends into RSP */
+    mov %edi, %edi              /* upper halves are undefined after the switch */
+    mov %esi, %esi
+    call guest_main
+    mov %eax, %edi
+    call guest_exit             /* does not return */
+1:  hlt
+    jmp 1b
+
+    .section .rodata
+    .balign 8
+gdt:
+    .quad 0                     /* null */
+    .quad 0x00AF9A000000FFFF    /* 0x08: 64-bit code, DPL0 */
+    .quad 0x00CF92000000FFFF    /* 0x10: data, DPL0 */
+gdt_end:
+    .balign 8
+gdt_desc:
+    .word gdt_end - gdt - 1
+    .long gdt
+
+    .section .data.pagetables, "aw"
+    .balign 4096
+pml4:
+    .quad pdpt + 0x3            /* present, writable */
+    .fill 511, 8, 0
+pdpt:
+    .quad pd + 0x0000 + 0x3
+    .quad pd + 0x1000 + 0x3
+    .quad pd + 0x2000 + 0x3
+    .quad pd + 0x3000 + 0x3
+    .fill 508, 8, 0
+pd:                             /* 4 x 512 entries of 2 MiB: 0 .. 4 GiB */
+    .set addr, 0
+    .rept 2048
+    .quad addr + 0x83           /* present, writable, page size */
+    .set addr, addr + 0x200000
+    .endr
+
+    .section .bss
+    .balign 16
+stack:
+    .skip 16384
+stack_top:
+
+    .section .note.GNU-stack, "", @progbits

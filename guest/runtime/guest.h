@@ -1,0 +1,170 @@
+/*
+ * vmio freestanding guest runtime: port and MMIO helpers, COM1 serial,
+ * gprint, debug-exit and a small test-assertion helper.
+ * Invariants: no floating point, no SSE (guests are built with
+ * -mgeneral-regs-only), no libc; every device access is a single instruction
+ * of the exact width named by the helper (inline asm, volatile).
+ * The image is identity-mapped (first 4 GiB), so a guest-physical address is
+ * usable directly as a pointer.
+ */
+#ifndef VMIO_GUEST_H
+#define VMIO_GUEST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmio/testdev_regs.h"
+
+#define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
+
+/* ---- port I/O ---- */
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port) : "memory");
+}
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+    return v;
+}
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+    return v;
+}
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+    return v;
+}
+
+/* String forms: rep ins/outs of `count` elements from/to `buf` (DF = 0). */
+static inline void outsb(uint16_t port, const void *buf, size_t count)
+{
+    __asm__ volatile("cld; rep outsb" : "+S"(buf), "+c"(count) : "d"(port) : "memory");
+}
+static inline void outsw(uint16_t port, const void *buf, size_t count)
+{
+    __asm__ volatile("cld; rep outsw" : "+S"(buf), "+c"(count) : "d"(port) : "memory");
+}
+static inline void outsl(uint16_t port, const void *buf, size_t count)
+{
+    __asm__ volatile("cld; rep outsl" : "+S"(buf), "+c"(count) : "d"(port) : "memory");
+}
+static inline void insb(uint16_t port, void *buf, size_t count)
+{
+    __asm__ volatile("cld; rep insb" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
+}
+static inline void insw(uint16_t port, void *buf, size_t count)
+{
+    __asm__ volatile("cld; rep insw" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
+}
+static inline void insl(uint16_t port, void *buf, size_t count)
+{
+    __asm__ volatile("cld; rep insl" : "+D"(buf), "+c"(count) : "d"(port) : "memory");
+}
+
+/* ---- MMIO: one mov of the named width to/from guest-physical `addr` ---- */
+
+static inline uint8_t mmio_read8(uint64_t addr)
+{
+    uint8_t v;
+    __asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(addr) : "memory");
+    return v;
+}
+static inline uint16_t mmio_read16(uint64_t addr)
+{
+    uint16_t v;
+    __asm__ volatile("movw (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+static inline uint32_t mmio_read32(uint64_t addr)
+{
+    uint32_t v;
+    __asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+static inline uint64_t mmio_read64(uint64_t addr)
+{
+    uint64_t v;
+    __asm__ volatile("movq (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+static inline void mmio_write8(uint64_t addr, uint8_t v)
+{
+    __asm__ volatile("movb %0, (%1)" : : "q"(v), "r"(addr) : "memory");
+}
+static inline void mmio_write16(uint64_t addr, uint16_t v)
+{
+    __asm__ volatile("movw %0, (%1)" : : "r"(v), "r"(addr) : "memory");
+}
+static inline void mmio_write32(uint64_t addr, uint32_t v)
+{
+    __asm__ volatile("movl %0, (%1)" : : "r"(v), "r"(addr) : "memory");
+}
+static inline void mmio_write64(uint64_t addr, uint64_t v)
+{
+    __asm__ volatile("movq %0, (%1)" : : "r"(v), "r"(addr) : "memory");
+}
+
+/* Width-generic forms (width 1, 2, 4 or 8); other widths read 0 / do nothing. */
+uint64_t mmio_read(uint64_t addr, unsigned width);
+void mmio_write(uint64_t addr, unsigned width, uint64_t v);
+/* Width-generic port forms (width 1, 2 or 4), zero-extended. */
+uint32_t pio_read(uint16_t port, unsigned width);
+void pio_write(uint16_t port, unsigned width, uint32_t v);
+
+/* ---- console ---- */
+
+/* Program COM1 for 115200 8N1 with FIFOs on; optional (output works without). */
+void serial_init(void);
+/* Write one byte to COM1, polling LSR.THRE first ("\n" is sent as-is). */
+void serial_putc(char c);
+void serial_puts(const char *s);
+/* Write a string to the debug console port 0xe9 (one outb per byte). */
+void debugcon_puts(const char *s);
+/*
+ * printf subset to COM1: %s %c %d %u %x %p %%, with an optional '0' flag,
+ * field width (or '*') and 'l'/'ll' length (%lx, %lu, %ld, %016lx). No floating point.
+ */
+void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gvprint(const char *fmt, va_list ap);
+
+/* ---- exit ---- */
+
+/* Write `code` to the debug-exit port 0xf4, then cli; hlt forever. */
+__attribute__((noreturn)) void guest_exit(int code);
+
+/* ---- tests ---- */
+
+/* Print "PASS name" or "FAIL name: got X expected Y" (hex); count failures. */
+int check_eq(const char *name, uint64_t got, uint64_t expected);
+/* Like check_eq for a condition; on failure prints "FAIL name". */
+int check_true(const char *name, int cond);
+/* Print "SKIP reason" (counted, not a failure). */
+void test_skip(const char *reason);
+/* Number of failed checks so far. */
+unsigned test_failures(void);
+/* Print the summary line and return the exit code: 0, or min(failures, 127). */
+int test_summary(const char *guest);
+
+/* True when vmio's testdev answers at TESTDEV_MMIO_BASE (PATTERN reads right). */
+int testdev_present(void);
+
+/* The entry point each guest defines; its return value is the exit code. */
+int guest_main(uint32_t mb_magic, uint32_t mb_info);
+
+#endif
