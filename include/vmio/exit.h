@@ -32,10 +32,11 @@ enum vmio_dir {
  * One guest access to a device address.
  *
  * Invariants: width is 1, 2, 4 or 8; count >= 1; for count == 1 the value is
- * in `data` (low `width` bytes, little-endian order of significance). For
- * string port I/O (count > 1) the elements live in `buf`, `count * width`
- * bytes owned by whoever produced the record (the backend's shared page), and
- * are processed in order.
+ * in `data` (low `width` bytes). For string port I/O (count > 1) the elements
+ * live in `buf`, `count * width` bytes, and are processed in order. Records
+ * made by a backend also set `buf` for count == 1: it is where a read result
+ * is stored to complete the access. `buf` is owned by whoever produced the
+ * record (the backend's shared run page); decoders leave it NULL.
  *
  * reg/reg_width/sign_extend describe where a read result goes when the access
  * came from an instruction decoder; backends that complete reads themselves
@@ -53,7 +54,7 @@ struct vmio_access {
     uint32_t count;    /* repetitions (string I/O); >= 1 */
     uint64_t addr;     /* guest-physical address, port number or sysreg id */
     uint64_t data;     /* write value, or read result once completed (count == 1) */
-    uint8_t *buf;      /* count * width bytes when count > 1, else NULL */
+    uint8_t *buf;      /* elements (count > 1) or completion buffer; see above */
 };
 
 /* Why vmio_vcpu_run() returned. */

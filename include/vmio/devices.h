@@ -1,0 +1,39 @@
+/*
+ * Constructors of vmio's small built-in device models. Each returns a
+ * `struct vmio_device *` (or NULL when out of memory) that the caller either
+ * hands to a VM with vmio_vm_add_device() (the VM then destroys it) or
+ * destroys itself with dev->ops->destroy(dev).
+ *
+ * The 16550A UART has its own header, vmio/uart16550.h.
+ */
+#ifndef VMIO_DEVICES_H
+#define VMIO_DEVICES_H
+
+#include <stdio.h>
+
+#include "vmio/device.h"
+
+/*
+ * vmio_testdev_create - a test device with the register file described in
+ * vmio/testdev_regs.h (echo, fixed pattern, access counters, last-access
+ * descriptor, adder, log FIFO). One instance serves one window; register
+ * one for MMIO and another for PIO. @name is not copied (use a literal).
+ */
+struct vmio_device *vmio_testdev_create(const char *name);
+
+/*
+ * vmio_debug_exit_create - QEMU isa-debug-exit compatible device: a write of
+ * value v at offset 0 (any width; v is the written bytes) stops the vCPU with
+ * VMIO_EXIT_DEBUG_EXIT and code v; the vmio command then exits with status
+ * (v << 1) | 1. Reads return all-ones. Writes at other offsets are ignored.
+ */
+struct vmio_device *vmio_debug_exit_create(const char *name);
+
+/*
+ * vmio_debugcon_create - Bochs/QEMU debug console (port 0xe9): each byte
+ * written is copied to @out (not owned; NULL drops output); reads return
+ * 0xe9 so guests can detect it.
+ */
+struct vmio_device *vmio_debugcon_create(const char *name, FILE *out);
+
+#endif

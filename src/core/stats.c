@@ -1,0 +1,130 @@
+/*
+ * Exit statistics: summing per-vCPU counters and printing them as a table or
+ * as JSON. Nothing here runs on the exit hot path.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "core/vm_internal.h"
+
+static const char *const kind_names[VMIO_STAT_NKINDS] = {
+    [VMIO_STAT_MMIO_READ] = "mmio_read",
+    [VMIO_STAT_MMIO_WRITE] = "mmio_write",
+    [VMIO_STAT_PIO_IN] = "pio_in",
+    [VMIO_STAT_PIO_OUT] = "pio_out",
+    [VMIO_STAT_UNCLAIMED_READ] = "unclaimed_read",
+    [VMIO_STAT_UNCLAIMED_WRITE] = "unclaimed_write",
+    [VMIO_STAT_HLT] = "hlt",
+    [VMIO_STAT_OTHER] = "other",
+};
+
+const char *vmio_stat_kind_name(enum vmio_stat_kind kind)
+{
+    return (unsigned)kind < VMIO_STAT_NKINDS ? kind_names[kind] : "?";
+}
+
+static void counter_add(struct vmio_stat_counter *d, const struct vmio_stat_counter *s)
+{
+    d->count += s->count;
+    d->elements += s->elements;
+    d->ns += s->ns;
+}
+
+void vmio_stats_add(struct vmio_stats *dst, const struct vmio_stats *src)
+{
+    for (unsigned i = 0; i < VMIO_STAT_NKINDS; i++)
+        counter_add(&dst->kind[i], &src->kind[i]);
+    for (unsigned i = 0; i < VMIO_STATS_MAX_DEVICES; i++)
+        counter_add(&dst->device[i], &src->device[i]);
+}
+
+void vmio_vm_stats(struct vmio_vm *vm, struct vmio_stats *out)
+{
+    pthread_mutex_lock(&vm->lock);
+    *out = vm->stats_done;
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
+        if (vm->vcpus[i])
+            vmio_stats_add(out, vmio_vcpu_stats(vm->vcpus[i]));
+    pthread_mutex_unlock(&vm->lock);
+}
+
+static const char *device_name(struct vmio_vm *vm, unsigned id)
+{
+    if (id == VMIO_STATS_MAX_DEVICES - 1 && vm->ndevices > VMIO_STATS_MAX_DEVICES)
+        return "(other devices)";
+    return id < vm->ndevices && vm->devices[id]->name ? vm->devices[id]->name : "?";
+}
+
+static double mean_ns(const struct vmio_stat_counter *c)
+{
+    return c->count ? (double)c->ns / (double)c->count : 0.0;
+}
+
+static void print_row(FILE *out, const char *name, const struct vmio_stat_counter *c)
+{
+    fprintf(out, "  %-20s %12" PRIu64 " %12" PRIu64 " %14.3f %10.0f\n", name, c->count,
+            c->elements, (double)c->ns / 1e6, mean_ns(c));
+}
+
+void vmio_stats_print(struct vmio_vm *vm, const struct vmio_stats *s, FILE *out)
+{
+    const char *header = "  %-20s %12s %12s %14s %10s\n";
+    uint64_t total = 0;
+    fprintf(out, "vmio exit statistics\n");
+    fprintf(out, header, "by kind", "exits", "accesses", "total ms", "mean ns");
+    for (unsigned i = 0; i < VMIO_STAT_NKINDS; i++) {
+        total += s->kind[i].count;
+        if (s->kind[i].count)
+            print_row(out, kind_names[i], &s->kind[i]);
+    }
+    fprintf(out, "  %-20s %12" PRIu64 "\n", "total", total);
+    fprintf(out, header, "by device", "exits", "accesses", "total ms", "mean ns");
+    unsigned n = vm->ndevices < VMIO_STATS_MAX_DEVICES ? vm->ndevices : VMIO_STATS_MAX_DEVICES;
+    for (unsigned i = 0; i < n; i++)
+        print_row(out, device_name(vm, i), &s->device[i]);
+}
+
+/* Print @s as a JSON string body, escaping what JSON requires. */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static void json_counter(FILE *out, const struct vmio_stat_counter *c)
+{
+    fprintf(out,
+            "{\"exits\":%" PRIu64 ",\"accesses\":%" PRIu64 ",\"total_ns\":%" PRIu64
+            ",\"mean_ns\":%.1f}",
+            c->count, c->elements, c->ns, mean_ns(c));
+}
+
+void vmio_stats_write_json(struct vmio_vm *vm, const struct vmio_stats *s, FILE *out)
+{
+    uint64_t total = 0;
+    fprintf(out, "{\"by_kind\":{");
+    for (unsigned i = 0; i < VMIO_STAT_NKINDS; i++) {
+        total += s->kind[i].count;
+        fprintf(out, "%s\"%s\":", i ? "," : "", kind_names[i]);
+        json_counter(out, &s->kind[i]);
+    }
+    fprintf(out, "},\"total_exits\":%" PRIu64 ",\"by_device\":[", total);
+    unsigned n = vm->ndevices < VMIO_STATS_MAX_DEVICES ? vm->ndevices : VMIO_STATS_MAX_DEVICES;
+    for (unsigned i = 0; i < n; i++) {
+        fprintf(out, "%s{\"name\":", i ? "," : "");
+        json_string(out, device_name(vm, i));
+        fprintf(out, ",\"stats\":");
+        json_counter(out, &s->device[i]);
+        fputc('}', out);
+    }
+    fprintf(out, "]}\n");
+}

@@ -1,0 +1,265 @@
+/*
+ * The vCPU run loop: vmio's counterpart of AxVM's run_vcpu.
+ *
+ * Each iteration: announce a quiescent point to both buses (this thread holds
+ * no range pointer now), enter the guest, and if the exit is an access,
+ * look the address up, call the device once per element, complete reads into
+ * the backend's buffer, count and time it, and go round again. Any other exit
+ * (or an access the loop must not swallow) is returned to the caller.
+ *
+ * Everything mutated here lives in struct vmio_vcpu: a second vCPU thread
+ * shares only the VM's read-only setup and the lock-free buses.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/vm_internal.h"
+
+struct vmio_vcpu {
+    struct vmio_vm *vm;
+    struct kvmb_vcpu *kvm;
+    unsigned index;
+    struct vmio_bus_reader *mmio_reader;
+    struct vmio_bus_reader *pio_reader;
+    uint64_t nexits;
+    struct vmio_stats stats;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
+                     struct vmio_error *err)
+{
+    if (index >= VMIO_MAX_VCPUS)
+        return vmio_error_set(err, -EINVAL, "vCPU index %u beyond the maximum of %u", index,
+                              VMIO_MAX_VCPUS - 1);
+    struct vmio_vcpu *v = calloc(1, sizeof(*v));
+    if (!v)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    v->vm = vm;
+    v->index = index;
+    pthread_mutex_lock(&vm->lock);
+    int rc = 0;
+    if (vm->vcpus[index])
+        rc = vmio_error_set(err, -EEXIST, "vCPU %u already exists", index);
+    else
+        vm->vcpus[index] = v;
+    pthread_mutex_unlock(&vm->lock);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    rc = kvmb_vcpu_create(vm->kvm, index, &v->kvm, err);
+    if (rc == 0) {
+        v->mmio_reader = vmio_bus_reader_add(vm->mmio);
+        v->pio_reader = vmio_bus_reader_add(vm->pio);
+        if (!v->mmio_reader || !v->pio_reader)
+            rc = vmio_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (rc == 0 && vm->trace)
+        rc = kvmb_vcpu_set_sync_regs(v->kvm, true);
+    if (rc < 0) {
+        vmio_vcpu_destroy(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+void vmio_vcpu_destroy(struct vmio_vcpu *v)
+{
+    if (!v)
+        return;
+    struct vmio_vm *vm = v->vm;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->vcpus[v->index] == v)
+        vm->vcpus[v->index] = NULL;
+    vmio_stats_add(&vm->stats_done, &v->stats);
+    pthread_mutex_unlock(&vm->lock);
+    vmio_bus_reader_remove(vm->mmio, v->mmio_reader);
+    vmio_bus_reader_remove(vm->pio, v->pio_reader);
+    kvmb_vcpu_destroy(v->kvm);
+    free(v);
+}
+
+/* Stats bucket of an access: which kind it is, claimed or not. */
+static enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed)
+{
+    if (!claimed)
+        return a->dir == VMIO_WRITE ? VMIO_STAT_UNCLAIMED_WRITE : VMIO_STAT_UNCLAIMED_READ;
+    if (a->space == VMIO_SPACE_PIO)
+        return a->dir == VMIO_WRITE ? VMIO_STAT_PIO_OUT : VMIO_STAT_PIO_IN;
+    return a->dir == VMIO_WRITE ? VMIO_STAT_MMIO_WRITE : VMIO_STAT_MMIO_READ;
+}
+
+static void trace_exit(struct vmio_vcpu *v, const struct vmio_exit *e, const char *dev)
+{
+    const struct vmio_access *a = &e->access;
+    uint64_t value = a->data;
+    if (a->count == 1 && a->dir == VMIO_READ && a->buf) {
+        value = 0;
+        memcpy(&value, a->buf, a->width);
+    }
+    fprintf(v->vm->trace,
+            "vmio-trace: cpu%u #%" PRIu64 " %s %s 0x%" PRIx64 " w%u x%" PRIu32 " val 0x%" PRIx64
+            " dev %s rip 0x%" PRIx64 "\n",
+            v->index, v->nexits, vmio_space_name(a->space), a->dir == VMIO_WRITE ? "write" : "read",
+            a->addr, a->width, a->count, value, dev ? dev : "-", e->ip);
+}
+
+/*
+ * Unclaimed access under the VM's policy. Returns 1 when the loop must stop
+ * (strict), 0 when the access is completed (reads all-ones, writes dropped).
+ */
+static int handle_unclaimed(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    struct vmio_access *a = &e->access;
+    struct vmio_vm *vm = v->vm;
+    if (vm->policy == VMIO_UNCLAIMED_STRICT) {
+        e->reason = VMIO_EXIT_UNCLAIMED;
+        if (!e->ip)
+            e->ip = kvmb_vcpu_ip(v->kvm);
+        return 1;
+    }
+    if (a->dir == VMIO_READ && a->buf)
+        memset(a->buf, 0xff, (size_t)a->width * a->count);
+    if (vm->policy == VMIO_UNCLAIMED_LOG) {
+        char line[256];
+        struct vmio_exit shown = *e;
+        shown.reason = VMIO_EXIT_UNCLAIMED;
+        if (!shown.ip)
+            shown.ip = kvmb_vcpu_ip(v->kvm);
+        vmio_exit_describe(&shown, line, sizeof(line));
+        fprintf(vm->log, "vmio: %s\n", line);
+    }
+    return 0;
+}
+
+/*
+ * Deliver an access to the device that owns it. Returns 0 when completed, 1
+ * when the loop must stop (exit filled in).
+ */
+static int dispatch(struct vmio_vcpu *v, struct vmio_exit *e, const struct vmio_bus_range *r)
+{
+    struct vmio_access *a = &e->access;
+    struct vmio_device *dev = r->dev;
+    uint64_t offset = a->addr - r->base;
+    int rc = 0;
+    for (uint32_t i = 0; i < a->count && rc == 0; i++) {
+        uint8_t *elem = a->buf ? a->buf + (size_t)i * a->width : NULL;
+        if (a->dir == VMIO_WRITE) {
+            uint64_t value = a->data;
+            if (a->count > 1) {
+                value = 0;
+                memcpy(&value, elem, a->width);
+            }
+            rc = dev->ops->write(dev, offset, a->width, value);
+            if (rc > 0)
+                e->code = value;
+        } else {
+            uint64_t value = 0;
+            rc = dev->ops->read(dev, offset, a->width, &value);
+            if (rc == 0) {
+                value &= vmio_width_mask(a->width);
+                if (elem)
+                    memcpy(elem, &value, a->width); /* little-endian host */
+                if (a->count == 1)
+                    a->data = value;
+            }
+        }
+    }
+    if (rc == 0)
+        return 0;
+    e->device = dev->name;
+    e->reason = rc > 0 ? VMIO_EXIT_DEBUG_EXIT : VMIO_EXIT_DEVICE_ERROR;
+    if (rc < 0)
+        e->code = (uint64_t)(int64_t)rc;
+    if (!e->ip)
+        e->ip = kvmb_vcpu_ip(v->kvm);
+    return 1;
+}
+
+/* Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it. */
+static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    struct vmio_access *a = &e->access;
+    struct vmio_vm *vm = v->vm;
+    uint64_t t0 = vm->timing ? now_ns() : 0;
+    const struct vmio_bus *bus = a->space == VMIO_SPACE_PIO ? vm->pio : vm->mmio;
+    const struct vmio_bus_range *r = NULL;
+    if (a->width == 1 || a->width == 2 || a->width == 4 || a->width == 8)
+        r = vmio_bus_lookup(bus, a->addr, a->width);
+    int stop = r ? dispatch(v, e, r) : handle_unclaimed(v, e);
+    uint64_t dt = vm->timing ? now_ns() - t0 : 0;
+
+    struct vmio_stat_counter *k = &v->stats.kind[access_kind(a, r != NULL)];
+    k->count++;
+    k->elements += a->count;
+    k->ns += dt;
+    if (r) {
+        unsigned id = r->dev->id < VMIO_STATS_MAX_DEVICES ? r->dev->id : VMIO_STATS_MAX_DEVICES - 1;
+        struct vmio_stat_counter *d = &v->stats.device[id];
+        d->count++;
+        d->elements += a->count;
+        d->ns += dt;
+    }
+    if (vm->trace)
+        trace_exit(v, e, r ? r->dev->name : NULL);
+    return stop;
+}
+
+int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    for (;;) {
+        vmio_bus_reader_quiesce(v->mmio_reader);
+        vmio_bus_reader_quiesce(v->pio_reader);
+        int rc = kvmb_vcpu_enter(v->kvm, e);
+        v->nexits++;
+        if (rc < 0)
+            return rc;
+        if (e->reason == VMIO_EXIT_IO) {
+            if (handle_access(v, e))
+                return 0;
+            continue;
+        }
+        enum vmio_stat_kind kind = e->reason == VMIO_EXIT_HLT ? VMIO_STAT_HLT : VMIO_STAT_OTHER;
+        v->stats.kind[kind].count++;
+        v->stats.kind[kind].elements++;
+        if (!e->ip && e->reason != VMIO_EXIT_INTR)
+            e->ip = kvmb_vcpu_ip(v->kvm);
+        return 0;
+    }
+}
+
+int vmio_vcpu_get_regs(struct vmio_vcpu *v, struct vmio_x86_regs *regs)
+{
+    return kvmb_vcpu_get_regs(v->kvm, regs);
+}
+
+int vmio_vcpu_set_regs(struct vmio_vcpu *v, const struct vmio_x86_regs *regs)
+{
+    return kvmb_vcpu_set_regs(v->kvm, regs);
+}
+
+int vmio_vcpu_get_sregs(struct vmio_vcpu *v, struct vmio_x86_sregs *sregs)
+{
+    return kvmb_vcpu_get_sregs(v->kvm, sregs);
+}
+
+int vmio_vcpu_set_sregs(struct vmio_vcpu *v, const struct vmio_x86_sregs *sregs)
+{
+    return kvmb_vcpu_set_sregs(v->kvm, sregs);
+}
+
+const struct vmio_stats *vmio_vcpu_stats(const struct vmio_vcpu *v)
+{
+    return &v->stats;
+}

@@ -1,0 +1,205 @@
+/*
+ * VM lifetime: KVM VM, guest RAM, the two buses and the devices on them.
+ *
+ * Guest RAM is anonymous memory mapped at 0 up to VMIO_LOW_RAM_END and the
+ * rest (if any) from 4 GiB, leaving the space below 4 GiB for device windows
+ * (testdev at 0xd0000000, the usual 0xfec00000 / 0xfee00000 regions).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/vm_internal.h"
+
+#define DEFAULT_MEM_SIZE (64ULL << 20)
+#define MAX_MEM_SIZE (1ULL << 40)
+
+static int add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, struct vmio_error *err)
+{
+    if (vm->nram == VMIO_MAX_RAM_REGIONS)
+        return vmio_error_set(err, -ENOSPC, "too many RAM regions");
+    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (host == MAP_FAILED)
+        return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " MiB of guest RAM: %s",
+                              size >> 20, strerror(errno));
+    int rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, false, err);
+    if (rc < 0) {
+        munmap(host, size);
+        return rc;
+    }
+    vm->next_slot++;
+    vm->ram[vm->nram++] = (struct vmio_ram_region){.gpa = gpa, .size = size, .host = host};
+    return 0;
+}
+
+int vmio_policy_parse(const char *s, enum vmio_unclaimed_policy *out)
+{
+    static const char *const names[] = {"ignore", "log", "strict"};
+    for (unsigned i = 0; i < 3; i++) {
+        if (s && strcmp(s, names[i]) == 0) {
+            *out = (enum vmio_unclaimed_policy)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out,
+                   struct vmio_error *err)
+{
+    struct vmio_vm_options defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    uint64_t mem = opts->mem_size ? opts->mem_size : DEFAULT_MEM_SIZE;
+    mem &= ~0xfffULL;
+    if (mem < (2ULL << 20) || mem > MAX_MEM_SIZE)
+        return vmio_error_set(err, -EINVAL,
+                              "guest RAM size %" PRIu64 " bytes is outside 2 MiB..1 TiB",
+                              opts->mem_size);
+    struct vmio_vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&vm->lock, NULL);
+    vm->policy = opts->unclaimed;
+    vm->log = opts->log ? opts->log : stderr;
+    vm->timing = true;
+    int rc = kvmb_vm_create(&vm->kvm, err);
+    if (rc < 0)
+        goto fail;
+    vm->mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
+    vm->pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
+    if (!vm->mmio || !vm->pio) {
+        rc = vmio_error_set(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    uint64_t low = mem < VMIO_LOW_RAM_END ? mem : VMIO_LOW_RAM_END;
+    rc = add_ram(vm, 0, low, err);
+    if (rc == 0 && mem > low)
+        rc = add_ram(vm, VMIO_HIGH_RAM_BASE, mem - low, err);
+    if (rc < 0)
+        goto fail;
+    *out = vm;
+    return 0;
+fail:
+    vmio_vm_destroy(vm);
+    return rc;
+}
+
+void vmio_vm_destroy(struct vmio_vm *vm)
+{
+    if (!vm)
+        return;
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
+        vmio_vcpu_destroy(vm->vcpus[i]);
+    vmio_bus_free(vm->mmio);
+    vmio_bus_free(vm->pio);
+    for (unsigned i = 0; i < vm->ndevices; i++) {
+        struct vmio_device *dev = vm->devices[i];
+        if (dev->ops->destroy)
+            dev->ops->destroy(dev);
+    }
+    free(vm->devices);
+    kvmb_vm_destroy(vm->kvm);
+    for (unsigned i = 0; i < vm->nram; i++)
+        munmap(vm->ram[i].host, vm->ram[i].size);
+    pthread_mutex_destroy(&vm->lock);
+    free(vm);
+}
+
+struct vmio_bus *vmio_vm_bus(struct vmio_vm *vm, enum vmio_space space)
+{
+    switch (space) {
+    case VMIO_SPACE_MMIO:
+        return vm->mmio;
+    case VMIO_SPACE_PIO:
+        return vm->pio;
+    default:
+        return NULL;
+    }
+}
+
+/* Find @dev in the owned list; returns its index or ndevices. Lock held. */
+static unsigned find_device_locked(struct vmio_vm *vm, const struct vmio_device *dev)
+{
+    unsigned i = 0;
+    while (i < vm->ndevices && vm->devices[i] != dev)
+        i++;
+    return i;
+}
+
+int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                       uint64_t base, uint64_t len, struct vmio_error *err)
+{
+    struct vmio_bus *bus = vmio_vm_bus(vm, space);
+    if (!bus)
+        return vmio_error_set(err, -EINVAL, "device %s: no bus for address space %d",
+                              dev && dev->name ? dev->name : "(unnamed)", (int)space);
+    if (space == VMIO_SPACE_MMIO && len > 0) {
+        for (unsigned i = 0; i < vm->nram; i++) {
+            const struct vmio_ram_region *r = &vm->ram[i];
+            if (base <= r->gpa + r->size - 1 && r->gpa <= base + (len - 1))
+                return vmio_error_set(err, -EBUSY,
+                                      "device %s at 0x%" PRIx64 "-0x%" PRIx64
+                                      " overlaps guest RAM at 0x%" PRIx64 "-0x%" PRIx64
+                                      " (it would never exit)",
+                                      dev->name, base, base + len - 1, r->gpa,
+                                      r->gpa + r->size - 1);
+        }
+    }
+    pthread_mutex_lock(&vm->lock);
+    unsigned idx = find_device_locked(vm, dev);
+    bool is_new = idx == vm->ndevices;
+    if (is_new) {
+        struct vmio_device **grown =
+            realloc(vm->devices, (vm->ndevices + 1) * sizeof(vm->devices[0]));
+        if (!grown) {
+            pthread_mutex_unlock(&vm->lock);
+            return vmio_error_set(err, -ENOMEM, "out of memory");
+        }
+        vm->devices = grown;
+        dev->id = vm->ndevices;
+    }
+    int rc = vmio_bus_register(bus, dev, base, len, err);
+    if (rc == 0 && is_new)
+        vm->devices[vm->ndevices++] = dev;
+    pthread_mutex_unlock(&vm->lock);
+    return rc;
+}
+
+void *vmio_vm_gpa_to_host(struct vmio_vm *vm, uint64_t gpa, uint64_t len)
+{
+    for (unsigned i = 0; i < vm->nram; i++) {
+        const struct vmio_ram_region *r = &vm->ram[i];
+        if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
+            return (uint8_t *)r->host + (gpa - r->gpa);
+    }
+    return NULL;
+}
+
+unsigned vmio_vm_ram_count(const struct vmio_vm *vm)
+{
+    return vm->nram;
+}
+
+const struct vmio_ram_region *vmio_vm_ram_at(const struct vmio_vm *vm, unsigned i)
+{
+    return i < vm->nram ? &vm->ram[i] : NULL;
+}
+
+enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm)
+{
+    return vm->policy;
+}
+
+void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out)
+{
+    vm->trace = out;
+}
+
+void vmio_vm_set_timing(struct vmio_vm *vm, bool on)
+{
+    vm->timing = on;
+}

@@ -1,0 +1,60 @@
+/*
+ * debugcon: the Bochs/QEMU port-0xe9 console. Bytes written go to a stdio
+ * stream, flushed at each newline; stdio's own lock serialises vCPUs.
+ */
+#include <stdlib.h>
+
+#include "vmio/devices.h"
+
+struct debugcon {
+    struct vmio_device dev;
+    FILE *out;
+};
+
+static int debugcon_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+{
+    (void)dev;
+    (void)offset;
+    (void)width;
+    *value = 0xe9;
+    return 0;
+}
+
+static int debugcon_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+{
+    struct debugcon *d = vmio_container_of(dev, struct debugcon, dev);
+    (void)offset;
+    (void)width;
+    if (d->out) {
+        int c = (int)(value & 0xff);
+        fputc(c, d->out);
+        if (c == '\n')
+            fflush(d->out);
+    }
+    return 0;
+}
+
+static void debugcon_destroy(struct vmio_device *dev)
+{
+    struct debugcon *d = vmio_container_of(dev, struct debugcon, dev);
+    if (d->out)
+        fflush(d->out);
+    free(d);
+}
+
+static const struct vmio_device_ops debugcon_ops = {
+    .read = debugcon_read,
+    .write = debugcon_write,
+    .destroy = debugcon_destroy,
+};
+
+struct vmio_device *vmio_debugcon_create(const char *name, FILE *out)
+{
+    struct debugcon *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    d->dev.name = name;
+    d->dev.ops = &debugcon_ops;
+    d->out = out;
+    return &d->dev;
+}

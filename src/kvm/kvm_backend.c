@@ -1,0 +1,372 @@
+/*
+ * KVM backend implementation (see kvm_backend.h).
+ *
+ * Invariant: between kvmb_vcpu_enter() returning an I/O exit and the next
+ * call, `run` still describes that exit, so completing a read is a store into
+ * the run page; KVM copies it into the guest's register on the next KVM_RUN.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm/kvm_backend.h"
+
+/* Where the VMX real-mode TSS and identity map live (unused on AMD, harmless). */
+#define KVMB_TSS_ADDR 0xfffbd000ULL
+#define KVMB_IDENTITY_MAP_ADDR 0xfffbc000ULL
+
+struct kvmb_vm {
+    int kvm_fd;
+    int vm_fd;
+    int run_size;
+    struct kvm_cpuid2 *cpuid; /* supported CPUID, applied to every vCPU */
+};
+
+struct kvmb_vcpu {
+    int fd;
+    struct kvm_run *run;
+    int run_size;
+    bool sync_regs;
+};
+
+int kvmb_vm_create(struct kvmb_vm **out, struct vmio_error *err)
+{
+    struct kvmb_vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    vm->vm_fd = -1;
+    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    int rc;
+    if (vm->kvm_fd < 0) {
+        rc = -errno;
+        vmio_error_set(err, rc == -ENOENT ? -ENODEV : rc, "cannot open /dev/kvm: %s",
+                       strerror(errno));
+        rc = rc == -ENOENT ? -ENODEV : rc;
+        goto fail;
+    }
+    int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+    if (version != KVM_API_VERSION) {
+        rc = vmio_error_set(err, -ENOTSUP, "/dev/kvm speaks API version %d, vmio needs %d",
+                            version, KVM_API_VERSION);
+        goto fail;
+    }
+    vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (vm->run_size < (int)sizeof(struct kvm_run)) {
+        rc = vmio_error_set(err, -EIO, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+        goto fail;
+    }
+    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0) {
+        rc = vmio_error_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+        goto fail;
+    }
+    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVMB_TSS_ADDR) < 0) {
+        rc = vmio_error_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+        goto fail;
+    }
+    uint64_t idmap = KVMB_IDENTITY_MAP_ADDR;
+    (void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
+
+    /* Ask for the supported CPUID, growing the buffer until KVM is satisfied. */
+    for (int n = 64; n <= 4096; n *= 2) {
+        struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
+        if (!c) {
+            rc = vmio_error_set(err, -ENOMEM, "out of memory");
+            goto fail;
+        }
+        c->nent = (uint32_t)n;
+        if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+            vm->cpuid = c;
+            break;
+        }
+        int e = errno;
+        free(c);
+        if (e != E2BIG) {
+            rc = vmio_error_set(err, -e, "KVM_GET_SUPPORTED_CPUID: %s", strerror(e));
+            goto fail;
+        }
+    }
+    if (!vm->cpuid) {
+        rc = vmio_error_set(err, -E2BIG, "KVM_GET_SUPPORTED_CPUID: too many entries");
+        goto fail;
+    }
+    *out = vm;
+    return 0;
+fail:
+    kvmb_vm_destroy(vm);
+    return rc;
+}
+
+void kvmb_vm_destroy(struct kvmb_vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->vm_fd >= 0)
+        close(vm->vm_fd);
+    if (vm->kvm_fd >= 0)
+        close(vm->kvm_fd);
+    free(vm->cpuid);
+    free(vm);
+}
+
+int kvmb_vm_set_memory(struct kvmb_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+                       bool readonly, struct vmio_error *err)
+{
+    struct kvm_userspace_memory_region region = {
+        .slot = slot,
+        .flags = readonly ? KVM_MEM_READONLY : 0,
+        .guest_phys_addr = gpa,
+        .memory_size = size,
+        .userspace_addr = (uint64_t)(uintptr_t)host,
+    };
+    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        return vmio_error_set(err, -errno,
+                              "KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s",
+                              slot, (unsigned long long)gpa, (unsigned long long)size,
+                              strerror(errno));
+    return 0;
+}
+
+int kvmb_vcpu_create(struct kvmb_vm *vm, unsigned index, struct kvmb_vcpu **out,
+                     struct vmio_error *err)
+{
+    struct kvmb_vcpu *v = calloc(1, sizeof(*v));
+    if (!v)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    int rc;
+    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+    if (v->fd < 0) {
+        rc = vmio_error_set(err, -errno, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
+        free(v);
+        return rc;
+    }
+    v->run_size = vm->run_size;
+    v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    if (v->run == MAP_FAILED) {
+        rc = vmio_error_set(err, -errno, "mmap of vCPU %u run page: %s", index, strerror(errno));
+        close(v->fd);
+        free(v);
+        return rc;
+    }
+    if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0) {
+        rc = vmio_error_set(err, -errno, "KVM_SET_CPUID2 on vCPU %u: %s", index, strerror(errno));
+        kvmb_vcpu_destroy(v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+void kvmb_vcpu_destroy(struct kvmb_vcpu *vcpu)
+{
+    if (!vcpu)
+        return;
+    munmap(vcpu->run, (size_t)vcpu->run_size);
+    close(vcpu->fd);
+    free(vcpu);
+}
+
+int kvmb_vcpu_set_sync_regs(struct kvmb_vcpu *vcpu, bool on)
+{
+    vcpu->sync_regs = on;
+    vcpu->run->kvm_valid_regs = on ? KVM_SYNC_X86_REGS : 0;
+    return 0;
+}
+
+static void translate_io(struct kvm_run *run, struct vmio_exit *exit)
+{
+    struct vmio_access *a = &exit->access;
+    a->space = VMIO_SPACE_PIO;
+    a->dir = run->io.direction == KVM_EXIT_IO_OUT ? VMIO_WRITE : VMIO_READ;
+    a->width = run->io.size;
+    a->count = run->io.count ? run->io.count : 1;
+    a->addr = run->io.port;
+    a->buf = (uint8_t *)run + run->io.data_offset;
+    a->data = 0;
+    if (a->dir == VMIO_WRITE && a->count == 1)
+        memcpy(&a->data, a->buf, a->width <= 8 ? a->width : 8);
+}
+
+static void translate_mmio(struct kvm_run *run, struct vmio_exit *exit)
+{
+    struct vmio_access *a = &exit->access;
+    a->space = VMIO_SPACE_MMIO;
+    a->dir = run->mmio.is_write ? VMIO_WRITE : VMIO_READ;
+    a->width = (uint8_t)run->mmio.len;
+    a->count = 1;
+    a->addr = run->mmio.phys_addr;
+    a->buf = run->mmio.data;
+    a->data = 0;
+    if (a->dir == VMIO_WRITE)
+        memcpy(&a->data, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
+}
+
+int kvmb_vcpu_enter(struct kvmb_vcpu *vcpu, struct vmio_exit *exit)
+{
+    struct kvm_run *run = vcpu->run;
+    exit->access.reg = VMIO_REG_NONE;
+    exit->access.reg_width = 0;
+    exit->access.sign_extend = false;
+    exit->device = NULL;
+    exit->code = 0;
+    if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+        if (errno == EINTR || errno == EAGAIN) {
+            exit->reason = VMIO_EXIT_INTR;
+            exit->ip = 0;
+            return 0;
+        }
+        exit->reason = VMIO_EXIT_HOST_ERROR;
+        exit->code = (uint64_t)(-errno);
+        return -errno;
+    }
+    exit->ip = vcpu->sync_regs ? run->s.regs.regs.rip : 0;
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        exit->reason = VMIO_EXIT_IO;
+        translate_io(run, exit);
+        break;
+    case KVM_EXIT_MMIO:
+        exit->reason = VMIO_EXIT_IO;
+        translate_mmio(run, exit);
+        break;
+    case KVM_EXIT_HLT:
+        exit->reason = VMIO_EXIT_HLT;
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        exit->reason = VMIO_EXIT_SHUTDOWN;
+        break;
+    case KVM_EXIT_SYSTEM_EVENT:
+        exit->reason = run->system_event.type == KVM_SYSTEM_EVENT_RESET ? VMIO_EXIT_RESET
+                                                                        : VMIO_EXIT_SHUTDOWN;
+        exit->code = run->system_event.type;
+        break;
+    case KVM_EXIT_INTERNAL_ERROR:
+        exit->reason = VMIO_EXIT_INTERNAL_ERROR;
+        exit->code = run->internal.suberror;
+        break;
+    case KVM_EXIT_FAIL_ENTRY:
+        exit->reason = VMIO_EXIT_FAIL_ENTRY;
+        exit->code = run->fail_entry.hardware_entry_failure_reason;
+        break;
+    case KVM_EXIT_INTR:
+        exit->reason = VMIO_EXIT_INTR;
+        break;
+    default:
+        exit->reason = VMIO_EXIT_UNKNOWN;
+        exit->code = run->exit_reason;
+        break;
+    }
+    return 0;
+}
+
+int kvmb_vcpu_get_regs(struct kvmb_vcpu *vcpu, struct vmio_x86_regs *regs)
+{
+    struct kvm_regs r;
+    if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0)
+        return -errno;
+    const uint64_t g[VMIO_X86_NGPR] = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
+                                       r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+    memcpy(regs->gpr, g, sizeof(g));
+    regs->rip = r.rip;
+    regs->rflags = r.rflags;
+    return 0;
+}
+
+int kvmb_vcpu_set_regs(struct kvmb_vcpu *vcpu, const struct vmio_x86_regs *regs)
+{
+    const uint64_t *g = regs->gpr;
+    struct kvm_regs r = {
+        .rax = g[VMIO_X86_RAX], .rcx = g[VMIO_X86_RCX], .rdx = g[VMIO_X86_RDX],
+        .rbx = g[VMIO_X86_RBX], .rsp = g[VMIO_X86_RSP], .rbp = g[VMIO_X86_RBP],
+        .rsi = g[VMIO_X86_RSI], .rdi = g[VMIO_X86_RDI], .r8 = g[VMIO_X86_R8],
+        .r9 = g[VMIO_X86_R9],   .r10 = g[VMIO_X86_R10], .r11 = g[VMIO_X86_R11],
+        .r12 = g[VMIO_X86_R12], .r13 = g[VMIO_X86_R13], .r14 = g[VMIO_X86_R14],
+        .r15 = g[VMIO_X86_R15], .rip = regs->rip,       .rflags = regs->rflags,
+    };
+    return ioctl(vcpu->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
+}
+
+uint64_t kvmb_vcpu_ip(struct kvmb_vcpu *vcpu)
+{
+    struct kvm_regs r;
+    return ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 ? 0 : r.rip;
+}
+
+static void seg_from_kvm(struct vmio_x86_segment *d, const struct kvm_segment *s)
+{
+    *d = (struct vmio_x86_segment){.base = s->base, .limit = s->limit, .selector = s->selector,
+                                   .type = s->type, .present = s->present, .dpl = s->dpl,
+                                   .db = s->db, .s = s->s, .l = s->l, .g = s->g};
+}
+
+static void seg_to_kvm(struct kvm_segment *d, const struct vmio_x86_segment *s)
+{
+    d->base = s->base;
+    d->limit = s->limit;
+    d->selector = s->selector;
+    d->type = s->type;
+    d->present = s->present;
+    d->dpl = s->dpl;
+    d->db = s->db;
+    d->s = s->s;
+    d->l = s->l;
+    d->g = s->g;
+    d->avl = 0;
+    d->unusable = !s->present;
+}
+
+int kvmb_vcpu_get_sregs(struct kvmb_vcpu *vcpu, struct vmio_x86_sregs *out)
+{
+    struct kvm_sregs s;
+    if (ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+        return -errno;
+    seg_from_kvm(&out->cs, &s.cs);
+    seg_from_kvm(&out->ds, &s.ds);
+    seg_from_kvm(&out->es, &s.es);
+    seg_from_kvm(&out->fs, &s.fs);
+    seg_from_kvm(&out->gs, &s.gs);
+    seg_from_kvm(&out->ss, &s.ss);
+    seg_from_kvm(&out->tr, &s.tr);
+    seg_from_kvm(&out->ldt, &s.ldt);
+    out->gdt_base = s.gdt.base;
+    out->gdt_limit = s.gdt.limit;
+    out->idt_base = s.idt.base;
+    out->idt_limit = s.idt.limit;
+    out->cr0 = s.cr0;
+    out->cr2 = s.cr2;
+    out->cr3 = s.cr3;
+    out->cr4 = s.cr4;
+    out->efer = s.efer;
+    return 0;
+}
+
+int kvmb_vcpu_set_sregs(struct kvmb_vcpu *vcpu, const struct vmio_x86_sregs *in)
+{
+    struct kvm_sregs s;
+    /* Start from KVM's state so fields vmio does not model (APIC base...) stay valid. */
+    if (ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
+        return -errno;
+    seg_to_kvm(&s.cs, &in->cs);
+    seg_to_kvm(&s.ds, &in->ds);
+    seg_to_kvm(&s.es, &in->es);
+    seg_to_kvm(&s.fs, &in->fs);
+    seg_to_kvm(&s.gs, &in->gs);
+    seg_to_kvm(&s.ss, &in->ss);
+    seg_to_kvm(&s.tr, &in->tr);
+    seg_to_kvm(&s.ldt, &in->ldt);
+    s.gdt.base = in->gdt_base;
+    s.gdt.limit = in->gdt_limit;
+    s.idt.base = in->idt_base;
+    s.idt.limit = in->idt_limit;
+    s.cr0 = in->cr0;
+    s.cr2 = in->cr2;
+    s.cr3 = in->cr3;
+    s.cr4 = in->cr4;
+    s.efer = in->efer;
+    return ioctl(vcpu->fd, KVM_SET_SREGS, &s) < 0 ? -errno : 0;
+}
