@@ -152,6 +152,9 @@ __attribute__((noreturn)) void guest_exit(int code);
 
 /* Print "PASS name" or "FAIL name: got X expected Y" (hex); count failures. */
 int check_eq(const char *name, uint64_t got, uint64_t expected);
+/* check_eq with a gprint-formatted name. */
+int check_eqf(uint64_t got, uint64_t expected, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Like check_eq for a condition; on failure prints "FAIL name". */
 int check_true(const char *name, int cond);
 /* Print "SKIP reason" (counted, not a failure). */

@@ -244,6 +244,25 @@ int check_eq(const char *name, uint64_t got, uint64_t expected)
     return 0;
 }
 
+int check_eqf(uint64_t got, uint64_t expected, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (got == expected) {
+        n_pass++;
+        serial_puts("PASS ");
+        gvprint(fmt, ap);
+        serial_putc('\n');
+    } else {
+        n_fail++;
+        serial_puts("FAIL ");
+        gvprint(fmt, ap);
+        gprint(": got 0x%lx expected 0x%lx\n", got, expected);
+    }
+    va_end(ap);
+    return got == expected;
+}
+
 int check_true(const char *name, int cond)
 {
     if (cond) {
