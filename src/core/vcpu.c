@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/vm_internal.h"
+#include "vmio/dispatch.h"
 
 struct vmio_vcpu {
     struct vmio_vm *vm;
@@ -25,8 +26,14 @@ struct vmio_vcpu {
     struct vmio_bus_reader *mmio_reader;
     struct vmio_bus_reader *pio_reader;
     uint64_t nexits;
+    struct vmio_dispatcher dispatcher;
     struct vmio_stats stats;
 };
+
+static uint64_t vcpu_ip(void *ctx)
+{
+    return kvmb_vcpu_ip(ctx);
+}
 
 static uint64_t now_ns(void)
 {
@@ -64,6 +71,9 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         if (!v->mmio_reader || !v->pio_reader)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
     }
+    v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio, .pio = vm->pio,
+                                             .policy = vm->policy, .log = vm->log,
+                                             .get_ip = vcpu_ip, .ctx = v->kvm};
     if (rc == 0 && vm->trace)
         rc = kvmb_vcpu_set_sync_regs(v->kvm, true);
     if (rc < 0) {
@@ -103,88 +113,12 @@ static enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed
 static void trace_exit(struct vmio_vcpu *v, const struct vmio_exit *e, const char *dev)
 {
     const struct vmio_access *a = &e->access;
-    uint64_t value = a->data;
-    if (a->count == 1 && a->dir == VMIO_READ && a->buf) {
-        value = 0;
-        memcpy(&value, a->buf, a->width);
-    }
+    uint64_t value = a->count == 1 ? a->data : 0; /* string I/O: see the elements' device */
     fprintf(v->vm->trace,
             "vmio-trace: cpu%u #%" PRIu64 " %s %s 0x%" PRIx64 " w%u x%" PRIu32 " val 0x%" PRIx64
             " dev %s rip 0x%" PRIx64 "\n",
             v->index, v->nexits, vmio_space_name(a->space), a->dir == VMIO_WRITE ? "write" : "read",
             a->addr, a->width, a->count, value, dev ? dev : "-", e->ip);
-}
-
-/*
- * Unclaimed access under the VM's policy. Returns 1 when the loop must stop
- * (strict), 0 when the access is completed (reads all-ones, writes dropped).
- */
-static int handle_unclaimed(struct vmio_vcpu *v, struct vmio_exit *e)
-{
-    struct vmio_access *a = &e->access;
-    struct vmio_vm *vm = v->vm;
-    if (vm->policy == VMIO_UNCLAIMED_STRICT) {
-        e->reason = VMIO_EXIT_UNCLAIMED;
-        if (!e->ip)
-            e->ip = kvmb_vcpu_ip(v->kvm);
-        return 1;
-    }
-    if (a->dir == VMIO_READ && a->buf)
-        memset(a->buf, 0xff, (size_t)a->width * a->count);
-    if (vm->policy == VMIO_UNCLAIMED_LOG) {
-        char line[256];
-        struct vmio_exit shown = *e;
-        shown.reason = VMIO_EXIT_UNCLAIMED;
-        if (!shown.ip)
-            shown.ip = kvmb_vcpu_ip(v->kvm);
-        vmio_exit_describe(&shown, line, sizeof(line));
-        fprintf(vm->log, "vmio: %s\n", line);
-    }
-    return 0;
-}
-
-/*
- * Deliver an access to the device that owns it. Returns 0 when completed, 1
- * when the loop must stop (exit filled in).
- */
-static int dispatch(struct vmio_vcpu *v, struct vmio_exit *e, const struct vmio_bus_range *r)
-{
-    struct vmio_access *a = &e->access;
-    struct vmio_device *dev = r->dev;
-    uint64_t offset = a->addr - r->base;
-    int rc = 0;
-    for (uint32_t i = 0; i < a->count && rc == 0; i++) {
-        uint8_t *elem = a->buf ? a->buf + (size_t)i * a->width : NULL;
-        if (a->dir == VMIO_WRITE) {
-            uint64_t value = a->data;
-            if (a->count > 1) {
-                value = 0;
-                memcpy(&value, elem, a->width);
-            }
-            rc = dev->ops->write(dev, offset, a->width, value);
-            if (rc > 0)
-                e->code = value;
-        } else {
-            uint64_t value = 0;
-            rc = dev->ops->read(dev, offset, a->width, &value);
-            if (rc == 0) {
-                value &= vmio_width_mask(a->width);
-                if (elem)
-                    memcpy(elem, &value, a->width); /* little-endian host */
-                if (a->count == 1)
-                    a->data = value;
-            }
-        }
-    }
-    if (rc == 0)
-        return 0;
-    e->device = dev->name;
-    e->reason = rc > 0 ? VMIO_EXIT_DEBUG_EXIT : VMIO_EXIT_DEVICE_ERROR;
-    if (rc < 0)
-        e->code = (uint64_t)(int64_t)rc;
-    if (!e->ip)
-        e->ip = kvmb_vcpu_ip(v->kvm);
-    return 1;
 }
 
 /* Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it. */
@@ -193,11 +127,8 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
     struct vmio_access *a = &e->access;
     struct vmio_vm *vm = v->vm;
     uint64_t t0 = vm->timing ? now_ns() : 0;
-    const struct vmio_bus *bus = a->space == VMIO_SPACE_PIO ? vm->pio : vm->mmio;
-    const struct vmio_bus_range *r = NULL;
-    if (a->width == 1 || a->width == 2 || a->width == 4 || a->width == 8)
-        r = vmio_bus_lookup(bus, a->addr, a->width);
-    int stop = r ? dispatch(v, e, r) : handle_unclaimed(v, e);
+    const struct vmio_bus_range *r;
+    int stop = vmio_dispatch(&v->dispatcher, e, &r);
     uint64_t dt = vm->timing ? now_ns() - t0 : 0;
 
     struct vmio_stat_counter *k = &v->stats.kind[access_kind(a, r != NULL)];

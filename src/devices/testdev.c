@@ -55,8 +55,10 @@ static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width
     struct testdev *t = to_testdev(dev);
     pthread_mutex_lock(&t->lock);
     uint64_t reg = ~0ULL;
+    unsigned k = (unsigned)(offset & 7);
     if (!slot_ok(offset, width)) {
         t->bad++;
+        k = 0; /* all-ones at the access width */
     } else {
         switch (offset & ~7ULL) {
         case TESTDEV_ECHO:
@@ -95,7 +97,7 @@ static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width
             break;
         }
     }
-    *value = reg_slice(reg, (unsigned)(offset & 7), width);
+    *value = reg_slice(reg, k, width);
     t->reads++;
     note_access(t, offset, width, false);
     pthread_mutex_unlock(&t->lock);

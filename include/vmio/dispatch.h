@@ -1,0 +1,44 @@
+/*
+ * Access dispatch: the backend-independent heart of the run loop.
+ *
+ * vmio_dispatch() takes one access (from KVM, or from an instruction decoder
+ * in a hypervisor that traps memory accesses itself), finds the device that
+ * owns it on the right bus, calls the device once per element, stores read
+ * results, and applies the unclaimed-access policy. It needs no KVM and is
+ * what the unit tests drive.
+ */
+#ifndef VMIO_DISPATCH_H
+#define VMIO_DISPATCH_H
+
+#include <stdio.h>
+
+#include "vmio/bus.h"
+#include "vmio/exit.h"
+#include "vmio/vm.h"
+
+struct vmio_dispatcher {
+    const struct vmio_bus *mmio;
+    const struct vmio_bus *pio;
+    enum vmio_unclaimed_policy policy;
+    FILE *log; /* LOG policy output; NULL = stderr */
+    /* Optional: fetch the guest instruction pointer for reports (may be NULL). */
+    uint64_t (*get_ip)(void *ctx);
+    void *ctx;
+};
+
+/*
+ * vmio_dispatch - deliver @exit's access (exit->reason must be VMIO_EXIT_IO).
+ * @d:       buses and policy.
+ * @exit:    the access; on return, reads are completed (access.data for
+ *           count == 1, and access.buf when it is non-NULL). When the access
+ *           cannot be completed, exit->reason says why (UNCLAIMED under the
+ *           strict policy, DEBUG_EXIT when a device asked to stop,
+ *           DEVICE_ERROR when a device failed) and exit->ip is filled in.
+ * @claimed: if non-NULL, receives the range that claimed the access or NULL.
+ * Returns 0 when the access was completed and the guest may resume, 1 when
+ * the caller must stop and report @exit.
+ */
+int vmio_dispatch(const struct vmio_dispatcher *d, struct vmio_exit *exit,
+                  const struct vmio_bus_range **claimed);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * The vmio command's subcommands. Each takes the arguments after the
+ * subcommand name (argv[0] is the subcommand or, for decoders, the arch) and
+ * returns the process exit status.
+ */
+#ifndef VMIO_CLI_H
+#define VMIO_CLI_H
+
+/* Exit statuses of `vmio run` besides the debug-exit's odd (v << 1) | 1. */
+enum {
+    VMIO_STATUS_OK = 0,         /* guest halted or powered off */
+    VMIO_STATUS_USAGE = 2,      /* bad arguments, config or image */
+    VMIO_STATUS_UNCLAIMED = 4,  /* strict policy stopped on an unclaimed access */
+    VMIO_STATUS_GUEST_DEAD = 6, /* shutdown/triple fault, KVM internal error, entry failure */
+    VMIO_STATUS_HOST = 8,       /* host failure (KVM, memory, device backend) */
+};
+
+int cli_run(int argc, char **argv);
+int cli_decode(int argc, char **argv);
+int cli_decode_x86(int argc, char **argv);
+int cli_decode_arm64(int argc, char **argv);
+int cli_decode_riscv(int argc, char **argv);
+
+#endif

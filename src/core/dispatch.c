@@ -1,0 +1,101 @@
+/*
+ * vmio_dispatch(): one access from "which device?" to "completed" (see
+ * vmio/dispatch.h). Runs on vCPU threads for every I/O exit, so it allocates
+ * nothing, takes no lock (the bus lookup is lock-free) and touches no
+ * shared mutable state.
+ *
+ * Invariant: a device is called only with an access that lies entirely in
+ * its range and has width 1, 2, 4 or 8; everything else is unclaimed.
+ */
+#include <string.h>
+
+#include "vmio/dispatch.h"
+
+static void fill_ip(const struct vmio_dispatcher *d, struct vmio_exit *e)
+{
+    if (!e->ip && d->get_ip)
+        e->ip = d->get_ip(d->ctx);
+}
+
+/* Returns 1 when the caller must stop (strict), 0 when the access is completed. */
+static int handle_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
+{
+    struct vmio_access *a = &e->access;
+    if (d->policy == VMIO_UNCLAIMED_STRICT) {
+        e->reason = VMIO_EXIT_UNCLAIMED;
+        fill_ip(d, e);
+        return 1;
+    }
+    if (a->dir == VMIO_READ) {
+        a->data = a->width <= 8 ? vmio_width_mask(a->width) : ~0ULL;
+        if (a->buf)
+            memset(a->buf, 0xff, (size_t)a->width * a->count);
+    }
+    if (d->policy == VMIO_UNCLAIMED_LOG) {
+        char line[256];
+        struct vmio_exit shown = *e;
+        shown.reason = VMIO_EXIT_UNCLAIMED;
+        fill_ip(d, &shown);
+        vmio_exit_describe(&shown, line, sizeof(line));
+        fprintf(d->log ? d->log : stderr, "vmio: %s\n", line);
+    }
+    return 0;
+}
+
+static int deliver(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                   const struct vmio_bus_range *r)
+{
+    struct vmio_access *a = &e->access;
+    struct vmio_device *dev = r->dev;
+    uint64_t offset = a->addr - r->base;
+    int rc = 0;
+    for (uint32_t i = 0; i < a->count && rc == 0; i++) {
+        uint8_t *elem = a->buf ? a->buf + (size_t)i * a->width : NULL;
+        uint64_t value = 0;
+        if (a->dir == VMIO_WRITE) {
+            if (a->count > 1)
+                memcpy(&value, elem, a->width); /* little-endian host */
+            else
+                value = a->data & vmio_width_mask(a->width);
+            rc = dev->ops->write(dev, offset, a->width, value);
+            if (rc > 0)
+                e->code = value;
+        } else {
+            rc = dev->ops->read(dev, offset, a->width, &value);
+            value &= vmio_width_mask(a->width);
+            if (rc == 0 && elem)
+                memcpy(elem, &value, a->width);
+            if (rc == 0 && a->count == 1)
+                a->data = value;
+        }
+    }
+    if (rc == 0)
+        return 0;
+    e->device = dev->name;
+    e->reason = rc > 0 ? VMIO_EXIT_DEBUG_EXIT : VMIO_EXIT_DEVICE_ERROR;
+    if (rc < 0)
+        e->code = (uint64_t)(int64_t)rc;
+    fill_ip(d, e);
+    return 1;
+}
+
+int vmio_dispatch(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                  const struct vmio_bus_range **claimed)
+{
+    struct vmio_access *a = &e->access;
+    const struct vmio_bus *bus = a->space == VMIO_SPACE_PIO    ? d->pio
+                                 : a->space == VMIO_SPACE_MMIO ? d->mmio
+                                                               : NULL;
+    const struct vmio_bus_range *r = NULL;
+    bool width_ok = a->width == 1 || a->width == 2 || a->width == 4 || a->width == 8;
+    if (bus && width_ok && a->count >= 1)
+        r = vmio_bus_lookup(bus, a->addr, a->width);
+    if (claimed)
+        *claimed = r;
+    if (!r) {
+        if (!width_ok) /* never memset/complete with a width we do not model */
+            a->width = a->width > 8 ? 8 : a->width;
+        return handle_unclaimed(d, e);
+    }
+    return deliver(d, e, r);
+}

@@ -1,0 +1,87 @@
+/*
+ * testdev unit tests: every register's documented behaviour
+ * (vmio/testdev_regs.h), driven through its callbacks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "vmio/devices.h"
+#include "vmio/testdev_regs.h"
+
+static uint64_t rd(struct vmio_device *d, uint64_t off, unsigned w)
+{
+    uint64_t v = 0xdeadbeefdeadbeefULL;
+    assert_int_equal(d->ops->read(d, off, w, &v), 0);
+    return v;
+}
+
+static void wr(struct vmio_device *d, uint64_t off, unsigned w, uint64_t v)
+{
+    assert_int_equal(d->ops->write(d, off, w, v), 0);
+}
+
+static void test_counters_last_and_sum(void **state)
+{
+    (void)state;
+    struct vmio_device *d = vmio_testdev_create("t");
+    assert_int_equal(rd(d, TESTDEV_READS, 8), 0);
+    assert_int_equal(rd(d, TESTDEV_READS, 8), 1);
+    wr(d, TESTDEV_SUM, 1, 0x1ff); /* only the low byte of a 1-byte write counts */
+    wr(d, TESTDEV_SUM, 4, 0x100);
+    assert_int_equal(rd(d, TESTDEV_SUM, 8), 0x1ff);
+    assert_int_equal(rd(d, TESTDEV_WRITES, 8), 2);
+    assert_int_equal(rd(d, TESTDEV_LAST, 8), TESTDEV_WRITES | (8u << 16));
+    wr(d, TESTDEV_ECHO + 6, 2, 0xabcd);
+    assert_int_equal(rd(d, TESTDEV_LAST, 4), (TESTDEV_ECHO + 6) | (2u << 16) | (1u << 24));
+    wr(d, TESTDEV_READS, 1, 0); /* reset */
+    assert_int_equal(rd(d, TESTDEV_READS, 8), 0);
+    assert_int_equal(rd(d, TESTDEV_WRITES, 8), 0);
+    d->ops->destroy(d);
+}
+
+static void test_bad_accesses(void **state)
+{
+    (void)state;
+    struct vmio_device *d = vmio_testdev_create("t");
+    assert_int_equal(rd(d, TESTDEV_ECHO + 6, 4), 0xffffffff); /* straddles ECHO/PATTERN */
+    assert_int_equal(rd(d, TESTDEV_END, 1), 0xff);
+    assert_int_equal(rd(d, 0xff8, 8), ~0ULL);
+    wr(d, TESTDEV_ECHO + 7, 2, 0x1234);
+    assert_int_equal(rd(d, TESTDEV_ECHO, 8), 0); /* the straddling write was dropped */
+    assert_int_equal(rd(d, TESTDEV_BAD, 8), 4);
+    wr(d, TESTDEV_PATTERN, 8, 0); /* read-only */
+    assert_int_equal(rd(d, TESTDEV_PATTERN, 8), TESTDEV_PATTERN_VALUE);
+    d->ops->destroy(d);
+}
+
+static void test_log_fifo(void **state)
+{
+    (void)state;
+    struct vmio_device *d = vmio_testdev_create("t");
+    for (unsigned i = 0; i < TESTDEV_LOG_DEPTH + 3; i++)
+        wr(d, TESTDEV_LOG_PUSH, 4, i);
+    assert_int_equal(rd(d, TESTDEV_LOG_LEN, 8), TESTDEV_LOG_DEPTH);
+    assert_int_equal(rd(d, TESTDEV_BAD, 8), 3); /* refused while full */
+    for (unsigned i = 0; i < 5; i++)
+        assert_int_equal(rd(d, TESTDEV_LOG_POP, 4), i);
+    wr(d, TESTDEV_LOG_PUSH, 2, 0x77);
+    assert_int_equal(rd(d, TESTDEV_LOG_LEN, 8), TESTDEV_LOG_DEPTH - 4);
+    wr(d, TESTDEV_LOG_LEN, 1, 0); /* empty it */
+    assert_int_equal(rd(d, TESTDEV_LOG_LEN, 8), 0);
+    assert_int_equal(rd(d, TESTDEV_LOG_POP, 8), ~0ULL);
+    d->ops->destroy(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counters_last_and_sum),
+        cmocka_unit_test(test_bad_accesses),
+        cmocka_unit_test(test_log_fifo),
+    };
+    return cmocka_run_group_tests_name("testdev", tests, NULL, NULL);
+}
