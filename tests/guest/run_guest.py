@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+# Guest test runner: boots one test guest (guest/tests/*.c, built as
+# guest_<name>.elf) under vmio and/or QEMU and checks its COM1 output, its
+# debug-console output and its exit status against tests/guest/expected/.
+#
+# Modes (first argument):
+#   vmio    NAME ELF VMIO      serial == expected/NAME.out, status as expected,
+#                              debugcon == expected/NAME.debugcon when present
+#   demo    VMIO               `vmio run` with no image == expected/demo.out
+#   qemu    NAME ELF           the same checks under QEMU, against
+#                              expected/NAME.qemu.out (.qemu.debugcon)
+#   compare NAME ELF VMIO      vmio's serial output == QEMU's after removing
+#                              the documented differences (docs/guests.md)
+#   strict  NAME ELF VMIO      `--unhandled strict`: status 4, "unclaimed" on
+#                              stderr, serial output stops at the announced
+#                              first unclaimed access
+# Invariants: exits 0 pass, 1 fail, 77 skip (no /dev/kvm, or no QEMU for the
+# qemu/compare modes); never leaves files behind (temporary directory); every
+# VMM run has a timeout. Set VMIO_REGEN=1 to rewrite the expected files from
+# the observed output instead of comparing (then inspect the diff!).
+import difflib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXPECTED = os.path.join(HERE, "expected")
+TIMEOUT = 30
+SKIP = 77
+
+# Expected exit status per guest: (v << 1) | 1 for debug-exit value v.
+STATUS = {"exitcode": (0x2A << 1) | 1}
+DEFAULT_STATUS = 1
+STRICT_STATUS = 4  # VMIO_STATUS_UNCLAIMED (src/cli/cli.h)
+STRICT_LAST_LINE = "unclaimed: first unclaimed access: read MMIO 0xe0000000"
+
+# Lines that legitimately differ between vmio and QEMU (docs/guests.md,
+# "Differences from QEMU"): board-specific values printed as INFO lines.
+DOCUMENTED_DIFFERENCES = [re.compile(r"^INFO ")]
+
+
+def have_kvm():
+    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+
+
+def same(what, got, expected_path):
+    """Compare text with an expected file (or regenerate it); print a diff."""
+    if os.environ.get("VMIO_REGEN"):
+        with open(expected_path, "w") as f:
+            f.write(got)
+        print("regenerated %s" % expected_path)
+        return True
+    expected = read(expected_path)
+    if expected is None:
+        print("FAIL %s: missing expected file %s" % (what, expected_path))
+        print("---- observed ----\n" + got)
+        return False
+    if got == expected:
+        print("ok   %s" % what)
+        return True
+    print("FAIL %s differs from %s:" % (what, expected_path))
+    sys.stdout.writelines(
+        difflib.unified_diff(expected.splitlines(True), got.splitlines(True),
+                             "expected", "observed"))
+    return False
+
+
+def run(cmd, tmp):
+    """Run a VMM; returns (status, stdout, stderr) or None on timeout."""
+    print("run: " + " ".join(cmd))
+    try:
+        p = subprocess.run(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        print("FAIL: timed out after %d s" % TIMEOUT)
+        return None
+    err = p.stderr.decode("utf-8", "replace")
+    if err:
+        sys.stdout.write("stderr:\n" + err)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), err
+
+
+def run_vmio(vmio, elf, tmp, extra=()):
+    """Returns (status, serial, debugcon, stderr) or None."""
+    serial = os.path.join(tmp, "vmio.serial")
+    cmd = [vmio, "run", "--serial", "file:" + serial] + list(extra)
+    if elf:
+        cmd.append(elf)
+    r = run(cmd, tmp)
+    if r is None:
+        return None
+    return r[0], read(serial) or "", r[1], r[2]
+
+
+def qemu_binary():
+    return shutil.which("qemu-system-x86_64")
+
+
+def run_qemu(elf, tmp):
+    """Returns (status, serial, debugcon, stderr) or None."""
+    serial = os.path.join(tmp, "qemu.serial")
+    dbg = os.path.join(tmp, "qemu.debugcon")
+    cmd = [qemu_binary(), "-accel", "kvm", "-M", "microvm", "-nodefaults", "-no-reboot",
+           "-display", "none", "-m", "64M",
+           "-chardev", "file,id=com1,path=" + serial, "-serial", "chardev:com1",
+           "-chardev", "file,id=dbg,path=" + dbg,
+           "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
+           "-kernel", elf]
+    r = run(cmd, tmp)
+    if r is None:
+        return None
+    return r[0], read(serial) or "", read(dbg) or "", r[2]
+
+
+def check_status(what, got, expected):
+    if got == expected:
+        print("ok   %s exit status %d" % (what, got))
+        return True
+    print("FAIL %s exit status %d, expected %d" % (what, got, expected))
+    return False
+
+
+def check_run(what, r, name, suffix):
+    """Serial, debugcon and status of one run against expected/NAME<suffix>.*"""
+    if r is None:
+        return False
+    status, serial, debugcon, _ = r
+    ok = check_status(what, status, STATUS.get(name, DEFAULT_STATUS))
+    ok &= same(what + " serial", serial, os.path.join(EXPECTED, name + suffix + ".out"))
+    dbg_path = os.path.join(EXPECTED, name + suffix + ".debugcon")
+    if debugcon or os.path.exists(dbg_path):
+        ok &= same(what + " debugcon", debugcon, dbg_path)
+    return ok
+
+
+def normalize(text):
+    return "".join(line for line in text.splitlines(True)
+                   if not any(rx.search(line) for rx in DOCUMENTED_DIFFERENCES))
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write(__doc__ if __doc__ else "see the header of run_guest.py\n")
+        return 2
+    mode = argv[1]
+    # Paths become absolute: the VMMs run in a temporary directory.
+    args = [os.path.abspath(a) if os.path.exists(a) else a for a in argv[2:]]
+    if not have_kvm():
+        print("SKIP: /dev/kvm is not usable")
+        return SKIP
+    if mode in ("qemu", "compare") and not qemu_binary():
+        print("SKIP: qemu-system-x86_64 not installed")
+        return SKIP
+    with tempfile.TemporaryDirectory(prefix="vmio-guest-") as tmp:
+        if mode == "vmio":
+            name, elf, vmio = args
+            ok = check_run("vmio " + name, run_vmio(vmio, elf, tmp), name, "")
+        elif mode == "demo":
+            (vmio,) = args
+            ok = check_run("vmio (built-in demo)", run_vmio(vmio, None, tmp), "demo", "")
+        elif mode == "qemu":
+            name, elf = args
+            ok = check_run("qemu " + name, run_qemu(elf, tmp), name, ".qemu")
+        elif mode == "compare":
+            name, elf, vmio = args
+            v, q = run_vmio(vmio, elf, tmp), run_qemu(elf, tmp)
+            if v is None or q is None:
+                return 1
+            ok = check_status("vmio vs qemu", v[0], q[0])
+            a, b = normalize(v[1]), normalize(q[1])
+            if a == b:
+                print("ok   %s: vmio and QEMU serial output agree (INFO lines aside)" % name)
+            else:
+                ok = False
+                print("FAIL %s: vmio and QEMU serial output differ:" % name)
+                sys.stdout.writelines(difflib.unified_diff(
+                    b.splitlines(True), a.splitlines(True), "qemu", "vmio"))
+        elif mode == "strict":
+            name, elf, vmio = args
+            r = run_vmio(vmio, elf, tmp, ["--unhandled", "strict"])
+            if r is None:
+                return 1
+            status, serial, _, err = r
+            ok = check_status("vmio --unhandled strict " + name, status, STRICT_STATUS)
+            if "unclaimed" in err:
+                print("ok   stderr reports the unclaimed access")
+            else:
+                ok = False
+                print("FAIL stderr does not mention 'unclaimed'")
+            lines = serial.splitlines()
+            if lines and lines[-1] == STRICT_LAST_LINE:
+                print("ok   serial output stops at the first unclaimed access")
+            else:
+                ok = False
+                print("FAIL serial output should end with %r; got:\n%s" %
+                      (STRICT_LAST_LINE, serial))
+        else:
+            sys.stderr.write("unknown mode %s\n" % mode)
+            return 2
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
