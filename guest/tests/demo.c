@@ -23,11 +23,11 @@ static void show_mmio(void)
     }
     mmio_write64(MMIO + TESTDEV_ECHO, 0);
     mmio_write32(MMIO + TESTDEV_ECHO + 4, 0xcafef00d);
-    gprint("    write 4 bytes ECHO+4 <- 0xcafef00d; read 8 bytes ECHO -> 0x%016lx\n",
-           mmio_read64(MMIO + TESTDEV_ECHO));
     uint64_t last = mmio_read64(MMIO + TESTDEV_LAST);
-    gprint("    LAST says the previous access was: offset 0x%lx, %lu bytes, %s\n",
+    gprint("    write 4 bytes ECHO+4 <- 0xcafef00d\n");
+    gprint("    testdev's LAST register saw it as: offset 0x%lx, %lu bytes, %s\n",
            last & 0xfff, (last >> 16) & 0xf, (last >> 24) & 1 ? "write" : "read");
+    gprint("    read  8 bytes ECHO         -> 0x%016lx\n", mmio_read64(MMIO + TESTDEV_ECHO));
 }
 
 static void show_pio(void)
@@ -67,12 +67,16 @@ static void show_unclaimed(void)
 
 int guest_main(uint32_t mb_magic, uint32_t mb_info)
 {
-    (void)mb_info;
     gprint("Hello from the vmio demo guest!\n\n");
     gprint("[1] Serial: this text is written one byte at a time to the 16550 UART\n"
            "    at port 0x3f8; each 'outb' exits to the VMM, which prints it.\n"
            "    Booted by multiboot (magic 0x%x), now in 64-bit long mode.\n",
            mb_magic);
+    /* Multiboot info: flags bit 0 means mem_lower/mem_upper (KiB) are valid. */
+    const volatile uint32_t *info = (const volatile uint32_t *)(uintptr_t)mb_info;
+    if (mb_magic == MULTIBOOT_BOOTLOADER_MAGIC && mb_info && (info[0] & 1))
+        gprint("    Memory from the multiboot info: %u KiB low, %u KiB above 1 MiB.\n", info[1],
+               info[2]);
     if (testdev_present()) {
         show_mmio();
         show_pio();
