@@ -1,0 +1,169 @@
+/*
+ * Host character backends ("chardevs"): where a serial port's output goes and
+ * where its input comes from.
+ *
+ * Backends, selected by a spec string exactly like the `--serial` option:
+ *   "stdio"      output to stdout, input from stdin (the default: spec NULL)
+ *   "file:PATH"  output to PATH (created or truncated, mode 0666 & ~umask);
+ *                no input
+ *   "none"       output dropped; no input
+ * and, for tests, a memory backend (chardev_open_memory()) that captures
+ * output and serves input from a buffer the test fills.
+ *
+ * Output: chardev_write() writes every byte (retrying on EINTR, partial
+ * writes and EAGAIN) or returns an error; it never aborts. Output to a
+ * terminal is written through unbuffered (so prompts and echoed keystrokes
+ * appear at once). Output to anything else (file, pipe) goes through a
+ * 4 KiB buffer that is flushed at each newline, when full, before every input
+ * poll (so a prompt is visible before the guest waits for an answer, as with
+ * a line-buffered stdio stream), by chardev_flush(), by chardev_close(), and
+ * at exit() (atexit handler). Output still buffered when the process dies
+ * from a signal is lost; everything up to the last newline is not.
+ * The first write error on a chardev is reported once on stderr; later ones
+ * are only returned.
+ *
+ * Input: chardev_read_nonblock() returns the bytes available now (poll with
+ * a zero timeout), never blocks, and remembers end of file.
+ *
+ * Terminal: when a stdio chardev's input is a terminal, the terminal is put
+ * in raw mode while the chardev is open: no echo, no canonical (line) mode,
+ * no input CR/NL translation, no XON/XOFF, 8-bit characters. ISIG is KEPT, as
+ * with QEMU's `-serial stdio`: Ctrl-C, Ctrl-\ and Ctrl-Z act on vmio (SIGINT,
+ * SIGQUIT, SIGTSTP), they are not passed to the guest. Output post-processing
+ * (OPOST, so "\n" still returns the carriage) is left as it was. The
+ * original settings are restored on every exit path:
+ *   - chardev_close() of the last chardev using the terminal;
+ *   - exit() (an atexit handler);
+ *   - SIGINT, SIGTERM, SIGHUP and SIGQUIT: a handler, installed with raw mode
+ *     for every signal that is not ignored, restores the terminal and then
+ *     either calls the handler that was installed before it or, if that was
+ *     the default action, re-raises the signal with the default action (so
+ *     the exit status still says "killed by SIGINT");
+ *   - SIGTSTP (Ctrl-Z): the terminal is restored, the process stops, and raw
+ *     mode is re-entered when it is continued;
+ *   - any other path (a crash handler, a fatal error in another module):
+ *     call chardev_terminal_restore(), which is async-signal-safe.
+ * A program that installs its own handler for one of these signals after
+ * opening a stdio chardev replaces vmio's and must call
+ * chardev_terminal_restore() itself. Only one terminal is put in raw mode per
+ * process (the first one opened); other terminals are used as they are.
+ *
+ * Concurrency: every function on one chardev may be called from several
+ * threads (an internal mutex serialises them). chardev_close() must not race
+ * with any other call on the same chardev.
+ */
+#ifndef VMIO_CHARDEV_H
+#define VMIO_CHARDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vmio/error.h"
+
+struct chardev;
+
+enum chardev_kind {
+    CHARDEV_NONE = 0,
+    CHARDEV_STDIO = 1,
+    CHARDEV_FILE = 2,
+    CHARDEV_MEMORY = 3,
+};
+
+/*
+ * chardev_open - open the backend named by @spec.
+ * @spec: "stdio", "file:PATH", "none", or NULL for the default ("stdio").
+ * @out:  receives the new chardev on success; untouched on error.
+ * @err:  optional message on error.
+ * Errors: -EINVAL for an unknown or malformed spec (the message quotes it),
+ * -errno from open(2) for file:PATH (the message names the path), -ENOMEM.
+ * Ownership: the caller owns *@out and frees it with chardev_close(). A stdio
+ * chardev uses file descriptors 0 and 1 but does not own them.
+ */
+int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err);
+
+/*
+ * chardev_open_stdio_fds - a stdio-kind chardev on arbitrary descriptors
+ * (used by chardev_open("stdio") with 0 and 1, and by tests with a pty).
+ * @in_fd:  input descriptor, or -1 for no input; put in raw mode if it is a
+ *          terminal (see the file comment).
+ * @out_fd: output descriptor, or -1 to drop output.
+ * Errors: -ENOMEM; -errno if the terminal's settings cannot be changed.
+ * Ownership: the chardev does not own or close the descriptors; they must
+ * stay open until chardev_close().
+ */
+int chardev_open_stdio_fds(int in_fd, int out_fd, struct chardev **out, struct vmio_error *err);
+
+/*
+ * chardev_open_memory - a memory backend for tests: output is captured in a
+ * growable buffer (read it with chardev_memory_take_output()), input is served
+ * from a queue filled by chardev_memory_feed().
+ * @input/@len: initial input (copied); @input may be NULL when @len is 0.
+ * Errors: -ENOMEM. The caller owns *@out (chardev_close()).
+ */
+int chardev_open_memory(const void *input, size_t len, struct chardev **out,
+                        struct vmio_error *err);
+
+/*
+ * chardev_memory_feed - append @n bytes of @buf to a memory chardev's input.
+ * Errors: -EINVAL if @cd is not a memory chardev, -ENOMEM.
+ */
+int chardev_memory_feed(struct chardev *cd, const void *buf, size_t n);
+
+/*
+ * chardev_memory_take_output - move up to @size bytes of captured output (the
+ * oldest first) into @buf and forget them. Returns the number of bytes moved
+ * (0 if @cd is not a memory chardev or nothing was written).
+ */
+size_t chardev_memory_take_output(struct chardev *cd, void *buf, size_t size);
+
+/*
+ * chardev_write - send @n bytes of @buf to @cd's output.
+ * Returns 0 when every byte was written or buffered (or dropped by a backend
+ * without output), or -errno from write(2) (the unwritten bytes are
+ * discarded; the first failure is also reported on stderr). On EAGAIN (a
+ * non-blocking descriptor) it waits for the descriptor to become writable,
+ * so like a blocking write it can wait as long as the reader does not read.
+ */
+int chardev_write(struct chardev *cd, const void *buf, size_t n);
+
+/*
+ * chardev_read_nonblock - read up to @n bytes that are available now.
+ * Returns the number of bytes stored in @buf (> 0), 0 when nothing is
+ * available, the input has ended (EOF), or the backend has no input; or
+ * -errno on a read error (the input is then treated as ended). Flushes
+ * buffered output first. Never blocks.
+ */
+ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n);
+
+/*
+ * chardev_has_input - whether @cd may still produce input (false for none,
+ * file, stdio without input, and after end of input). Lets callers skip polls.
+ */
+int chardev_has_input(struct chardev *cd);
+
+/*
+ * chardev_flush - write out buffered output. Returns 0 or -errno (the
+ * buffered bytes are then discarded).
+ */
+int chardev_flush(struct chardev *cd);
+
+/* chardev_kind - the backend of @cd. */
+enum chardev_kind chardev_kind(const struct chardev *cd);
+
+/*
+ * chardev_close - flush, restore the terminal if this was the last chardev
+ * using it in raw mode, close what the chardev opened (the file of file:PATH)
+ * and free @cd. @cd may be NULL.
+ */
+void chardev_close(struct chardev *cd);
+
+/*
+ * chardev_terminal_restore - put the raw-mode terminal (if any) back to the
+ * settings it had before vmio changed them. Idempotent and async-signal-safe
+ * (one tcsetattr() call): safe from signal handlers, crash paths and atexit.
+ * chardevs that are still open keep working, but the terminal stays cooked.
+ */
+void chardev_terminal_restore(void);
+
+#endif

@@ -1,0 +1,627 @@
+/*
+ * Host character backends: stdio, file:PATH, none, and memory (tests).
+ *
+ * Invariants:
+ *   - obuf holds output not yet written; it only exists for buffered
+ *     backends (output not a terminal) and is written out at each newline,
+ *     when full, before input polls, on flush/close and at exit.
+ *   - At most one terminal is in raw mode (tty_fd). tty_users counts the open
+ *     chardevs that hold it; the original settings are restored when it drops
+ *     to 0, and by chardev_terminal_restore() from any path (signals, atexit).
+ *     tty_is_raw is 1 exactly while the terminal may be in raw mode; it is
+ *     set before tcsetattr(raw) so a signal in between still restores.
+ *   - Every open chardev is on the registry list so the atexit handler can
+ *     flush it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmio/chardev.h"
+
+#define CHARDEV_OBUF_SIZE 4096
+
+struct chardev {
+    enum chardev_kind kind;
+    pthread_mutex_t lock;
+    int in_fd;       /* -1: no input */
+    int out_fd;      /* -1: output dropped */
+    bool own_out_fd; /* file:PATH: we opened it, we close it */
+    bool in_eof;     /* input ended (EOF or read error) */
+    bool tty_ref;    /* holds a reference on the raw-mode terminal */
+    bool reported;   /* first output error already printed */
+    char desc[80];   /* "stdout", "file 'x'": for messages */
+
+    uint8_t *obuf; /* NULL: unbuffered */
+    size_t olen;
+
+    /* memory backend */
+    uint8_t *mout;
+    size_t mout_len, mout_cap;
+    uint8_t *min;
+    size_t min_head, min_len, min_cap;
+
+    struct chardev *next; /* registry */
+};
+
+/* ---- registry (atexit flushing) ---- */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct chardev *reg_head;
+static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
+
+/* ---- raw-mode terminal ---- */
+
+static pthread_mutex_t tty_lock = PTHREAD_MUTEX_INITIALIZER;
+static int tty_users;
+static atomic_int tty_fd = -1;
+static atomic_int tty_is_raw;
+static struct termios tty_saved;
+static struct termios tty_raw;
+
+static const int term_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+#define N_TERM_SIGNALS (sizeof(term_signals) / sizeof(term_signals[0]))
+static struct sigaction old_term_act[N_TERM_SIGNALS];
+static bool term_installed[N_TERM_SIGNALS];
+static struct sigaction old_tstp_act;
+static bool tstp_installed;
+
+static int flush_locked(struct chardev *cd);
+
+static void chardev_atexit(void)
+{
+    if (pthread_mutex_trylock(&reg_lock) == 0) {
+        for (struct chardev *cd = reg_head; cd; cd = cd->next) {
+            /* A thread may be stuck inside a write holding the lock: skip it. */
+            if (pthread_mutex_trylock(&cd->lock) == 0) {
+                (void)flush_locked(cd);
+                pthread_mutex_unlock(&cd->lock);
+            }
+        }
+        pthread_mutex_unlock(&reg_lock);
+    }
+    chardev_terminal_restore();
+}
+
+static void register_atexit(void)
+{
+    atexit(chardev_atexit);
+}
+
+void chardev_terminal_restore(void)
+{
+    if (atomic_exchange(&tty_is_raw, 0)) {
+        int saved_errno = errno;
+        (void)tcsetattr(atomic_load(&tty_fd), TCSANOW, &tty_saved);
+        errno = saved_errno;
+    }
+}
+
+static int term_signal_index(int sig)
+{
+    for (unsigned i = 0; i < N_TERM_SIGNALS; i++)
+        if (term_signals[i] == sig)
+            return (int)i;
+    return -1;
+}
+
+/* SIGINT/SIGTERM/SIGHUP/SIGQUIT: restore, then behave as before we came. */
+static void on_term_signal(int sig, siginfo_t *info, void *ctx)
+{
+    int saved_errno = errno;
+    chardev_terminal_restore();
+    int i = term_signal_index(sig);
+    if (i >= 0) {
+        const struct sigaction *old = &old_term_act[i];
+        if (old->sa_flags & SA_SIGINFO) {
+            if (old->sa_sigaction)
+                old->sa_sigaction(sig, info, ctx);
+        } else if (old->sa_handler == SIG_DFL) {
+            struct sigaction dfl;
+            memset(&dfl, 0, sizeof(dfl));
+            dfl.sa_handler = SIG_DFL;
+            sigemptyset(&dfl.sa_mask);
+            (void)sigaction(sig, &dfl, NULL);
+            /* Blocked while we run: delivered, with the default action, on return. */
+            (void)raise(sig);
+        } else if (old->sa_handler != SIG_IGN) {
+            old->sa_handler(sig);
+        }
+    }
+    errno = saved_errno;
+}
+
+/* SIGTSTP (Ctrl-Z): cooked terminal while stopped, raw again when continued. */
+static void on_tstp(int sig)
+{
+    int saved_errno = errno;
+    (void)sig;
+    int was_raw = atomic_load(&tty_is_raw);
+    chardev_terminal_restore();
+    (void)kill(getpid(), SIGSTOP);
+    /* Continued. (If in the background, tcsetattr stops us again until fg.) */
+    if (was_raw) {
+        atomic_store(&tty_is_raw, 1);
+        if (tcsetattr(atomic_load(&tty_fd), TCSANOW, &tty_raw) != 0)
+            atomic_store(&tty_is_raw, 0);
+    }
+    errno = saved_errno;
+}
+
+/* Called with tty_lock held. */
+static void install_handlers(void)
+{
+    for (unsigned i = 0; i < N_TERM_SIGNALS; i++) {
+        struct sigaction old, act;
+        if (sigaction(term_signals[i], NULL, &old) != 0)
+            continue;
+        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN)
+            continue; /* e.g. SIGHUP under nohup: leave it ignored */
+        memset(&act, 0, sizeof(act));
+        act.sa_sigaction = on_term_signal;
+        act.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigemptyset(&act.sa_mask);
+        if (sigaction(term_signals[i], &act, &old_term_act[i]) == 0)
+            term_installed[i] = true;
+    }
+    struct sigaction old, act;
+    if (sigaction(SIGTSTP, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+        old.sa_handler == SIG_DFL) {
+        memset(&act, 0, sizeof(act));
+        act.sa_handler = on_tstp;
+        act.sa_flags = SA_RESTART;
+        sigemptyset(&act.sa_mask);
+        if (sigaction(SIGTSTP, &act, &old_tstp_act) == 0)
+            tstp_installed = true;
+    }
+}
+
+/* Called with tty_lock held. Puts back what we replaced, unless replaced since. */
+static void uninstall_handlers(void)
+{
+    for (unsigned i = 0; i < N_TERM_SIGNALS; i++) {
+        struct sigaction cur;
+        if (!term_installed[i])
+            continue;
+        term_installed[i] = false;
+        if (sigaction(term_signals[i], NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+            cur.sa_sigaction == on_term_signal)
+            (void)sigaction(term_signals[i], &old_term_act[i], NULL);
+    }
+    if (tstp_installed) {
+        struct sigaction cur;
+        tstp_installed = false;
+        if (sigaction(SIGTSTP, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+            cur.sa_handler == on_tstp)
+            (void)sigaction(SIGTSTP, &old_tstp_act, NULL);
+    }
+}
+
+/*
+ * Take a reference on raw mode for terminal @fd. Returns 1 when the chardev
+ * holds a reference, 0 when another terminal is already raw (this one is used
+ * as it is), or -errno.
+ */
+static int tty_acquire(int fd, struct vmio_error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&tty_lock);
+    if (tty_users > 0) {
+        if (atomic_load(&tty_fd) == fd) {
+            tty_users++;
+            rc = 1;
+        }
+        goto out;
+    }
+    struct termios saved;
+    if (tcgetattr(fd, &saved) != 0) {
+        rc = vmio_error_set(err, -errno, "serial: cannot read terminal settings of fd %d: %s", fd,
+                            strerror(errno));
+        goto out;
+    }
+    struct termios raw = saved;
+    raw.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+    raw.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | IEXTEN);
+    raw.c_lflag |= ISIG; /* Ctrl-C stays a signal to vmio, as with QEMU -serial stdio */
+    raw.c_cflag &= ~(tcflag_t)(CSIZE | PARENB);
+    raw.c_cflag |= CS8;
+    raw.c_cc[VMIN] = 1;
+    raw.c_cc[VTIME] = 0;
+    tty_saved = saved;
+    tty_raw = raw;
+    atomic_store(&tty_fd, fd);
+    pthread_once(&atexit_once, register_atexit);
+    install_handlers();
+    atomic_store(&tty_is_raw, 1);
+    if (tcsetattr(fd, TCSANOW, &raw) != 0) {
+        int e = errno;
+        atomic_store(&tty_is_raw, 0);
+        (void)tcsetattr(fd, TCSANOW, &saved);
+        uninstall_handlers();
+        atomic_store(&tty_fd, -1);
+        rc = vmio_error_set(err, -e, "serial: cannot put terminal fd %d in raw mode: %s", fd,
+                            strerror(e));
+        goto out;
+    }
+    tty_users = 1;
+    rc = 1;
+out:
+    pthread_mutex_unlock(&tty_lock);
+    return rc;
+}
+
+static void tty_release(void)
+{
+    pthread_mutex_lock(&tty_lock);
+    if (tty_users > 0 && --tty_users == 0) {
+        chardev_terminal_restore();
+        uninstall_handlers();
+        atomic_store(&tty_fd, -1);
+    }
+    pthread_mutex_unlock(&tty_lock);
+}
+
+/* ---- output ---- */
+
+static void report_error(struct chardev *cd, int code)
+{
+    if (!cd->reported) {
+        cd->reported = true;
+        fprintf(stderr, "vmio: serial output to %s failed: %s (further errors not reported)\n",
+                cd->desc, strerror(-code));
+    }
+}
+
+static int write_all(struct chardev *cd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(cd->out_fd, p, n);
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = cd->out_fd, .events = POLLOUT};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+                int e = -errno;
+                report_error(cd, e);
+                return e;
+            }
+            continue;
+        }
+        int e = w < 0 ? -errno : -EIO;
+        report_error(cd, e);
+        return e;
+    }
+    return 0;
+}
+
+static int flush_locked(struct chardev *cd)
+{
+    if (!cd->obuf || cd->olen == 0)
+        return 0;
+    int rc = write_all(cd, cd->obuf, cd->olen);
+    cd->olen = 0; /* written, or discarded on error */
+    return rc;
+}
+
+static int grow(uint8_t **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 256;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2)
+            return -ENOMEM;
+        ncap *= 2;
+    }
+    uint8_t *nb = realloc(*buf, ncap);
+    if (!nb)
+        return -ENOMEM;
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
+
+int chardev_write(struct chardev *cd, const void *buf, size_t n)
+{
+    int rc = 0;
+    if (!cd || n == 0)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    if (cd->kind == CHARDEV_MEMORY) {
+        rc = grow(&cd->mout, &cd->mout_cap, cd->mout_len + n);
+        if (rc == 0) {
+            memcpy(cd->mout + cd->mout_len, buf, n);
+            cd->mout_len += n;
+        }
+    } else if (cd->out_fd < 0) {
+        rc = 0; /* none: dropped */
+    } else if (!cd->obuf) {
+        rc = write_all(cd, buf, n);
+    } else {
+        if (n > CHARDEV_OBUF_SIZE - cd->olen)
+            rc = flush_locked(cd);
+        if (n >= CHARDEV_OBUF_SIZE) {
+            int r2 = write_all(cd, buf, n);
+            rc = rc ? rc : r2;
+        } else {
+            memcpy(cd->obuf + cd->olen, buf, n);
+            cd->olen += n;
+            if (memchr(buf, '\n', n) || cd->olen == CHARDEV_OBUF_SIZE) {
+                int r2 = flush_locked(cd);
+                rc = rc ? rc : r2;
+            }
+        }
+    }
+    pthread_mutex_unlock(&cd->lock);
+    return rc;
+}
+
+int chardev_flush(struct chardev *cd)
+{
+    if (!cd)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    int rc = flush_locked(cd);
+    pthread_mutex_unlock(&cd->lock);
+    return rc;
+}
+
+/* ---- input ---- */
+
+ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n)
+{
+    ssize_t rc = 0;
+    if (!cd || n == 0)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    if (cd->kind == CHARDEV_MEMORY) {
+        size_t k = cd->min_len < n ? cd->min_len : n;
+        memcpy(buf, cd->min + cd->min_head, k);
+        cd->min_head += k;
+        cd->min_len -= k;
+        if (cd->min_len == 0)
+            cd->min_head = 0;
+        rc = (ssize_t)k;
+        goto out;
+    }
+    if (cd->in_fd < 0 || cd->in_eof)
+        goto out;
+    (void)flush_locked(cd); /* a prompt must be visible before we wait for its answer */
+    struct pollfd pfd = {.fd = cd->in_fd, .events = POLLIN};
+    int pr;
+    do {
+        pr = poll(&pfd, 1, 0);
+    } while (pr < 0 && errno == EINTR);
+    if (pr < 0) {
+        rc = -errno;
+        cd->in_eof = true;
+        goto out;
+    }
+    if (pr == 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)))
+        goto out;
+    if (pfd.revents & POLLNVAL) {
+        rc = -EBADF;
+        cd->in_eof = true;
+        goto out;
+    }
+    ssize_t r;
+    do {
+        r = read(cd->in_fd, buf, n);
+    } while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        rc = r;
+    } else if (r == 0) {
+        cd->in_eof = true;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        rc = -errno;
+        cd->in_eof = true;
+    }
+out:
+    pthread_mutex_unlock(&cd->lock);
+    return rc;
+}
+
+int chardev_has_input(struct chardev *cd)
+{
+    if (!cd)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    int r = cd->kind == CHARDEV_MEMORY ? cd->min_len > 0 : (cd->in_fd >= 0 && !cd->in_eof);
+    pthread_mutex_unlock(&cd->lock);
+    return r;
+}
+
+/* ---- memory backend ---- */
+
+int chardev_memory_feed(struct chardev *cd, const void *buf, size_t n)
+{
+    if (!cd || cd->kind != CHARDEV_MEMORY)
+        return -EINVAL;
+    if (n == 0)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    int rc = grow(&cd->min, &cd->min_cap, cd->min_head + cd->min_len + n);
+    if (rc == 0) {
+        memcpy(cd->min + cd->min_head + cd->min_len, buf, n);
+        cd->min_len += n;
+    }
+    pthread_mutex_unlock(&cd->lock);
+    return rc;
+}
+
+size_t chardev_memory_take_output(struct chardev *cd, void *buf, size_t size)
+{
+    if (!cd || cd->kind != CHARDEV_MEMORY)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    size_t k = cd->mout_len < size ? cd->mout_len : size;
+    memcpy(buf, cd->mout, k);
+    memmove(cd->mout, cd->mout + k, cd->mout_len - k);
+    cd->mout_len -= k;
+    pthread_mutex_unlock(&cd->lock);
+    return k;
+}
+
+/* ---- open / close ---- */
+
+static struct chardev *chardev_alloc(enum chardev_kind kind)
+{
+    struct chardev *cd = calloc(1, sizeof(*cd));
+    if (!cd)
+        return NULL;
+    cd->kind = kind;
+    cd->in_fd = -1;
+    cd->out_fd = -1;
+    pthread_mutex_init(&cd->lock, NULL);
+    return cd;
+}
+
+static void chardev_register(struct chardev *cd)
+{
+    pthread_once(&atexit_once, register_atexit);
+    pthread_mutex_lock(&reg_lock);
+    cd->next = reg_head;
+    reg_head = cd;
+    pthread_mutex_unlock(&reg_lock);
+}
+
+static int make_buffered(struct chardev *cd)
+{
+    cd->obuf = malloc(CHARDEV_OBUF_SIZE);
+    return cd->obuf ? 0 : -ENOMEM;
+}
+
+int chardev_open_stdio_fds(int in_fd, int out_fd, struct chardev **out, struct vmio_error *err)
+{
+    struct chardev *cd = chardev_alloc(CHARDEV_STDIO);
+    if (!cd)
+        return vmio_error_set(err, -ENOMEM, "serial: out of memory");
+    cd->in_fd = in_fd;
+    cd->out_fd = out_fd;
+    if (out_fd >= 0)
+        snprintf(cd->desc, sizeof(cd->desc), out_fd == 1 ? "stdout" : "fd %d", out_fd);
+    else
+        snprintf(cd->desc, sizeof(cd->desc), "nowhere");
+    if (out_fd >= 0 && !isatty(out_fd) && make_buffered(cd) != 0) {
+        chardev_close(cd);
+        return vmio_error_set(err, -ENOMEM, "serial: out of memory");
+    }
+    if (in_fd >= 0 && isatty(in_fd)) {
+        int r = tty_acquire(in_fd, err);
+        if (r < 0) {
+            chardev_close(cd);
+            return r;
+        }
+        cd->tty_ref = r == 1;
+    }
+    chardev_register(cd);
+    *out = cd;
+    return 0;
+}
+
+int chardev_open_memory(const void *input, size_t len, struct chardev **out,
+                        struct vmio_error *err)
+{
+    struct chardev *cd = chardev_alloc(CHARDEV_MEMORY);
+    if (!cd)
+        return vmio_error_set(err, -ENOMEM, "serial: out of memory");
+    snprintf(cd->desc, sizeof(cd->desc), "memory");
+    if (len > 0 && chardev_memory_feed(cd, input, len) != 0) {
+        chardev_close(cd);
+        return vmio_error_set(err, -ENOMEM, "serial: out of memory");
+    }
+    chardev_register(cd);
+    *out = cd;
+    return 0;
+}
+
+int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
+{
+    if (!out)
+        return vmio_error_set(err, -EINVAL, "serial: chardev_open needs an output pointer");
+    if (!spec || strcmp(spec, "stdio") == 0)
+        return chardev_open_stdio_fds(STDIN_FILENO, STDOUT_FILENO, out, err);
+    if (strcmp(spec, "none") == 0) {
+        struct chardev *cd = chardev_alloc(CHARDEV_NONE);
+        if (!cd)
+            return vmio_error_set(err, -ENOMEM, "serial: out of memory");
+        snprintf(cd->desc, sizeof(cd->desc), "none");
+        chardev_register(cd);
+        *out = cd;
+        return 0;
+    }
+    if (strncmp(spec, "file:", 5) == 0) {
+        const char *path = spec + 5;
+        if (*path == '\0')
+            return vmio_error_set(err, -EINVAL,
+                                  "serial: '%s' names no file (expected file:PATH)", spec);
+        struct chardev *cd = chardev_alloc(CHARDEV_FILE);
+        if (!cd)
+            return vmio_error_set(err, -ENOMEM, "serial: out of memory");
+        snprintf(cd->desc, sizeof(cd->desc), "file '%.64s'", path);
+        if (make_buffered(cd) != 0) {
+            chardev_close(cd);
+            return vmio_error_set(err, -ENOMEM, "serial: out of memory");
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            int e = errno;
+            chardev_close(cd);
+            return vmio_error_set(err, -e, "serial: cannot open '%s' for writing: %s", path,
+                                  strerror(e));
+        }
+        cd->out_fd = fd;
+        cd->own_out_fd = true;
+        chardev_register(cd);
+        *out = cd;
+        return 0;
+    }
+    return vmio_error_set(err, -EINVAL,
+                          "serial: unknown backend '%s' (expected stdio, file:PATH or none)",
+                          spec);
+}
+
+enum chardev_kind chardev_kind(const struct chardev *cd)
+{
+    return cd ? cd->kind : CHARDEV_NONE;
+}
+
+void chardev_close(struct chardev *cd)
+{
+    if (!cd)
+        return;
+    pthread_mutex_lock(&reg_lock);
+    for (struct chardev **pp = &reg_head; *pp; pp = &(*pp)->next) {
+        if (*pp == cd) {
+            *pp = cd->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    pthread_mutex_lock(&cd->lock);
+    (void)flush_locked(cd);
+    pthread_mutex_unlock(&cd->lock);
+    if (cd->tty_ref)
+        tty_release();
+    if (cd->own_out_fd && cd->out_fd >= 0)
+        close(cd->out_fd);
+    pthread_mutex_destroy(&cd->lock);
+    free(cd->obuf);
+    free(cd->mout);
+    free(cd->min);
+    free(cd);
+}
