@@ -4,7 +4,9 @@
  * EBX = multiboot info). Switches to 64-bit long mode with a static GDT and
  * static page tables identity-mapping the first 4 GiB with 2 MiB pages (so
  * testdev MMIO at 0xd0000000 is reachable), then calls
- * guest_main(mb_magic, mb_info) and exits with its return value.
+ * guest_main(mb_magic, mb_info) and exits with its return value. An IDT
+ * (filled by idt_init() in runtime.c) turns CPU exceptions 0-31 into a
+ * printed line and exit code GUEST_EXIT_EXCEPTION instead of a triple fault.
  * Invariants: every table is built by the assembler, not at run time, because
  * CPL0 guest code may be executed by KVM's instruction emulator; the boot
  * path is about twenty instructions.
@@ -52,13 +54,48 @@ long_entry:
     mov $stack_top, %esp        /* zero-extends into RSP */
     mov %edi, %edi              /* upper halves are undefined after the switch */
     mov %esi, %esi
+    push %rdi
+    push %rsi
+    call idt_init               /* CPU exceptions print a line and exit (runtime.c) */
+    pop %rsi
+    pop %rdi
     call guest_main
     mov %eax, %edi
     call guest_exit             /* does not return */
 1:  hlt
     jmp 1b
 
+/*
+ * Exception stubs for vectors 0-31: push a zero error code where the CPU
+ * does not, push the vector, and hand both and the faulting RIP to
+ * guest_exception(vector, error, rip), which does not return.
+ */
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+exc_stub_\v:
+    .if (\v == 8) || ((\v >= 10) && (\v <= 14)) || (\v == 17) || (\v == 21) || (\v == 29) || (\v == 30)
+    .else
+    push $0
+    .endif
+    push $\v
+    jmp exc_common
+    .endr
+exc_common:
+    mov (%rsp), %edi            /* vector */
+    mov 8(%rsp), %rsi           /* error code */
+    mov 16(%rsp), %rdx          /* RIP pushed by the CPU */
+    and $-16, %rsp
+    call guest_exception
+2:  hlt
+    jmp 2b
+
     .section .rodata
+    .balign 8
+    .globl exc_stubs
+exc_stubs:                      /* addresses of the 32 stubs, for idt_init() */
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad exc_stub_\v
+    .endr
+
     .balign 8
 gdt:
     .quad 0                     /* null */

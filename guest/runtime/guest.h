@@ -145,6 +145,11 @@ void gvprint(const char *fmt, va_list ap);
 
 /* ---- exit ---- */
 
+/* Exit code of a guest stopped by a CPU exception (vectors 0-31). */
+#define GUEST_EXIT_EXCEPTION 0x7e
+/* test_summary() caps the failure count here, below GUEST_EXIT_EXCEPTION. */
+#define GUEST_EXIT_MAX_FAILURES 0x7d
+
 /* Write `code` to the debug-exit port 0xf4, then cli; hlt forever. */
 __attribute__((noreturn)) void guest_exit(int code);
 
@@ -161,7 +166,10 @@ int check_true(const char *name, int cond);
 void test_skip(const char *reason);
 /* Number of failed checks so far. */
 unsigned test_failures(void);
-/* Print the summary line and return the exit code: 0, or min(failures, 127). */
+/*
+ * Print the summary line and return the exit code: 0, or
+ * min(failures, GUEST_EXIT_MAX_FAILURES).
+ */
 int test_summary(const char *guest);
 
 /* True when vmio's testdev answers at TESTDEV_MMIO_BASE (PATTERN reads right). */

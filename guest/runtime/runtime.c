@@ -232,6 +232,44 @@ void guest_exit(int code)
         __asm__ volatile("cli; hlt");
 }
 
+/* ---- CPU exceptions ---- */
+
+struct idt_entry {
+    uint16_t off_lo, sel;
+    uint8_t ist, type;
+    uint16_t off_mid;
+    uint32_t off_hi, zero;
+} __attribute__((packed));
+
+static struct idt_entry idt[32] __attribute__((aligned(16)));
+extern const uint64_t exc_stubs[32];
+
+void idt_init(void);
+void idt_init(void)
+{
+    for (unsigned v = 0; v < 32; v++) {
+        uint64_t a = exc_stubs[v];
+        idt[v] = (struct idt_entry){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16),
+                                    (uint32_t)(a >> 32), 0};
+    }
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) desc = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(desc));
+}
+
+void guest_exception(uint64_t vector, uint64_t error, uint64_t rip);
+void guest_exception(uint64_t vector, uint64_t error, uint64_t rip)
+{
+    uint64_t cr2;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+    gprint("EXCEPTION vector %lu error 0x%lx rip 0x%lx cr2 0x%lx\n", vector, error, rip, cr2);
+    guest_exit(GUEST_EXIT_EXCEPTION);
+}
+
+/* ---- tests ---- */
+
 int check_eq(const char *name, uint64_t got, uint64_t expected)
 {
     if (got == expected) {
@@ -289,7 +327,7 @@ unsigned test_failures(void)
 int test_summary(const char *guest)
 {
     gprint("DONE %s: %u passed, %u failed, %u skipped\n", guest, n_pass, n_fail, n_skip);
-    return n_fail > 127 ? 127 : (int)n_fail;
+    return n_fail > GUEST_EXIT_MAX_FAILURES ? GUEST_EXIT_MAX_FAILURES : (int)n_fail;
 }
 
 int testdev_present(void)
