@@ -178,12 +178,10 @@ void gvprint(const char *fmt, va_list ap)
             break;
         }
         case 'u':
-            put_uint(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10, width, pad,
-                     0);
+            put_uint(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10, width, pad, 0);
             break;
         case 'x':
-            put_uint(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16, width, pad,
-                     0);
+            put_uint(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16, width, pad, 0);
             break;
         case 'p':
             serial_puts("0x");
@@ -249,7 +247,7 @@ void idt_init(void)
 {
     for (unsigned v = 0; v < 32; v++) {
         uint64_t a = exc_stubs[v];
-        idt[v] = (struct idt_entry){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16),
+        idt[v] = (struct idt_entry){(uint16_t)a,         0x08, 0, 0x8e, (uint16_t)(a >> 16),
                                     (uint32_t)(a >> 32), 0};
     }
     struct {

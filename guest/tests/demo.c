@@ -18,15 +18,15 @@ static void show_mmio(void)
     for (unsigned i = 0; i < 4; i++) {
         unsigned w = widths[i];
         uint64_t v = mmio_read(MMIO + TESTDEV_PATTERN, w);
-        gprint("    read  %u byte%s PATTERN      -> 0x%0*lx\n", w, w > 1 ? "s" : " ",
-               (int)(2 * w), v);
+        gprint("    read  %u byte%s PATTERN      -> 0x%0*lx\n", w, w > 1 ? "s" : " ", (int)(2 * w),
+               v);
     }
     mmio_write64(MMIO + TESTDEV_ECHO, 0);
     mmio_write32(MMIO + TESTDEV_ECHO + 4, 0xcafef00d);
     uint64_t last = mmio_read64(MMIO + TESTDEV_LAST);
     gprint("    write 4 bytes ECHO+4 <- 0xcafef00d\n");
-    gprint("    testdev's LAST register saw it as: offset 0x%lx, %lu bytes, %s\n",
-           last & 0xfff, (last >> 16) & 0xf, (last >> 24) & 1 ? "write" : "read");
+    gprint("    testdev's LAST register saw it as: offset 0x%lx, %lu bytes, %s\n", last & 0xfff,
+           (last >> 16) & 0xf, (last >> 24) & 1 ? "write" : "read");
     gprint("    read  8 bytes ECHO         -> 0x%016lx\n", mmio_read64(MMIO + TESTDEV_ECHO));
 }
 

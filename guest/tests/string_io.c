@@ -31,8 +31,7 @@ static void check_log(const char *what, const uint32_t *expect, unsigned n)
         }
     }
     if (bad)
-        check_eqf(got_bad, expect[first_bad], "%s: element %u (of %u wrong)", what, first_bad,
-                  bad);
+        check_eqf(got_bad, expect[first_bad], "%s: element %u (of %u wrong)", what, first_bad, bad);
     else
         check_true(what, 1);
     check_eqf(inl(PIO + TESTDEV_LOG_LEN), 0, "%s: log empty afterwards", what);

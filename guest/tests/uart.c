@@ -71,8 +71,8 @@ static void restore(void)
         (void)rd(RBR);
 }
 
-static void test_reset(uint8_t ier, uint8_t iir, uint8_t lcr, uint8_t mcr, uint8_t lsr,
-                       uint8_t msr, uint8_t scr)
+static void test_reset(uint8_t ier, uint8_t iir, uint8_t lcr, uint8_t mcr, uint8_t lsr, uint8_t msr,
+                       uint8_t scr)
 {
     gprint("reset: IER=0x%02x IIR=0x%02x LCR=0x%02x LSR=0x%02x\n", ier, iir, lcr, lsr);
     gprint("INFO reset MCR=0x%02x\n", mcr);
@@ -134,10 +134,12 @@ static void test_loop_msr(void)
 {
     static const uint8_t mcr[] = {0x10, 0x11, 0x12, 0x14, 0x18, 0x1f};
     static const uint8_t msr_hi[] = {0x00, 0x20, 0x10, 0x40, 0x80, 0xf0};
-    static const char *const names[] = {
-        "loop MCR=0x10: MSR[7:4]=0x0", "loop MCR=0x11 (DTR): MSR[7:4]=0x2 (DSR)",
-        "loop MCR=0x12 (RTS): MSR[7:4]=0x1 (CTS)", "loop MCR=0x14 (OUT1): MSR[7:4]=0x4 (RI)",
-        "loop MCR=0x18 (OUT2): MSR[7:4]=0x8 (DCD)", "loop MCR=0x1f: MSR[7:4]=0xf"};
+    static const char *const names[] = {"loop MCR=0x10: MSR[7:4]=0x0",
+                                        "loop MCR=0x11 (DTR): MSR[7:4]=0x2 (DSR)",
+                                        "loop MCR=0x12 (RTS): MSR[7:4]=0x1 (CTS)",
+                                        "loop MCR=0x14 (OUT1): MSR[7:4]=0x4 (RI)",
+                                        "loop MCR=0x18 (OUT2): MSR[7:4]=0x8 (DCD)",
+                                        "loop MCR=0x1f: MSR[7:4]=0xf"};
     uint8_t got[6];
     for (unsigned i = 0; i < 6; i++) {
         wr(MCR, mcr[i]);
@@ -157,7 +159,7 @@ static void test_loop_msr(void)
 static void test_loop_data(void)
 {
     static const uint8_t bytes[] = {'v', 'm', 'i', 'o', 0x00, 0xff};
-    static const char *const names[] = {"loop RBR 'v'", "loop RBR 'm'", "loop RBR 'i'",
+    static const char *const names[] = {"loop RBR 'v'", "loop RBR 'm'",  "loop RBR 'i'",
                                         "loop RBR 'o'", "loop RBR 0x00", "loop RBR 0xff"};
     uint8_t lsr_before, lsr_after[6], lsr_end;
     wr(FCR, 0x07);
@@ -226,8 +228,8 @@ static void test_overrun_nofifo(void)
     rbr = rd(RBR);
     lsr_end = rd(LSR);
     restore();
-    gprint("no-FIFO overrun: LSR=0x%02x then 0x%02x then 0x%02x, RBR=0x%02x, LSR=0x%02x\n",
-           lsr1, lsr2, lsr3, rbr, lsr_end);
+    gprint("no-FIFO overrun: LSR=0x%02x then 0x%02x then 0x%02x, RBR=0x%02x, LSR=0x%02x\n", lsr1,
+           lsr2, lsr3, rbr, lsr_end);
     check_eq("no FIFO: one byte: LSR=0x61", lsr1, 0x61);
     check_eq("no FIFO: second byte: LSR=0x63 (OE)", lsr2, 0x63);
     check_eq("no FIFO: OE cleared by read: 0x61", lsr3, 0x61);

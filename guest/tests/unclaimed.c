@@ -63,8 +63,7 @@ static void straddles(void)
     /* Inside the window but across two registers / past TESTDEV_END: testdev says BAD. */
     check_eq("MMIO ECHO+6 width 4 straddles two registers: all-ones",
              mmio_read32(MMIO + TESTDEV_ECHO + 6), 0xffffffff);
-    check_eq("MMIO offset 0x100 (no register) width 8: all-ones",
-             mmio_read64(MMIO + 0x100), ~0ULL);
+    check_eq("MMIO offset 0x100 (no register) width 8: all-ones", mmio_read64(MMIO + 0x100), ~0ULL);
     mmio_write16(MMIO + TESTDEV_ECHO + 7, 0); /* straddling write: dropped */
     uint64_t bad1 = mmio_read64(MMIO + TESTDEV_BAD);
     check_eq("testdev BAD counted 3 rejected accesses", bad1 - bad0, 3);
@@ -74,10 +73,10 @@ static void straddles(void)
              mmio_read32(MMIO + TESTDEV_MMIO_SIZE - 2), 0xffffffff);
     check_eq("MMIO 0xd0000ffc width 8 across the window end: all-ones",
              mmio_read64(MMIO + TESTDEV_MMIO_SIZE - 4), ~0ULL);
-    check_eq("port 0x70fe width 4 across the window end: all-ones",
-             inl(PIO + TESTDEV_PIO_SIZE - 2), 0xffffffff);
-    check_eq("port 0x70ff width 2 across the window end: all-ones",
-             inw(PIO + TESTDEV_PIO_SIZE - 1), 0xffff);
+    check_eq("port 0x70fe width 4 across the window end: all-ones", inl(PIO + TESTDEV_PIO_SIZE - 2),
+             0xffffffff);
+    check_eq("port 0x70ff width 2 across the window end: all-ones", inw(PIO + TESTDEV_PIO_SIZE - 1),
+             0xffff);
     mmio_write64(MMIO + TESTDEV_MMIO_SIZE - 4, 0);
     outl(PIO + TESTDEV_PIO_SIZE - 2, 0);
     check_eq("ECHO unchanged by the straddling writes", mmio_read64(MMIO + TESTDEV_ECHO) != ~0ULL,

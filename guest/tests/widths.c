@@ -92,10 +92,10 @@ static void mmio_last(void)
         uint64_t lw = mmio_read64(MMIO + TESTDEV_LAST);
         (void)mmio_read(MMIO + TESTDEV_PATTERN + k, w);
         uint64_t lr = mmio_read64(MMIO + TESTDEV_LAST);
-        check_eqf(lw, last_desc(TESTDEV_ECHO + k, w, 1), "mmio LAST after %u-byte store at 0x%x",
-                  w, TESTDEV_ECHO + k);
-        check_eqf(lr, last_desc(TESTDEV_PATTERN + k, w, 0),
-                  "mmio LAST after %u-byte load at 0x%x", w, TESTDEV_PATTERN + k);
+        check_eqf(lw, last_desc(TESTDEV_ECHO + k, w, 1), "mmio LAST after %u-byte store at 0x%x", w,
+                  TESTDEV_ECHO + k);
+        check_eqf(lr, last_desc(TESTDEV_PATTERN + k, w, 0), "mmio LAST after %u-byte load at 0x%x",
+                  w, TESTDEV_PATTERN + k);
     }
     (void)mmio_read16(MMIO + TESTDEV_LAST + 2);
     check_eq("mmio LAST after reading LAST+2 width 2", mmio_read64(MMIO + TESTDEV_LAST),
@@ -165,8 +165,8 @@ static void pio_counters_last_sum(void)
         uint64_t lw = inl(PIO + TESTDEV_LAST);
         (void)pio_read((uint16_t)(PIO + TESTDEV_PATTERN + k), w);
         uint64_t lr = inl(PIO + TESTDEV_LAST);
-        check_eqf(lw, last_desc(TESTDEV_ECHO + k, w, 1), "port LAST after %u-byte out at +0x%x",
-                  w, TESTDEV_ECHO + k);
+        check_eqf(lw, last_desc(TESTDEV_ECHO + k, w, 1), "port LAST after %u-byte out at +0x%x", w,
+                  TESTDEV_ECHO + k);
         check_eqf(lr, last_desc(TESTDEV_PATTERN + k, w, 0), "port LAST after %u-byte in at +0x%x",
                   w, TESTDEV_PATTERN + k);
     }
@@ -192,33 +192,51 @@ static void rax_rules(void)
     uint64_t r;
 
     __asm__ volatile("movabs %2, %%rax\n\tinb %%dx, %%al\n\tmov %%rax, %0"
-                     : "=r"(r) : "d"(port), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "d"(port), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, (FILL & ~0xffULL) | b, "IN AL keeps RAX bits 8-63 (0x%016lx)", r);
     __asm__ volatile("movabs %2, %%rax\n\tinw %%dx, %%ax\n\tmov %%rax, %0"
-                     : "=r"(r) : "d"(port), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "d"(port), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, (FILL & ~0xffffULL) | w, "IN AX keeps RAX bits 16-63 (0x%016lx)", r);
     __asm__ volatile("movabs %2, %%rax\n\tinl %%dx, %%eax\n\tmov %%rax, %0"
-                     : "=r"(r) : "d"(port), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "d"(port), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, l, "IN EAX zero-extends into RAX (0x%016lx)", r);
 
     uint64_t mb = mmio_read8(mem), mw = mmio_read16(mem - 1), ml = mmio_read32(mem - 3);
     __asm__ volatile("movabs %2, %%rax\n\tmovb (%1), %%al\n\tmov %%rax, %0"
-                     : "=r"(r) : "r"(mem), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "r"(mem), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, (FILL & ~0xffULL) | mb, "MOV AL,[mmio] keeps RAX bits 8-63 (0x%016lx)", r);
     __asm__ volatile("movabs %2, %%rax\n\tmovw (%1), %%ax\n\tmov %%rax, %0"
-                     : "=r"(r) : "r"(mem - 1), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "r"(mem - 1), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, (FILL & ~0xffffULL) | mw, "MOV AX,[mmio] keeps RAX bits 16-63 (0x%016lx)", r);
     __asm__ volatile("movabs %2, %%rax\n\tmovl (%1), %%eax\n\tmov %%rax, %0"
-                     : "=r"(r) : "r"(mem - 3), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "r"(mem - 3), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, ml, "MOV EAX,[mmio] zero-extends into RAX (0x%016lx)", r);
     __asm__ volatile("movabs %2, %%rax\n\tmovzbl (%1), %%eax\n\tmov %%rax, %0"
-                     : "=r"(r) : "r"(mem), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "r"(mem), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, mb, "MOVZX EAX,byte [mmio] (0x%016lx)", r);
     __asm__ volatile("movabs %2, %%rax\n\tmovsbq (%1), %%rax\n\tmov %%rax, %0"
-                     : "=r"(r) : "r"(mem), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "r"(mem), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, (uint64_t)(int64_t)(int8_t)mb, "MOVSX RAX,byte [mmio] (0x%016lx)", r);
     __asm__ volatile("movabs %2, %%rax\n\tmovswq (%1), %%rax\n\tmov %%rax, %0"
-                     : "=r"(r) : "r"(mem - 1), "i"(FILL) : "rax", "memory");
+                     : "=r"(r)
+                     : "r"(mem - 1), "i"(FILL)
+                     : "rax", "memory");
     check_eqf(r, (uint64_t)(int64_t)(int16_t)mw, "MOVSX RAX,word [mmio] (0x%016lx)", r);
 }
 
