@@ -164,7 +164,7 @@ static int add_standard_devices(struct vmio_vm *vm, struct chardev *serial, stru
         rc = attach(vm, VMIO_SPACE_PIO, uart, VMIO_COM1_PORT, 8, err);
     if (rc == 0)
         rc = attach(vm, VMIO_SPACE_PIO, vmio_debug_exit_create("debug-exit"), VMIO_DEBUG_EXIT_PORT,
-                    1, err);
+                    4, err);
     if (rc == 0)
         rc = attach(vm, VMIO_SPACE_PIO, vmio_debugcon_create("debugcon", stdout),
                     VMIO_DEBUGCON_PORT, 1, err);
