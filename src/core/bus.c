@@ -284,7 +284,10 @@ void vmio_bus_reader_quiesce(struct vmio_bus_reader *reader)
      * after generation seen_gen, so every snapshot retired at or before it is
      * no longer reachable from this reader.
      */
-    atomic_store(&reader->seen_gen, atomic_load(&reader->bus->gen));
+    uint64_t gen = atomic_load(&reader->bus->gen);
+    /* Skip the store (and the cache-line write) when nothing was published. */
+    if (atomic_load_explicit(&reader->seen_gen, memory_order_relaxed) != gen)
+        atomic_store(&reader->seen_gen, gen);
 }
 
 void vmio_bus_reader_remove(struct vmio_bus *bus, struct vmio_bus_reader *reader)
