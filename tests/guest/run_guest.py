@@ -14,6 +14,10 @@
 #   strict  NAME ELF VMIO      `--unhandled strict`: status 4, "unclaimed" on
 #                              stderr, serial output stops at the announced
 #                              first unclaimed access
+#   log     NAME ELF VMIO      `--unhandled log`: runs to the end as with
+#                              ignore (same serial output and status), and
+#                              stderr reports the unclaimed MMIO and port
+#                              accesses
 # Invariants: exits 0 pass, 1 fail, 77 skip (no /dev/kvm, or no QEMU for the
 # qemu/compare modes); never leaves files behind (temporary directory); every
 # VMM run has a timeout. Set VMIO_REGEN=1 to rewrite the expected files from
@@ -206,6 +210,18 @@ def main(argv):
                 ok = False
                 print("FAIL serial output should end with %r; got:\n%s" %
                       (STRICT_LAST_LINE, serial))
+        elif mode == "log":
+            name, elf, vmio = args
+            r = run_vmio(vmio, elf, tmp, ["--unhandled", "log"])
+            ok = check_run("vmio --unhandled log " + name, r, name, "")
+            if r is not None:
+                reports = [l for l in r[3].splitlines() if "unclaimed" in l]
+                for needle in ("0xe0000000", "0x7100"):
+                    if any(needle in l for l in reports):
+                        print("ok   stderr reports the unclaimed access at %s" % needle)
+                    else:
+                        ok = False
+                        print("FAIL stderr has no 'unclaimed' report for %s" % needle)
         else:
             sys.stderr.write("unknown mode %s\n" % mode)
             return 2
