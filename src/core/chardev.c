@@ -390,6 +390,8 @@ ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n)
     pthread_mutex_lock(&cd->lock);
     if (cd->kind == CHARDEV_MEMORY) {
         size_t k = cd->min_len < n ? cd->min_len : n;
+        if (k == 0)
+            goto out;
         memcpy(buf, cd->min + cd->min_head, k);
         cd->min_head += k;
         cd->min_len -= k;
@@ -469,6 +471,10 @@ size_t chardev_memory_take_output(struct chardev *cd, void *buf, size_t size)
         return 0;
     pthread_mutex_lock(&cd->lock);
     size_t k = cd->mout_len < size ? cd->mout_len : size;
+    if (k == 0) {
+        pthread_mutex_unlock(&cd->lock);
+        return 0;
+    }
     memcpy(buf, cd->mout, k);
     memmove(cd->mout, cd->mout + k, cd->mout_len - k);
     cd->mout_len -= k;
@@ -533,8 +539,7 @@ int chardev_open_stdio_fds(int in_fd, int out_fd, struct chardev **out, struct v
     return 0;
 }
 
-int chardev_open_memory(const void *input, size_t len, struct chardev **out,
-                        struct vmio_error *err)
+int chardev_open_memory(const void *input, size_t len, struct chardev **out, struct vmio_error *err)
 {
     struct chardev *cd = chardev_alloc(CHARDEV_MEMORY);
     if (!cd)
@@ -567,8 +572,8 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
     if (strncmp(spec, "file:", 5) == 0) {
         const char *path = spec + 5;
         if (*path == '\0')
-            return vmio_error_set(err, -EINVAL,
-                                  "serial: '%s' names no file (expected file:PATH)", spec);
+            return vmio_error_set(err, -EINVAL, "serial: '%s' names no file (expected file:PATH)",
+                                  spec);
         struct chardev *cd = chardev_alloc(CHARDEV_FILE);
         if (!cd)
             return vmio_error_set(err, -ENOMEM, "serial: out of memory");
@@ -591,8 +596,7 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
         return 0;
     }
     return vmio_error_set(err, -EINVAL,
-                          "serial: unknown backend '%s' (expected stdio, file:PATH or none)",
-                          spec);
+                          "serial: unknown backend '%s' (expected stdio, file:PATH or none)", spec);
 }
 
 enum chardev_kind chardev_kind(const struct chardev *cd)

@@ -139,8 +139,8 @@ static void rx_pull(struct uart16550 *u)
 /* Interrupt identification (IIR bits 3:0), highest priority first. */
 static uint8_t iir_id(const struct uart16550 *u)
 {
-    if ((u->ier & UART_IER_RLSI) && (u->lsr_err & (UART_LSR_OE | UART_LSR_PE | UART_LSR_FE |
-                                                   UART_LSR_BI)))
+    if ((u->ier & UART_IER_RLSI) &&
+        (u->lsr_err & (UART_LSR_OE | UART_LSR_PE | UART_LSR_FE | UART_LSR_BI)))
         return UART_IIR_RLSI;
     if ((u->ier & UART_IER_RDI) && u->rx_count > 0) {
         if (!(u->fcr & UART_FCR_ENABLE) || u->rx_count >= rx_trigger(u))
@@ -157,8 +157,8 @@ static uint8_t iir_id(const struct uart16550 *u)
 
 static void update_irq(struct uart16550 *u)
 {
-    int level = iir_id(u) != UART_IIR_NO_INT && (u->mcr & UART_MCR_OUT2) &&
-                !(u->mcr & UART_MCR_LOOP);
+    int level =
+        iir_id(u) != UART_IIR_NO_INT && (u->mcr & UART_MCR_OUT2) && !(u->mcr & UART_MCR_LOOP);
     if (level == u->irq_level)
         return;
     u->irq_level = level;
@@ -272,8 +272,8 @@ static uint8_t reg_read(struct uart16550 *u, unsigned reg)
         return u->mcr;
     case 5: {
         rx_pull(u);
-        uint8_t v = (uint8_t)(u->lsr_err | UART_LSR_THRE | UART_LSR_TEMT |
-                              (u->rx_count ? UART_LSR_DR : 0));
+        uint8_t v =
+            (uint8_t)(u->lsr_err | UART_LSR_THRE | UART_LSR_TEMT | (u->rx_count ? UART_LSR_DR : 0));
         u->lsr_err = 0;
         return v;
     }

@@ -296,15 +296,15 @@ static void test_overrun_nofifo(void **state)
 static void test_iir_priorities(void **state)
 {
     struct fixture *f = *state;
-    wr(f, UART16550_FCR, 0x07); /* trigger 1 */
-    wr(f, UART16550_MCR, UART_MCR_LOOP); /* inputs drop from 0xb0 to 0: delta bits */
+    wr(f, UART16550_FCR, 0x07);                   /* trigger 1 */
+    wr(f, UART16550_MCR, UART_MCR_LOOP);          /* inputs drop from 0xb0 to 0: delta bits */
     assert_int_equal(rd(f, UART16550_IIR), 0xc1); /* IER = 0: nothing */
     wr(f, UART16550_IER, 0x0f);
     /* THRE (armed by the IER write) outranks modem status. */
     assert_int_equal(rd(f, UART16550_IIR), 0xc2);
     assert_int_equal(rd(f, UART16550_IIR), 0xc0); /* THRE cleared by the read: MSI */
     assert_int_equal(rd(f, UART16550_IIR), 0xc0); /* MSI stays until MSR is read */
-    assert_int_equal(rd(f, UART16550_MSR), 0x0b);  /* DCD, DSR, CTS fell */
+    assert_int_equal(rd(f, UART16550_MSR), 0x0b); /* DCD, DSR, CTS fell */
     assert_int_equal(rd(f, UART16550_IIR), 0xc1);
     /* A byte received: data available outranks THRE (re-armed by the write). */
     wr(f, UART16550_THR, 0x11);
@@ -342,7 +342,7 @@ static void test_thre_interrupt(void **state)
     assert_int_equal(rd(f, UART16550_IIR), 0x02);
     assert_int_equal(rd(f, UART16550_IIR), 0x01); /* cleared by reading IIR */
     assert_int_equal(rd(f, UART16550_LSR), 0x60); /* THRE itself stays */
-    wr(f, UART16550_IER, UART_IER_THRI); /* re-armed by an IER write */
+    wr(f, UART16550_IER, UART_IER_THRI);          /* re-armed by an IER write */
     assert_int_equal(rd(f, UART16550_IIR), 0x02);
     wr(f, UART16550_THR, 'a'); /* THR empty again after the transmission */
     assert_int_equal(rd(f, UART16550_IIR), 0x02);

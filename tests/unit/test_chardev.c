@@ -1,0 +1,556 @@
+/*
+ * Host character backend unit tests (no KVM): spec parsing and its errors,
+ * the none and memory backends, file output (truncation, buffering, flush at
+ * newline/close/exit), pipes (buffered output flushed before input polls,
+ * EOF, EPIPE reported, EAGAIN retried), and the terminal: raw mode on a pty
+ * (posix_openpt) and restoration on close, on chardev_terminal_restore(), on
+ * SIGTERM (default and chained handlers), at exit() and across SIGTSTP.
+ * Children are forked for the paths that end the process.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "vmio/chardev.h"
+
+static char tmpdir[64];
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/vmio-chardev-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t slurp(const char *path, char *buf, size_t size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return (size_t)-1;
+    size_t n = fread(buf, 1, size, fp);
+    fclose(fp);
+    return n;
+}
+
+static void test_spec_errors(void **state)
+{
+    (void)state;
+    struct chardev *cd = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(chardev_open("bogus", &cd, &err), -EINVAL);
+    assert_null(cd);
+    assert_non_null(strstr(err.msg, "'bogus'"));
+    assert_non_null(strstr(err.msg, "stdio"));
+    assert_int_equal(chardev_open("", &cd, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "''"));
+    assert_int_equal(chardev_open("file:", &cd, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "file:PATH"));
+    assert_int_equal(chardev_open("stdio:", &cd, &err), -EINVAL);
+    assert_int_equal(chardev_open("File:/tmp/x", &cd, &err), -EINVAL);
+    assert_int_equal(chardev_open("none ", &cd, NULL), -EINVAL);
+    assert_int_equal(chardev_open("file:/nonexistent-vmio-dir/out", &cd, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent-vmio-dir/out"));
+    assert_int_equal(chardev_open("none", NULL, &err), -EINVAL);
+    assert_null(cd);
+}
+
+static void test_none(void **state)
+{
+    (void)state;
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open("none", &cd, NULL), 0);
+    assert_int_equal(chardev_kind(cd), CHARDEV_NONE);
+    assert_int_equal(chardev_write(cd, "dropped\n", 8), 0);
+    char buf[8];
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(chardev_has_input(cd), 0);
+    assert_int_equal(chardev_flush(cd), 0);
+    assert_int_equal(chardev_memory_take_output(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(chardev_memory_feed(cd, "x", 1), -EINVAL);
+    chardev_close(cd);
+    chardev_close(NULL);
+}
+
+static void test_memory(void **state)
+{
+    (void)state;
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_memory("in", 2, &cd, NULL), 0);
+    assert_int_equal(chardev_kind(cd), CHARDEV_MEMORY);
+    assert_true(chardev_has_input(cd));
+    char buf[16];
+    assert_int_equal(chardev_read_nonblock(cd, buf, 1), 1);
+    assert_int_equal(buf[0], 'i');
+    assert_int_equal(chardev_memory_feed(cd, "put", 3), 0);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "nput", 4);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(chardev_has_input(cd));
+    for (int i = 0; i < 1000; i++)
+        assert_int_equal(chardev_write(cd, "0123456789", 10), 0);
+    size_t total = 0;
+    size_t n;
+    while ((n = chardev_memory_take_output(cd, buf, sizeof(buf))) > 0) {
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(buf[i], '0' + (int)((total + i) % 10));
+        total += n;
+    }
+    assert_int_equal(total, 10000);
+    chardev_close(cd);
+}
+
+static void test_file_output(void **state)
+{
+    (void)state;
+    char path[128], spec[140], buf[20000];
+    snprintf(path, sizeof(path), "%s/serial.log", tmpdir);
+    snprintf(spec, sizeof(spec), "file:%s", path);
+    /* Created or truncated. */
+    FILE *fp = fopen(path, "w");
+    fputs("old contents that must disappear\n", fp);
+    fclose(fp);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open(spec, &cd, NULL), 0);
+    assert_int_equal(chardev_kind(cd), CHARDEV_FILE);
+    assert_int_equal(slurp(path, buf, sizeof(buf)), 0);
+    /* Buffered until a newline. */
+    assert_int_equal(chardev_write(cd, "abc", 3), 0);
+    assert_int_equal(slurp(path, buf, sizeof(buf)), 0);
+    assert_int_equal(chardev_write(cd, "\n", 1), 0);
+    assert_int_equal(slurp(path, buf, sizeof(buf)), 4);
+    assert_memory_equal(buf, "abc\n", 4);
+    /* No input from a file backend. */
+    assert_false(chardev_has_input(cd));
+    assert_int_equal(chardev_read_nonblock(cd, buf, 4), 0);
+    /* Large writes (beyond the buffer) and a flush. */
+    char big[10000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    assert_int_equal(chardev_write(cd, big, 3000), 0);
+    assert_int_equal(chardev_write(cd, big + 3000, 7000), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(chardev_write(cd, "x", 1), 0);
+    assert_int_equal(chardev_flush(cd), 0);
+    assert_int_equal(slurp(path, buf, sizeof(buf)), 4 + 10000 + 100);
+    assert_memory_equal(buf + 4, big, sizeof(big));
+    /* Close flushes. */
+    assert_int_equal(chardev_write(cd, "tail", 4), 0);
+    chardev_close(cd);
+    assert_int_equal(slurp(path, buf, sizeof(buf)), 4 + 10000 + 100 + 4);
+    assert_memory_equal(buf + 10104, "tail", 4);
+}
+
+static void test_file_flushed_at_exit(void **state)
+{
+    (void)state;
+    char path[128], spec[140], buf[64];
+    snprintf(path, sizeof(path), "%s/atexit.log", tmpdir);
+    snprintf(spec, sizeof(spec), "file:%s", path);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct chardev *cd;
+        if (chardev_open(spec, &cd, NULL) != 0 || chardev_write(cd, "no newline", 10) != 0)
+            _exit(1);
+        exit(0); /* never closed: the atexit handler flushes */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(slurp(path, buf, sizeof(buf)), 10);
+    assert_memory_equal(buf, "no newline", 10);
+}
+
+static void test_pipes(void **state)
+{
+    (void)state;
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(in[0], out[1], &cd, NULL), 0);
+    assert_int_equal(chardev_kind(cd), CHARDEV_STDIO);
+    char buf[64];
+    /* A prompt without newline stays buffered (output is not a terminal)... */
+    assert_int_equal(chardev_write(cd, "login: ", 7), 0);
+    struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    /* ...until the guest looks for input. */
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(read(out[0], buf, sizeof(buf)), 7);
+    assert_memory_equal(buf, "login: ", 7);
+    /* Input. */
+    assert_int_equal(write(in[1], "root\r", 5), 5);
+    assert_true(chardev_has_input(cd));
+    assert_int_equal(chardev_read_nonblock(cd, buf, 2), 2);
+    assert_memory_equal(buf, "ro", 2);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 3);
+    assert_memory_equal(buf, "ot\r", 3);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_true(chardev_has_input(cd));
+    /* EOF is remembered. */
+    close(in[1]);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(chardev_has_input(cd));
+    chardev_close(cd);
+    close(in[0]);
+    close(out[0]);
+    close(out[1]);
+}
+
+static void test_write_error(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    close(p[0]);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    assert_int_equal(chardev_write(cd, "x\n", 2), -EPIPE);
+    assert_int_equal(chardev_write(cd, "y\n", 2), -EPIPE); /* reported once on stderr */
+    assert_int_equal(chardev_write(cd, "z", 1), 0);        /* buffered */
+    assert_int_equal(chardev_flush(cd), -EPIPE);
+    assert_int_equal(chardev_flush(cd), 0); /* discarded */
+    chardev_close(cd);
+    close(p[1]);
+    signal(SIGPIPE, old);
+}
+
+struct drain {
+    int fd;
+    size_t total;
+};
+
+static void *drain_thread(void *arg)
+{
+    struct drain *d = arg;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(d->fd, buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != (char)('A' + (d->total + (size_t)i) % 23))
+                return NULL;
+        d->total += (size_t)n;
+        usleep(100);
+    }
+    return NULL;
+}
+
+static void test_nonblocking_partial_writes(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+    struct drain d = {.fd = p[0]};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drain_thread, &d), 0);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    static char big[300000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('A' + i % 23);
+    assert_int_equal(chardev_write(cd, big, sizeof(big)), 0);
+    chardev_close(cd);
+    close(p[1]);
+    pthread_join(t, NULL);
+    close(p[0]);
+    assert_int_equal(d.total, sizeof(big));
+}
+
+/* ---- terminals ---- */
+
+struct pty {
+    int master, slave;
+    struct termios orig;
+};
+
+static int open_pty(struct pty *p)
+{
+    p->master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (p->master < 0 || grantpt(p->master) != 0 || unlockpt(p->master) != 0)
+        return -1;
+    p->slave = open(ptsname(p->master), O_RDWR | O_NOCTTY);
+    if (p->slave < 0)
+        return -1;
+    return tcgetattr(p->slave, &p->orig);
+}
+
+static void close_pty(struct pty *p)
+{
+    close(p->slave);
+    close(p->master);
+}
+
+static int same_termios(const struct termios *a, const struct termios *b)
+{
+    return a->c_iflag == b->c_iflag && a->c_oflag == b->c_oflag && a->c_cflag == b->c_cflag &&
+           a->c_lflag == b->c_lflag && memcmp(a->c_cc, b->c_cc, sizeof(a->c_cc)) == 0;
+}
+
+static int is_raw(int fd)
+{
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0)
+        return -1;
+    return !(t.c_lflag & (ICANON | ECHO | IEXTEN)) && (t.c_lflag & ISIG) &&
+           !(t.c_iflag & (ICRNL | IXON | INLCR | IGNCR)) && (t.c_cflag & CSIZE) == CS8;
+}
+
+static int restored(const struct pty *p)
+{
+    struct termios t;
+    return tcgetattr(p->slave, &t) == 0 && same_termios(&t, &p->orig);
+}
+
+static void test_tty_raw_and_close(void **state)
+{
+    (void)state;
+    struct pty p;
+    assert_int_equal(open_pty(&p), 0);
+    assert_int_equal(is_raw(p.slave), 0); /* a fresh pty is cooked */
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
+    assert_int_equal(is_raw(p.slave), 1);
+    /* Keys arrive one by one, untranslated, without echo. */
+    assert_int_equal(write(p.master, "k\r", 2), 2);
+    char buf[16];
+    ssize_t n = 0;
+    for (int i = 0; i < 100 && n < 2; i++) {
+        ssize_t r = chardev_read_nonblock(cd, buf + n, sizeof(buf) - (size_t)n);
+        assert_true(r >= 0);
+        n += r;
+        if (n < 2)
+            usleep(1000);
+    }
+    assert_int_equal(n, 2);
+    assert_memory_equal(buf, "k\r", 2);
+    struct pollfd pfd = {.fd = p.master, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 20), 0); /* nothing echoed */
+    /* Output to a terminal is unbuffered: a prompt shows at once. */
+    assert_int_equal(chardev_write(cd, "$ ", 2), 0);
+    assert_int_equal(poll(&pfd, 1, 1000), 1);
+    assert_int_equal(read(p.master, buf, sizeof(buf)), 2);
+    assert_memory_equal(buf, "$ ", 2);
+    /* A second user of the same terminal: raw until the last one closes. */
+    struct chardev *cd2 = NULL;
+    assert_int_equal(chardev_open_stdio_fds(p.slave, -1, &cd2, NULL), 0);
+    chardev_close(cd);
+    assert_int_equal(is_raw(p.slave), 1);
+    chardev_close(cd2);
+    assert_true(restored(&p));
+    /* The signal handlers were removed again. */
+    struct sigaction sa;
+    sigaction(SIGTERM, NULL, &sa);
+    assert_true(!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL);
+    close_pty(&p);
+}
+
+static void test_tty_restore_call(void **state)
+{
+    (void)state;
+    struct pty p;
+    assert_int_equal(open_pty(&p), 0);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
+    assert_int_equal(is_raw(p.slave), 1);
+    chardev_terminal_restore();
+    assert_true(restored(&p));
+    chardev_terminal_restore(); /* idempotent */
+    assert_true(restored(&p));
+    assert_int_equal(chardev_write(cd, "still works\n", 12), 0);
+    chardev_close(cd);
+    assert_true(restored(&p));
+    close_pty(&p);
+}
+
+/* Run @child in a forked process; return its wait status. */
+static int run_child(void (*child)(struct pty *), struct pty *p, int stop_then_cont)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        child(p);
+        _exit(99);
+    }
+    int status;
+    if (stop_then_cont) {
+        if (waitpid(pid, &status, WUNTRACED) != pid || !WIFSTOPPED(status))
+            return -2;
+        if (!restored(p)) /* cooked while stopped */
+            return -3;
+        kill(pid, SIGCONT);
+    }
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    return status;
+}
+
+static void child_sigterm(struct pty *p)
+{
+    struct chardev *cd;
+    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+        _exit(1);
+    raise(SIGTERM);
+    _exit(2); /* not reached: the default action kills us */
+}
+
+static void test_tty_restored_on_sigterm(void **state)
+{
+    (void)state;
+    struct pty p;
+    assert_int_equal(open_pty(&p), 0);
+    int status = run_child(child_sigterm, &p, 0);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+    assert_true(restored(&p));
+    close_pty(&p);
+}
+
+static volatile sig_atomic_t own_handler_ran;
+
+static void own_handler(int sig)
+{
+    (void)sig;
+    own_handler_ran = 1;
+}
+
+static void child_chained(struct pty *p)
+{
+    struct chardev *cd;
+    signal(SIGINT, own_handler); /* installed before the chardev: chained */
+    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+        _exit(1);
+    raise(SIGINT);
+    if (!own_handler_ran)
+        _exit(3);
+    if (is_raw(p->slave) != 0)
+        _exit(4); /* the terminal was restored before the program's handler ran */
+    chardev_close(cd);
+    _exit(42);
+}
+
+static void test_tty_signal_chains(void **state)
+{
+    (void)state;
+    struct pty p;
+    assert_int_equal(open_pty(&p), 0);
+    int status = run_child(child_chained, &p, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 42);
+    assert_true(restored(&p));
+    close_pty(&p);
+}
+
+static void child_exit(struct pty *p)
+{
+    struct chardev *cd;
+    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+        _exit(1);
+    exit(0); /* never closed: the atexit handler restores */
+}
+
+static void test_tty_restored_at_exit(void **state)
+{
+    (void)state;
+    struct pty p;
+    assert_int_equal(open_pty(&p), 0);
+    int status = run_child(child_exit, &p, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_true(restored(&p));
+    close_pty(&p);
+}
+
+static void child_tstp(struct pty *p)
+{
+    struct chardev *cd;
+    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+        _exit(1);
+    raise(SIGTSTP); /* parent sees us stopped with a cooked terminal, then continues us */
+    if (is_raw(p->slave) != 1)
+        _exit(5); /* raw again after SIGCONT */
+    chardev_close(cd);
+    _exit(43);
+}
+
+static void test_tty_suspend_resume(void **state)
+{
+    (void)state;
+    struct pty p;
+    assert_int_equal(open_pty(&p), 0);
+    int status = run_child(child_tstp, &p, 1);
+    assert_true(status >= 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 43);
+    assert_true(restored(&p));
+    close_pty(&p);
+}
+
+static void test_not_a_tty_untouched(void **state)
+{
+    (void)state;
+    /* /dev/null input: not a terminal, read gives EOF at once. */
+    int fd = open("/dev/null", O_RDONLY);
+    assert_true(fd >= 0);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(fd, -1, &cd, NULL), 0);
+    char buf[4];
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(chardev_has_input(cd));
+    assert_int_equal(chardev_write(cd, "x", 1), 0); /* no output: dropped */
+    chardev_close(cd);
+    close(fd);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec_errors),
+        cmocka_unit_test(test_none),
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_file_output),
+        cmocka_unit_test(test_file_flushed_at_exit),
+        cmocka_unit_test(test_pipes),
+        cmocka_unit_test(test_write_error),
+        cmocka_unit_test(test_nonblocking_partial_writes),
+        cmocka_unit_test(test_tty_raw_and_close),
+        cmocka_unit_test(test_tty_restore_call),
+        cmocka_unit_test(test_tty_restored_on_sigterm),
+        cmocka_unit_test(test_tty_signal_chains),
+        cmocka_unit_test(test_tty_restored_at_exit),
+        cmocka_unit_test(test_tty_suspend_resume),
+        cmocka_unit_test(test_not_a_tty_untouched),
+    };
+    return cmocka_run_group_tests_name("chardev", tests, make_tmpdir, remove_tmpdir);
+}
