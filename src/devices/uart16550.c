@@ -44,7 +44,7 @@ struct uart16550 {
 
     uint8_t rx[UART16550_FIFO_SIZE];
     unsigned rx_head, rx_count;
-    uint8_t rbr_last; /* what RBR reads when the receiver is empty */
+    uint8_t rbr_last; /* last byte read: RBR when empty without FIFOs */
 
     struct uart16550_stats stats;
 };
@@ -102,10 +102,15 @@ static void rx_put(struct uart16550 *u, uint8_t byte)
         u->rx[u->rx_head] = byte;
 }
 
+/*
+ * Reading an empty receiver: the datasheet leaves the value open. Without
+ * FIFOs the holding register still holds the last byte; with FIFOs 0 is read
+ * (both as in QEMU).
+ */
 static uint8_t rx_get(struct uart16550 *u)
 {
     if (u->rx_count == 0)
-        return u->rbr_last;
+        return (u->fcr & UART_FCR_ENABLE) ? 0 : u->rbr_last;
     uint8_t b = u->rx[u->rx_head];
     u->rx_head = (u->rx_head + 1) % UART16550_FIFO_SIZE;
     u->rx_count--;

@@ -243,14 +243,20 @@ static void test_rx_fifo_backpressure(void **state)
     for (int i = 0; i < 16; i++)
         assert_int_equal(rd(f, UART16550_RBR), 0x40 + i);
     assert_int_equal(rd(f, UART16550_LSR), 0x60);
-    /* Empty receiver: RBR repeats the last byte read. */
-    assert_int_equal(rd(f, UART16550_RBR), 0x4f);
+    /* Empty receiver: 0 with FIFOs... */
+    assert_int_equal(rd(f, UART16550_RBR), 0x00);
     assert_int_equal(uart16550_receive(f->uart, data + 16, 4), 4);
     for (int i = 16; i < 20; i++)
         assert_int_equal(rd(f, UART16550_RBR), 0x40 + i);
+    /* ...the last byte again without (the holding register keeps it). */
+    wr(f, UART16550_FCR, 0x00);
+    assert_int_equal(uart16550_receive(f->uart, (const uint8_t *)"q", 1), 1);
+    assert_int_equal(rd(f, UART16550_RBR), 'q');
+    assert_int_equal(rd(f, UART16550_LSR), 0x60);
+    assert_int_equal(rd(f, UART16550_RBR), 'q');
     struct uart16550_stats st;
     uart16550_get_stats(f->uart, &st);
-    assert_int_equal(st.rx_bytes, 20);
+    assert_int_equal(st.rx_bytes, 21);
     assert_int_equal(st.overruns, 0);
 }
 
