@@ -23,9 +23,9 @@
 #include "vmio/exit.h"
 
 /* ESR_ELx.EC values the decoder accepts. */
-#define VMIO_ARM64_EC_SYSREG 0x18    /* MSR, MRS or system instruction trap */
-#define VMIO_ARM64_EC_DABT_LOW 0x24  /* data abort from a lower exception level */
-#define VMIO_ARM64_EC_DABT_CUR 0x25  /* data abort taken without a change of EL */
+#define VMIO_ARM64_EC_SYSREG 0x18   /* MSR, MRS or system instruction trap */
+#define VMIO_ARM64_EC_DABT_LOW 0x24 /* data abort from a lower exception level */
+#define VMIO_ARM64_EC_DABT_CUR 0x25 /* data abort taken without a change of EL */
 
 /* Register 31: the zero register as a data/index register, SP as a base. */
 #define VMIO_ARM64_XZR 31
@@ -38,8 +38,8 @@
  * of KVM's ARM64_SYS_REG() index. E.g. MIDR_EL1 (3,0,0,0,0) is 0xc000.
  */
 #define VMIO_ARM64_SYSREG_ID(op0, op1, crn, crm, op2)                                              \
-    ((uint16_t)((((op0) & 3u) << 14) | (((op1) & 7u) << 11) | (((crn) & 15u) << 7) |              \
-                (((crm) & 15u) << 3) | ((op2) & 7u)))
+    ((uint16_t)((((op0)&3u) << 14) | (((op1)&7u) << 11) | (((crn)&15u) << 7) |                     \
+                (((crm)&15u) << 3) | ((op2)&7u)))
 
 /* Base-register writeback of a pre- or post-indexed form. */
 enum vmio_arm64_wb {
@@ -88,8 +88,8 @@ struct vmio_arm64_access {
     uint8_t extend;    /* enum vmio_arm64_extend, when index is set */
     uint8_t shift;     /* left shift applied to the extended index, when index is set */
     struct vmio_arm64_sysreg sysreg; /* valid when access.space == VMIO_SPACE_SYSREG */
-    uint32_t insn;     /* the instruction word decoded, 0 when decoded from the ISS */
-    const char *reason; /* NULL on success, else a static description of the error */
+    uint32_t insn;                   /* the instruction word decoded, 0 when decoded from the ISS */
+    const char *reason;              /* NULL on success, else a static description of the error */
 };
 
 /* A guest general-purpose register file (the SP of the EL that trapped). */
@@ -159,8 +159,7 @@ uint64_t vmio_arm64_load_value(uint8_t width, uint8_t reg_width, bool sign_exten
  * Returns VMIO_DECODE_OK, or VMIO_DECODE_INVALID for a register > 31, a width
  * other than 1/2/4/8, or a width larger than the register.
  */
-int vmio_arm64_inject_read(struct vmio_arm64_regs *r, const struct vmio_access *acc,
-                           uint64_t data);
+int vmio_arm64_inject_read(struct vmio_arm64_regs *r, const struct vmio_access *acc, uint64_t data);
 
 /*
  * vmio_arm64_store_data - the values a store @a writes, read from @r before

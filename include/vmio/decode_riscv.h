@@ -108,8 +108,7 @@ uint64_t vmio_riscv_load_value(uint8_t width, bool sign_extend, uint64_t data);
  * Returns VMIO_DECODE_OK, or VMIO_DECODE_INVALID for a register > 31 or a
  * width other than 1/2/4/8 (then @r is unchanged).
  */
-int vmio_riscv_inject_read(struct vmio_riscv_regs *r, const struct vmio_access *acc,
-                           uint64_t data);
+int vmio_riscv_inject_read(struct vmio_riscv_regs *r, const struct vmio_access *acc, uint64_t data);
 
 /*
  * vmio_riscv_store_data - the value the store @a writes: register access.reg of

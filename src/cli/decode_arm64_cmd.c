@@ -60,8 +60,10 @@ int cli_decode_arm64(int argc, char **argv)
             have_insn = true;
             i++;
         } else {
-            fprintf(stderr, "vmio decode arm64: unknown option '%s'\n"
-                            "usage: vmio decode arm64 --esr ESR [--insn WORD]\n", opt);
+            fprintf(stderr,
+                    "vmio decode arm64: unknown option '%s'\n"
+                    "usage: vmio decode arm64 --esr ESR [--insn WORD]\n",
+                    opt);
             return 2;
         }
     }
@@ -91,8 +93,8 @@ int cli_decode_arm64(int argc, char **argv)
     if (d.reg2 != VMIO_REG_NONE)
         printf(",\"reg2\":%u", d.reg2);
     if (d.wb != VMIO_ARM64_WB_NONE)
-        printf(",\"writeback\":{\"mode\":\"%s\",\"base\":%u,\"offset\":%" PRId64 "}",
-               wb_name(d.wb), d.base, d.offset);
+        printf(",\"writeback\":{\"mode\":\"%s\",\"base\":%u,\"offset\":%" PRId64 "}", wb_name(d.wb),
+               d.base, d.offset);
     if (a->space == VMIO_SPACE_SYSREG)
         printf(",\"sysreg\":{\"op0\":%u,\"op1\":%u,\"crn\":%u,\"crm\":%u,\"op2\":%u,\"id\":%u}",
                d.sysreg.op0, d.sysreg.op1, d.sysreg.crn, d.sysreg.crm, d.sysreg.op2, d.sysreg.id);

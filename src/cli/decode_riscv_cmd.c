@@ -39,8 +39,9 @@ int cli_decode_riscv(int argc, char **argv)
         const char *opt = argv[i];
         int m = strcmp(opt, "--insn") == 0 ? 1 : strcmp(opt, "--htinst") == 0 ? 2 : 0;
         if (!m || mode) {
-            fprintf(stderr, "vmio decode riscv64: %s '%s'\n"
-                            "usage: vmio decode riscv64 --insn WORD | --htinst VALUE\n",
+            fprintf(stderr,
+                    "vmio decode riscv64: %s '%s'\n"
+                    "usage: vmio decode riscv64 --insn WORD | --htinst VALUE\n",
                     m ? "only one of --insn/--htinst, got" : "unknown option", opt);
             return 2;
         }

@@ -91,8 +91,7 @@ static bool access_ok(const struct vmio_arm64_access *a)
     return a->wb <= VMIO_ARM64_WB_POST;
 }
 
-int vmio_arm64_inject_read(struct vmio_arm64_regs *r, const struct vmio_access *acc,
-                           uint64_t data)
+int vmio_arm64_inject_read(struct vmio_arm64_regs *r, const struct vmio_access *acc, uint64_t data)
 {
     uint8_t rw = acc->reg_width ? acc->reg_width : 8;
     if (!valid_width(acc->width) || acc->reg > 31 || (rw != 4 && rw != 8) || acc->width > rw)
@@ -117,8 +116,7 @@ int vmio_arm64_store_data(const struct vmio_arm64_access *a, const struct vmio_a
     return VMIO_DECODE_OK;
 }
 
-int vmio_arm64_emulate(const struct vmio_arm64_access *a, struct vmio_arm64_regs *r,
-                       uint64_t *data)
+int vmio_arm64_emulate(const struct vmio_arm64_access *a, struct vmio_arm64_regs *r, uint64_t *data)
 {
     if (!access_ok(a) || !data || (a->len != 2 && a->len != 4))
         return VMIO_DECODE_INVALID;

@@ -37,8 +37,7 @@ int vmio_riscv_address(const struct vmio_riscv_access *a, const struct vmio_risc
     return VMIO_DECODE_OK;
 }
 
-int vmio_riscv_inject_read(struct vmio_riscv_regs *r, const struct vmio_access *acc,
-                           uint64_t data)
+int vmio_riscv_inject_read(struct vmio_riscv_regs *r, const struct vmio_access *acc, uint64_t data)
 {
     if (acc->reg > 31 || !valid_width(acc->width))
         return VMIO_DECODE_INVALID;
@@ -60,8 +59,7 @@ int vmio_riscv_store_data(const struct vmio_riscv_access *a, const struct vmio_r
     return VMIO_DECODE_OK;
 }
 
-int vmio_riscv_emulate(const struct vmio_riscv_access *a, struct vmio_riscv_regs *r,
-                       uint64_t *data)
+int vmio_riscv_emulate(const struct vmio_riscv_access *a, struct vmio_riscv_regs *r, uint64_t *data)
 {
     const struct vmio_access *acc = &a->access;
     if (!data || (a->len != 2 && a->len != 4) || acc->reg > 31 || !valid_width(acc->width))

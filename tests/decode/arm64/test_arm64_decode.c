@@ -258,15 +258,15 @@ static void test_unallocated(void **state)
         const char *text;
         uint32_t clear, set;
     } t[] = {
-        {"ldrsw x1, [x2, #4]", 3u << 22, 3u << 22},      /* opc 11 with size 10 */
-        {"ldur w1, [x2, #-1]", 3u << 22, 3u << 22},      /* LDURSW to W */
-        {"ldr x1, [x2], #8", 3u << 22, 2u << 22},        /* size 11, opc 10, post-index */
-        {"ldr x1, [sp, #-8]!", 3u << 22, 3u << 22},      /* size 11, opc 11 */
-        {"ldtr x1, [x2, #-256]", 3u << 22, 2u << 22},    /* size 11 LDTRS */
-        {"ldr w1, [x2, x3]", 7u << 13, 0},               /* option 000 */
-        {"ldr w1, [x2, x3]", 7u << 13, 4u << 13},        /* option 100 */
-        {"ldp x1, x2, [x3, #504]", 3u << 30, 3u << 30},  /* pair opc 11 */
-        {"ldpsw x1, x2, [x3, #8]", 3u << 23, 0},         /* LDPSW, no-allocate */
+        {"ldrsw x1, [x2, #4]", 3u << 22, 3u << 22},     /* opc 11 with size 10 */
+        {"ldur w1, [x2, #-1]", 3u << 22, 3u << 22},     /* LDURSW to W */
+        {"ldr x1, [x2], #8", 3u << 22, 2u << 22},       /* size 11, opc 10, post-index */
+        {"ldr x1, [sp, #-8]!", 3u << 22, 3u << 22},     /* size 11, opc 11 */
+        {"ldtr x1, [x2, #-256]", 3u << 22, 2u << 22},   /* size 11 LDTRS */
+        {"ldr w1, [x2, x3]", 7u << 13, 0},              /* option 000 */
+        {"ldr w1, [x2, x3]", 7u << 13, 4u << 13},       /* option 100 */
+        {"ldp x1, x2, [x3, #504]", 3u << 30, 3u << 30}, /* pair opc 11 */
+        {"ldpsw x1, x2, [x3, #8]", 3u << 23, 0},        /* LDPSW, no-allocate */
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         uint32_t w = (find(t[i].text)->insn & ~t[i].clear) | t[i].set;
@@ -328,15 +328,15 @@ static void test_address(void **state)
     } t[] = {
         {"ldr w1, [x2, #4]", 0x20004},
         {"ldur w1, [x2, #-1]", 0x1ffff},
-        {"ldr x1, [x2], #8", 0x20000},       /* post: base */
-        {"ldr x1, [sp, #-8]!", 0x7fff8},     /* pre: base + off, SP */
+        {"ldr x1, [x2], #8", 0x20000},   /* post: base */
+        {"ldr x1, [sp, #-8]!", 0x7fff8}, /* pre: base + off, SP */
         {"ldr w1, [x2, x3]", 0x20000 - 16},
         {"ldr w1, [x2, x3, lsl #2]", 0x20000 - 64},
         {"ldr x1, [x2, w3, uxtw]", 0x20000 + 0xfffffff0ull},
         {"ldr x1, [x2, w3, uxtw #3]", 0x20000 + 0x7ffffff80ull},
         {"ldr x1, [x2, w3, sxtw #3]", 0x20000 - 128},
         {"ldr x1, [x2, x3, sxtx]", 0x20000 - 16},
-        {"str x1, [sp, xzr]", 0x80000},      /* XZR index reads 0, SP base */
+        {"str x1, [sp, xzr]", 0x80000}, /* XZR index reads 0, SP base */
         {"ldp x1, x2, [sp, #-512]", 0x80000 - 512},
         {"ldp x29, x30, [sp], #16", 0x80000},
         {"ldpsw x1, x2, [x3, #-8]!", 0xfffffffffffffff0ull - 8},

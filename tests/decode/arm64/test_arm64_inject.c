@@ -16,8 +16,12 @@
 
 static struct vmio_access acc(uint8_t width, uint8_t reg, uint8_t reg_width, bool sx)
 {
-    return (struct vmio_access){.space = VMIO_SPACE_MMIO, .dir = VMIO_READ, .width = width,
-                                .reg = reg, .reg_width = reg_width, .sign_extend = sx,
+    return (struct vmio_access){.space = VMIO_SPACE_MMIO,
+                                .dir = VMIO_READ,
+                                .width = width,
+                                .reg = reg,
+                                .reg_width = reg_width,
+                                .sign_extend = sx,
                                 .count = 1};
 }
 

@@ -120,11 +120,11 @@ static void test_htinst_matches_original(void **state)
         const char *orig;
         bool compressed;
     } t[] = {
-        {"lb a0, 0(a1)", false},   {"lh a0, 2047(a1)", false}, {"lw a0, -4(sp)", false},
-        {"ld ra, 8(sp)", false},   {"lbu s11, 1(t6)", false},  {"lhu a0, -2(zero)", false},
-        {"lwu t3, 100(a5)", false}, {"sb a0, 0(a1)", false},   {"sh a2, -1(a3)", false},
-        {"sw a0, 0(a0)", false},   {"sd s0, -2048(sp)", false}, {"c.lw a0, 4(a1)", true},
-        {"c.ld a0, 248(a1)", true}, {"c.sw a2, 0(a3)", true},  {"c.sd a4, 248(a5)", true},
+        {"lb a0, 0(a1)", false},    {"lh a0, 2047(a1)", false},  {"lw a0, -4(sp)", false},
+        {"ld ra, 8(sp)", false},    {"lbu s11, 1(t6)", false},   {"lhu a0, -2(zero)", false},
+        {"lwu t3, 100(a5)", false}, {"sb a0, 0(a1)", false},     {"sh a2, -1(a3)", false},
+        {"sw a0, 0(a0)", false},    {"sd s0, -2048(sp)", false}, {"c.lw a0, 4(a1)", true},
+        {"c.ld a0, 248(a1)", true}, {"c.sw a2, 0(a3)", true},    {"c.sd a4, 248(a5)", true},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         const struct riscv_vector *v = find(t[i].orig);
@@ -132,8 +132,12 @@ static void test_htinst_matches_original(void **state)
         assert_int_equal(vmio_riscv_decode_insn(v->insn, &o), VMIO_DECODE_OK);
         /* Rebuild the 32-bit equivalent's transformed form from the decoded fields. */
         uint32_t opcode = o.access.dir == VMIO_READ ? 0x03 : 0x23;
-        uint32_t funct3 = (o.access.width == 1 ? 0 : o.access.width == 2 ? 1 : o.access.width == 4 ? 2 : 3) |
-                          (o.access.dir == VMIO_READ && !o.access.sign_extend && o.access.width < 8 ? 4 : 0);
+        uint32_t funct3 =
+            (o.access.width == 1   ? 0
+             : o.access.width == 2 ? 1
+             : o.access.width == 4 ? 2
+                                   : 3) |
+            (o.access.dir == VMIO_READ && !o.access.sign_extend && o.access.width < 8 ? 4 : 0);
         uint32_t w = opcode | funct3 << 12 |
                      (o.access.dir == VMIO_READ ? (uint32_t)o.access.reg << 7
                                                 : (uint32_t)o.access.reg << 20);
@@ -207,8 +211,8 @@ static void test_address(void **state)
         const char *text;
         uint64_t addr;
     } t[] = {
-        {"lb t0, -2048(t1)", 0x6000 - 2048}, {"lhu a0, -2(zero)", (uint64_t)-2},
-        {"sd s0, -2048(sp)", 0x2000 - 2048}, {"c.lw s0, 124(a5)", 0xf000 + 124},
+        {"lb t0, -2048(t1)", 0x6000 - 2048},  {"lhu a0, -2(zero)", (uint64_t)-2},
+        {"sd s0, -2048(sp)", 0x2000 - 2048},  {"c.lw s0, 124(a5)", 0xf000 + 124},
         {"c.ldsp s1, 504(sp)", 0x2000 + 504}, {"c.swsp t6, 68(sp)", 0x2000 + 68},
         {"sw t0, 2047(t1)", 0x6000 + 2047},
     };

@@ -16,9 +16,13 @@
 static struct vmio_riscv_access rec(int dir, uint8_t width, uint8_t reg, bool sx, uint8_t len)
 {
     struct vmio_riscv_access a = {0};
-    a.access = (struct vmio_access){.space = VMIO_SPACE_MMIO, .dir = (uint8_t)dir,
-                                    .width = width, .reg = reg, .reg_width = 8,
-                                    .sign_extend = sx, .count = 1};
+    a.access = (struct vmio_access){.space = VMIO_SPACE_MMIO,
+                                    .dir = (uint8_t)dir,
+                                    .width = width,
+                                    .reg = reg,
+                                    .reg_width = 8,
+                                    .sign_extend = sx,
+                                    .count = 1};
     a.len = len;
     a.base = VMIO_REG_NONE;
     return a;
@@ -96,8 +100,8 @@ static void test_store_data(void **state)
     static const struct {
         uint8_t width, reg;
         uint64_t want;
-    } t[] = {{1, 11, 0x88}, {2, 11, 0x7788}, {4, 11, 0x55667788},
-             {8, 11, 0x1122334455667788ull}, {8, 0, 0}, {1, 0, 0}};
+    } t[] = {{1, 11, 0x88}, {2, 11, 0x7788}, {4, 11, 0x55667788}, {8, 11, 0x1122334455667788ull},
+             {8, 0, 0},     {1, 0, 0}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         struct vmio_riscv_access a = rec(VMIO_WRITE, t[i].width, t[i].reg, false, 4);
         assert_int_equal(vmio_riscv_store_data(&a, &r, &d), VMIO_DECODE_OK);

@@ -28,7 +28,10 @@ struct CMUnitTest {
     CMUnitTestFunction test_func;
 };
 
-#define cmocka_unit_test(f) {#f, f}
+#define cmocka_unit_test(f)                                                                        \
+    {                                                                                              \
+#f, f                                                                                      \
+    }
 
 static jmp_buf shim_jmp;
 
@@ -108,7 +111,6 @@ static inline int shim_run(const char *group, const struct CMUnitTest *t, size_t
 }
 
 #define cmocka_run_group_tests(tests, setup, teardown)                                             \
-    ((void)(setup), (void)(teardown),                                                              \
-     shim_run(#tests, tests, sizeof(tests) / sizeof((tests)[0])))
+    ((void)(setup), (void)(teardown), shim_run(#tests, tests, sizeof(tests) / sizeof((tests)[0])))
 
 #endif
