@@ -13,8 +13,9 @@
  *     in loopback); bits 3:0 are the delta bits, set on changes of bits 7:4
  *     and cleared by reading MSR.
  *   - thre_pending is the THRE interrupt source: set when THR becomes empty
- *     (after each transmission) and by IER writes with THRI set; cleared by a
- *     THR write and by an IIR read that reports it.
+ *     (after each transmission) and when an IER write sets THRI (0 -> 1);
+ *     cleared by a THR write, by an IIR read that reports it, and by
+ *     clearing IER.THRI.
  *   - irq_level is the last level passed to the irq callback.
  */
 #include <errno.h>
@@ -305,9 +306,17 @@ static void reg_write(struct uart16550 *u, unsigned reg, uint8_t val)
         if (u->lcr & UART_LCR_DLAB) {
             u->divisor = (uint16_t)((u->divisor & 0x00ff) | (val << 8));
         } else {
+            uint8_t old = u->ier;
             u->ier = val & 0x0f;
-            /* THR is always empty: enabling THRI (re)arms the THRE interrupt. */
-            u->thre_pending = (u->ier & UART_IER_THRI) != 0;
+            /*
+             * THR is always empty, so setting IER.THRI (0 -> 1) arms the THRE
+             * interrupt, even after an IIR read acknowledged it; rewriting IER
+             * with THRI already set does not (as in QEMU and Bochs).
+             */
+            if ((u->ier & UART_IER_THRI) && !(old & UART_IER_THRI))
+                u->thre_pending = true;
+            else if (!(u->ier & UART_IER_THRI))
+                u->thre_pending = false;
         }
         break;
     case 2:

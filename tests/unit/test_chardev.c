@@ -335,7 +335,8 @@ static void test_tty_raw_and_close(void **state)
 {
     (void)state;
     struct pty p;
-    assert_int_equal(open_pty(&p), 0);
+    if (open_pty(&p) != 0)
+        skip();                           /* no pseudo-terminals in this environment */
     assert_int_equal(is_raw(p.slave), 0); /* a fresh pty is cooked */
     struct chardev *cd = NULL;
     assert_int_equal(chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
@@ -378,7 +379,8 @@ static void test_tty_restore_call(void **state)
 {
     (void)state;
     struct pty p;
-    assert_int_equal(open_pty(&p), 0);
+    if (open_pty(&p) != 0)
+        skip(); /* no pseudo-terminals in this environment */
     struct chardev *cd = NULL;
     assert_int_equal(chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
     assert_int_equal(is_raw(p.slave), 1);
@@ -429,7 +431,8 @@ static void test_tty_restored_on_sigterm(void **state)
 {
     (void)state;
     struct pty p;
-    assert_int_equal(open_pty(&p), 0);
+    if (open_pty(&p) != 0)
+        skip(); /* no pseudo-terminals in this environment */
     int status = run_child(child_sigterm, &p, 0);
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGTERM);
@@ -464,7 +467,8 @@ static void test_tty_signal_chains(void **state)
 {
     (void)state;
     struct pty p;
-    assert_int_equal(open_pty(&p), 0);
+    if (open_pty(&p) != 0)
+        skip(); /* no pseudo-terminals in this environment */
     int status = run_child(child_chained, &p, 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 42);
@@ -484,7 +488,8 @@ static void test_tty_restored_at_exit(void **state)
 {
     (void)state;
     struct pty p;
-    assert_int_equal(open_pty(&p), 0);
+    if (open_pty(&p) != 0)
+        skip(); /* no pseudo-terminals in this environment */
     int status = run_child(child_exit, &p, 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -508,7 +513,8 @@ static void test_tty_suspend_resume(void **state)
 {
     (void)state;
     struct pty p;
-    assert_int_equal(open_pty(&p), 0);
+    if (open_pty(&p) != 0)
+        skip(); /* no pseudo-terminals in this environment */
     int status = run_child(child_tstp, &p, 1);
     assert_true(status >= 0);
     assert_true(WIFEXITED(status));

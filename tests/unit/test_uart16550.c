@@ -346,9 +346,12 @@ static void test_thre_interrupt(void **state)
     struct fixture *f = *state;
     wr(f, UART16550_IER, UART_IER_THRI);
     assert_int_equal(rd(f, UART16550_IIR), 0x02);
-    assert_int_equal(rd(f, UART16550_IIR), 0x01); /* cleared by reading IIR */
-    assert_int_equal(rd(f, UART16550_LSR), 0x60); /* THRE itself stays */
-    wr(f, UART16550_IER, UART_IER_THRI);          /* re-armed by an IER write */
+    assert_int_equal(rd(f, UART16550_IIR), 0x01);       /* cleared by reading IIR */
+    assert_int_equal(rd(f, UART16550_LSR), 0x60);       /* THRE itself stays */
+    wr(f, UART16550_IER, UART_IER_THRI | UART_IER_RDI); /* THRI already set: not re-armed */
+    assert_int_equal(rd(f, UART16550_IIR), 0x01);
+    wr(f, UART16550_IER, 0x00);
+    wr(f, UART16550_IER, UART_IER_THRI); /* re-armed by setting THRI again (0 -> 1) */
     assert_int_equal(rd(f, UART16550_IIR), 0x02);
     wr(f, UART16550_THR, 'a'); /* THR empty again after the transmission */
     assert_int_equal(rd(f, UART16550_IIR), 0x02);
