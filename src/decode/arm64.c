@@ -215,19 +215,16 @@ static int decode_dabt_isv(uint32_t iss, struct vmio_arm64_access *out)
     bool sse = bits(iss, 21, 21);
     bool sf = bits(iss, 15, 15);
 
-    if (sas == 3 && sse)
-        return fail(out, VMIO_DECODE_INVALID, "syndrome: sign extension of a doubleword");
     if (sas == 3 && !sf)
         return fail(out, VMIO_DECODE_INVALID, "syndrome: doubleword access to a 32-bit register");
     out->syndrome = true;
+    acc->dir = bits(iss, 6, 6) ? VMIO_WRITE : VMIO_READ;
     acc->width = (uint8_t)(1u << sas);
-    acc->sign_extend = sse;
+    /* SSE only means something for byte/halfword/word loads; ignore it elsewhere. */
+    acc->sign_extend = sse && sas < 3 && acc->dir == VMIO_READ;
     acc->reg = (uint8_t)bits(iss, 20, 16);
     acc->reg_width = sf ? 8 : 4;
     out->acq_rel = bits(iss, 14, 14);
-    acc->dir = bits(iss, 6, 6) ? VMIO_WRITE : VMIO_READ;
-    if (acc->dir == VMIO_WRITE && sse)
-        return fail(out, VMIO_DECODE_INVALID, "syndrome: sign extension on a write");
     return VMIO_DECODE_OK;
 }
 
