@@ -14,10 +14,11 @@
  * writes and EAGAIN) or returns an error; it never aborts. Output to a
  * terminal is written through unbuffered (so prompts and echoed keystrokes
  * appear at once). Output to anything else (file, pipe) goes through a
- * 4 KiB buffer that is flushed at each newline, when full, before every input
- * poll (so a prompt is visible before the guest waits for an answer, as with
- * a line-buffered stdio stream), by chardev_flush(), by chardev_close(), and
- * at exit() (atexit handler). Output still buffered when the process dies
+ * 4 KiB buffer that is flushed at each newline, when full, by an input poll
+ * once the oldest buffered byte is 10 ms old (so a prompt shows while the
+ * guest waits for an answer, without one write per byte for a guest that
+ * polls between bytes), by chardev_flush(), by chardev_close(), and at exit()
+ * (atexit handler). Output still buffered when the process dies
  * from a signal is lost; everything up to the last newline is not.
  * The first write error on a chardev is reported once on stderr; later ones
  * are only returned.
@@ -132,7 +133,7 @@ int chardev_write(struct chardev *cd, const void *buf, size_t n);
  * Returns the number of bytes stored in @buf (> 0), 0 when nothing is
  * available, the input has ended (EOF), or the backend has no input; or
  * -errno on a read error (the input is then treated as ended). Flushes
- * buffered output first. Never blocks.
+ * buffered output first if it has waited 10 ms or more. Never blocks.
  */
 ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n);
 

@@ -4,7 +4,7 @@
  * Invariants:
  *   - obuf holds output not yet written; it only exists for buffered
  *     backends (output not a terminal) and is written out at each newline,
- *     when full, before input polls, on flush/close and at exit.
+ *     when full, by input polls once 10 ms old, on flush/close and at exit.
  *   - At most one terminal is in raw mode (tty_fd). tty_users counts the open
  *     chardevs that hold it; the original settings are restored when it drops
  *     to 0, and by chardev_terminal_restore() from any path (signals, atexit).
@@ -24,11 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmio/chardev.h"
 
 #define CHARDEV_OBUF_SIZE 4096
+/* Buffered output older than this is flushed by the next input poll. */
+#define CHARDEV_PROMPT_FLUSH_NS 10000000ull
 
 struct chardev {
     enum chardev_kind kind;
@@ -43,6 +46,7 @@ struct chardev {
 
     uint8_t *obuf; /* NULL: unbuffered */
     size_t olen;
+    uint64_t obuf_since; /* CLOCK_MONOTONIC ns when obuf became non-empty */
 
     /* memory backend */
     uint8_t *mout;
@@ -272,6 +276,13 @@ static void tty_release(void)
 
 /* ---- output ---- */
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void report_error(struct chardev *cd, int code)
 {
     if (!cd->reported) {
@@ -358,6 +369,8 @@ int chardev_write(struct chardev *cd, const void *buf, size_t n)
             int r2 = write_all(cd, buf, n);
             rc = rc ? rc : r2;
         } else {
+            if (cd->olen == 0)
+                cd->obuf_since = now_ns();
             memcpy(cd->obuf + cd->olen, buf, n);
             cd->olen += n;
             if (memchr(buf, '\n', n) || cd->olen == CHARDEV_OBUF_SIZE) {
@@ -402,7 +415,13 @@ ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n)
     }
     if (cd->in_fd < 0 || cd->in_eof)
         goto out;
-    (void)flush_locked(cd); /* a prompt must be visible before we wait for its answer */
+    /*
+     * A prompt must become visible while the guest waits for its answer, but
+     * a guest that polls LSR between every byte it prints must not turn the
+     * buffer into one write per byte: flush output that has waited 10 ms.
+     */
+    if (cd->olen > 0 && now_ns() - cd->obuf_since >= CHARDEV_PROMPT_FLUSH_NS)
+        (void)flush_locked(cd);
     struct pollfd pfd = {.fd = cd->in_fd, .events = POLLIN};
     int pr;
     do {

@@ -200,7 +200,8 @@ static void test_pipes(void **state)
     assert_int_equal(chardev_write(cd, "login: ", 7), 0);
     struct pollfd pfd = {.fd = out[0], .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 0), 0);
-    /* ...until the guest looks for input. */
+    /* ...until it is 10 ms old and the guest polls for input. */
+    usleep(15000);
     assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
     assert_int_equal(read(out[0], buf, sizeof(buf)), 7);
     assert_memory_equal(buf, "login: ", 7);
