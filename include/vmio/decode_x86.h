@@ -138,7 +138,7 @@ struct vmio_x86_insn {
     uint64_t imm;       /* the immediate operand at operand size: sign-extended to it
                            where x86 does (83, imm32 of REX.W forms), then truncated */
     struct vmio_x86_mem mem;  /* the memory operand (MOVS: the source DS:[rSI]) */
-    struct vmio_x86_mem mem2; /* MOVS destination ES:[rDI]; zeroed otherwise */
+    struct vmio_x86_mem mem2; /* MOVS destination ES:[rDI]; else base = index = NONE */
     const char *reason; /* NULL on success, else a static description of the error */
 };
 

@@ -224,6 +224,7 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
     out->access.count = 1;
     out->mem.base = out->mem.index = VMIO_REG_NONE;
     out->mem2.base = out->mem2.index = VMIO_REG_NONE;
+    out->mem.scale = out->mem2.scale = 1;
     out->op = VMIO_X86_NOP;
     out->mode = (uint8_t)mode;
     if (mode != VMIO_X86_MODE_64 && mode != VMIO_X86_MODE_32 && mode != VMIO_X86_MODE_16)
@@ -483,6 +484,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
                 return fail(out, VMIO_DECODE_UNSUPPORTED, "INC/DEC r32 has no memory operand");
             if (opcode == 0xA6 || opcode == 0xA7 || (opcode >= 0xAC && opcode <= 0xAF))
                 return fail(out, VMIO_DECODE_UNSUPPORTED, "CMPS/LODS/SCAS are not emulated");
+            if (opcode == 0xA8 || opcode == 0xA9)
+                return fail(out, VMIO_DECODE_INVALID,
+                            "AL/eAX immediate form has no memory operand");
             if (opcode == 0xD7)
                 return fail(out, VMIO_DECODE_UNSUPPORTED, "XLAT is not emulated");
             if (opcode > 0xFF)
