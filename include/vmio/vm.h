@@ -103,4 +103,60 @@ void vmio_vm_set_timing(struct vmio_vm *vm, bool on);
  */
 int vmio_policy_parse(const char *s, enum vmio_unclaimed_policy *out);
 
+/* ---- Explicit memory layouts and pass-through mappings (VM configs) ---- */
+
+/* Flags of vmio_vm_map_host(). */
+#define VMIO_MAP_READONLY 0x1u /* guest writes exit (KVM read-only slot) */
+#define VMIO_MAP_OWNED 0x2u    /* the VM munmap()s the host range when destroyed */
+
+/* A host mapping (pass-through) as the guest sees it. */
+struct vmio_host_map {
+    uint64_t gpa;
+    uint64_t size;
+    void *host;       /* start of the host range mapped at @gpa */
+    bool readonly;
+    const char *name; /* owned by the VM */
+};
+
+/*
+ * vmio_vm_create_empty - like vmio_vm_create() but with no guest RAM at all
+ * (opts->mem_size is ignored): add RAM with vmio_vm_add_ram() and host
+ * mappings with vmio_vm_map_host() before loading an image.
+ * Errors: as vmio_vm_create().
+ */
+int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **out,
+                         struct vmio_error *err);
+
+/*
+ * vmio_vm_add_ram - allocate guest RAM [@gpa, @gpa + @size) (anonymous
+ * memory the VM owns) and map it; @readonly makes guest writes exit (ROM;
+ * the host may still write it, e.g. to load an image). Regions must be added
+ * in address order (the multiboot memory map and vmio_vm_ram_at() list them
+ * in that order).
+ * Errors: -EINVAL for an unaligned, empty or out-of-order region; -EBUSY when
+ * it overlaps RAM, a host mapping or an MMIO device (the message names it);
+ * -ENOSPC past VMIO_MAX_RAM_REGIONS regions; -ENOMEM; the KVM ioctl's errno.
+ */
+int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readonly,
+                    struct vmio_error *err);
+
+/*
+ * vmio_vm_map_host - map host memory [@host, @host + @size) at guest-physical
+ * @gpa as its own KVM memory slot: guest accesses there never exit. @gpa,
+ * @size and @host must be 4 KiB aligned. @name (copied) names the mapping in
+ * errors and listings. @flags: VMIO_MAP_READONLY, VMIO_MAP_OWNED (on success
+ * the VM munmap()s the range in vmio_vm_destroy(); without it the caller
+ * keeps the memory and must keep it mapped until the VM is destroyed; on
+ * failure the caller always keeps it).
+ * Errors: -EINVAL for unaligned or empty ranges; -EBUSY when the range
+ * overlaps RAM, another host mapping or an MMIO device window (the message
+ * names both); -ENOMEM; the KVM ioctl's errno (described).
+ */
+int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned flags,
+                     const char *name, struct vmio_error *err);
+
+/* vmio_vm_map_count / vmio_vm_map_at - host mappings in the order they were added. */
+unsigned vmio_vm_map_count(const struct vmio_vm *vm);
+const struct vmio_host_map *vmio_vm_map_at(const struct vmio_vm *vm, unsigned i);
+
 #endif

@@ -4,6 +4,8 @@
 
 #include "cli/cli.h"
 
+int cli_check(int argc, char **argv); /* cmd_check.c */
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -11,6 +13,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  run [options] [IMAGE]   run a multiboot image (default: the built-in demo guest)\n"
+            "  check CONFIG.toml       validate a VM config; print its memory and port map\n"
             "  decode ARCH [options]   decode a trapping instruction (x86-64, arm64, riscv64)\n"
             "  version                 print the version\n"
             "\n"
@@ -26,6 +29,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cli_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cli_check(argc - 1, argv + 1);
     if (strcmp(cmd, "decode") == 0)
         return cli_decode(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

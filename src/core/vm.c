@@ -105,6 +105,12 @@ void vmio_vm_destroy(struct vmio_vm *vm)
     kvmb_vm_destroy(vm->kvm);
     for (unsigned i = 0; i < vm->nram; i++)
         munmap(vm->ram[i].host, vm->ram[i].size);
+    for (unsigned i = 0; i < vm->nmaps; i++) {
+        if (vm->maps[i].owned)
+            munmap(vm->maps[i].pub.host, vm->maps[i].pub.size);
+        free((char *)vm->maps[i].pub.name);
+    }
+    free(vm->maps);
     pthread_mutex_destroy(&vm->lock);
     free(vm);
 }
@@ -147,6 +153,16 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
                                       " (it would never exit)",
                                       dev->name, base, base + len - 1, r->gpa,
                                       r->gpa + r->size - 1);
+        }
+        for (unsigned i = 0; i < vm->nmaps; i++) {
+            const struct vmio_host_map *m = &vm->maps[i].pub;
+            if (base <= m->gpa + m->size - 1 && m->gpa <= base + (len - 1))
+                return vmio_error_set(err, -EBUSY,
+                                      "device %s at 0x%" PRIx64 "-0x%" PRIx64
+                                      " overlaps pass-through mapping %s at 0x%" PRIx64
+                                      "-0x%" PRIx64 " (it would never exit)",
+                                      dev->name, base, base + len - 1, m->name, m->gpa,
+                                      m->gpa + m->size - 1);
         }
     }
     pthread_mutex_lock(&vm->lock);
@@ -202,4 +218,161 @@ void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out)
 void vmio_vm_set_timing(struct vmio_vm *vm, bool on)
 {
     vm->timing = on;
+}
+
+/* ---- Explicit memory layouts and pass-through mappings ---- */
+
+int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **out,
+                         struct vmio_error *err)
+{
+    struct vmio_vm_options defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    struct vmio_vm *vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    pthread_mutex_init(&vm->lock, NULL);
+    vm->policy = opts->unclaimed;
+    vm->log = opts->log ? opts->log : stderr;
+    vm->timing = true;
+    int rc = kvmb_vm_create(&vm->kvm, err);
+    if (rc == 0) {
+        vm->mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
+        vm->pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
+        if (!vm->mmio || !vm->pio)
+            rc = vmio_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (rc < 0) {
+        vmio_vm_destroy(vm);
+        return rc;
+    }
+    *out = vm;
+    return 0;
+}
+
+/*
+ * Whether [gpa, gpa + size) (size > 0, no wrap) overlaps RAM, a host mapping
+ * or an MMIO device; if so describe it in @err (as @what) and return -EBUSY.
+ */
+static int check_free_range(struct vmio_vm *vm, const char *what, uint64_t gpa, uint64_t size,
+                            struct vmio_error *err)
+{
+    uint64_t last = gpa + (size - 1);
+    for (unsigned i = 0; i < vm->nram; i++) {
+        const struct vmio_ram_region *r = &vm->ram[i];
+        if (gpa <= r->gpa + (r->size - 1) && r->gpa <= last)
+            return vmio_error_set(err, -EBUSY,
+                                  "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps guest RAM at 0x%" PRIx64
+                                  "-0x%" PRIx64,
+                                  what, gpa, last, r->gpa, r->gpa + (r->size - 1));
+    }
+    for (unsigned i = 0; i < vm->nmaps; i++) {
+        const struct vmio_host_map *m = &vm->maps[i].pub;
+        if (gpa <= m->gpa + (m->size - 1) && m->gpa <= last)
+            return vmio_error_set(err, -EBUSY,
+                                  "%s at 0x%" PRIx64 "-0x%" PRIx64
+                                  " overlaps pass-through mapping %s at 0x%" PRIx64 "-0x%" PRIx64,
+                                  what, gpa, last, m->name, m->gpa, m->gpa + (m->size - 1));
+    }
+    unsigned n = vmio_bus_count(vm->mmio);
+    for (unsigned i = 0; i < n; i++) {
+        const struct vmio_bus_range *r = vmio_bus_range_at(vm->mmio, i);
+        if (r && gpa <= r->base + (r->len - 1) && r->base <= last)
+            return vmio_error_set(err, -EBUSY,
+                                  "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps device %s at 0x%" PRIx64
+                                  "-0x%" PRIx64 " (its accesses must exit)",
+                                  what, gpa, last, r->dev->name, r->base, r->base + (r->len - 1));
+    }
+    return 0;
+}
+
+static int check_aligned(const char *what, uint64_t gpa, uint64_t size, struct vmio_error *err)
+{
+    if (size == 0 || ((gpa | size) & 0xfff) || gpa + (size - 1) < gpa)
+        return vmio_error_set(err, -EINVAL,
+                              "%s at 0x%" PRIx64 " with size 0x%" PRIx64
+                              " is empty, not 4 KiB aligned or wraps",
+                              what, gpa, size);
+    return 0;
+}
+
+int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readonly,
+                    struct vmio_error *err)
+{
+    int rc = check_aligned("RAM", gpa, size, err);
+    if (rc < 0)
+        return rc;
+    if (vm->nram && gpa < vm->ram[vm->nram - 1].gpa)
+        return vmio_error_set(err, -EINVAL,
+                              "RAM at 0x%" PRIx64 " added after RAM at 0x%" PRIx64
+                              " (add regions in address order)",
+                              gpa, vm->ram[vm->nram - 1].gpa);
+    rc = check_free_range(vm, "RAM", gpa, size, err);
+    if (rc < 0)
+        return rc;
+    if (!readonly)
+        return add_ram(vm, gpa, size, err);
+    if (vm->nram == VMIO_MAX_RAM_REGIONS)
+        return vmio_error_set(err, -ENOSPC, "too many RAM regions (at most %d)",
+                              VMIO_MAX_RAM_REGIONS);
+    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    if (host == MAP_FAILED)
+        return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " KiB of guest ROM: %s",
+                              size >> 10, strerror(errno));
+    rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, true, err);
+    if (rc < 0) {
+        munmap(host, size);
+        return rc;
+    }
+    vm->next_slot++;
+    vm->ram[vm->nram++] = (struct vmio_ram_region){.gpa = gpa, .size = size, .host = host};
+    return 0;
+}
+
+int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned flags,
+                     const char *name, struct vmio_error *err)
+{
+    char what[160];
+    snprintf(what, sizeof(what), "pass-through mapping %s", name ? name : "(unnamed)");
+    int rc = check_aligned(what, gpa, size, err);
+    if (rc < 0)
+        return rc;
+    if (!host || ((uintptr_t)host & 0xfff))
+        return vmio_error_set(err, -EINVAL, "%s: host address %p is not 4 KiB aligned", what,
+                              host);
+    rc = check_free_range(vm, what, gpa, size, err);
+    if (rc < 0)
+        return rc;
+    char *copy = strdup(name ? name : "(unnamed)");
+    struct vmio_vm_map *grown = realloc(vm->maps, (vm->nmaps + 1) * sizeof(vm->maps[0]));
+    if (!copy || !grown) {
+        free(copy);
+        if (grown)
+            vm->maps = grown;
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    }
+    vm->maps = grown;
+    bool ro = flags & VMIO_MAP_READONLY;
+    rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, ro, err);
+    if (rc < 0) {
+        free(copy);
+        return rc;
+    }
+    vm->next_slot++;
+    vm->maps[vm->nmaps++] = (struct vmio_vm_map){
+        .pub = {.gpa = gpa, .size = size, .host = host, .readonly = ro, .name = copy},
+        .owned = (flags & VMIO_MAP_OWNED) != 0,
+    };
+    return 0;
+}
+
+unsigned vmio_vm_map_count(const struct vmio_vm *vm)
+{
+    return vm->nmaps;
+}
+
+const struct vmio_host_map *vmio_vm_map_at(const struct vmio_vm *vm, unsigned i)
+{
+    return i < vm->nmaps ? &vm->maps[i].pub : NULL;
 }

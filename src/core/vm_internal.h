@@ -20,6 +20,12 @@
 #define VMIO_MAX_RAM_REGIONS 4
 #define VMIO_MAX_VCPUS 64
 
+/* One host mapping: the public view plus whether the VM unmaps it. */
+struct vmio_vm_map {
+    struct vmio_host_map pub;
+    bool owned;
+};
+
 struct vmio_vm {
     struct kvmb_vm *kvm;
     struct vmio_bus *mmio;
@@ -37,6 +43,10 @@ struct vmio_vm {
     unsigned ndevices;
     struct vmio_vcpu *vcpus[VMIO_MAX_VCPUS];
     struct vmio_stats stats_done; /* folded in from destroyed vCPUs */
+
+    /* Host mappings (pass-through), fixed before vCPUs run. */
+    struct vmio_vm_map *maps;
+    unsigned nmaps;
 };
 
 #endif

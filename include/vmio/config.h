@@ -1,0 +1,231 @@
+/*
+ * VM configuration files in AxVM's schema (AxVMCrateConfig as axvisor users
+ * write it in TOML), plus vmio's documented extensions. docs/config.md lists
+ * every key.
+ *
+ *   [base]     id, name, vm_type, cpu_num, phys_cpu_ids, phys_cpu_sets,
+ *              arch (vmio extension)
+ *   [kernel]   entry_point, image_location, kernel_path, kernel_load_addr,
+ *              bios_path, bios_load_addr, dtb_path, dtb_load_addr,
+ *              ramdisk_path, ramdisk_load_addr, cmdline, disk_path,
+ *              memory_regions = [[gpa, size, flags, map_type], ...]
+ *   [devices]  emu_devices = [[name, base_gpa, length, irq_id, emu_type,
+ *              cfg_list], ...], passthrough_devices = [[name, base_gpa,
+ *              base_hpa, length, irq_id], ...], passthrough_addresses =
+ *              [[base_gpa, length], ...], excluded_devices, interrupt_mode,
+ *              [[devices.passthrough_backing]] (vmio extension)
+ *
+ * Invariants of a loaded config: every key was known (unknown keys are
+ * errors naming the key and its line), every number is in range, paths are
+ * resolved relative to the directory of the config file, every emulated
+ * device has a vmio model (others are rejected by name), and the memory map
+ * of vmio_config_memmap() has been built once successfully. Nothing is
+ * opened or mapped: loading is pure validation (only the config file itself
+ * is read).
+ */
+#ifndef VMIO_CONFIG_H
+#define VMIO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vmio/bus.h"
+#include "vmio/error.h"
+#include "vmio/memmap.h"
+
+enum vmio_arch {
+    VMIO_ARCH_X86_64 = 0,
+    VMIO_ARCH_AARCH64,
+    VMIO_ARCH_RISCV64,
+};
+
+/* AxVM's memory-region flag bits (axaddrspace MappingFlags). */
+#define VMIO_MEM_READ 0x1
+#define VMIO_MEM_WRITE 0x2
+#define VMIO_MEM_EXECUTE 0x4
+#define VMIO_MEM_USER 0x8
+#define VMIO_MEM_DEVICE 0x10
+#define VMIO_MEM_UNCACHED 0x20
+
+/* AxVM's VmMemMappingType. */
+enum vmio_map_type {
+    VMIO_MAP_ALLOC = 0,     /* memory the VMM allocates */
+    VMIO_MAP_IDENTICAL = 1, /* guest-physical == host-physical */
+    VMIO_MAP_RESERVED = 2,  /* host memory reserved for the guest */
+};
+
+/* AxVM's EmulatedDeviceType numbers (axvmconfig), and vmio's own (0xF0..). */
+enum vmio_emu_type {
+    VMIO_EMU_DUMMY = 0x0,
+    VMIO_EMU_INTERRUPT_CONTROLLER = 0x1,
+    VMIO_EMU_CONSOLE = 0x2,
+    VMIO_EMU_FW_CFG = 0x3,
+    VMIO_EMU_IVC_CHANNEL = 0xA,
+    VMIO_EMU_GPPT_REDISTRIBUTOR = 0x20,
+    VMIO_EMU_GPPT_DISTRIBUTOR = 0x21,
+    VMIO_EMU_GPPT_ITS = 0x22,
+    VMIO_EMU_X86_IOAPIC = 0x23,
+    VMIO_EMU_X86_PIT = 0x24,
+    VMIO_EMU_X86_PIC = 0x25,
+    VMIO_EMU_X86_LOCAL_APIC = 0x26,
+    VMIO_EMU_PPPT_GLOBAL = 0x30,
+    VMIO_EMU_VIRTIO_BLK = 0xE1,
+    VMIO_EMU_VIRTIO_NET = 0xE2,
+    VMIO_EMU_VIRTIO_CONSOLE = 0xE3,
+    /* vmio extensions, in AxVM's reserved 0xF0-0xFF range */
+    VMIO_EMU_VMIO_TESTDEV = 0xF0,
+    VMIO_EMU_VMIO_DEBUG_EXIT = 0xF1,
+    VMIO_EMU_VMIO_DEBUGCON = 0xF2,
+};
+
+/* The vmio device model an emulated device becomes. */
+enum vmio_emu_model {
+    VMIO_MODEL_UART16550 = 0,
+    VMIO_MODEL_TESTDEV,
+    VMIO_MODEL_DEBUG_EXIT,
+    VMIO_MODEL_DEBUGCON,
+};
+
+enum vmio_irq_mode {
+    VMIO_IRQ_NONE = 0,    /* "no_irq" (also "no", "none"); AxVM's default */
+    VMIO_IRQ_EMULATED,    /* "emu" (also "emulated") */
+    VMIO_IRQ_PASSTHROUGH, /* "passthrough" (also "pt") */
+};
+
+struct vmio_cfg_mem_region {
+    uint64_t gpa, size, flags;
+    enum vmio_map_type map_type;
+    unsigned line; /* where it was written */
+};
+
+struct vmio_cfg_emu_device {
+    char *name;
+    uint64_t base_gpa, length, irq_id;
+    unsigned emu_type;
+    enum vmio_emu_model model;
+    enum vmio_space space; /* PIO for x86 windows ending at or below 0x10000 */
+    uint64_t *cfg_list;
+    size_t ncfg;
+    unsigned line;
+};
+
+struct vmio_cfg_pt_device {
+    char *name; /* "passthrough_addresses[i]" for entries of that list */
+    uint64_t base_gpa, base_hpa, length, irq_id;
+    char *backing;            /* NULL: /dev/mem; else "file:/abs/path" or "shm:NAME" */
+    bool backing_set;         /* a [[devices.passthrough_backing]] named it */
+    bool from_memory_regions; /* a DEVICE-flagged memory region */
+    bool readonly;            /* DEVICE-flagged memory region without WRITE */
+    unsigned line;
+};
+
+struct vmio_config {
+    char *path; /* the config file as given */
+    char *dir;  /* its directory: relative paths are resolved against it */
+    enum vmio_arch arch;
+    char *arch_reason; /* how the architecture was decided, for messages */
+
+    /* [base] */
+    uint64_t id;
+    char *name;
+    uint64_t vm_type;
+    uint64_t cpu_num;
+    uint64_t *phys_cpu_ids, *phys_cpu_sets;
+    size_t nphys_cpu_ids, nphys_cpu_sets;
+
+    /* [kernel]; paths are absolute or NULL; has_* say whether a key was given */
+    uint64_t entry_point, kernel_load_addr, bios_load_addr, dtb_load_addr, ramdisk_load_addr;
+    bool has_entry_point, has_kernel_load_addr, has_bios_load_addr, has_dtb_load_addr,
+        has_ramdisk_load_addr;
+    char *image_location; /* "fs" (default) or "memory" */
+    char *kernel_path, *bios_path, *dtb_path, *ramdisk_path, *disk_path;
+    char *cmdline;
+    bool enable_bios;    /* newer AxVM keys, accepted and refused by */
+    char *boot_protocol; /* vmio_config_runnable() unless "direct" */
+    char *uefi_firmware_path;
+    struct vmio_cfg_mem_region *mem;
+    size_t nmem;
+
+    /* [devices] */
+    struct vmio_cfg_emu_device *emu;
+    size_t nemu;
+    struct vmio_cfg_pt_device *pt;
+    size_t npt;
+    char ***excluded; /* excluded_devices: lists of device-tree paths */
+    size_t *nexcluded_each;
+    size_t nexcluded;
+    enum vmio_irq_mode irq_mode;
+    uint64_t *passthrough_ports; /* [base, length] pairs (newer AxVM key) */
+    size_t npassthrough_ports;
+};
+
+/*
+ * vmio_config_load - read and validate the config file @path.
+ * On success *@out owns a new config (vmio_config_free()).
+ * Errors: -errno when the file cannot be read; -EINVAL for malformed TOML
+ * or a schema error; the message starts with @path and says the line (and
+ * column) and what was expected, e.g.
+ *   "vm.toml: line 4, column 1: unknown key 'base.nmae'".
+ * -ENOTSUP for an emu_type vmio does not model (the message names it).
+ */
+int vmio_config_load(const char *path, struct vmio_config **out, struct vmio_error *err);
+
+/*
+ * vmio_config_parse - as vmio_config_load() for a document already in memory
+ * (@buf, @len bytes, not retained). @path names it in messages and its
+ * directory anchors relative paths (it is not opened).
+ */
+int vmio_config_parse(const char *buf, size_t len, const char *path, struct vmio_config **out,
+                      struct vmio_error *err);
+
+/* vmio_config_free - free @cfg (may be NULL) and everything in it. */
+void vmio_config_free(struct vmio_config *cfg);
+
+/*
+ * vmio_config_memmap - build the VM's guest-physical memory and port map
+ * from @cfg: RAM from memory_regions (DEVICE-flagged regions become
+ * pass-through), pass-through mappings (aligned, merged, device windows
+ * carved out) and the emulated device windows. *@out is owned by the caller
+ * (vmio_memmap_free()). Errors: those of vmio_memmap_build(), prefixed with
+ * the config's path.
+ */
+int vmio_config_memmap(const struct vmio_config *cfg, struct vmio_memmap **out,
+                       struct vmio_error *err);
+
+/*
+ * vmio_config_backing_name - the backing string of @pt as the memory map
+ * shows it: "/dev/mem" or the extension's "file:/abs/path" / "shm:NAME".
+ */
+const char *vmio_config_backing_name(const struct vmio_cfg_pt_device *pt);
+
+/*
+ * vmio_config_runnable - whether this host (x86-64 with KVM) can run @cfg.
+ * Errors: -ENOTSUP with a message naming the reason: another architecture
+ * ("... is an aarch64 VM (decided by ...); this x86_64 host cannot run
+ * it"), or a feature vmio does not implement (more than one vCPU, BIOS
+ * images, disks, interrupt pass-through).
+ */
+int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err);
+
+/* vmio_arch_name - "x86_64", "aarch64" or "riscv64". */
+const char *vmio_arch_name(enum vmio_arch arch);
+
+/*
+ * vmio_emu_type_name - AxVM's name for an emu_type number ("Console",
+ * "X86Pit", ...; "VmioTestdev" for vmio's extensions), or NULL for a number
+ * that is not an emulated device type.
+ */
+const char *vmio_emu_type_name(unsigned emu_type);
+
+/* vmio_irq_mode_name - "no_irq", "emu" or "passthrough". */
+const char *vmio_irq_mode_name(enum vmio_irq_mode mode);
+
+/*
+ * vmio_config_describe - a short summary of @cfg (name, arch, vCPUs,
+ * kernel, cmdline, interrupt mode, devices with their models) to @out.
+ */
+void vmio_config_describe(const struct vmio_config *cfg, FILE *out);
+
+#endif
