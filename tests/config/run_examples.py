@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+# Example configs: usage run_examples.py VMIO CONFIGS_DIR [NAME ELF]...
+#
+#   - `vmio check` accepts every CONFIGS_DIR/*.toml and says it is runnable
+#     on this host (no KVM needed);
+#   - for each NAME with a CONFIGS_DIR/NAME.toml, the config (its kernel_path
+#     pointed at ELF, the guest as built in this build directory) runs the
+#     guest exactly as `vmio run ELF` does: same serial output, same debug
+#     console output, same exit status.
+# Invariants: exits 0 pass, 1 fail; the boot part is skipped (still 0 if the
+# check part passed, 77 if there was nothing else) without /dev/kvm; every
+# run has a timeout; temporary files only.
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT = 30
+
+
+def run(cmd):
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None
+    return p
+
+
+def main():
+    vmio, configs = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+    pairs = sys.argv[3:]
+    ok = True
+    for cfg in sorted(glob.glob(os.path.join(configs, "*.toml"))):
+        p = run([vmio, "check", cfg])
+        good = p is not None and p.returncode == 0 and b"runnable on this host" in p.stdout
+        print("%s check %s" % ("ok  " if good else "FAIL", os.path.basename(cfg)))
+        if not good:
+            print(p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace") if p else
+                  "timed out")
+        ok &= good
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("SKIP boots: no /dev/kvm")
+        return 0 if ok else 1
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, elf in zip(pairs[0::2], pairs[1::2]):
+            cfg = os.path.join(configs, name + ".toml")
+            if not os.path.exists(cfg):
+                continue
+            text = open(cfg).read()
+            text = re.sub(r'kernel_path = "[^"]*"', 'kernel_path = "%s"' % os.path.abspath(elf),
+                          text)
+            mine = os.path.join(tmp, name + ".toml")
+            with open(mine, "w") as f:
+                f.write(text)
+            a_out, b_out = os.path.join(tmp, name + ".cfg"), os.path.join(tmp, name + ".img")
+            a = run([vmio, "run", "--serial", "file:" + a_out, mine])
+            b = run([vmio, "run", "--serial", "file:" + b_out, elf])
+            if a is None or b is None:
+                print("FAIL %s: timed out" % name)
+                ok = False
+                continue
+            same = (a.returncode == b.returncode and a.stdout == b.stdout and
+                    open(a_out, "rb").read() == open(b_out, "rb").read())
+            print("%s run configs/%s.toml == vmio run %s (status %d)"
+                  % ("ok  " if same else "FAIL", name, os.path.basename(elf), a.returncode))
+            if not same:
+                print("config: status %d stderr %s" % (a.returncode, a.stderr.decode(errors="replace")))
+                print("image:  status %d stderr %s" % (b.returncode, b.stderr.decode(errors="replace")))
+            ok &= same
+    print("PASS" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
