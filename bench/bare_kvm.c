@@ -43,8 +43,15 @@ static int fail(const char *what)
 
 static struct kvm_segment flat(uint16_t selector, uint8_t type)
 {
-    return (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = selector,
-                                .type = type, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0,
+    return (struct kvm_segment){.base = 0,
+                                .limit = 0xffffffff,
+                                .selector = selector,
+                                .type = type,
+                                .present = 1,
+                                .dpl = 0,
+                                .db = 1,
+                                .s = 1,
+                                .l = 0,
                                 .g = 1};
 }
 
@@ -76,7 +83,8 @@ int bare_vm_create(struct bare_vm **out, size_t mem_size, uint16_t port, uint64_
         rc = fail("mmap guest RAM");
         goto out;
     }
-    struct kvm_userspace_memory_region region = {.slot = 0, .guest_phys_addr = 0,
+    struct kvm_userspace_memory_region region = {.slot = 0,
+                                                 .guest_phys_addr = 0,
                                                  .memory_size = mem_size,
                                                  .userspace_addr = (uintptr_t)vm->mem};
     if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {

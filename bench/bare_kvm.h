@@ -21,9 +21,9 @@ struct bare_vm;
 
 /* What the inline "device" saw during one bare_vm_run(). */
 struct bare_result {
-    uint64_t exits;     /* KVM_RUN returns, the final HLT included */
-    uint64_t accesses;  /* PIO or MMIO exits that hit the device window */
-    uint64_t sum;       /* sum of written values (the trivial device's state) */
+    uint64_t exits;    /* KVM_RUN returns, the final HLT included */
+    uint64_t accesses; /* PIO or MMIO exits that hit the device window */
+    uint64_t sum;      /* sum of written values (the trivial device's state) */
 };
 
 /*

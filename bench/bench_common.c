@@ -30,6 +30,9 @@ void bench_thread_cpu(struct bench_cpu *out)
     getrusage(RUSAGE_THREAD, &ru);
     out->user_ns = tv_ns(&ru.ru_utime);
     out->sys_ns = tv_ns(&ru.ru_stime);
+    struct timespec ts = {0, 0};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    out->total_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static int cmp_double(const void *a, const void *b)

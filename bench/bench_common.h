@@ -16,8 +16,14 @@
 /* bench_now_ns - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 
-/* CPU time of the calling thread (RUSAGE_THREAD), user and system, in ns. */
+/*
+ * CPU time of the calling thread in ns: total from CLOCK_THREAD_CPUTIME_ID
+ * (exact), user and system from getrusage(RUSAGE_THREAD) (the kernel splits
+ * them by tick sampling and refreshes them only at ticks, so they are coarse:
+ * use them over long intervals only).
+ */
 struct bench_cpu {
+    uint64_t total_ns;
     uint64_t user_ns;
     uint64_t sys_ns;
 };

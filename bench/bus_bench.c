@@ -111,8 +111,11 @@ static double time_loop(enum op op, const struct vmio_bus *bus, const struct vmi
         struct vmio_exit e;
         memset(&e, 0, sizeof(e));
         e.reason = VMIO_EXIT_IO;
-        e.access = (struct vmio_access){.space = VMIO_SPACE_MMIO, .dir = VMIO_WRITE, .width = 4,
-                                        .reg = VMIO_REG_NONE, .count = 1};
+        e.access = (struct vmio_access){.space = VMIO_SPACE_MMIO,
+                                        .dir = VMIO_WRITE,
+                                        .width = 4,
+                                        .reg = VMIO_REG_NONE,
+                                        .count = 1};
         for (unsigned i = 0; i < ITERS; i++) {
             e.access.addr = addrs[i & (NADDR - 1)];
             e.access.data = i;
@@ -154,8 +157,8 @@ static int setup_create(struct setup *s, unsigned ndev)
     for (unsigned i = 0; i < ndev; i++) {
         struct vmio_error err = {0};
         s->devs[i].dev = (struct vmio_device){.name = "bench-sum", .ops = &sum_ops, .id = i};
-        int rc = vmio_bus_register(s->bus, &s->devs[i].dev, DEV_BASE + i * DEV_STRIDE, DEV_LEN,
-                                   &err);
+        int rc =
+            vmio_bus_register(s->bus, &s->devs[i].dev, DEV_BASE + i * DEV_STRIDE, DEV_LEN, &err);
         if (rc < 0) {
             fprintf(stderr, "bus_bench: %s\n", err.msg);
             return rc;
@@ -261,14 +264,16 @@ int main(int argc, char **argv)
     printf("(linear growth would make 4096 devices ~4096x slower than 1; a binary search adds\n"
            " a near-constant step per doubling, i.e. 12 steps from 1 to 4096)\n");
 
-    fprintf(json, "{\"benchmark\": \"bus_dispatch\", \"unit\": \"ns_per_access\", "
-                  "\"reps\": %d, \"iters\": %u, \"results\": [",
+    fprintf(json,
+            "{\"benchmark\": \"bus_dispatch\", \"unit\": \"ns_per_access\", "
+            "\"reps\": %d, \"iters\": %u, \"results\": [",
             REPS, ITERS);
     for (unsigned si = 0; si < NSIZES; si++) {
         for (int p = 0; p < NPATTERNS; p++) {
             for (int op = 0; op < NOPS; op++) {
-                fprintf(json, "%s\n  {\"devices\": %u, \"pattern\": \"%s\", \"op\": \"%s\", "
-                              "\"median\": ",
+                fprintf(json,
+                        "%s\n  {\"devices\": %u, \"pattern\": \"%s\", \"op\": \"%s\", "
+                        "\"median\": ",
                         si + p + op ? "," : "", sizes[si], pattern_names[p], op_names[op]);
                 bench_json_number(json, results[si][p][op]);
                 fputs(", \"samples\": ", json);

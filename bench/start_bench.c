@@ -144,8 +144,8 @@ int main(int argc, char **argv)
     snprintf(cmdline, sizeof(cmdline), "exits=%u", exits);
     char *floor_argv[] = {"/bin/true", NULL};
     char *start_argv[] = {(char *)pos[0], "run", "--serial", "none", (char *)pos[1], NULL};
-    char *loop_argv[] = {(char *)pos[0], "run", "--serial", "none", "--cmdline", cmdline,
-                         (char *)pos[1], NULL};
+    char *loop_argv[] = {(char *)pos[0], "run",   "--serial",     "none",
+                         "--cmdline",    cmdline, (char *)pos[1], NULL};
     bool have_true = access(floor_argv[0], X_OK) == 0;
 
     struct run warm;
@@ -182,8 +182,9 @@ int main(int argc, char **argv)
            "peak RSS over all children (RUSAGE_CHILDREN): %ld KiB; expected vmio status 1\n",
            exits, per_exit_us, children.ru_maxrss);
 
-    fprintf(json, "{\"benchmark\": \"process_start\", \"guest\": \"bench_loop\", "
-                  "\"loop_exits\": %u, \"runs\": {",
+    fprintf(json,
+            "{\"benchmark\": \"process_start\", \"guest\": \"bench_loop\", "
+            "\"loop_exits\": %u, \"runs\": {",
             exits);
     int first = 1;
     for (int w = 0; w < NWHAT; w++) {
@@ -200,8 +201,7 @@ int main(int argc, char **argv)
         bench_json_doubles(json, wall, (size_t)nruns[w]);
         fputs(", \"cpu_ms\": ", json);
         bench_json_number(json, s[w].cpu_ms);
-        fprintf(json, ", \"maxrss_kib\": %.0f, \"exit_status\": %d}", s[w].maxrss_kib,
-                s[w].status);
+        fprintf(json, ", \"maxrss_kib\": %.0f, \"exit_status\": %d}", s[w].maxrss_kib, s[w].status);
     }
     fputs("},\n \"per_exit_us_through_cli\": ", json);
     bench_json_number(json, per_exit_us);
