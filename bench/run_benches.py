@@ -29,11 +29,11 @@ def machine():
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith("model name") and "cpu" not in info:
                     info["cpu"] = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    info["hypervisor_flag"] = " hypervisor" in line
                     break
-                if line.startswith("flags") and " hypervisor" in line:
-                    info["virtualized"] = True
     except OSError:
         pass
     try:
