@@ -97,7 +97,7 @@ enum vmio_irq_mode {
 struct vmio_cfg_mem_region {
     uint64_t gpa, size, flags;
     enum vmio_map_type map_type;
-    unsigned line; /* where it was written */
+    unsigned line, column; /* where it was written */
 };
 
 struct vmio_cfg_emu_device {
@@ -108,7 +108,7 @@ struct vmio_cfg_emu_device {
     enum vmio_space space; /* PIO for x86 windows ending at or below 0x10000 */
     uint64_t *cfg_list;
     size_t ncfg;
-    unsigned line;
+    unsigned line, column;
 };
 
 struct vmio_cfg_pt_device {
@@ -117,8 +117,10 @@ struct vmio_cfg_pt_device {
     char *backing;            /* NULL: /dev/mem; else "file:/abs/path" or "shm:NAME" */
     bool backing_set;         /* a [[devices.passthrough_backing]] named it */
     bool from_memory_regions; /* a DEVICE-flagged memory region */
+    bool hpa_is_gpa;          /* no base_hpa of its own (addresses, memory regions): with a
+                                 backing object the offset is then the page offset of gpa */
     bool readonly;            /* DEVICE-flagged memory region without WRITE */
-    unsigned line;
+    unsigned line, column;
 };
 
 struct vmio_config {
@@ -203,8 +205,8 @@ const char *vmio_config_backing_name(const struct vmio_cfg_pt_device *pt);
 /*
  * vmio_config_runnable - whether this host (x86-64 with KVM) can run @cfg.
  * Errors: -ENOTSUP with a message naming the reason: another architecture
- * ("... is an aarch64 VM (decided by ...); this x86_64 host cannot run
- * it"), or a feature vmio does not implement (more than one vCPU, BIOS
+ * ("...: this VM is for aarch64 (decided by ...); this x86_64 host cannot
+ * run it"), or a feature vmio does not implement (more than one vCPU, BIOS
  * images, disks, interrupt pass-through).
  */
 int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err);

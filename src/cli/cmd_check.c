@@ -59,8 +59,13 @@ int cli_check(int argc, char **argv)
     vmio_error_clear(&err);
     if (vmio_config_runnable(cfg, &err) == 0)
         printf("%s: valid; runnable on this host\n", path);
-    else
-        printf("%s: valid; not runnable here: %s\n", path, err.msg);
+    else {
+        size_t l = strlen(path);
+        const char *why = strncmp(err.msg, path, l) == 0 && strncmp(err.msg + l, ": ", 2) == 0
+                              ? err.msg + l + 2
+                              : err.msg;
+        printf("%s: valid; not runnable here: %s\n", path, why);
+    }
     vmio_memmap_free(mm);
     vmio_config_free(cfg);
     return 0;

@@ -470,6 +470,7 @@ static int parse_mem_region(struct ctx *c, tv *v, size_t i)
     if (rc < 0)
         return rc;
     m->line = vmio_toml_pos(v).line;
+    m->column = vmio_toml_pos(v).column;
     uint64_t known = VMIO_MEM_READ | VMIO_MEM_WRITE | VMIO_MEM_EXECUTE | VMIO_MEM_USER |
                      VMIO_MEM_DEVICE | VMIO_MEM_UNCACHED;
     if (m->flags & ~known)
@@ -627,6 +628,7 @@ static int parse_emu(struct ctx *c, tv *v, size_t i)
     if (rc < 0)
         return rc;
     d->line = vmio_toml_pos(v).line;
+    d->column = vmio_toml_pos(v).column;
     if (type > 0xff || !vmio_emu_type_name((unsigned)type))
         return fail_at(c, vmio_toml_pos(x[4]), -EINVAL,
                        "%s '%s': emu_type 0x%" PRIx64 " is not an AxVM emulated device type", w,
@@ -665,6 +667,7 @@ static int parse_pt(struct ctx *c, tv *v, size_t i, struct vmio_cfg_pt_device *d
     if (rc < 0)
         return rc;
     d->line = vmio_toml_pos(v).line;
+    d->column = vmio_toml_pos(v).column;
     if (!*d->name)
         return fail_at(c, vmio_toml_pos(x[0]), -EINVAL, "%s: the name is empty", w);
     if (d->length && (d->base_gpa + (d->length - 1) < d->base_gpa ||
@@ -689,7 +692,9 @@ static int parse_pt_address(struct ctx *c, tv *v, size_t i, struct vmio_cfg_pt_d
     if (rc < 0)
         return rc;
     d->base_hpa = d->base_gpa; /* AxVM maps these identically */
+    d->hpa_is_gpa = true;
     d->line = vmio_toml_pos(v).line;
+    d->column = vmio_toml_pos(v).column;
     char name[48];
     snprintf(name, sizeof(name), "passthrough_addresses[%zu]", i);
     d->name = strdup(name);
@@ -762,6 +767,8 @@ static int parse_backing(struct ctx *c, tv *v, size_t i)
         d->backing_set = true;
         free(d->backing);
         d->backing = resolved ? strdup(resolved) : NULL;
+        if (d->hpa_is_gpa)
+            d->base_hpa = resolved ? d->base_gpa & (VMIO_PAGE_SIZE - 1) : d->base_gpa;
         if (resolved && !d->backing)
             rc = oom(c);
     }
@@ -928,7 +935,9 @@ static int parse_devices(struct ctx *c, tv *t)
         d->base_gpa = d->base_hpa = m->gpa;
         d->length = m->size;
         d->line = m->line;
+        d->column = m->column;
         d->from_memory_regions = true;
+        d->hpa_is_gpa = true;
         d->readonly = !(m->flags & VMIO_MEM_WRITE);
     }
     if (rc == 0 && v[3])
@@ -997,12 +1006,13 @@ static int decide_arch(struct ctx *c, tv *arch_value)
                             vmio_emu_type_name(cfg->emu[i].emu_type), cfg->emu[i].name,
                             cfg->emu[i].line);
         } else if (a != cfg->arch) {
-            return vmio_error_set(c->err, -EINVAL,
-                                  "%s: line %u: emu_type 0x%x (%s) of '%s' is an %s device, but "
-                                  "this is an %s VM (decided by %s)",
-                                  c->path, cfg->emu[i].line, cfg->emu[i].emu_type,
-                                  vmio_emu_type_name(cfg->emu[i].emu_type), cfg->emu[i].name,
-                                  vmio_arch_name(a), vmio_arch_name(cfg->arch), cfg->arch_reason);
+            return vmio_error_set(
+                c->err, -EINVAL,
+                "%s: line %u, column %u: emu_type 0x%x (%s) of '%s' is an %s device, but "
+                "this is an %s VM (decided by %s)",
+                c->path, cfg->emu[i].line, cfg->emu[i].column, cfg->emu[i].emu_type,
+                vmio_emu_type_name(cfg->emu[i].emu_type), cfg->emu[i].name, vmio_arch_name(a),
+                vmio_arch_name(cfg->arch), cfg->arch_reason);
         }
     }
     if (rc == 0 && !decided) {
@@ -1058,24 +1068,26 @@ static int assign_models(struct ctx *c)
             d->model = VMIO_MODEL_DEBUGCON;
             break;
         default:
-            return vmio_error_set(c->err, -ENOTSUP,
-                                  "%s: line %u: devices.emu_devices[%zu] '%s': emu_type 0x%x "
-                                  "(%s) is not modelled by vmio (it models 0x2 Console as a "
-                                  "16550A UART, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon)",
-                                  c->path, d->line, i, d->name, d->emu_type,
-                                  vmio_emu_type_name(d->emu_type));
+            return vmio_error_set(
+                c->err, -ENOTSUP,
+                "%s: line %u, column %u: devices.emu_devices[%zu] '%s': emu_type 0x%x "
+                "(%s) is not modelled by vmio (it models 0x2 Console as a "
+                "16550A UART, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon)",
+                c->path, d->line, d->column, i, d->name, d->emu_type,
+                vmio_emu_type_name(d->emu_type));
         }
         if (d->length < min)
-            return vmio_error_set(c->err, -EINVAL,
-                                  "%s: line %u: devices.emu_devices[%zu] '%s': a %s window needs "
-                                  "at least 0x%" PRIx64 " bytes, not 0x%" PRIx64,
-                                  c->path, d->line, i, d->name, model_name(d->model), min,
-                                  d->length);
+            return vmio_error_set(
+                c->err, -EINVAL,
+                "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a %s window needs "
+                "at least 0x%" PRIx64 " bytes, not 0x%" PRIx64,
+                c->path, d->line, d->column, i, d->name, model_name(d->model), min, d->length);
         if (d->model == VMIO_MODEL_UART16550 && d->space == VMIO_SPACE_PIO && d->length != 8)
-            return vmio_error_set(c->err, -EINVAL,
-                                  "%s: line %u: devices.emu_devices[%zu] '%s': a 16550A UART "
-                                  "occupies 8 ports, not 0x%" PRIx64,
-                                  c->path, d->line, i, d->name, d->length);
+            return vmio_error_set(
+                c->err, -EINVAL,
+                "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a 16550A UART "
+                "occupies 8 ports, not 0x%" PRIx64,
+                c->path, d->line, d->column, i, d->name, d->length);
     }
     return 0;
 }
@@ -1225,7 +1237,7 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
     const char *p = cfg->path;
     if (cfg->arch != VMIO_ARCH_X86_64)
         return vmio_error_set(err, -ENOTSUP,
-                              "%s: this is an %s VM (decided by %s); this x86_64 host cannot run "
+                              "%s: this VM is for %s (decided by %s); this x86_64 host cannot run "
                               "it (the config is valid)",
                               p, vmio_arch_name(cfg->arch), cfg->arch_reason);
     if (cfg->cpu_num > 1)
@@ -1257,10 +1269,11 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
                               p);
     for (size_t i = 0; i < cfg->npt; i++)
         if (cfg->pt[i].length == 0)
-            return vmio_error_set(err, -ENOTSUP,
-                                  "%s: line %u: pass-through device '%s' has no length (a "
-                                  "device-tree node reference); x86_64 VMs have no device tree",
-                                  p, cfg->pt[i].line, cfg->pt[i].name);
+            return vmio_error_set(
+                err, -ENOTSUP,
+                "%s: line %u, column %u: pass-through device '%s' has no length (a "
+                "device-tree node reference); x86_64 VMs have no device tree",
+                p, cfg->pt[i].line, cfg->pt[i].column, cfg->pt[i].name);
     if (cfg->has_dtb_load_addr != (cfg->dtb_path != NULL) ||
         cfg->has_ramdisk_load_addr != (cfg->ramdisk_path != NULL))
         return vmio_error_set(err, -EINVAL,
@@ -1297,8 +1310,12 @@ void vmio_config_describe(const struct vmio_config *cfg, FILE *out)
     }
     for (size_t i = 0; i < cfg->npt; i++) {
         const struct vmio_cfg_pt_device *d = &cfg->pt[i];
-        fprintf(out, "pass-through %s: gpa 0x%" PRIx64 "+0x%" PRIx64 " <- %s @ 0x%" PRIx64 "\n",
-                d->name, d->base_gpa, d->length, vmio_config_backing_name(d), d->base_hpa);
+        if (d->length == 0)
+            fprintf(out, "pass-through %s: a device-tree node (nothing to map by address)\n",
+                    d->name);
+        else
+            fprintf(out, "pass-through %s: gpa 0x%" PRIx64 "+0x%" PRIx64 " <- %s @ 0x%" PRIx64 "\n",
+                    d->name, d->base_gpa, d->length, vmio_config_backing_name(d), d->base_hpa);
     }
     for (size_t i = 0; i < cfg->nexcluded; i++)
         for (size_t j = 0; j < cfg->nexcluded_each[i]; j++)

@@ -1,0 +1,528 @@
+/*
+ * VM-config schema unit tests (no KVM, no files: documents are parsed from
+ * memory with vmio_config_parse()): every key of the AxVM schema and vmio's
+ * extensions, relative path resolution, the architecture decision, the
+ * emu_type -> model mapping, the memory map a config produces, every schema
+ * error message (checked exactly), and robustness on truncated documents.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <errno.h>
+
+#include "vmio/config.h"
+#include "vmio/memmap.h"
+
+#define PATH "t/vm.toml"
+#define KERNEL "[kernel]\nkernel_path = \"k.elf\"\nmemory_regions = [[0, 0x4000000, 7, 0]]\n"
+
+static struct vmio_config *parse_ok(const char *doc, const char *path)
+{
+    struct vmio_config *cfg = NULL;
+    struct vmio_error err = {0};
+    int rc = vmio_config_parse(doc, strlen(doc), path, &cfg, &err);
+    if (rc)
+        fail_msg("parse failed: %s", err.msg);
+    return cfg;
+}
+
+/* Returns 1 (and prints both) when the error differs from the expected one. */
+static int parse_fails(const char *doc, int code, const char *msg)
+{
+    struct vmio_config *cfg = (struct vmio_config *)1;
+    struct vmio_error err = {0};
+    int rc = vmio_config_parse(doc, strlen(doc), PATH, &cfg, &err);
+    assert_null(cfg);
+    if (rc == code && strcmp(err.msg, msg) == 0)
+        return 0;
+    print_error("document:\n%s\nexpected %d \"%s\"\n     got %d \"%s\"\n", doc, code, msg, rc,
+                err.msg);
+    return 1;
+}
+
+static const char full_doc[] =
+    "[base]\n"
+    "id = 3\n"
+    "name = \"full\"\n"
+    "vm_type = 2\n"
+    "cpu_num = 1\n"
+    "phys_cpu_ids = [0]\n"
+    "phys_cpu_sets = [0x2]\n"
+    "\n"
+    "[kernel]\n"
+    "entry_point = 0x100000\n"
+    "image_location = \"memory\"\n"
+    "kernel_path = \"../img/k.elf\"\n"
+    "kernel_load_addr = 0x100000\n"
+    "dtb_path = \"/abs/x.dtb\"\n"
+    "dtb_load_addr = 0x300000\n"
+    "ramdisk_path = \"rd.img\"\n"
+    "ramdisk_load_addr = 0x400000\n"
+    "cmdline = \"console=ttyS0\"\n"
+    "memory_regions = [\n"
+    "  [0x0, 0x400_0000, 0x7, 0],\n"
+    "  { gpa = 0xfff0_0000, size = 0x10_0000, flags = 0x5, map_type = 1 },\n"
+    "  [0xfec0_0000, 0x1000, 0x33, 2],\n"
+    "]\n"
+    "\n"
+    "[devices]\n"
+    "emu_devices = [\n"
+    "  [\"com1\", 0x3f8, 8, 4, 0x2, []],\n"
+    "  [\"uart-mmio\", 0xd100_0000, 0x1000, 5, 0x2, [115200]],\n"
+    "  [\"exit\", 0xf4, 1, 0, 0xf1, []],\n"
+    "  [\"con\", 0xe9, 1, 0, 0xf2],\n"
+    "  { name = \"td\", base_gpa = 0xd000_0000, length = 0x1000, irq_id = 0, emu_type = 0xf0 },\n"
+    "]\n"
+    "passthrough_devices = [\n"
+    "  [\"pt-file\", 0xe000_0000, 0x0, 0x2000, 9],\n"
+    "  [\"pt-mem\", 0xe100_0800, 0xfe00_0800, 0x100],\n"
+    "  [\"dt-node\"],\n"
+    "]\n"
+    "passthrough_addresses = [[0xe200_0000, 0x1000]]\n"
+    "excluded_devices = [[\"/soc/a\", \"/soc/b\"], []]\n"
+    "interrupt_mode = \"emu\"\n"
+    "[[devices.passthrough_backing]]\n"
+    "device = \"pt-file\"\n"
+    "backing = \"file:pt.bin\"\n"
+    "[[devices.passthrough_backing]]\n"
+    "device = \"passthrough_addresses[0]\"\n"
+    "backing = \"shm:vm-shared\"\n";
+
+static void test_full(void **state)
+{
+    (void)state;
+    struct vmio_config *c = parse_ok(full_doc, PATH);
+    assert_int_equal(c->arch, VMIO_ARCH_X86_64);
+    assert_string_equal(c->arch_reason,
+                        "default: no base.arch, no arch-specific device, no arch in the file name");
+    assert_int_equal(c->id, 3);
+    assert_string_equal(c->name, "full");
+    assert_int_equal(c->vm_type, 2);
+    assert_int_equal(c->cpu_num, 1);
+    assert_int_equal(c->nphys_cpu_ids, 1);
+    assert_int_equal(c->phys_cpu_sets[0], 2);
+    assert_true(c->has_entry_point && c->entry_point == 0x100000);
+    assert_string_equal(c->image_location, "memory");
+    assert_string_equal(c->kernel_path, "t/../img/k.elf");
+    assert_string_equal(c->dtb_path, "/abs/x.dtb");
+    assert_string_equal(c->ramdisk_path, "t/rd.img");
+    assert_int_equal(c->ramdisk_load_addr, 0x400000);
+    assert_string_equal(c->cmdline, "console=ttyS0");
+    assert_int_equal(c->nmem, 3);
+    assert_int_equal(c->mem[1].gpa, 0xfff00000);
+    assert_int_equal(c->mem[1].flags, 5);
+    assert_int_equal(c->mem[1].map_type, VMIO_MAP_IDENTICAL);
+    assert_int_equal(c->mem[2].map_type, VMIO_MAP_RESERVED);
+    assert_int_equal(c->mem[1].line, 21);
+
+    assert_int_equal(c->nemu, 5);
+    assert_int_equal(c->emu[0].model, VMIO_MODEL_UART16550);
+    assert_int_equal(c->emu[0].space, VMIO_SPACE_PIO);
+    assert_int_equal(c->emu[0].irq_id, 4);
+    assert_int_equal(c->emu[1].space, VMIO_SPACE_MMIO);
+    assert_int_equal(c->emu[1].ncfg, 1);
+    assert_int_equal(c->emu[1].cfg_list[0], 115200);
+    assert_int_equal(c->emu[2].model, VMIO_MODEL_DEBUG_EXIT);
+    assert_int_equal(c->emu[3].model, VMIO_MODEL_DEBUGCON);
+    assert_int_equal(c->emu[3].ncfg, 0);
+    assert_int_equal(c->emu[4].model, VMIO_MODEL_TESTDEV);
+    assert_string_equal(c->emu[4].name, "td");
+
+    /* 3 devices + 1 address + 1 DEVICE-flagged memory region */
+    assert_int_equal(c->npt, 5);
+    assert_string_equal(c->pt[0].backing, "file:t/pt.bin");
+    assert_int_equal(c->pt[0].irq_id, 9);
+    assert_null(c->pt[1].backing);
+    assert_string_equal(vmio_config_backing_name(&c->pt[1]), "/dev/mem");
+    assert_int_equal(c->pt[2].length, 0);
+    assert_string_equal(c->pt[3].name, "passthrough_addresses[0]");
+    assert_int_equal(c->pt[3].base_hpa, 0); /* offset in the shm object */
+    assert_string_equal(c->pt[3].backing, "shm:vm-shared");
+    assert_string_equal(c->pt[4].name, "memory_regions[2]");
+    assert_true(c->pt[4].from_memory_regions);
+    assert_false(c->pt[4].readonly);
+    assert_int_equal(c->nexcluded, 2);
+    assert_string_equal(c->excluded[0][1], "/soc/b");
+    assert_int_equal(c->nexcluded_each[1], 0);
+    assert_int_equal(c->irq_mode, VMIO_IRQ_EMULATED);
+
+    /* Valid, but not runnable: the device-tree node reference. */
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_runnable(c, &err), -ENOTSUP);
+    assert_string_equal(err.msg, "t/vm.toml: line 36, column 3: pass-through device 'dt-node' "
+                                 "has no length (a device-tree node reference); x86_64 VMs have "
+                                 "no device tree");
+    vmio_config_free(c);
+}
+
+static void test_memmap_of_config(void **state)
+{
+    (void)state;
+    struct vmio_config *c = parse_ok(full_doc, PATH);
+    struct vmio_memmap *mm = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_memmap(c, &mm, &err), 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    vmio_memmap_print(mm, f);
+    fclose(f);
+    assert_string_equal(
+        buf,
+        "memory map (guest-physical):\n"
+        "  0x0000000000000000-0x0000000003ffffff  64 MiB     ram          memory_regions[0]\n"
+        "  0x00000000d0000000-0x00000000d0000fff  4 KiB      device       td\n"
+        "  0x00000000d1000000-0x00000000d1000fff  4 KiB      device       uart-mmio\n"
+        "  0x00000000e0000000-0x00000000e0001fff  8 KiB      passthrough  pt-file <- "
+        "file:t/pt.bin @ 0x0\n"
+        "  0x00000000e1000000-0x00000000e1000fff  4 KiB      passthrough  pt-mem <- /dev/mem @ "
+        "0xfe000000\n"
+        "  0x00000000e2000000-0x00000000e2000fff  4 KiB      passthrough  passthrough_addresses[0] "
+        "<- shm:vm-shared @ 0x0\n"
+        "  0x00000000fec00000-0x00000000fec00fff  4 KiB      passthrough  memory_regions[2] <- "
+        "/dev/mem @ 0xfec00000\n"
+        "  0x00000000fff00000-0x00000000ffffffff  1 MiB      ram          memory_regions[1] "
+        "(read-only)\n"
+        "port map:\n"
+        "  0x00e9-0x00e9  1 port     device       con\n"
+        "  0x00f4-0x00f4  1 port     device       exit\n"
+        "  0x03f8-0x03ff  8 ports    device       com1\n");
+    free(buf);
+    vmio_memmap_free(mm);
+    vmio_config_free(c);
+}
+
+static void test_minimal_and_defaults(void **state)
+{
+    (void)state;
+    struct vmio_config *c = parse_ok(KERNEL, "vm.toml");
+    assert_int_equal(c->cpu_num, 1);
+    assert_null(c->name);
+    assert_int_equal(c->nemu, 0);
+    assert_int_equal(c->npt, 0);
+    assert_int_equal(c->irq_mode, VMIO_IRQ_NONE);
+    assert_false(c->has_entry_point);
+    assert_non_null(strstr(c->kernel_path, "/k.elf"));
+    assert_true(c->kernel_path[0] == '/'); /* "." resolved with realpath */
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_runnable(c, &err), 0);
+    vmio_config_free(c);
+}
+
+static void test_arch(void **state)
+{
+    (void)state;
+    struct vmio_error err = {0};
+    /* An axvisor-style aarch64 config: decided by its GIC emu types. */
+    static const char aarch64[] =
+        "[base]\nid = 1\nname = \"linux\"\nvm_type = 1\ncpu_num = 2\nphys_cpu_ids = [0, 1]\n"
+        "[kernel]\nentry_point = 0x8020_0000\nimage_location = \"memory\"\n"
+        "kernel_path = \"Image\"\nkernel_load_addr = 0x8020_0000\n"
+        "dtb_path = \"linux.dtb\"\ndtb_load_addr = 0x8000_0000\n"
+        "memory_regions = [[0x8000_0000, 0x2000_0000, 0x7, 1]]\n"
+        "[devices]\ninterrupt_mode = \"passthrough\"\n"
+        "passthrough_devices = [[\"/virtio_mmio@a003c00\"], [\"/pl011@9040000\"]]\n"
+        "passthrough_addresses = [[0x0900_0000, 0x1000]]\nexcluded_devices = []\n"
+        "emu_devices = [\n"
+        "  [\"gppt-gicd\", 0x0800_0000, 0x1_0000, 0, 0x21, []],\n"
+        "  [\"gppt-gicr\", 0x080a_0000, 0x2_0000, 0, 0x20, [2, 0x2_0000, 0]],\n"
+        "]\n";
+    struct vmio_config *c = parse_ok(aarch64, PATH);
+    assert_int_equal(c->arch, VMIO_ARCH_AARCH64);
+    assert_int_equal(c->emu[0].space, VMIO_SPACE_MMIO);
+    assert_int_equal(vmio_config_runnable(c, &err), -ENOTSUP);
+    assert_string_equal(err.msg, "t/vm.toml: this VM is for aarch64 (decided by emu_type 0x21 "
+                                 "(GPPTDistributor) of 'gppt-gicd' at line 21); this x86_64 "
+                                 "host cannot run it (the config is valid)");
+    vmio_config_free(c);
+
+    /* By file name, as axvisor names its configs. */
+    c = parse_ok(KERNEL, "configs/linux-riscv64-qemu-smp1.toml");
+    assert_int_equal(c->arch, VMIO_ARCH_RISCV64);
+    assert_int_equal(vmio_config_runnable(c, &err), -ENOTSUP);
+    assert_string_equal(err.msg, "configs/linux-riscv64-qemu-smp1.toml: this VM is for riscv64 "
+                                 "(decided by the file name 'linux-riscv64-qemu-smp1.toml'); "
+                                 "this x86_64 host cannot run it (the config is valid)");
+    vmio_config_free(c);
+
+    /* base.arch wins over the file name. */
+    c = parse_ok("[base]\narch = \"aarch64\"\n" KERNEL, "x86_64.toml");
+    assert_int_equal(c->arch, VMIO_ARCH_AARCH64);
+    assert_string_equal(c->arch_reason, "base.arch at line 2");
+    vmio_config_free(c);
+
+    /* An emu_type vmio does not model is fine on another architecture. */
+    c = parse_ok("[base]\narch = \"riscv64\"\n" KERNEL
+                 "[devices]\nemu_devices = [[\"plic\", 0xc00_0000, 0x400_0000, 0, 0x30, []]]\n",
+                 PATH);
+    assert_int_equal(c->arch, VMIO_ARCH_RISCV64);
+    vmio_config_free(c);
+}
+
+static void test_runnable(void **state)
+{
+    (void)state;
+    struct {
+        const char *doc, *msg;
+    } cases[] = {
+        {"[base]\ncpu_num = 2\n" KERNEL,
+         "t/vm.toml: cpu_num = 2: vmio runs one vCPU per VM so far"},
+        {"[kernel]\nkernel_path = \"k\"\ndisk_path = \"d.img\"\nmemory_regions = []\n",
+         "t/vm.toml: kernel.disk_path needs a block device, which vmio does not model"},
+        {"[kernel]\nkernel_path = \"k\"\nenable_bios = true\nmemory_regions = []\n",
+         "t/vm.toml: BIOS/UEFI boot (enable_bios, boot_protocol, bios_path, uefi_firmware_path) "
+         "is not supported: vmio loads multiboot or raw kernels directly"},
+        {KERNEL "[devices]\ninterrupt_mode = \"pt\"\n",
+         "t/vm.toml: interrupt_mode = \"passthrough\" needs host interrupt forwarding, which "
+         "vmio does not do"},
+        {KERNEL "[devices]\npassthrough_ports = [[0x3f8, 8]]\n",
+         "t/vm.toml: devices.passthrough_ports: vmio cannot pass host I/O ports through"},
+        {"[kernel]\nkernel_path = \"k\"\ndtb_path = \"x.dtb\"\nmemory_regions = []\n",
+         "t/vm.toml: dtb_path/ramdisk_path and their *_load_addr go together"},
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct vmio_config *c = parse_ok(cases[i].doc, PATH);
+        struct vmio_error err = {0};
+        assert_int_not_equal(vmio_config_runnable(c, &err), 0);
+        if (strcmp(err.msg, cases[i].msg) != 0)
+            fail_msg("case %u: got \"%s\"", i, err.msg);
+        vmio_config_free(c);
+    }
+}
+
+static void test_schema_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        int code;
+        const char *msg;
+    } cases[] = {
+        /* TOML errors keep the reader's line and column. */
+        {"[base]\nid = 1\nid = 2\n", -EINVAL, "t/vm.toml: line 3, column 1: duplicate key 'id'"},
+        /* unknown keys, at every level */
+        {"[base]\nid = 1\nnmae = \"x\"\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 3, column 1: unknown key 'base.nmae'"},
+        {KERNEL "kernel_pth = \"x\"\n", -EINVAL,
+         "t/vm.toml: line 4, column 1: unknown key 'kernel.kernel_pth'"},
+        {KERNEL "[device]\n", -EINVAL, "t/vm.toml: line 4, column 2: unknown key 'device'"},
+        {KERNEL "[devices]\nemu_device = []\n", -EINVAL,
+         "t/vm.toml: line 5, column 1: unknown key 'devices.emu_device'"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [{gpa = 0, size = 0x1000, flags = 7, "
+         "map_type = 0, extra = 1}]\n",
+         -EINVAL, "t/vm.toml: line 3, column 69: unknown key 'kernel.memory_regions[0].extra'"},
+        {KERNEL "[[devices.passthrough_backing]]\ndevice = \"x\"\nbackng = \"shm:a\"\n", -EINVAL,
+         "t/vm.toml: line 6, column 1: unknown key 'devices.passthrough_backing[0].backng'"},
+        /* missing tables and keys */
+        {"[base]\nid = 1\n", -EINVAL, "t/vm.toml: no [kernel] table"},
+        {"[kernel]\nmemory_regions = []\n", -EINVAL,
+         "t/vm.toml: line 1, column 1: [kernel] has no kernel_path"},
+        {"[kernel]\nkernel_path = \"k\"\n", -EINVAL,
+         "t/vm.toml: line 1, column 1: [kernel] has no memory_regions"},
+        /* types and ranges */
+        {"base = 1\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 1, column 8: base: expected a table, got "
+         "integer"},
+        {"[base]\nid = \"one\"\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 2, column 6: base.id: expected an integer, got string"},
+        {"[base]\nid = -1\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 2, column 6: base.id: must not be negative (-1)"},
+        {"[base]\nvm_type = 3\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 2, column 11: base.vm_type: 3 is not 0 (host VM), 1 (RTOS) or 2 "
+         "(Linux)"},
+        {"[base]\ncpu_num = 0\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 2, column 11: base.cpu_num: 0 is outside 1..64"},
+        {"[base]\ncpu_num = 2\nphys_cpu_sets = [1]\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 3, column 17: base.phys_cpu_sets: 1 entries for 2 vCPUs (cpu_num)"},
+        {"[base]\nphys_cpu_sets = [0]\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 2, column 18: base.phys_cpu_sets[0]: an empty CPU mask"},
+        {"[base]\nphys_cpu_ids = [1.5]\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 2, column 17: base.phys_cpu_ids[0]: expected an integer, got float"},
+        {"[base]\narch = \"arm\"\n" KERNEL, -EINVAL,
+         "t/vm.toml: line 2, column 8: base.arch: 'arm' is not one of \"x86_64\", \"aarch64\", "
+         "\"riscv64\""},
+        {"[kernel]\nkernel_path = \"\"\nmemory_regions = []\n", -EINVAL,
+         "t/vm.toml: line 2, column 15: kernel.kernel_path: is empty"},
+        {"[kernel]\nkernel_path = 7\nmemory_regions = []\n", -EINVAL,
+         "t/vm.toml: line 2, column 15: kernel.kernel_path: expected a string, got integer"},
+        {"[kernel]\nkernel_path = \"k\"\nimage_location = \"disk\"\nmemory_regions = []\n", -EINVAL,
+         "t/vm.toml: line 3, column 18: kernel.image_location: 'disk' is not \"fs\" or "
+         "\"memory\""},
+        {"[kernel]\nkernel_path = \"k\"\nboot_protocol = \"pxe\"\nmemory_regions = []\n", -EINVAL,
+         "t/vm.toml: line 3, column 17: kernel.boot_protocol: 'pxe' is not \"direct\", "
+         "\"multiboot\" or \"uefi\""},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = {}\n", -EINVAL,
+         "t/vm.toml: line 3, column 18: kernel.memory_regions: expected an array, got table"},
+        /* memory regions */
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0, 0x1000, 7]]\n", -EINVAL,
+         "t/vm.toml: line 3, column 19: kernel.memory_regions[0]: expected 4 elements [gpa, "
+         "size, flags, map_type], got 3"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [7]\n", -EINVAL,
+         "t/vm.toml: line 3, column 19: kernel.memory_regions[0]: expected an array or an "
+         "inline table, got integer"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [{gpa = 0, size = 0x1000, flags = 7}]\n",
+         -EINVAL, "t/vm.toml: line 3, column 19: kernel.memory_regions[0]: missing 'map_type'"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0, 0x1000, 0x47, 0]]\n", -EINVAL,
+         "t/vm.toml: line 3, column 31: kernel.memory_regions[0]: flags 0x47 has unknown bits "
+         "0x40 (known: READ 0x1, WRITE 0x2, EXECUTE 0x4, USER 0x8, DEVICE 0x10, UNCACHED 0x20)"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0, 0x1000, 0x6, 0]]\n", -EINVAL,
+         "t/vm.toml: line 3, column 31: kernel.memory_regions[0]: flags 0x6 lack READ (0x1); KVM "
+         "cannot map memory the guest cannot read"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0, 0x1000, 7, 3]]\n", -EINVAL,
+         "t/vm.toml: line 3, column 34: kernel.memory_regions[0]: map_type 3 is not 0 (alloc), 1 "
+         "(identical) or 2 (reserved)"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0, 0, 7, 0]]\n", -EINVAL,
+         "t/vm.toml: line 3, column 23: kernel.memory_regions[0]: size is 0"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0x800, 0x1000, 7, 0]]\n", -EINVAL,
+         "t/vm.toml: line 3, column 19: kernel.memory_regions[0]: RAM at 0x800 with size 0x1000 "
+         "is not 4 KiB aligned"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0, 0x2000, 7, 0], [0x1000, 0x1000, "
+         "7, 0]]\n",
+         -EBUSY,
+         "t/vm.toml: RAM 'memory_regions[0]' (0x0-0x1fff) overlaps RAM 'memory_regions[1]' "
+         "(0x1000-0x1fff)"},
+        /* emulated devices */
+        {KERNEL "[devices]\nemu_devices = [[\"x\", 0xd000_0000, 0x1000, 0, 0x99, []]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 46: devices.emu_devices[0] 'x': emu_type 0x99 is not an AxVM "
+         "emulated device type"},
+        {KERNEL "[devices]\nemu_devices = [[\"pit\", 0x40, 4, 0, 0x24, []]]\n", -ENOTSUP,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'pit': emu_type 0x24 (X86Pit) is "
+         "not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xf0 testdev, 0xf1 "
+         "debug-exit, 0xf2 debugcon)"},
+        {KERNEL "[devices]\nemu_devices = [[\"v\", 0xd000_0000, 0x1000, 0, 0xe1, []]]\n", -ENOTSUP,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'v': emu_type 0xe1 (VirtioBlk) "
+         "is not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xf0 testdev, 0xf1 "
+         "debug-exit, 0xf2 debugcon)"},
+        {KERNEL "[devices]\nemu_devices = [[\"c\", 0x3f8, 4, 4, 2, []]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'c': a 16550A UART window needs "
+         "at least 0x8 bytes, not 0x4"},
+        {KERNEL "[devices]\nemu_devices = [[\"c\", 0x3f8, 16, 4, 2, []]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'c': a 16550A UART occupies 8 "
+         "ports, not 0x10"},
+        {KERNEL "[devices]\nemu_devices = [[\"c\", 0x3f8, 8, 4]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0]: expected 5 to 6 elements [name, "
+         "base_gpa, length, irq_id, emu_type, cfg_list], got 4"},
+        {KERNEL "[devices]\nemu_devices = [[\"c\", 0x3f8, 0, 4, 2]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 29: devices.emu_devices[0] 'c': length is 0"},
+        {KERNEL "[devices]\nemu_devices = [[\"c\", 0x3f8, 8, 4, 2, [\"x\"]]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 39: devices.emu_devices[0].cfg_list[0]: expected an integer, "
+         "got string"},
+        {KERNEL "[devices]\nemu_devices = [[\"a\", 0xf4, 1, 0, 0xf1], [\"b\", 0xf4, 1, 0, "
+                "0xf2]]\n",
+         -EBUSY, "t/vm.toml: device 'a' (ports 0xf4-0xf4) overlaps device 'b' (ports 0xf4-0xf4)"},
+        {KERNEL "[devices]\nemu_devices = [[\"t\", 0x10_0000, 0x1000, 0, 0xf0]]\n", -EBUSY,
+         "t/vm.toml: device 't' (0x100000-0x100fff) overlaps RAM 'memory_regions[0]' "
+         "(0x0-0x3ffffff) (a device window inside RAM would never exit)"},
+        /* pass-through */
+        {KERNEL "[devices]\npassthrough_devices = [[\"p\", 0xe000_0000, 0, 0x1000], [\"q\", "
+                "0xe000_0800, 0x1_0800, 0x100]]\n",
+         -EBUSY,
+         "t/vm.toml: pass-through 'p' (0xe0000000-0xe0000fff from /dev/mem at 0x0) overlaps "
+         "pass-through 'q' (0xe0000000-0xe0000fff from /dev/mem at 0x10000) with a different "
+         "guest-to-source offset: they cannot be merged"},
+        {KERNEL "[devices]\npassthrough_devices = [[\"p\", 0x3f_f000, 0x3f_f000, 0x2000]]\n",
+         -EBUSY,
+         "t/vm.toml: RAM 'memory_regions[0]' (0x0-0x3ffffff) overlaps pass-through 'p' "
+         "(0x3ff000-0x400fff from /dev/mem at 0x3ff000)"},
+        {KERNEL "[devices]\npassthrough_devices = [[\"p\", 0xe000_0010, 0xe000_0020, 0x10]]\n",
+         -EINVAL,
+         "t/vm.toml: pass-through 'p': guest address 0xe0000010 and source address 0xe0000020 in "
+         "/dev/mem differ in their offset within a 4 KiB page (0x10 vs 0x20), so no page can "
+         "map one onto the other"},
+        {KERNEL "[devices]\npassthrough_devices = [[]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 24: devices.passthrough_devices[0]: expected 1 to 5 elements "
+         "[name, base_gpa, base_hpa, length, irq_id], got 0"},
+        {KERNEL "[devices]\npassthrough_addresses = [[0xe000_0000, 0]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 40: devices.passthrough_addresses[0]: length is 0"},
+        {KERNEL "[devices]\npassthrough_devices = [[\"p\", 0xe000_0000, 0, 0x1000]]\n"
+                "[[devices.passthrough_backing]]\ndevice = \"q\"\nbacking = \"shm:x\"\n",
+         -EINVAL,
+         "t/vm.toml: line 7, column 10: devices.passthrough_backing[0].device: no pass-through "
+         "device is named 'q'"},
+        {KERNEL "[devices]\npassthrough_devices = [[\"p\", 0xe000_0000, 0, 0x1000]]\n"
+                "[[devices.passthrough_backing]]\ndevice = \"p\"\nbacking = \"shm:a/b\"\n",
+         -EINVAL,
+         "t/vm.toml: line 8, column 11: devices.passthrough_backing[0].backing: 'shm:a/b' is not "
+         "\"file:PATH\", \"shm:NAME\" (no '/') or \"devmem\""},
+        {KERNEL "[devices]\npassthrough_devices = [[\"p\", 0xe000_0000, 0, 0x1000]]\n"
+                "[[devices.passthrough_backing]]\ndevice = \"p\"\nbacking = \"shm:a\"\n"
+                "[[devices.passthrough_backing]]\ndevice = \"p\"\nbacking = \"shm:b\"\n",
+         -EINVAL,
+         "t/vm.toml: line 9, column 1: devices.passthrough_backing[1]: pass-through device 'p' "
+         "already has a backing"},
+        {KERNEL "[[devices.passthrough_backing]]\ndevice = \"p\"\n", -EINVAL,
+         "t/vm.toml: line 4, column 1: devices.passthrough_backing[0]: missing 'backing'"},
+        /* the rest of [devices] */
+        {KERNEL "[devices]\ninterrupt_mode = \"msi\"\n", -EINVAL,
+         "t/vm.toml: line 5, column 18: devices.interrupt_mode: 'msi' is not \"no_irq\", \"emu\" "
+         "or \"passthrough\""},
+        {KERNEL "[devices]\nexcluded_devices = [\"/soc\"]\n", -EINVAL,
+         "t/vm.toml: line 5, column 21: devices.excluded_devices[0]: expected an array, got "
+         "string"},
+        {KERNEL "[devices]\nexcluded_devices = [[1]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 22: devices.excluded_devices[0][0]: expected a string, got "
+         "integer"},
+        {KERNEL "[devices]\npassthrough_ports = [[0x3f8, 0x10000]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 30: devices.passthrough_ports[0].length: 0x10000 is over "
+         "0xffff"},
+        /* architecture contradictions */
+        {"[base]\narch = \"x86_64\"\n" KERNEL
+         "[devices]\nemu_devices = [[\"gicd\", 0x800_0000, 0x1_0000, 0, 0x21, []]]\n",
+         -EINVAL,
+         "t/vm.toml: line 7, column 16: emu_type 0x21 (GPPTDistributor) of 'gicd' is an aarch64 "
+         "device, but this is an x86_64 VM (decided by base.arch at line 2)"},
+    };
+    int bad = 0;
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        bad += parse_fails(cases[i].doc, cases[i].code, cases[i].msg);
+    assert_int_equal(bad, 0);
+}
+
+static void test_no_crash_on_truncation(void **state)
+{
+    (void)state;
+    /* Every prefix of a valid document either parses or fails with a message. */
+    size_t len = strlen(full_doc);
+    for (size_t n = 0; n <= len; n++) {
+        struct vmio_config *c = NULL;
+        struct vmio_error err = {0};
+        int rc = vmio_config_parse(full_doc, n, PATH, &c, &err);
+        if (rc == 0)
+            vmio_config_free(c);
+        else
+            assert_true(err.msg[0] != '\0');
+    }
+    vmio_config_free(NULL);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(vmio_emu_type_name(0x2), "Console");
+    assert_string_equal(vmio_emu_type_name(0x26), "X86LocalApic");
+    assert_string_equal(vmio_emu_type_name(0xf0), "VmioTestdev");
+    assert_null(vmio_emu_type_name(0x5));
+    assert_string_equal(vmio_arch_name(VMIO_ARCH_RISCV64), "riscv64");
+    assert_string_equal(vmio_irq_mode_name(VMIO_IRQ_PASSTHROUGH), "passthrough");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_memmap_of_config),
+        cmocka_unit_test(test_minimal_and_defaults),
+        cmocka_unit_test(test_arch),
+        cmocka_unit_test(test_runnable),
+        cmocka_unit_test(test_schema_errors),
+        cmocka_unit_test(test_no_crash_on_truncation),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
