@@ -113,7 +113,7 @@ int vmio_policy_parse(const char *s, enum vmio_unclaimed_policy *out);
 struct vmio_host_map {
     uint64_t gpa;
     uint64_t size;
-    void *host;       /* start of the host range mapped at @gpa */
+    void *host; /* start of the host range mapped at @gpa */
     bool readonly;
     const char *name; /* owned by the VM */
 };

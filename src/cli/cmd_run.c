@@ -84,11 +84,25 @@ static int parse_size(const char *s, uint64_t *out)
         return -EINVAL;
     unsigned shift = 0;
     switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    case '\0': break;
-    default: return -EINVAL;
+    case 'k':
+    case 'K':
+        shift = 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        end++;
+        break;
+    case '\0':
+        break;
+    default:
+        return -EINVAL;
     }
     if (*end == 'i' || *end == 'B')
         end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
@@ -100,8 +114,17 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
-    enum { OPT_MEM = 256, OPT_UNHANDLED, OPT_SERIAL, OPT_CMDLINE, OPT_STATS, OPT_STATS_JSON,
-           OPT_TRACE, OPT_HELP, OPT_CONFIG };
+    enum {
+        OPT_MEM = 256,
+        OPT_UNHANDLED,
+        OPT_SERIAL,
+        OPT_CMDLINE,
+        OPT_STATS,
+        OPT_STATS_JSON,
+        OPT_TRACE,
+        OPT_HELP,
+        OPT_CONFIG
+    };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
         {"unhandled", required_argument, NULL, OPT_UNHANDLED},
@@ -185,8 +208,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
 }
 
 /* Create and attach one device; on failure the device is destroyed here. */
-static int attach(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
-                  uint64_t base, uint64_t len, struct vmio_error *err)
+static int attach(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev, uint64_t base,
+                  uint64_t len, struct vmio_error *err)
 {
     if (!dev)
         return vmio_error_set(err, -ENOMEM, "out of memory creating a device");
@@ -361,8 +384,7 @@ static int map_backing(const struct vmio_mm_entry *e, void **host, struct vmio_e
         return vmio_error_set(err, -EINVAL, "pass-through %s: unknown backing '%s'", e->owner, b);
     if (fd < 0) {
         int e2 = errno;
-        return vmio_error_set(err, -e2,
-                              "pass-through %s: cannot open %s: %s%s", e->owner,
+        return vmio_error_set(err, -e2, "pass-through %s: cannot open %s: %s%s", e->owner,
                               devmem ? "/dev/mem" : b, strerror(e2),
                               devmem ? " (it needs root and a host that allows /dev/mem; or give "
                                        "it a [[devices.passthrough_backing]], see docs/config.md)"
@@ -374,18 +396,18 @@ static int map_backing(const struct vmio_mm_entry *e, void **host, struct vmio_e
         if (fstat(fd, &st) < 0 || ((uint64_t)st.st_size < need && ftruncate(fd, (off_t)need) < 0)) {
             int e2 = errno;
             close(fd);
-            return vmio_error_set(err, -e2, "pass-through %s: cannot size %s to %" PRIu64
-                                  " bytes: %s", e->owner, b, need, strerror(e2));
+            return vmio_error_set(err, -e2,
+                                  "pass-through %s: cannot size %s to %" PRIu64 " bytes: %s",
+                                  e->owner, b, need, strerror(e2));
         }
     }
     void *p = mmap(NULL, e->size, prot, MAP_SHARED, fd, (off_t)e->src);
     int e2 = errno;
     close(fd);
     if (p == MAP_FAILED)
-        return vmio_error_set(err, -e2,
-                              "pass-through %s: cannot map 0x%" PRIx64 " bytes of %s at 0x%" PRIx64
-                              ": %s",
-                              e->owner, e->size, b, e->src, strerror(e2));
+        return vmio_error_set(
+            err, -e2, "pass-through %s: cannot map 0x%" PRIx64 " bytes of %s at 0x%" PRIx64 ": %s",
+            e->owner, e->size, b, e->src, strerror(e2));
     *host = p;
     return 0;
 }
@@ -529,7 +551,8 @@ static int pin_vcpu(const struct vmio_config *cfg, struct vmio_error *err)
         if (cfg->phys_cpu_sets[0] & (1ULL << b))
             CPU_SET(b, &set);
     if (sched_setaffinity(0, sizeof(set), &set) < 0)
-        return vmio_error_set(err, -errno, "%s: cannot pin vCPU 0 to host CPU mask 0x%" PRIx64
+        return vmio_error_set(err, -errno,
+                              "%s: cannot pin vCPU 0 to host CPU mask 0x%" PRIx64
                               " (phys_cpu_sets[0]): %s",
                               cfg->path, cfg->phys_cpu_sets[0], strerror(errno));
     return 0;

@@ -262,8 +262,8 @@ static int check_free_range(struct vmio_vm *vm, const char *what, uint64_t gpa, 
         const struct vmio_ram_region *r = &vm->ram[i];
         if (gpa <= r->gpa + (r->size - 1) && r->gpa <= last)
             return vmio_error_set(err, -EBUSY,
-                                  "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps guest RAM at 0x%" PRIx64
-                                  "-0x%" PRIx64,
+                                  "%s at 0x%" PRIx64 "-0x%" PRIx64
+                                  " overlaps guest RAM at 0x%" PRIx64 "-0x%" PRIx64,
                                   what, gpa, last, r->gpa, r->gpa + (r->size - 1));
     }
     for (unsigned i = 0; i < vm->nmaps; i++) {
@@ -279,8 +279,9 @@ static int check_free_range(struct vmio_vm *vm, const char *what, uint64_t gpa, 
         const struct vmio_bus_range *r = vmio_bus_range_at(vm->mmio, i);
         if (r && gpa <= r->base + (r->len - 1) && r->base <= last)
             return vmio_error_set(err, -EBUSY,
-                                  "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps device %s at 0x%" PRIx64
-                                  "-0x%" PRIx64 " (its accesses must exit)",
+                                  "%s at 0x%" PRIx64 "-0x%" PRIx64
+                                  " overlaps device %s at 0x%" PRIx64 "-0x%" PRIx64
+                                  " (its accesses must exit)",
                                   what, gpa, last, r->dev->name, r->base, r->base + (r->len - 1));
     }
     return 0;
@@ -315,8 +316,8 @@ int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readon
     if (vm->nram == VMIO_MAX_RAM_REGIONS)
         return vmio_error_set(err, -ENOSPC, "too many RAM regions (at most %d)",
                               VMIO_MAX_RAM_REGIONS);
-    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
+    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (host == MAP_FAILED)
         return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " KiB of guest ROM: %s",
                               size >> 10, strerror(errno));
@@ -339,8 +340,7 @@ int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host
     if (rc < 0)
         return rc;
     if (!host || ((uintptr_t)host & 0xfff))
-        return vmio_error_set(err, -EINVAL, "%s: host address %p is not 4 KiB aligned", what,
-                              host);
+        return vmio_error_set(err, -EINVAL, "%s: host address %p is not 4 KiB aligned", what, host);
     rc = check_free_range(vm, what, gpa, size, err);
     if (rc < 0)
         return rc;

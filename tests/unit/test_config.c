@@ -501,6 +501,37 @@ static void test_no_crash_on_truncation(void **state)
     vmio_config_free(NULL);
 }
 
+static void test_no_crash_on_mutation(void **state)
+{
+    (void)state;
+    /* Deterministic byte mutations of a valid document: never a crash or a leak. */
+    static const char alphabet[] = "[]{}=\",.#\n 0x1_-\\'ab";
+    size_t len = strlen(full_doc);
+    char *doc = malloc(len + 1);
+    assert_non_null(doc);
+    uint32_t seed = 12345;
+    unsigned parsed = 0;
+    for (unsigned round = 0; round < 3000; round++) {
+        memcpy(doc, full_doc, len + 1);
+        for (unsigned k = 0; k < 1 + round % 4; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at = (seed >> 8) % len;
+            seed = seed * 1103515245u + 12345u;
+            doc[at] = alphabet[(seed >> 8) % (sizeof(alphabet) - 1)];
+        }
+        struct vmio_config *c = NULL;
+        struct vmio_error err = {0};
+        if (vmio_config_parse(doc, len, PATH, &c, &err) == 0) {
+            parsed++;
+            vmio_config_free(c);
+        } else {
+            assert_true(err.msg[0] != '\0');
+        }
+    }
+    free(doc);
+    assert_true(parsed > 0);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -522,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_runnable),
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_no_crash_on_truncation),
+        cmocka_unit_test(test_no_crash_on_mutation),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
