@@ -8,7 +8,9 @@
 #      file, and --stats-json counts exactly the three testdev MMIO exits of
 #      the carved window and no unclaimed access: none of the guest's
 #      thousands of pass-through accesses exited;
-#   2. shm backing, two VMs at once sharing one object: a handshake through
+#   2. control: the same guest without the mapping (`vmio run ELF`) makes
+#      over a thousand unclaimed exits, so the stats would show any leak;
+#   3. shm backing, two VMs at once sharing one object: a handshake through
 #      it completes in both, and the run counter both increment reads 2.
 # Invariants: exits 0 pass, 1 fail, 77 skip (no /dev/kvm); every VM run has
 # a timeout; leaves no file and no shm object behind.
@@ -121,6 +123,22 @@ def main():
         ok &= finish(p, out, stats, "file backing, one VM")
         with open(obj, "rb") as f:
             ok &= check_object(f.read(), 1, "file backing")
+
+        # Control: the same guest with nothing mapped there (`vmio run ELF`):
+        # every one of those accesses exits and is counted, so the zero above
+        # means something.
+        stats = os.path.join(tmp, "control.json")
+        subprocess.run([vmio, "run", "--serial", "none", "--stats-json", stats, elf],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=TIMEOUT)
+        with open(stats) as f:
+            k = json.load(f)["by_kind"]
+        unclaimed = k["unclaimed_read"]["exits"] + k["unclaimed_write"]["exits"]
+        if unclaimed < 1024:
+            print("FAIL control: only %d unclaimed exits without pass-through" % unclaimed)
+            ok = False
+        else:
+            print("ok   control: without pass-through the same accesses cause %d exits"
+                  % unclaimed)
 
         # 2. a shm backing shared by two VMs running at once
         name = "vmio-test-pt-%d" % os.getpid()
