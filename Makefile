@@ -15,11 +15,11 @@ deps:
 	@sh scripts/deps.sh
 
 $(BUILD)/build.ninja:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh --minimal
 	meson setup $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
-	@sh scripts/deps.sh
+	@sh scripts/deps.sh --minimal
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false
 
 run: all
