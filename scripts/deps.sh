@@ -7,7 +7,7 @@ PKGS="meson ninja-build pkg-config gcc clang llvm lld libclang-rt-14-dev libcmoc
 binutils python3 qemu-system-x86 qemu-user-static
 binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
 gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libc6-dev-arm64-cross libc6-dev-riscv64-cross"
-[ "${1:-}" = "--minimal" ] && PKGS="meson ninja-build pkg-config gcc binutils libcmocka-dev"
+[ "${1:-}" = "--minimal" ] && PKGS="meson ninja-build pkg-config gcc binutils python3 libcmocka-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
