@@ -22,7 +22,9 @@
 
 #define MAX_CONFIG_SIZE (4u << 20)
 #define MAX_VCPUS 64
-#define MAX_LIST 4096 /* entries in any one list: plenty, and bounded */
+#define MAX_LIST 4096
+#define VMIO_CONFIG_MAX_RAM                                                                        \
+    4 /* VMIO_MAX_RAM_REGIONS of the VM */ /* entries in any one list: plenty, and bounded */
 
 typedef const struct vmio_toml_value tv;
 
@@ -1252,6 +1254,14 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
                               "uefi_firmware_path) is not supported: vmio loads multiboot or raw "
                               "kernels directly",
                               p);
+    size_t nram = 0;
+    for (size_t i = 0; i < cfg->nmem; i++)
+        nram += !(cfg->mem[i].flags & VMIO_MEM_DEVICE);
+    if (nram > VMIO_CONFIG_MAX_RAM)
+        return vmio_error_set(err, -ENOTSUP,
+                              "%s: %zu RAM regions in kernel.memory_regions; vmio supports at "
+                              "most %d",
+                              p, nram, VMIO_CONFIG_MAX_RAM);
     if (cfg->disk_path)
         return vmio_error_set(err, -ENOTSUP,
                               "%s: kernel.disk_path needs a block device, which vmio does not "

@@ -283,6 +283,9 @@ static void test_runnable(void **state)
          "vmio does not do"},
         {KERNEL "[devices]\npassthrough_ports = [[0x3f8, 8]]\n",
          "t/vm.toml: devices.passthrough_ports: vmio cannot pass host I/O ports through"},
+        {"[kernel]\nkernel_path = \"k\"\nmemory_regions = [[0, 0x1000, 7, 0], [0x2000, 0x1000, 7, "
+         "0], [0x4000, 0x1000, 7, 0], [0x6000, 0x1000, 7, 0], [0x8000, 0x1000, 7, 0]]\n",
+         "t/vm.toml: 5 RAM regions in kernel.memory_regions; vmio supports at most 4"},
         {"[kernel]\nkernel_path = \"k\"\ndtb_path = \"x.dtb\"\nmemory_regions = []\n",
          "t/vm.toml: dtb_path/ramdisk_path and their *_load_addr go together"},
     };
