@@ -16,8 +16,13 @@
 #include <cmocka.h>
 #include <errno.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "vmio/config.h"
+#include "vmio/devices.h"
 #include "vmio/memmap.h"
+#include "vmio/vm.h"
 
 #define PATH "t/vm.toml"
 #define KERNEL "[kernel]\nkernel_path = \"k.elf\"\nmemory_regions = [[0, 0x4000000, 7, 0]]\n"
@@ -535,6 +540,52 @@ static void test_no_crash_on_mutation(void **state)
     assert_true(parsed > 0);
 }
 
+/* The VM side of pass-through (needs /dev/kvm; skipped without it). */
+static void test_vm_host_maps(void **state)
+{
+    (void)state;
+    if (access("/dev/kvm", R_OK | W_OK) != 0)
+        skip();
+    struct vmio_vm *vm = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_vm_create_empty(NULL, &vm, &err), 0);
+    assert_int_equal(vmio_vm_ram_count(vm), 0);
+    assert_int_equal(vmio_vm_add_ram(vm, 0x100000, 0x200000, false, &err), 0);
+    assert_int_equal(vmio_vm_add_ram(vm, 0x0, 0x1000, false, &err), -EINVAL);
+    assert_string_equal(err.msg, "RAM at 0x0 added after RAM at 0x100000 (add regions in address "
+                                 "order)");
+    assert_int_equal(vmio_vm_add_ram(vm, 0x400800, 0x1000, false, &err), -EINVAL);
+    assert_int_equal(vmio_vm_add_ram(vm, 0xfffff000, 0x1000, true, &err), 0);
+
+    void *host = mmap(NULL, 0x3000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(host != MAP_FAILED);
+    assert_int_equal(vmio_vm_map_host(vm, 0x200000, 0x1000, host, 0, "clash", &err), -EBUSY);
+    assert_string_equal(err.msg, "pass-through mapping clash at 0x200000-0x200fff overlaps guest "
+                                 "RAM at 0x100000-0x2fffff");
+    assert_int_equal(vmio_vm_map_host(vm, 0xe0000000, 0x3000, (char *)host + 1, 0, "odd", &err),
+                     -EINVAL);
+    assert_int_equal(vmio_vm_map_host(vm, 0xe0000000, 0x3000, host, VMIO_MAP_OWNED, "shared", &err),
+                     0);
+    assert_int_equal(vmio_vm_map_count(vm), 1);
+    assert_string_equal(vmio_vm_map_at(vm, 0)->name, "shared");
+    assert_int_equal(vmio_vm_map_at(vm, 0)->gpa, 0xe0000000);
+    assert_null(vmio_vm_map_at(vm, 1));
+    assert_ptr_equal(vmio_vm_gpa_to_host(vm, 0xe0000000, 8), NULL); /* not RAM */
+
+    struct vmio_device *td = vmio_testdev_create("td");
+    assert_int_equal(vmio_vm_add_device(vm, VMIO_SPACE_MMIO, td, 0xe0001000, 0x100, &err), -EBUSY);
+    assert_string_equal(err.msg, "device td at 0xe0001000-0xe00010ff overlaps pass-through "
+                                 "mapping shared at 0xe0000000-0xe0002fff (it would never exit)");
+    assert_int_equal(vmio_vm_add_device(vm, VMIO_SPACE_MMIO, td, 0xd0000000, 0x1000, &err), 0);
+    void *h2 = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(h2 != MAP_FAILED);
+    assert_int_equal(vmio_vm_map_host(vm, 0xd0000000, 0x1000, h2, 0, "over-td", &err), -EBUSY);
+    assert_string_equal(err.msg, "pass-through mapping over-td at 0xd0000000-0xd0000fff overlaps "
+                                 "device td at 0xd0000000-0xd0000fff (its accesses must exit)");
+    munmap(h2, 0x1000);
+    vmio_vm_destroy(vm); /* unmaps "shared" (owned) */
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -557,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_no_crash_on_truncation),
         cmocka_unit_test(test_no_crash_on_mutation),
+        cmocka_unit_test(test_vm_host_maps),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
