@@ -569,7 +569,12 @@ static int run_config(const struct run_options *o)
     int status = VMIO_STATUS_USAGE;
     struct vmio_boot_info boot;
     if (vmio_config_load(o->config, &cfg, &err) < 0 || vmio_config_runnable(cfg, &err) < 0 ||
-        vmio_config_memmap(cfg, &mm, &err) < 0 || chardev_open(o->serial, &serial, &err) < 0)
+        vmio_config_memmap(cfg, &mm, &err) < 0)
+        goto out;
+    bool has_console = false; /* open --serial only for a Console (stdio goes raw) */
+    for (size_t i = 0; i < cfg->nemu; i++)
+        has_console |= cfg->emu[i].model == VMIO_MODEL_UART16550;
+    if (has_console && chardev_open(o->serial, &serial, &err) < 0)
         goto out;
     status = VMIO_STATUS_HOST;
     struct vmio_vm_options vo = {.unclaimed = o->policy, .log = stderr};
