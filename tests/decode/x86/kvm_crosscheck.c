@@ -6,7 +6,8 @@
  * brackets every MMIO instruction with a marker port write (0xe2) before it
  * and a checkpoint port write (0xe0) after it. At the marker this program
  * takes the register file, walks the guest page tables to fetch the bytes at
- * the guest RIP and decodes the instruction with vmio_x86_decode(). At every
+ * the guest RIP and decodes the instruction with vmio_x86_decode() in the mode
+ * the code segment says (64-bit and compatibility mode both run). At every
  * MMIO exit KVM reports, it compares KVM's access (guest-physical address,
  * width, direction, written data) with what vmio predicts from the decode,
  * vmio_x86_linear_address() + vmio_x86_translate() and vmio_x86_emulate()
@@ -60,6 +61,7 @@ struct xc {
     uint64_t ram_gpa, ram_value;
     unsigned ram_width;
     unsigned long forms[VMIO_X86_NOP + 1];
+    unsigned long modes[3]; /* instructions per enum vmio_x86_mode */
 };
 
 static void report(struct xc *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -179,6 +181,7 @@ static void on_marker(struct xc *x)
     x->expect_write = false;
     x->ram_check = false;
     x->forms[x->insn.op]++;
+    x->modes[mode]++;
 }
 
 /* ---- every MMIO exit ---- */
@@ -474,6 +477,8 @@ int main(int argc, char **argv)
     vmio_exit_describe(&e, desc, sizeof(desc));
     if (e.reason != VMIO_EXIT_DEBUG_EXIT || e.code != 0) {
         fprintf(stderr, "guest did not finish cleanly: %s\n", desc);
+        if (x.active)
+            report(&x, "the guest stopped inside this instruction");
         status = 1;
     }
     if (!x.final_seen || x.final_count != x.checkpoints || x.markers != x.checkpoints) {
@@ -483,7 +488,8 @@ int main(int argc, char **argv)
     }
     printf("%lu instructions, %lu MMIO exits compared with KVM, %lu mismatches\n", x.checkpoints,
            x.mmio_exits, x.mismatches);
-    printf("by operation:");
+    printf("by mode: 64-bit=%lu 32-bit=%lu; by operation:", x.modes[VMIO_X86_MODE_64],
+           x.modes[VMIO_X86_MODE_32]);
     for (unsigned i = 0; i < VMIO_X86_NOP; i++)
         if (x.forms[i])
             printf(" %s=%lu", vmio_x86_op_name((enum vmio_x86_op)i), x.forms[i]);
