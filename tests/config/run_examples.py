@@ -6,13 +6,17 @@
 #   - for each NAME with a CONFIGS_DIR/NAME.toml, the config (its kernel_path
 #     pointed at ELF, the guest as built in this build directory) runs the
 #     guest exactly as `vmio run ELF` does: same serial output, same debug
-#     console output, same exit status.
+#     console output, same exit status;
+#   - a pair "raw:exitcode BIN" (objcopy -O binary of the exitcode guest)
+#     boots from configs/exitcode.toml with kernel_load_addr / entry_point
+#     taken from the guest's ELF (the ELF given for "exitcode"): status 85.
 # Invariants: exits 0 pass, 1 fail; the boot part is skipped (still 0 if the
 # check part passed, 77 if there was nothing else) without /dev/kvm; every
 # run has a timeout; temporary files only.
 import glob
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -26,6 +30,41 @@ def run(cmd):
     except subprocess.TimeoutExpired:
         return None
     return p
+
+
+def elf32_layout(path):
+    """(entry, lowest PT_LOAD physical address) of an ELF32 file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    entry, phoff = struct.unpack_from("<II", data, 24)
+    phentsize, phnum = struct.unpack_from("<HH", data, 42)
+    loads = []
+    for i in range(phnum):
+        p_type, _, _, p_paddr, p_filesz = struct.unpack_from("<IIIII", data, phoff + i * phentsize)
+        if p_type == 1 and p_filesz:
+            loads.append(p_paddr)
+    return entry, min(loads)
+
+
+def raw_boot(vmio, configs, name, binary, elf, tmp):
+    if not elf:
+        print("FAIL raw %s: no ELF given for %s" % (binary, name))
+        return False
+    entry, load = elf32_layout(elf)
+    text = open(os.path.join(configs, name + ".toml")).read()
+    text = re.sub(r'kernel_path = "[^"]*"',
+                  'kernel_path = "%s"\nkernel_load_addr = 0x%x\nentry_point = 0x%x'
+                  % (os.path.abspath(binary), load, entry), text)
+    cfg = os.path.join(tmp, "raw.toml")
+    with open(cfg, "w") as f:
+        f.write(text)
+    p = run([vmio, "run", "--serial", "none", cfg])
+    good = p is not None and p.returncode == 85 and b"hello from the debug console" in p.stdout
+    print("%s raw binary at 0x%x, entry 0x%x: status %s" % ("ok  " if good else "FAIL", load, entry,
+                                                          p.returncode if p else "timeout"))
+    if p is not None and not good:
+        print(p.stderr.decode(errors="replace"))
+    return good
 
 
 def main():
@@ -43,8 +82,12 @@ def main():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("SKIP boots: no /dev/kvm")
         return 0 if ok else 1
+    elfs = dict(zip(pairs[0::2], pairs[1::2]))
     with tempfile.TemporaryDirectory() as tmp:
         for name, elf in zip(pairs[0::2], pairs[1::2]):
+            if name.startswith("raw:"):
+                ok &= raw_boot(vmio, configs, name[4:], elf, elfs.get(name[4:]), tmp)
+                continue
             cfg = os.path.join(configs, name + ".toml")
             if not os.path.exists(cfg):
                 continue
