@@ -99,7 +99,7 @@ struct vmio_x86_mem {
     bool seg_override; /* seg came from a prefix (2E/36/3E/26/64/65) */
     uint8_t addr_size; /* 2, 4 or 8 bytes */
     bool rip_relative;
-    int64_t disp;      /* sign-extended displacement (moffs: the offset) */
+    int64_t disp; /* sign-extended displacement (moffs: the offset) */
 };
 
 /*
@@ -120,26 +120,26 @@ struct vmio_x86_mem {
  */
 struct vmio_x86_insn {
     struct vmio_access access;
-    uint8_t len;        /* instruction length in bytes, 1..15 */
-    uint8_t mode;       /* enum vmio_x86_mode it was decoded in */
-    uint8_t op;         /* enum vmio_x86_op */
-    uint8_t opsize;     /* operand size in bytes (for MOVZX/MOVSX: the destination) */
-    uint16_t opcode;    /* primary opcode; 0x0Fxx for two-byte opcodes */
-    bool high_byte;     /* access.reg names AH/CH/DH/BH (bits 8..15 of RAX..RBX) */
-    bool has_imm;       /* imm is an operand (MOV/ALU/TEST immediate forms) */
-    bool string;        /* MOVS or STOS */
-    bool rep;           /* REP prefix (F3, or F2 which acts the same) on MOVS/STOS */
-    bool lock;          /* LOCK prefix (F0) */
+    uint8_t len;     /* instruction length in bytes, 1..15 */
+    uint8_t mode;    /* enum vmio_x86_mode it was decoded in */
+    uint8_t op;      /* enum vmio_x86_op */
+    uint8_t opsize;  /* operand size in bytes (for MOVZX/MOVSX: the destination) */
+    uint16_t opcode; /* primary opcode; 0x0Fxx for two-byte opcodes */
+    bool high_byte;  /* access.reg names AH/CH/DH/BH (bits 8..15 of RAX..RBX) */
+    bool has_imm;    /* imm is an operand (MOV/ALU/TEST immediate forms) */
+    bool string;     /* MOVS or STOS */
+    bool rep;        /* REP prefix (F3, or F2 which acts the same) on MOVS/STOS */
+    bool lock;       /* LOCK prefix (F0) */
     bool reads_mem;
     bool writes_mem;
-    bool reg_dest;      /* ALU/TEST forms: the register is the first (destination)
-                           operand, e.g. ADD r, r/m (02/03) or CMP r, r/m (3A/3B) */
-    bool rex;           /* a REX prefix was present (64-bit mode) */
-    uint64_t imm;       /* the immediate operand at operand size: sign-extended to it
-                           where x86 does (83, imm32 of REX.W forms), then truncated */
+    bool reg_dest;            /* ALU/TEST forms: the register is the first (destination)
+                                 operand, e.g. ADD r, r/m (02/03) or CMP r, r/m (3A/3B) */
+    bool rex;                 /* a REX prefix was present (64-bit mode) */
+    uint64_t imm;             /* the immediate operand at operand size: sign-extended to it
+                                 where x86 does (83, imm32 of REX.W forms), then truncated */
     struct vmio_x86_mem mem;  /* the memory operand (MOVS: the source DS:[rSI]) */
     struct vmio_x86_mem mem2; /* MOVS destination ES:[rDI]; else base = index = NONE */
-    const char *reason; /* NULL on success, else a static description of the error */
+    const char *reason;       /* NULL on success, else a static description of the error */
 };
 
 /*
@@ -212,8 +212,7 @@ int vmio_x86_set_reg(struct vmio_x86_regs *r, unsigned reg, unsigned width, bool
  * bytes, sign- (@sign_extend) or zero-extended to @reg_width bytes (and
  * truncated to it). Pure; bad widths give 0.
  */
-uint64_t vmio_x86_load_value(unsigned width, unsigned reg_width, bool sign_extend,
-                             uint64_t data);
+uint64_t vmio_x86_load_value(unsigned width, unsigned reg_width, bool sign_extend, uint64_t data);
 
 /*
  * vmio_x86_inject_read - write the read result @data of @acc (a decoded
@@ -240,8 +239,8 @@ int vmio_x86_inject_pio_in(struct vmio_x86_regs *r, unsigned width, uint64_t dat
  * undefined) is cleared. CMP is SUB and TEST is AND (the caller discards the
  * result). Other ops or widths return @rflags unchanged and *@result = 0.
  */
-uint64_t vmio_x86_alu(enum vmio_x86_op op, unsigned width, uint64_t a, uint64_t b,
-                      uint64_t rflags, uint64_t *result);
+uint64_t vmio_x86_alu(enum vmio_x86_op op, unsigned width, uint64_t a, uint64_t b, uint64_t rflags,
+                      uint64_t *result);
 
 /*
  * vmio_x86_rep_count - the iteration count of a REP string instruction: RCX
@@ -251,10 +250,10 @@ uint64_t vmio_x86_rep_count(const struct vmio_x86_insn *insn, const struct vmio_
 
 /* What vmio_x86_emulate() did and what the caller must still do. */
 struct vmio_x86_effect {
-    bool write;      /* write `value` (access width) to the memory operand (MOVS: mem2) */
-    uint64_t value;  /* the value to write, truncated to the access width */
-    bool skipped;    /* REP with count 0: no memory access; RIP advanced */
-    bool done;       /* RIP advanced past the instruction (false: REP continues) */
+    bool write;     /* write `value` (access width) to the memory operand (MOVS: mem2) */
+    uint64_t value; /* the value to write, truncated to the access width */
+    bool skipped;   /* REP with count 0: no memory access; RIP advanced */
+    bool done;      /* RIP advanced past the instruction (false: REP continues) */
 };
 
 /*
@@ -287,9 +286,9 @@ int vmio_x86_emulate(const struct vmio_x86_insn *insn, struct vmio_x86_regs *r, 
  * vmio_x86_cache_init()); treat as opaque.
  */
 struct vmio_x86_cache_entry {
-    uint64_t gpa;                   /* key: guest-physical address of the first byte */
+    uint64_t gpa; /* key: guest-physical address of the first byte */
     uint8_t valid;
-    uint8_t mode;                   /* enum vmio_x86_mode the bytes were decoded in */
+    uint8_t mode;                     /* enum vmio_x86_mode the bytes were decoded in */
     uint8_t bytes[VMIO_X86_MAX_INSN]; /* the instruction bytes (insn.len of them) */
     struct vmio_x86_insn insn;
 };

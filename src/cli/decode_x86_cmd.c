@@ -91,7 +91,8 @@ int cli_decode_x86(int argc, char **argv)
     uint8_t bytes[VMIO_X86_MAX_INSN];
     int n = parse_hex(hex, bytes, (int)sizeof(bytes));
     if (n < 0) {
-        fprintf(stderr, "vmio decode x86-64: --bytes wants up to 15 hex bytes, e.g. \"48 8b 03\"\n");
+        fprintf(stderr,
+                "vmio decode x86-64: --bytes wants up to 15 hex bytes, e.g. \"48 8b 03\"\n");
         return 2;
     }
     struct vmio_x86_insn d;

@@ -98,8 +98,8 @@ static bool parity_even(uint64_t v)
     return (x & 1) == 0;
 }
 
-uint64_t vmio_x86_alu(enum vmio_x86_op op, unsigned width, uint64_t a, uint64_t b,
-                      uint64_t rflags, uint64_t *result)
+uint64_t vmio_x86_alu(enum vmio_x86_op op, unsigned width, uint64_t a, uint64_t b, uint64_t rflags,
+                      uint64_t *result)
 {
     *result = 0;
     if (!valid_width(width))

@@ -88,7 +88,7 @@ static uint8_t default_seg(uint8_t base)
 }
 
 /* 16-bit addressing: ModRM r/m -> (base, index). */
-static const uint8_t rm16_base[8] = {VMIO_X86_RBX, VMIO_X86_RBX, VMIO_X86_RBP, VMIO_X86_RBP,
+static const uint8_t rm16_base[8] = {VMIO_X86_RBX,  VMIO_X86_RBX,  VMIO_X86_RBP, VMIO_X86_RBP,
                                      VMIO_REG_NONE, VMIO_REG_NONE, VMIO_X86_RBP, VMIO_X86_RBX};
 static const uint8_t rm16_index[8] = {VMIO_X86_RSI,  VMIO_X86_RDI,  VMIO_X86_RSI,  VMIO_X86_RDI,
                                       VMIO_REG_NONE, VMIO_REG_NONE, VMIO_REG_NONE, VMIO_REG_NONE};
@@ -248,18 +248,44 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         }
         bool legacy = true;
         switch (b) {
-        case 0x66: px.opsize = true; break;
-        case 0x67: px.addrsize = true; break;
-        case 0xF0: px.lock = true; break;
-        case 0xF2: px.repne = true; px.rep = false; break;
-        case 0xF3: px.rep = true; px.repne = false; break;
-        case 0x26: px.seg = VMIO_X86_SEG_ES; break;
-        case 0x2E: px.seg = VMIO_X86_SEG_CS; break;
-        case 0x36: px.seg = VMIO_X86_SEG_SS; break;
-        case 0x3E: px.seg = VMIO_X86_SEG_DS; break;
-        case 0x64: px.seg = VMIO_X86_SEG_FS; break;
-        case 0x65: px.seg = VMIO_X86_SEG_GS; break;
-        default: legacy = false; break;
+        case 0x66:
+            px.opsize = true;
+            break;
+        case 0x67:
+            px.addrsize = true;
+            break;
+        case 0xF0:
+            px.lock = true;
+            break;
+        case 0xF2:
+            px.repne = true;
+            px.rep = false;
+            break;
+        case 0xF3:
+            px.rep = true;
+            px.repne = false;
+            break;
+        case 0x26:
+            px.seg = VMIO_X86_SEG_ES;
+            break;
+        case 0x2E:
+            px.seg = VMIO_X86_SEG_CS;
+            break;
+        case 0x36:
+            px.seg = VMIO_X86_SEG_SS;
+            break;
+        case 0x3E:
+            px.seg = VMIO_X86_SEG_DS;
+            break;
+        case 0x64:
+            px.seg = VMIO_X86_SEG_FS;
+            break;
+        case 0x65:
+            px.seg = VMIO_X86_SEG_GS;
+            break;
+        default:
+            legacy = false;
+            break;
         }
         if (!legacy)
             break;
@@ -398,8 +424,8 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
             out->rep = px.rep || px.repne;
             if (opcode <= 0xA5) {
                 out->op = VMIO_X86_OP_MOVS;
-                string_mem(&out->mem, VMIO_X86_RSI,
-                           px.seg >= 0 ? (uint8_t)px.seg : VMIO_X86_SEG_DS, px.seg >= 0, asz);
+                string_mem(&out->mem, VMIO_X86_RSI, px.seg >= 0 ? (uint8_t)px.seg : VMIO_X86_SEG_DS,
+                           px.seg >= 0, asz);
                 string_mem(&out->mem2, VMIO_X86_RDI, VMIO_X86_SEG_ES, false, asz);
                 out->reads_mem = true;
                 out->writes_mem = true;
@@ -501,9 +527,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         out->mem.seg = (uint8_t)px.seg;
         out->mem.seg_override = true;
     }
-    out->opsize = (uint8_t)(out->op == VMIO_X86_OP_MOVZX || out->op == VMIO_X86_OP_MOVSX
-                                ? a->reg_width
-                                : width);
+    out->opsize =
+        (uint8_t)(out->op == VMIO_X86_OP_MOVZX || out->op == VMIO_X86_OP_MOVSX ? a->reg_width
+                                                                               : width);
     a->width = (uint8_t)width;
     a->dir = out->reads_mem ? VMIO_READ : VMIO_WRITE;
     out->len = (uint8_t)c.pos;
@@ -552,14 +578,14 @@ const char *vmio_x86_reg_name(unsigned reg, unsigned width, bool high_byte)
 {
     static const char *const r64[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
                                         "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
-    static const char *const r32[16] = {"eax", "ecx", "edx",  "ebx",  "esp",  "ebp",
-                                        "esi", "edi", "r8d",  "r9d",  "r10d", "r11d",
+    static const char *const r32[16] = {"eax",  "ecx",  "edx",  "ebx", "esp",  "ebp",
+                                        "esi",  "edi",  "r8d",  "r9d", "r10d", "r11d",
                                         "r12d", "r13d", "r14d", "r15d"};
-    static const char *const r16[16] = {"ax",  "cx",  "dx",   "bx",   "sp",   "bp",
-                                        "si",  "di",  "r8w",  "r9w",  "r10w", "r11w",
+    static const char *const r16[16] = {"ax",   "cx",   "dx",   "bx",  "sp",   "bp",
+                                        "si",   "di",   "r8w",  "r9w", "r10w", "r11w",
                                         "r12w", "r13w", "r14w", "r15w"};
-    static const char *const r8[16] = {"al",  "cl",  "dl",   "bl",   "spl",  "bpl",
-                                       "sil", "dil", "r8b",  "r9b",  "r10b", "r11b",
+    static const char *const r8[16] = {"al",   "cl",   "dl",   "bl",  "spl",  "bpl",
+                                       "sil",  "dil",  "r8b",  "r9b", "r10b", "r11b",
                                        "r12b", "r13b", "r14b", "r15b"};
     static const char *const r8h[4] = {"ah", "ch", "dh", "bh"};
     if (reg >= 16)
@@ -567,10 +593,15 @@ const char *vmio_x86_reg_name(unsigned reg, unsigned width, bool high_byte)
     if (high_byte)
         return width == 1 && reg < 4 ? r8h[reg] : "?";
     switch (width) {
-    case 1: return r8[reg];
-    case 2: return r16[reg];
-    case 4: return r32[reg];
-    case 8: return r64[reg];
-    default: return "?";
+    case 1:
+        return r8[reg];
+    case 2:
+        return r16[reg];
+    case 4:
+        return r32[reg];
+    case 8:
+        return r64[reg];
+    default:
+        return "?";
     }
 }

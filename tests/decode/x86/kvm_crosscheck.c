@@ -36,7 +36,7 @@
 #include "vmio/vm.h"
 
 #define LOW_WINDOW 0x10000000ULL
-#define XC_PORT 0xe0   /* 0xe0 checkpoint, 0xe1 final count, 0xe2 marker */
+#define XC_PORT 0xe0 /* 0xe0 checkpoint, 0xe1 final count, 0xe2 marker */
 #define MAX_REPORTS 40
 #define CHECKED_FLAGS (VMIO_X86_ARITH_FLAGS | VMIO_X86_DF)
 
@@ -50,14 +50,14 @@ struct xc {
     uint64_t insn_rip;
     uint8_t bytes[VMIO_X86_MAX_INSN];
     struct vmio_x86_insn insn;
-    struct vmio_x86_regs cur;   /* vmio's register file, stepped exit by exit */
+    struct vmio_x86_regs cur; /* vmio's register file, stepped exit by exit */
     uint64_t seg_base[VMIO_X86_NSEG];
     struct vmio_x86_paging pg;
-    bool done;                  /* the last step completed the instruction */
+    bool done; /* the last step completed the instruction */
     unsigned steps;
-    bool expect_write;          /* a read-modify-write owes its write exit */
+    bool expect_write; /* a read-modify-write owes its write exit */
     uint64_t expect_gpa, expect_value;
-    bool ram_check;             /* MOVS into RAM: destination to verify */
+    bool ram_check; /* MOVS into RAM: destination to verify */
     uint64_t ram_gpa, ram_value;
     unsigned ram_width;
     unsigned long forms[VMIO_X86_NOP + 1];
@@ -191,7 +191,7 @@ static void on_mmio(struct xc *x, bool write, uint64_t gpa, unsigned width, uint
     x->mmio_exits++;
     if (!x->active) {
         report(x, "MMIO %s of %u at 0x%" PRIx64 " outside a marked instruction",
-                write ? "write" : "read", width, gpa);
+               write ? "write" : "read", width, gpa);
         return;
     }
     const struct vmio_x86_insn *d = &x->insn;
@@ -258,10 +258,10 @@ static void on_mmio(struct xc *x, bool write, uint64_t gpa, unsigned width, uint
     }
     if (write != want_write || gpa != want_gpa || width != d->access.width) {
         report(x,
-               "KVM %s of %u at 0x%" PRIx64 ", vmio %s of %u at 0x%" PRIx64
-               " (rsi 0x%" PRIx64 " rdi 0x%" PRIx64 " rcx 0x%" PRIx64 ")",
-               write ? "write" : "read", width, gpa, want_write ? "write" : "read",
-               d->access.width, want_gpa, x->cur.gpr[VMIO_X86_RSI], x->cur.gpr[VMIO_X86_RDI],
+               "KVM %s of %u at 0x%" PRIx64 ", vmio %s of %u at 0x%" PRIx64 " (rsi 0x%" PRIx64
+               " rdi 0x%" PRIx64 " rcx 0x%" PRIx64 ")",
+               write ? "write" : "read", width, gpa, want_write ? "write" : "read", d->access.width,
+               want_gpa, x->cur.gpr[VMIO_X86_RSI], x->cur.gpr[VMIO_X86_RDI],
                x->cur.gpr[VMIO_X86_RCX]);
         return;
     }
@@ -276,8 +276,8 @@ static void on_mmio(struct xc *x, bool write, uint64_t gpa, unsigned width, uint
     x->done = eff.done;
     if (write) {
         if (!eff.write || eff.value != (value & mask_of(width)))
-            report(x, "KVM wrote 0x%" PRIx64 ", vmio computes %s0x%" PRIx64,
-                   value & mask_of(width), eff.write ? "" : "no write, ", eff.value);
+            report(x, "KVM wrote 0x%" PRIx64 ", vmio computes %s0x%" PRIx64, value & mask_of(width),
+                   eff.write ? "" : "no write, ", eff.value);
     } else if (eff.write && movs) {
         x->ram_check = true;
         x->ram_width = width;

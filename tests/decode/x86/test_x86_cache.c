@@ -54,8 +54,8 @@ static void test_stale_bytes(void **state)
     /* The stale entry was dropped. */
     assert_null(vmio_x86_cache_lookup(&c, 0x2000, VMIO_X86_MODE_64, NULL, 0));
     assert_int_equal(vmio_x86_cache_insert(&c, 0x2000, &d2, w->bytes), VMIO_DECODE_OK);
-    const struct vmio_x86_insn *h = vmio_x86_cache_lookup(&c, 0x2000, VMIO_X86_MODE_64, w->bytes,
-                                                          w->len);
+    const struct vmio_x86_insn *h =
+        vmio_x86_cache_lookup(&c, 0x2000, VMIO_X86_MODE_64, w->bytes, w->len);
     assert_non_null(h);
     assert_int_equal(h->access.reg, VMIO_X86_RCX);
 }

@@ -62,8 +62,8 @@ static void check_vector(const struct x86_vector *v)
     CHECK(d.reads_mem == (v->rd != 0), "reads_mem %d", d.reads_mem);
     CHECK(d.writes_mem == (v->wr != 0), "writes_mem %d", d.writes_mem);
     CHECK(d.lock == (v->lock != 0), "lock %d", d.lock);
-    CHECK(strcmp(gpr_name(d.mem.base), v->base) == 0, "base %s, expected %s",
-          gpr_name(d.mem.base), v->base);
+    CHECK(strcmp(gpr_name(d.mem.base), v->base) == 0, "base %s, expected %s", gpr_name(d.mem.base),
+          v->base);
     CHECK(strcmp(gpr_name(d.mem.index), v->index) == 0, "index %s, expected %s",
           gpr_name(d.mem.index), v->index);
     CHECK(d.mem.scale == v->scale, "scale %u", d.mem.scale);
@@ -200,8 +200,8 @@ static void test_effective_address(void **state)
     (void)state;
     struct vmio_x86_regs r;
     memset(&r, 0, sizeof(r));
-    uint64_t seg[VMIO_X86_NSEG] = {0x1000000, 0x2000000, 0x3000000, 0x4000000, 0x7f0000000000ULL,
-                                   0xffff800000000000ULL};
+    uint64_t seg[VMIO_X86_NSEG] = {0x1000000, 0x2000000,         0x3000000,
+                                   0x4000000, 0x7f0000000000ULL, 0xffff800000000000ULL};
     r.gpr[VMIO_X86_R13] = 0x1000;
     r.gpr[VMIO_X86_R14] = 0x10;
     assert_int_equal(ea_of("mov ecx, dword ptr [r13+r14*2+0x12345678]", &r, NULL, false),

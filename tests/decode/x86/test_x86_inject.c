@@ -26,10 +26,18 @@ static void test_set_reg_rules(void **state)
                 assert_int_equal(vmio_x86_set_reg(&r, reg, w, false, v), VMIO_DECODE_OK);
                 uint64_t want;
                 switch (w) {
-                case 1: want = (old & ~0xffULL) | (uint8_t)v; break;
-                case 2: want = (old & ~0xffffULL) | (uint16_t)v; break;
-                case 4: want = (uint32_t)v; break;
-                default: want = v; break;
+                case 1:
+                    want = (old & ~0xffULL) | (uint8_t)v;
+                    break;
+                case 2:
+                    want = (old & ~0xffffULL) | (uint16_t)v;
+                    break;
+                case 4:
+                    want = (uint32_t)v;
+                    break;
+                default:
+                    want = v;
+                    break;
                 }
                 assert_int_equal(r.gpr[reg], want);
                 for (unsigned i = 0; i < 16; i++)
@@ -149,21 +157,30 @@ static void test_inject_read_and_in(void **state)
     HOST_OP(sbb##sfx, "sbb", type, cons)                                                           \
     HOST_OP(cmp##sfx, "cmp", type, cons)                                                           \
     HOST_OP(and##sfx, "and", type, cons)                                                           \
-    HOST_OP(or##sfx, "or", type, cons)                                                             \
+    HOST_OP(or ##sfx, "or", type, cons)                                                            \
     HOST_OP(xor##sfx, "xor", type, cons)                                                           \
     HOST_OP(test##sfx, "test", type, cons)                                                         \
     static uint64_t host##sfx(enum vmio_x86_op op, type a, type b, uint64_t fin, type *r)          \
     {                                                                                              \
         switch (op) {                                                                              \
-        case VMIO_X86_OP_ADD: return host_add##sfx(a, b, fin, r);                                  \
-        case VMIO_X86_OP_ADC: return host_adc##sfx(a, b, fin, r);                                  \
-        case VMIO_X86_OP_SUB: return host_sub##sfx(a, b, fin, r);                                  \
-        case VMIO_X86_OP_SBB: return host_sbb##sfx(a, b, fin, r);                                  \
-        case VMIO_X86_OP_CMP: return host_cmp##sfx(a, b, fin, r);                                  \
-        case VMIO_X86_OP_AND: return host_and##sfx(a, b, fin, r);                                  \
-        case VMIO_X86_OP_OR: return host_or##sfx(a, b, fin, r);                                    \
-        case VMIO_X86_OP_XOR: return host_xor##sfx(a, b, fin, r);                                  \
-        default: return host_test##sfx(a, b, fin, r);                                              \
+        case VMIO_X86_OP_ADD:                                                                      \
+            return host_add##sfx(a, b, fin, r);                                                    \
+        case VMIO_X86_OP_ADC:                                                                      \
+            return host_adc##sfx(a, b, fin, r);                                                    \
+        case VMIO_X86_OP_SUB:                                                                      \
+            return host_sub##sfx(a, b, fin, r);                                                    \
+        case VMIO_X86_OP_SBB:                                                                      \
+            return host_sbb##sfx(a, b, fin, r);                                                    \
+        case VMIO_X86_OP_CMP:                                                                      \
+            return host_cmp##sfx(a, b, fin, r);                                                    \
+        case VMIO_X86_OP_AND:                                                                      \
+            return host_and##sfx(a, b, fin, r);                                                    \
+        case VMIO_X86_OP_OR:                                                                       \
+            return host_or##sfx(a, b, fin, r);                                                     \
+        case VMIO_X86_OP_XOR:                                                                      \
+            return host_xor##sfx(a, b, fin, r);                                                    \
+        default:                                                                                   \
+            return host_test##sfx(a, b, fin, r);                                                   \
         }                                                                                          \
     }
 HOST_ALL(uint8_t, 8, "q")
@@ -172,7 +189,7 @@ HOST_ALL(uint32_t, 32, "r")
 HOST_ALL(uint64_t, 64, "r")
 
 static const enum vmio_x86_op alu_ops[] = {
-    VMIO_X86_OP_ADD, VMIO_X86_OP_ADC, VMIO_X86_OP_SUB, VMIO_X86_OP_SBB, VMIO_X86_OP_CMP,
+    VMIO_X86_OP_ADD, VMIO_X86_OP_ADC, VMIO_X86_OP_SUB, VMIO_X86_OP_SBB,  VMIO_X86_OP_CMP,
     VMIO_X86_OP_AND, VMIO_X86_OP_OR,  VMIO_X86_OP_XOR, VMIO_X86_OP_TEST,
 };
 
@@ -238,9 +255,8 @@ static void compare_one(enum vmio_x86_op op, unsigned w, uint64_t a, uint64_t b,
         if (flag_errors++ < 20)
             printf("%s w%u a=%#llx b=%#llx cf=%llu: ours r=%#llx f=%#llx host r=%#llx f=%#llx\n",
                    vmio_x86_op_name(op), w, (unsigned long long)a, (unsigned long long)b,
-                   (unsigned long long)cin, (unsigned long long)ours_r,
-                   (unsigned long long)ours_f, (unsigned long long)host_r,
-                   (unsigned long long)host_f);
+                   (unsigned long long)cin, (unsigned long long)ours_r, (unsigned long long)ours_f,
+                   (unsigned long long)host_r, (unsigned long long)host_f);
     }
 }
 
@@ -310,8 +326,8 @@ static void regs_init(struct vmio_x86_regs *r)
     r->rflags = 0x2;
 }
 
-static void step(const char *text, struct vmio_x86_regs *r, uint64_t read, struct vmio_x86_effect *e,
-                 const struct x86_vector **vout, struct vmio_x86_insn *d)
+static void step(const char *text, struct vmio_x86_regs *r, uint64_t read,
+                 struct vmio_x86_effect *e, const struct x86_vector **vout, struct vmio_x86_insn *d)
 {
     const struct x86_vector *v = decode_vec(text, d);
     assert_int_equal(vmio_x86_emulate(d, r, read, e), VMIO_DECODE_OK);
@@ -549,10 +565,10 @@ static void test_emulate_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_reg_rules),   cmocka_unit_test(test_load_value),
+        cmocka_unit_test(test_set_reg_rules),      cmocka_unit_test(test_load_value),
         cmocka_unit_test(test_inject_read_and_in), cmocka_unit_test(test_flags_vs_host),
-        cmocka_unit_test(test_alu_reference),   cmocka_unit_test(test_emulate_mov),
-        cmocka_unit_test(test_emulate_alu),     cmocka_unit_test(test_emulate_string),
+        cmocka_unit_test(test_alu_reference),      cmocka_unit_test(test_emulate_mov),
+        cmocka_unit_test(test_emulate_alu),        cmocka_unit_test(test_emulate_string),
         cmocka_unit_test(test_emulate_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,8 +58,8 @@ static void test_long_mode(void **state)
     (void)state;
     memset(mem, 0, sizeof(mem));
     /* PML4 at 0x1000, PDPT at 0x2000, PD at 0x3000, PT at 0x4000. */
-    struct vmio_x86_paging pg = {.cr0 = CR0_PG | 1, .cr3 = 0x1000, .cr4 = CR4_PAE,
-                                 .efer = EFER_LMA | (1 << 8)};
+    struct vmio_x86_paging pg = {
+        .cr0 = CR0_PG | 1, .cr3 = 0x1000, .cr4 = CR4_PAE, .efer = EFER_LMA | (1 << 8)};
     uint64_t la4k = 0x00007f8040201234ULL; /* PML4 255, PDPT 1, PD 1, PT 1 */
     put(0x1000 + 255 * 8, 8, 0x2000 | P | RW);
     put(0x2000 + 1 * 8, 8, 0x3000 | P | RW);
@@ -71,8 +71,7 @@ static void test_long_mode(void **state)
     assert_int_equal(xlate(&pg, 0x00007f8040600000ULL + 0x12345, VMIO_DECODE_OK), 0x40012345);
     /* 1 GiB page: PDPT entry 5. */
     put(0x2000 + 5 * 8, 8, 0xc0000000ULL | PS | P);
-    assert_int_equal(xlate(&pg, 0x00007f8140000000ULL + 0x3456789, VMIO_DECODE_OK),
-                     0xc3456789ULL);
+    assert_int_equal(xlate(&pg, 0x00007f8140000000ULL + 0x3456789, VMIO_DECODE_OK), 0xc3456789ULL);
     /* Upper half: PML4 511. */
     put(0x1000 + 511 * 8, 8, 0x2000 | P);
     assert_int_equal(xlate(&pg, 0xffffff8140000010ULL, VMIO_DECODE_OK), 0xc0000010ULL);
