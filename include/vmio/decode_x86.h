@@ -67,7 +67,7 @@ enum vmio_x86_op {
     VMIO_X86_OP_CMP,
     VMIO_X86_OP_TEST,
     VMIO_X86_OP_XCHG,
-    VMIO_X86_NOP
+    VMIO_X86_NOP /* no operation: the value of a failed decode */
 };
 
 /* RFLAGS bits the emulator reads or writes. */
