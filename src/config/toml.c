@@ -328,7 +328,8 @@ int vmio_toml_get_datetime(const struct vmio_toml_value *v, struct vmio_toml_dat
 struct keypart {
     char *s;
     size_t len;
-    size_t off; /* byte offset of the key part in the source */
+    size_t off;               /* byte offset of the key part in the source */
+    struct vmio_toml_pos pos; /* the same as line/column */
 };
 
 struct key {
@@ -770,9 +771,9 @@ static int parse_multiline(struct parser *p, char q)
             continue;
         }
         if (c == '\n' || (c == '\r' && peek(p, 1) == '\n')) {
-            size_t at = p->pos;
+            /* CRLF is normalised to LF, as the spec allows */
             eat_newline(p);
-            r = buf_put(p, p->s + at, p->pos - at);
+            r = buf_put(p, "\n", 1);
             if (r)
                 return r;
             continue;
@@ -843,6 +844,7 @@ static int key_push(struct parser *p, struct key *k, const char *s, size_t len, 
     k->parts[k->n].s = c;
     k->parts[k->n].len = len;
     k->parts[k->n].off = off;
+    k->parts[k->n].pos = pos_at(p, off);
     k->n++;
     return 0;
 }
@@ -891,8 +893,10 @@ static int parse_key(struct parser *p, struct key *k, const char *ctx)
 
 /* ---- tree building -------------------------------------------------------- */
 
+/* A new value of type @t at @depth, defined at @off (line/column @pos, or computed from @off
+ * when @pos is NULL; @off is used for the error when @depth is too deep). */
 static struct vmio_toml_value *new_value(struct parser *p, enum vmio_toml_type t, unsigned depth,
-                                         size_t off)
+                                         size_t off, const struct vmio_toml_pos *pos)
 {
     if (depth > VMIO_TOML_MAX_DEPTH) {
         fail(p, off, "nesting deeper than %d levels", VMIO_TOML_MAX_DEPTH);
@@ -905,7 +909,7 @@ static struct vmio_toml_value *new_value(struct parser *p, enum vmio_toml_type t
     }
     v->type = t;
     v->depth = depth;
-    v->pos = pos_at(p, off);
+    v->pos = pos ? *pos : pos_at(p, off);
     return v;
 }
 
@@ -913,7 +917,7 @@ static struct vmio_toml_value *new_value(struct parser *p, enum vmio_toml_type t
 static int add(struct parser *p, struct vmio_toml_value *t, struct keypart *kp,
                struct vmio_toml_value *v)
 {
-    int r = toml_table_add(t, kp->s, kp->len, pos_at(p, kp->off), v);
+    int r = toml_table_add(t, kp->s, kp->len, kp->pos, v);
     if (r) {
         toml_value_free(v);
         return oom(p);
@@ -943,7 +947,7 @@ static struct vmio_toml_value *walk_header(struct parser *p, struct vmio_toml_va
         struct keypart *kp = &k->parts[i];
         struct vmio_toml_value *c = toml_table_lookup(t, kp->s, kp->len);
         if (!c) {
-            c = new_value(p, VMIO_TOML_TABLE, t->depth + 1, kp->off);
+            c = new_value(p, VMIO_TOML_TABLE, t->depth + 1, kp->off, &kp->pos);
             if (!c)
                 return NULL;
             c->flags = T_HEADER_PARENT;
@@ -970,12 +974,16 @@ static struct vmio_toml_value *walk_dotted(struct parser *p, struct vmio_toml_va
         struct keypart *kp = &k->parts[i];
         struct vmio_toml_value *c = toml_table_lookup(t, kp->s, kp->len);
         if (!c) {
-            c = new_value(p, VMIO_TOML_TABLE, t->depth + 1, kp->off);
+            c = new_value(p, VMIO_TOML_TABLE, t->depth + 1, kp->off, &kp->pos);
             if (!c)
                 return NULL;
             c->flags = T_DOTTED;
             if (add(p, t, kp, c))
                 return NULL;
+        } else if (c->type == VMIO_TOML_TABLE && c->flags == T_HEADER_PARENT) {
+            /* implicitly created by a header ([a.b.c] makes a.b): dotted keys may
+             * define it, and then it counts as defined by dotted keys */
+            c->flags = T_DOTTED;
         } else if (c->type != VMIO_TOML_TABLE || !(c->flags & T_DOTTED) || (c->flags & T_INLINE)) {
             const char *sk = show(kp->s, kp->len, sb, sizeof(sb));
             if (c->type == VMIO_TOML_TABLE && !(c->flags & T_INLINE))
@@ -1353,7 +1361,7 @@ static int parse_value(struct parser *p, unsigned depth, struct vmio_toml_value 
                                           c == '['   ? VMIO_TOML_ARRAY
                                           : c == '{' ? VMIO_TOML_TABLE
                                                      : VMIO_TOML_BOOL,
-                                          depth, start);
+                                          depth, start, NULL);
     if (!v)
         return p->failed;
     int r;
@@ -1448,6 +1456,7 @@ out:
 static int parse_header(struct parser *p)
 {
     size_t start = p->pos;
+    struct vmio_toml_pos hpos = pos_at(p, start);
     bool aot = peek(p, 1) == '[';
     char sb[80];
     struct key k = {0};
@@ -1484,7 +1493,7 @@ static int parse_header(struct parser *p)
     if (aot) {
         struct vmio_toml_value *arr = c;
         if (!arr) {
-            if (!(arr = new_value(p, VMIO_TOML_ARRAY, parent->depth + 1, last->off))) {
+            if (!(arr = new_value(p, VMIO_TOML_ARRAY, parent->depth + 1, last->off, &last->pos))) {
                 r = p->failed;
                 goto out;
             }
@@ -1495,7 +1504,7 @@ static int parse_header(struct parser *p)
             r = fail(p, start, "cannot define [[%s]]: key is already defined as %s", sk, what(arr));
             goto out;
         }
-        struct vmio_toml_value *t = new_value(p, VMIO_TOML_TABLE, arr->depth + 1, start);
+        struct vmio_toml_value *t = new_value(p, VMIO_TOML_TABLE, arr->depth + 1, start, &hpos);
         if (!t) {
             r = p->failed;
             goto out;
@@ -1509,7 +1518,7 @@ static int parse_header(struct parser *p)
         p->cur = t;
     } else {
         if (!c) {
-            if (!(c = new_value(p, VMIO_TOML_TABLE, parent->depth + 1, start))) {
+            if (!(c = new_value(p, VMIO_TOML_TABLE, parent->depth + 1, start, &hpos))) {
                 r = p->failed;
                 goto out;
             }
@@ -1518,7 +1527,7 @@ static int parse_header(struct parser *p)
                 goto out;
         } else if (c->type == VMIO_TOML_TABLE && c->flags == T_HEADER_PARENT) {
             c->flags = T_DEFINED;
-            c->pos = pos_at(p, start);
+            c->pos = hpos;
         } else if (c->type == VMIO_TOML_TABLE) {
             r = fail(p, start, "table '%s' is already defined%s", sk,
                      (c->flags & T_INLINE)   ? " as an inline table"
