@@ -41,7 +41,8 @@ struct vmio_vm_options {
 struct vmio_ram_region {
     uint64_t gpa;
     uint64_t size;
-    void *host; /* where the region is mapped in vmio's address space */
+    void *host;    /* where the region is mapped in vmio's address space */
+    bool readonly; /* ROM: guest writes exit instead of landing */
 };
 
 /*

@@ -235,6 +235,55 @@ static uint8_t *mmap_entry(uint8_t *p, uint64_t base, uint64_t len, uint32_t typ
     return p + MMAP_ENTRY_SIZE;
 }
 
+/* Emit the part of [lo, hi) that lies inside [from, to) with @type. */
+static uint8_t *mmap_clip(uint8_t *p, uint64_t lo, uint64_t hi, uint64_t from, uint64_t to,
+                          uint32_t type)
+{
+    uint64_t a = lo > from ? lo : from, b = hi < to ? hi : to;
+    return a < b ? mmap_entry(p, a, b - a, type) : p;
+}
+
+/*
+ * The memory map a PC firmware would give: each RAM region as available
+ * (reserved if it is ROM), with the legacy area carved the usual way: the
+ * EBDA (0x9fc00-0xa0000) and BIOS area (0xf0000-0x100000) reserved, VGA and
+ * option ROM space (0xa0000-0xf0000) not listed. Returns the end of the list.
+ */
+#define EBDA_START 0x9fc00ULL
+#define VGA_START 0xa0000ULL
+#define BIOS_START 0xf0000ULL
+#define HIGH_START 0x100000ULL
+#define MMAP_MAX_PER_REGION 4
+
+static uint8_t *write_mmap(struct vmio_vm *vm, uint8_t *p)
+{
+    for (unsigned i = 0; i < vmio_vm_ram_count(vm); i++) {
+        const struct vmio_ram_region *r = vmio_vm_ram_at(vm, i);
+        uint64_t lo = r->gpa, hi = r->gpa + r->size;
+        uint32_t type = r->readonly ? 2 : 1;
+        p = mmap_clip(p, lo, hi, 0, EBDA_START, type);
+        p = mmap_clip(p, lo, hi, EBDA_START, VGA_START, 2);
+        p = mmap_clip(p, lo, hi, BIOS_START, HIGH_START, 2);
+        p = mmap_clip(p, lo, hi, HIGH_START, UINT64_MAX, type);
+    }
+    return p;
+}
+
+/* KiB of writable RAM that starts at @base and runs on contiguously, capped at @limit. */
+static uint32_t ram_kib_from(struct vmio_vm *vm, uint64_t base, uint64_t limit)
+{
+    uint64_t end = base;
+    for (unsigned i = 0; i < vmio_vm_ram_count(vm); i++) {
+        const struct vmio_ram_region *r = vmio_vm_ram_at(vm, i);
+        if (!r->readonly && r->gpa <= end && r->gpa + r->size > end)
+            end = r->gpa + r->size;
+    }
+    if (end > limit)
+        end = limit;
+    uint64_t kib = (end - base) / 1024;
+    return kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib;
+}
+
 static void wr32(uint8_t *p, uint32_t v)
 {
     memcpy(p, &v, 4);
@@ -248,7 +297,7 @@ static int write_info(struct vmio_vm *vm, const char *cmdline, struct vmio_boot_
     if (cmdlen >= MAX_CMDLINE)
         return vmio_error_set(err, -E2BIG, "command line is %zu bytes; at most %d", cmdlen,
                               MAX_CMDLINE - 1);
-    unsigned nmmap = 4 + (vmio_vm_ram_count(vm) > 1 ? vmio_vm_ram_count(vm) - 1 : 0);
+    unsigned nmmap = MMAP_MAX_PER_REGION * vmio_vm_ram_count(vm);
     uint64_t total = MBI_SIZE + (uint64_t)nmmap * MMAP_ENTRY_SIZE + cmdlen + 1 + sizeof(loader);
     uint64_t base = (info->image_hi + 0xfff) & ~0xfffULL;
     if (base + total > UINT32_MAX)
@@ -262,17 +311,7 @@ static int write_info(struct vmio_vm *vm, const char *cmdline, struct vmio_boot_
                               base, total);
     memset(mbi, 0, total);
 
-    const struct vmio_ram_region *low = vmio_vm_ram_at(vm, 0);
-    uint64_t low_end = low->gpa + low->size;
-    uint8_t *mm = mbi + MBI_SIZE, *p = mm;
-    p = mmap_entry(p, 0, 0x9fc00, 1);
-    p = mmap_entry(p, 0x9fc00, 0x400, 2);
-    p = mmap_entry(p, 0xf0000, 0x10000, 2);
-    p = mmap_entry(p, 0x100000, low_end - 0x100000, 1);
-    for (unsigned i = 1; i < vmio_vm_ram_count(vm); i++) {
-        const struct vmio_ram_region *r = vmio_vm_ram_at(vm, i);
-        p = mmap_entry(p, r->gpa, r->size, 1);
-    }
+    uint8_t *mm = mbi + MBI_SIZE, *p = write_mmap(vm, mm);
     uint8_t *cmd = p;
     if (cmdlen)
         memcpy(cmd, cmdline, cmdlen);
@@ -282,8 +321,8 @@ static int write_info(struct vmio_vm *vm, const char *cmdline, struct vmio_boot_
 
     uint32_t gpa = (uint32_t)base;
     wr32(mbi + 0, MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME);
-    wr32(mbi + 4, 640);                                       /* mem_lower, KiB */
-    wr32(mbi + 8, (uint32_t)((low_end - 0x100000) / 1024));  /* mem_upper, KiB above 1 MiB */
+    wr32(mbi + 4, ram_kib_from(vm, 0, EBDA_START));          /* mem_lower, KiB */
+    wr32(mbi + 8, ram_kib_from(vm, HIGH_START, UINT64_MAX)); /* mem_upper, KiB above 1 MiB */
     wr32(mbi + 16, gpa + (uint32_t)(cmd - mbi));              /* cmdline */
     wr32(mbi + 20, 0);                                        /* mods_count */
     wr32(mbi + 24, 0);                                        /* mods_addr */

@@ -16,22 +16,26 @@
 #define DEFAULT_MEM_SIZE (64ULL << 20)
 #define MAX_MEM_SIZE (1ULL << 40)
 
-static int add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, struct vmio_error *err)
+/* Allocate anonymous memory for [gpa, gpa+size) and give it a KVM slot. */
+static int add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readonly,
+                   struct vmio_error *err)
 {
     if (vm->nram == VMIO_MAX_RAM_REGIONS)
-        return vmio_error_set(err, -ENOSPC, "too many RAM regions");
+        return vmio_error_set(err, -ENOSPC, "too many RAM regions (at most %d)",
+                              VMIO_MAX_RAM_REGIONS);
     void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                       -1, 0);
     if (host == MAP_FAILED)
-        return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " MiB of guest RAM: %s",
-                              size >> 20, strerror(errno));
-    int rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, false, err);
+        return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " KiB of guest %s: %s",
+                              size >> 10, readonly ? "ROM" : "RAM", strerror(errno));
+    int rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, readonly, err);
     if (rc < 0) {
         munmap(host, size);
         return rc;
     }
     vm->next_slot++;
-    vm->ram[vm->nram++] = (struct vmio_ram_region){.gpa = gpa, .size = size, .host = host};
+    vm->ram[vm->nram++] =
+        (struct vmio_ram_region){.gpa = gpa, .size = size, .host = host, .readonly = readonly};
     return 0;
 }
 
@@ -76,9 +80,9 @@ int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out,
         goto fail;
     }
     uint64_t low = mem < VMIO_LOW_RAM_END ? mem : VMIO_LOW_RAM_END;
-    rc = add_ram(vm, 0, low, err);
+    rc = add_ram(vm, 0, low, false, err);
     if (rc == 0 && mem > low)
-        rc = add_ram(vm, VMIO_HIGH_RAM_BASE, mem - low, err);
+        rc = add_ram(vm, VMIO_HIGH_RAM_BASE, mem - low, false, err);
     if (rc < 0)
         goto fail;
     *out = vm;
@@ -311,24 +315,7 @@ int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readon
     rc = check_free_range(vm, "RAM", gpa, size, err);
     if (rc < 0)
         return rc;
-    if (!readonly)
-        return add_ram(vm, gpa, size, err);
-    if (vm->nram == VMIO_MAX_RAM_REGIONS)
-        return vmio_error_set(err, -ENOSPC, "too many RAM regions (at most %d)",
-                              VMIO_MAX_RAM_REGIONS);
-    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (host == MAP_FAILED)
-        return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " KiB of guest ROM: %s",
-                              size >> 10, strerror(errno));
-    rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, true, err);
-    if (rc < 0) {
-        munmap(host, size);
-        return rc;
-    }
-    vm->next_slot++;
-    vm->ram[vm->nram++] = (struct vmio_ram_region){.gpa = gpa, .size = size, .host = host};
-    return 0;
+    return add_ram(vm, gpa, size, readonly, err);
 }
 
 int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned flags,
