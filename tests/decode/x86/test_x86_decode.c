@@ -280,13 +280,85 @@ static void test_names(void **state)
     assert_int_equal(vmio_x86_mode_from_cs(false, true, false), VMIO_X86_MODE_16);
 }
 
+/* ---- random byte strings: structural invariants (run under ASan/UBSan too) ---- */
+
+static uint64_t fuzz_state = 0x243f6a8885a308d3ULL;
+static uint8_t fuzz_byte(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return (uint8_t)(fuzz_state >> 24);
+}
+
+static void test_random_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t prefixes[] = {0x66, 0x67, 0xF0, 0xF2, 0xF3, 0x2E,
+                                       0x36, 0x3E, 0x26, 0x64, 0x65, 0x48};
+    static const uint8_t opcodes[] = {0x00, 0x01, 0x02, 0x03, 0x08, 0x11, 0x1A, 0x23, 0x29, 0x30,
+                                      0x39, 0x3B, 0x63, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86,
+                                      0x87, 0x88, 0x89, 0x8A, 0x8B, 0xA0, 0xA1, 0xA2, 0xA3, 0xA4,
+                                      0xA5, 0xAA, 0xAB, 0xC6, 0xC7, 0xF6, 0xF7, 0x0F};
+    unsigned ok = 0, counts[4] = {0};
+    for (unsigned n = 0; n < 400000; n++) {
+        uint8_t b[15];
+        for (unsigned i = 0; i < 15; i++)
+            b[i] = fuzz_byte();
+        unsigned pos = 0, np = fuzz_byte() % 5;
+        for (unsigned i = 0; i < np; i++)
+            b[pos++] = prefixes[fuzz_byte() % sizeof(prefixes)];
+        if (fuzz_byte() & 1)
+            b[pos++] = (uint8_t)(0x40 | (fuzz_byte() & 15));
+        if (fuzz_byte() % 4 != 0)
+            b[pos++] = opcodes[fuzz_byte() % sizeof(opcodes)];
+        if (pos && b[pos - 1] == 0x0F)
+            b[pos] = (uint8_t)(0xB6 | (fuzz_byte() & 1) | ((fuzz_byte() & 1) << 3));
+        enum vmio_x86_mode mode = (enum vmio_x86_mode)(fuzz_byte() % 3);
+        struct vmio_x86_insn d, e;
+        int rc = vmio_x86_decode(b, sizeof(b), mode, &d);
+        assert_true(rc == VMIO_DECODE_OK || rc == VMIO_DECODE_INVALID ||
+                    rc == VMIO_DECODE_UNSUPPORTED);
+        counts[-rc]++;
+        if (rc != VMIO_DECODE_OK) {
+            assert_non_null(d.reason);
+            continue;
+        }
+        ok++;
+        const struct vmio_access *a = &d.access;
+        assert_null(d.reason);
+        assert_true(d.len >= 1 && d.len <= 15);
+        assert_true(a->width == 1 || a->width == 2 || a->width == 4 || a->width == 8);
+        assert_true(a->reg == VMIO_REG_NONE || a->reg < 16);
+        assert_true(!d.high_byte || (a->reg < 4 && a->width == 1 && !d.rex));
+        assert_true(d.reads_mem || d.writes_mem);
+        assert_int_equal(a->dir, d.reads_mem ? VMIO_READ : VMIO_WRITE);
+        assert_true(d.mem.addr_size == 2 || d.mem.addr_size == 4 || d.mem.addr_size == 8);
+        assert_true(d.mem.seg < VMIO_X86_NSEG);
+        assert_true(!d.mem.rip_relative || mode == VMIO_X86_MODE_64);
+        assert_true(!d.rex || mode == VMIO_X86_MODE_64);
+        /* Exactly len bytes decode the same; one fewer is truncated. */
+        assert_int_equal(vmio_x86_decode(b, d.len, mode, &e), VMIO_DECODE_OK);
+        assert_memory_equal(&d, &e, sizeof(d));
+        assert_int_equal(vmio_x86_decode(b, d.len - 1u, mode, &e), VMIO_DECODE_TRUNCATED);
+        /* The emulation step accepts every successful decode. */
+        struct vmio_x86_regs r;
+        memset(&r, 0, sizeof(r));
+        r.gpr[VMIO_X86_RCX] = 1;
+        struct vmio_x86_effect eff;
+        assert_int_equal(vmio_x86_emulate(&d, &r, 0x8000000000001234ULL, &eff), VMIO_DECODE_OK);
+        assert_true(eff.write == (d.writes_mem && d.op != VMIO_X86_OP_CMP) || eff.skipped);
+    }
+    printf("random: %u ok, %u invalid, %u unsupported\n", ok, counts[2], counts[3]);
+    assert_true(ok > 10000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),
-        cmocka_unit_test(test_prefix_rules),
-        cmocka_unit_test(test_effective_address),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_vectors),           cmocka_unit_test(test_prefix_rules),
+        cmocka_unit_test(test_effective_address), cmocka_unit_test(test_names),
+        cmocka_unit_test(test_random_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
