@@ -2,8 +2,9 @@
  * x86 decoder tests over vectors assembled by GNU as (vectors.txt ->
  * x86_vectors.h): every field of every vector, every truncation of every
  * valid vector, LOCK on every valid vector, trailing bytes, and effective
- * addresses. Derived encodings (a prefix added to assembled bytes) are the
- * only bytes built here; none is typed by hand except single prefix bytes.
+ * addresses; plus structural invariants over random byte strings. Derived
+ * encodings (a prefix added to assembled bytes) are the only bytes built
+ * here; none is typed by hand except single prefix bytes.
  */
 #include "x86_test.h"
 
