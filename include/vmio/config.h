@@ -231,4 +231,35 @@ const char *vmio_irq_mode_name(enum vmio_irq_mode mode);
  */
 void vmio_config_describe(const struct vmio_config *cfg, FILE *out);
 
+struct chardev;
+struct vmio_boot_info;
+struct vmio_vm;
+struct vmio_vm_options;
+
+/*
+ * vmio_config_build_vm - create the VM @cfg describes: its RAM regions,
+ * pass-through mappings (after alignment, merging and carving; backed by
+ * /dev/mem or the file/shm extension) and emulated devices. The first
+ * Console (16550) device gets @serial (not owned; may be NULL), later ones
+ * no backend. @opts gives the unclaimed policy and log (its mem_size is
+ * ignored). On success *@out owns the VM; nothing is left behind on failure.
+ * Errors: those of vmio_config_runnable(), vmio_config_memmap(),
+ * vmio_vm_add_ram(), vmio_vm_map_host() and device creation, each with a
+ * message naming the region or device.
+ */
+int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_options *opts,
+                         struct chardev *serial, struct vmio_vm **out, struct vmio_error *err);
+
+/*
+ * vmio_config_load_kernel - load @cfg's kernel into @vm: a multiboot image
+ * as its header says (with @cmdline, may be NULL), anything else raw at
+ * kernel_load_addr, entered at entry_point (boot->mbi_addr is then 0); then
+ * the dtb and ramdisk at their load addresses. Fills *@boot.
+ * Errors: -ENOEXEC for a non-multiboot kernel without kernel_load_addr,
+ * -ERANGE for anything that does not fit in guest RAM, file errors (-errno
+ * with the path).
+ */
+int vmio_config_load_kernel(struct vmio_vm *vm, const struct vmio_config *cfg, const char *cmdline,
+                            struct vmio_boot_info *boot, struct vmio_error *err);
+
 #endif

@@ -36,4 +36,20 @@ struct vmio_device *vmio_debug_exit_create(const char *name);
  */
 struct vmio_device *vmio_debugcon_create(const char *name, FILE *out);
 
+struct vmio_vm;
+struct chardev;
+struct vmio_error;
+
+/*
+ * vmio_add_standard_devices - vmio's standard PC-style machine, what
+ * `vmio run IMAGE` gives a guest: COM1 16550A UART at port 0x3f8 on @serial
+ * (not owned; may be NULL), debug-exit at 0xf4-0xf7, debug console at 0xe9
+ * writing to @debugcon_out (not owned; NULL drops it), testdev at MMIO
+ * 0xd0000000 and ports 0x7000-0x70ff. The VM owns the devices.
+ * Errors: those of vmio_vm_add_device() (a port or window already taken),
+ * -ENOMEM.
+ */
+int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *debugcon_out,
+                              struct vmio_error *err);
+
 #endif

@@ -73,6 +73,15 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
                        uint64_t base, uint64_t len, struct vmio_error *err);
 
 /*
+ * vmio_vm_attach_device - vmio_vm_add_device() that also takes care of the
+ * device on failure: @dev (may be NULL, meaning its constructor ran out of
+ * memory: -ENOMEM) is destroyed unless the VM accepted it. For building
+ * machines in a row of calls without leaking on the error path.
+ */
+int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                          uint64_t base, uint64_t len, struct vmio_error *err);
+
+/*
  * vmio_vm_gpa_to_host - host pointer for guest-physical [@gpa, @gpa + @len),
  * or NULL unless the whole span lies inside one RAM region. This is the one
  * check every guest-supplied pointer goes through.

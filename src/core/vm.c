@@ -189,6 +189,17 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
     return rc;
 }
 
+int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                          uint64_t base, uint64_t len, struct vmio_error *err)
+{
+    if (!dev)
+        return vmio_error_set(err, -ENOMEM, "out of memory creating a device");
+    int rc = vmio_vm_add_device(vm, space, dev, base, len, err);
+    if (rc < 0 && dev->ops->destroy)
+        dev->ops->destroy(dev);
+    return rc;
+}
+
 void *vmio_vm_gpa_to_host(struct vmio_vm *vm, uint64_t gpa, uint64_t len)
 {
     for (unsigned i = 0; i < vm->nram; i++) {
