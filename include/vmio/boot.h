@@ -23,10 +23,10 @@
 
 /* Result of loading an image: where to start and what to pass. */
 struct vmio_boot_info {
-    uint64_t entry;     /* guest-physical entry point */
-    uint64_t mbi_addr;  /* guest-physical address of the multiboot info */
-    uint64_t image_lo;  /* lowest loaded guest-physical address */
-    uint64_t image_hi;  /* one past the highest loaded address (bss included) */
+    uint64_t entry;    /* guest-physical entry point */
+    uint64_t mbi_addr; /* guest-physical address of the multiboot info */
+    uint64_t image_lo; /* lowest loaded guest-physical address */
+    uint64_t image_hi; /* one past the highest loaded address (bss included) */
 };
 
 /*

@@ -18,8 +18,8 @@
 
 /* Address spaces an access can target. */
 enum vmio_space {
-    VMIO_SPACE_MMIO = 0, /* guest-physical address, 64 bits */
-    VMIO_SPACE_PIO = 1,  /* x86 I/O port, 16 bits */
+    VMIO_SPACE_MMIO = 0,   /* guest-physical address, 64 bits */
+    VMIO_SPACE_PIO = 1,    /* x86 I/O port, 16 bits */
     VMIO_SPACE_SYSREG = 2, /* system register (arm64 MSR/MRS), encoded id */
 };
 

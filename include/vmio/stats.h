@@ -25,9 +25,9 @@ enum vmio_stat_kind {
 };
 
 struct vmio_stat_counter {
-    uint64_t count; /* exits (a string I/O exit counts once) */
+    uint64_t count;    /* exits (a string I/O exit counts once) */
     uint64_t elements; /* accesses delivered (count > 1 for string I/O) */
-    uint64_t ns;    /* total handling time */
+    uint64_t ns;       /* total handling time */
 };
 
 #define VMIO_STATS_MAX_DEVICES 256

@@ -32,9 +32,9 @@ enum vmio_unclaimed_policy {
 #define VMIO_HIGH_RAM_BASE 0x100000000ULL
 
 struct vmio_vm_options {
-    uint64_t mem_size;                   /* bytes of guest RAM; 0 means 64 MiB */
+    uint64_t mem_size; /* bytes of guest RAM; 0 means 64 MiB */
     enum vmio_unclaimed_policy unclaimed;
-    FILE *log;                           /* unclaimed-access log (LOG policy); NULL = stderr */
+    FILE *log; /* unclaimed-access log (LOG policy); NULL = stderr */
 };
 
 /* A RAM region as the guest sees it. */

@@ -138,12 +138,17 @@ static int load_segment(struct vmio_vm *vm, const uint8_t *image, size_t size, u
 static int load_elf(struct vmio_vm *vm, const uint8_t *image, size_t size,
                     struct vmio_boot_info *info, struct vmio_error *err)
 {
-    if (size < 52 || memcmp(image, "\x7f" "ELF", 4) != 0)
+    if (size < 52 || memcmp(image,
+                            "\x7f"
+                            "ELF",
+                            4) != 0)
         return vmio_error_set(err, -ENOEXEC, "not an ELF file and no a.out-kludge header");
     bool is64 = image[4] == 2;
     if ((image[4] != 1 && image[4] != 2) || image[5] != 1)
-        return vmio_error_set(err, -ENOEXEC, "ELF class %u / data %u: need little-endian ELF32 "
-                              "or ELF64", image[4], image[5]);
+        return vmio_error_set(err, -ENOEXEC,
+                              "ELF class %u / data %u: need little-endian ELF32 "
+                              "or ELF64",
+                              image[4], image[5]);
     uint16_t machine = rd16(image + 18);
     if (machine != 3 && machine != 62)
         return vmio_error_set(err, -ENOEXEC, "ELF machine %u is not x86 (3) or x86-64 (62)",
@@ -212,12 +217,15 @@ static int load_aout_kludge(struct vmio_vm *vm, const uint8_t *image, size_t siz
     uint64_t file_off = h->offset - (h->header_addr - h->load_addr);
     uint64_t end = h->load_end_addr ? h->load_end_addr : h->load_addr + (size - file_off);
     if (end < h->load_addr)
-        return vmio_error_set(err, -ENOEXEC, "multiboot header: load_end_addr 0x%" PRIx64
-                              " below load_addr 0x%x", end, h->load_addr);
+        return vmio_error_set(err, -ENOEXEC,
+                              "multiboot header: load_end_addr 0x%" PRIx64 " below load_addr 0x%x",
+                              end, h->load_addr);
     uint64_t bss_end = h->bss_end_addr ? h->bss_end_addr : end;
     if (bss_end < end)
-        return vmio_error_set(err, -ENOEXEC, "multiboot header: bss_end_addr 0x%x below the end "
-                              "of the loaded data", h->bss_end_addr);
+        return vmio_error_set(err, -ENOEXEC,
+                              "multiboot header: bss_end_addr 0x%x below the end "
+                              "of the loaded data",
+                              h->bss_end_addr);
     int rc = load_segment(vm, image, size, file_off, end - h->load_addr, h->load_addr,
                           bss_end - h->load_addr, 0, info, err);
     info->entry = h->entry_addr;
@@ -301,8 +309,10 @@ static int write_info(struct vmio_vm *vm, const char *cmdline, struct vmio_boot_
     uint64_t total = MBI_SIZE + (uint64_t)nmmap * MMAP_ENTRY_SIZE + cmdlen + 1 + sizeof(loader);
     uint64_t base = (info->image_hi + 0xfff) & ~0xfffULL;
     if (base + total > UINT32_MAX)
-        return vmio_error_set(err, -ERANGE, "image ends at 0x%" PRIx64 ": no room below 4 GiB "
-                              "for the multiboot information", info->image_hi);
+        return vmio_error_set(err, -ERANGE,
+                              "image ends at 0x%" PRIx64 ": no room below 4 GiB "
+                              "for the multiboot information",
+                              info->image_hi);
     uint8_t *mbi = vmio_vm_gpa_to_host(vm, base, total);
     if (!mbi)
         return vmio_error_set(err, -ERANGE,
@@ -323,12 +333,12 @@ static int write_info(struct vmio_vm *vm, const char *cmdline, struct vmio_boot_
     wr32(mbi + 0, MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME);
     wr32(mbi + 4, ram_kib_from(vm, 0, EBDA_START));          /* mem_lower, KiB */
     wr32(mbi + 8, ram_kib_from(vm, HIGH_START, UINT64_MAX)); /* mem_upper, KiB above 1 MiB */
-    wr32(mbi + 16, gpa + (uint32_t)(cmd - mbi));              /* cmdline */
-    wr32(mbi + 20, 0);                                        /* mods_count */
-    wr32(mbi + 24, 0);                                        /* mods_addr */
-    wr32(mbi + 44, (uint32_t)(p - mm));                       /* mmap_length */
-    wr32(mbi + 48, gpa + MBI_SIZE);                           /* mmap_addr */
-    wr32(mbi + 64, gpa + (uint32_t)(name - mbi));             /* boot_loader_name */
+    wr32(mbi + 16, gpa + (uint32_t)(cmd - mbi));             /* cmdline */
+    wr32(mbi + 20, 0);                                       /* mods_count */
+    wr32(mbi + 24, 0);                                       /* mods_addr */
+    wr32(mbi + 44, (uint32_t)(p - mm));                      /* mmap_length */
+    wr32(mbi + 48, gpa + MBI_SIZE);                          /* mmap_addr */
+    wr32(mbi + 64, gpa + (uint32_t)(name - mbi));            /* boot_loader_name */
     info->mbi_addr = base;
     return 0;
 }
@@ -342,14 +352,17 @@ int vmio_multiboot_load(struct vmio_vm *vm, const uint8_t *image, size_t size, c
         return rc;
     uint32_t required = h.flags & 0xffff;
     if (required & MB_FLAG_VIDEO_MODE)
-        return vmio_error_set(err, -ENOTSUP, "multiboot header asks for a video mode (flag 2); "
+        return vmio_error_set(err, -ENOTSUP,
+                              "multiboot header asks for a video mode (flag 2); "
                               "vmio has no display");
     if (required & ~(MB_KNOWN_REQUIRED | MB_FLAG_VIDEO_MODE))
-        return vmio_error_set(err, -ENOTSUP, "multiboot header requires unknown features "
-                              "(flags 0x%x)", required & ~(MB_KNOWN_REQUIRED | MB_FLAG_VIDEO_MODE));
+        return vmio_error_set(err, -ENOTSUP,
+                              "multiboot header requires unknown features "
+                              "(flags 0x%x)",
+                              required & ~(MB_KNOWN_REQUIRED | MB_FLAG_VIDEO_MODE));
     *info = (struct vmio_boot_info){.image_lo = UINT64_MAX, .image_hi = 0};
     rc = (h.flags & MB_FLAG_AOUT_KLUDGE) ? load_aout_kludge(vm, image, size, &h, info, err)
-                                          : load_elf(vm, image, size, info, err);
+                                         : load_elf(vm, image, size, info, err);
     if (rc < 0)
         return rc;
     if (info->entry < info->image_lo || info->entry >= info->image_hi)
@@ -358,7 +371,9 @@ int vmio_multiboot_load(struct vmio_vm *vm, const uint8_t *image, size_t size, c
                               "0x%" PRIx64 "-0x%" PRIx64,
                               info->entry, info->image_lo, info->image_hi);
     if (info->entry > UINT32_MAX)
-        return vmio_error_set(err, -ENOEXEC, "entry point 0x%" PRIx64 " is above 4 GiB; a "
-                              "multiboot kernel starts in 32-bit mode", info->entry);
+        return vmio_error_set(err, -ENOEXEC,
+                              "entry point 0x%" PRIx64 " is above 4 GiB; a "
+                              "multiboot kernel starts in 32-bit mode",
+                              info->entry);
     return write_info(vm, cmdline, info, err);
 }

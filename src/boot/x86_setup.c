@@ -14,9 +14,16 @@
 
 static struct vmio_x86_segment flat_segment(uint16_t selector, uint8_t type)
 {
-    return (struct vmio_x86_segment){.base = 0, .limit = 0xffffffff, .selector = selector,
-                                     .type = type, .present = 1, .dpl = 0, .db = 1, .s = 1,
-                                     .l = 0, .g = 1};
+    return (struct vmio_x86_segment){.base = 0,
+                                     .limit = 0xffffffff,
+                                     .selector = selector,
+                                     .type = type,
+                                     .present = 1,
+                                     .dpl = 0,
+                                     .db = 1,
+                                     .s = 1,
+                                     .l = 0,
+                                     .g = 1};
 }
 
 int vmio_x86_setup_multiboot(struct vmio_vcpu *vcpu, const struct vmio_boot_info *info,
@@ -26,7 +33,7 @@ int vmio_x86_setup_multiboot(struct vmio_vcpu *vcpu, const struct vmio_boot_info
     int rc = vmio_vcpu_get_sregs(vcpu, &s);
     if (rc < 0)
         return vmio_error_set(err, rc, "KVM_GET_SREGS: %s", strerror(-rc));
-    s.cs = flat_segment(SEL_CODE32, 0xb); /* execute/read, accessed */
+    s.cs = flat_segment(SEL_CODE32, 0xb);                             /* execute/read, accessed */
     s.ds = s.es = s.fs = s.gs = s.ss = flat_segment(SEL_DATA32, 0x3); /* read/write, accessed */
     /* A present busy 32-bit TSS and an unusable LDT satisfy VM-entry checks. */
     s.tr = (struct vmio_x86_segment){.limit = 0x67, .type = 0xb, .present = 1};

@@ -281,7 +281,8 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
         img = file;
     }
     int status = VMIO_STATUS_HOST;
-    if (vmio_vm_create(vo, vm, err) == 0 && vmio_add_standard_devices(*vm, serial, stdout, err) == 0) {
+    if (vmio_vm_create(vo, vm, err) == 0 &&
+        vmio_add_standard_devices(*vm, serial, stdout, err) == 0) {
         status = 0;
         if (vmio_multiboot_load(*vm, img, img_size, o->cmdline, boot, err) < 0) {
             status = VMIO_STATUS_USAGE;
@@ -299,8 +300,7 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
 /* The same for a VM config. */
 static int build_config_vm(const struct run_options *o, const struct vmio_config *cfg,
                            struct chardev *serial, const struct vmio_vm_options *vo,
-                           struct vmio_vm **vm, struct vmio_boot_info *boot,
-                           struct vmio_error *err)
+                           struct vmio_vm **vm, struct vmio_boot_info *boot, struct vmio_error *err)
 {
     if (vmio_config_build_vm(cfg, vo, serial, vm, err) < 0)
         return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;

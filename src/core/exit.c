@@ -97,11 +97,11 @@ int vmio_exit_describe(const struct vmio_exit *e, char *buf, size_t size)
     case VMIO_EXIT_RESET:
         return snprintf(buf, size, "guest requested a reset (rip 0x%" PRIx64 ")", e->ip);
     case VMIO_EXIT_DEBUG_EXIT:
-        return snprintf(buf, size, "guest wrote 0x%" PRIx64 " to %s: exit status %" PRIu64,
-                        e->code, e->device ? e->device : "debug-exit", (e->code << 1) | 1);
+        return snprintf(buf, size, "guest wrote 0x%" PRIx64 " to %s: exit status %" PRIu64, e->code,
+                        e->device ? e->device : "debug-exit", (e->code << 1) | 1);
     case VMIO_EXIT_INTERNAL_ERROR:
-        return snprintf(buf, size, "KVM internal error %" PRIu64 " (%s) at rip 0x%" PRIx64,
-                        e->code, internal_suberror(e->code), e->ip);
+        return snprintf(buf, size, "KVM internal error %" PRIu64 " (%s) at rip 0x%" PRIx64, e->code,
+                        internal_suberror(e->code), e->ip);
     case VMIO_EXIT_FAIL_ENTRY:
         return snprintf(buf, size,
                         "VM entry failed, hardware reason 0x%" PRIx64 " (rip 0x%" PRIx64 ")",

@@ -62,8 +62,8 @@ static double mean_ns(const struct vmio_stat_counter *c)
 
 static void print_row(FILE *out, const char *name, const struct vmio_stat_counter *c)
 {
-    fprintf(out, "  %-20s %12" PRIu64 " %12" PRIu64 " %14.3f %10.0f\n", name, c->count,
-            c->elements, (double)c->ns / 1e6, mean_ns(c));
+    fprintf(out, "  %-20s %12" PRIu64 " %12" PRIu64 " %14.3f %10.0f\n", name, c->count, c->elements,
+            (double)c->ns / 1e6, mean_ns(c));
 }
 
 void vmio_stats_print(struct vmio_vm *vm, const struct vmio_stats *s, FILE *out)

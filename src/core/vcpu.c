@@ -71,9 +71,12 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         if (!v->mmio_reader || !v->pio_reader)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
     }
-    v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio, .pio = vm->pio,
-                                             .policy = vm->policy, .log = vm->log,
-                                             .get_ip = vcpu_ip, .ctx = v->kvm};
+    v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio,
+                                             .pio = vm->pio,
+                                             .policy = vm->policy,
+                                             .log = vm->log,
+                                             .get_ip = vcpu_ip,
+                                             .ctx = v->kvm};
     if (rc == 0 && vm->trace)
         rc = kvmb_vcpu_set_sync_regs(v->kvm, true);
     if (rc < 0) {

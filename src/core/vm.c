@@ -23,8 +23,8 @@ static int add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readonl
     if (vm->nram == VMIO_MAX_RAM_REGIONS)
         return vmio_error_set(err, -ENOSPC, "too many RAM regions (at most %d)",
                               VMIO_MAX_RAM_REGIONS);
-    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                      -1, 0);
+    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (host == MAP_FAILED)
         return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " KiB of guest %s: %s",
                               size >> 10, readonly ? "ROM" : "RAM", strerror(errno));
@@ -51,8 +51,7 @@ int vmio_policy_parse(const char *s, enum vmio_unclaimed_policy *out)
     return -EINVAL;
 }
 
-int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out,
-                   struct vmio_error *err)
+int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out, struct vmio_error *err)
 {
     struct vmio_vm_options defaults = {0};
     if (!opts)
@@ -151,12 +150,11 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
         for (unsigned i = 0; i < vm->nram; i++) {
             const struct vmio_ram_region *r = &vm->ram[i];
             if (base <= r->gpa + r->size - 1 && r->gpa <= base + (len - 1))
-                return vmio_error_set(err, -EBUSY,
-                                      "device %s at 0x%" PRIx64 "-0x%" PRIx64
-                                      " overlaps guest RAM at 0x%" PRIx64 "-0x%" PRIx64
-                                      " (it would never exit)",
-                                      dev->name, base, base + len - 1, r->gpa,
-                                      r->gpa + r->size - 1);
+                return vmio_error_set(
+                    err, -EBUSY,
+                    "device %s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps guest RAM at 0x%" PRIx64
+                    "-0x%" PRIx64 " (it would never exit)",
+                    dev->name, base, base + len - 1, r->gpa, r->gpa + r->size - 1);
         }
         for (unsigned i = 0; i < vm->nmaps; i++) {
             const struct vmio_host_map *m = &vm->maps[i].pub;

@@ -51,8 +51,8 @@ int kvmb_vm_create(struct kvmb_vm **out, struct vmio_error *err)
     }
     int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
     if (version != KVM_API_VERSION) {
-        rc = vmio_error_set(err, -ENOTSUP, "/dev/kvm speaks API version %d, vmio needs %d",
-                            version, KVM_API_VERSION);
+        rc = vmio_error_set(err, -ENOTSUP, "/dev/kvm speaks API version %d, vmio needs %d", version,
+                            KVM_API_VERSION);
         goto fail;
     }
     vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -126,9 +126,8 @@ int kvmb_vm_set_memory(struct kvmb_vm *vm, uint32_t slot, uint64_t gpa, uint64_t
     };
     if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
         return vmio_error_set(err, -errno,
-                              "KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s",
-                              slot, (unsigned long long)gpa, (unsigned long long)size,
-                              strerror(errno));
+                              "KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s", slot,
+                              (unsigned long long)gpa, (unsigned long long)size, strerror(errno));
     return 0;
 }
 
@@ -241,8 +240,8 @@ int kvmb_vcpu_enter(struct kvmb_vcpu *vcpu, struct vmio_exit *exit)
         exit->reason = VMIO_EXIT_SHUTDOWN;
         break;
     case KVM_EXIT_SYSTEM_EVENT:
-        exit->reason = run->system_event.type == KVM_SYSTEM_EVENT_RESET ? VMIO_EXIT_RESET
-                                                                        : VMIO_EXIT_SHUTDOWN;
+        exit->reason =
+            run->system_event.type == KVM_SYSTEM_EVENT_RESET ? VMIO_EXIT_RESET : VMIO_EXIT_SHUTDOWN;
         exit->code = run->system_event.type;
         break;
     case KVM_EXIT_INTERNAL_ERROR:
@@ -281,12 +280,24 @@ int kvmb_vcpu_set_regs(struct kvmb_vcpu *vcpu, const struct vmio_x86_regs *regs)
 {
     const uint64_t *g = regs->gpr;
     struct kvm_regs r = {
-        .rax = g[VMIO_X86_RAX], .rcx = g[VMIO_X86_RCX], .rdx = g[VMIO_X86_RDX],
-        .rbx = g[VMIO_X86_RBX], .rsp = g[VMIO_X86_RSP], .rbp = g[VMIO_X86_RBP],
-        .rsi = g[VMIO_X86_RSI], .rdi = g[VMIO_X86_RDI], .r8 = g[VMIO_X86_R8],
-        .r9 = g[VMIO_X86_R9],   .r10 = g[VMIO_X86_R10], .r11 = g[VMIO_X86_R11],
-        .r12 = g[VMIO_X86_R12], .r13 = g[VMIO_X86_R13], .r14 = g[VMIO_X86_R14],
-        .r15 = g[VMIO_X86_R15], .rip = regs->rip,       .rflags = regs->rflags,
+        .rax = g[VMIO_X86_RAX],
+        .rcx = g[VMIO_X86_RCX],
+        .rdx = g[VMIO_X86_RDX],
+        .rbx = g[VMIO_X86_RBX],
+        .rsp = g[VMIO_X86_RSP],
+        .rbp = g[VMIO_X86_RBP],
+        .rsi = g[VMIO_X86_RSI],
+        .rdi = g[VMIO_X86_RDI],
+        .r8 = g[VMIO_X86_R8],
+        .r9 = g[VMIO_X86_R9],
+        .r10 = g[VMIO_X86_R10],
+        .r11 = g[VMIO_X86_R11],
+        .r12 = g[VMIO_X86_R12],
+        .r13 = g[VMIO_X86_R13],
+        .r14 = g[VMIO_X86_R14],
+        .r15 = g[VMIO_X86_R15],
+        .rip = regs->rip,
+        .rflags = regs->rflags,
     };
     return ioctl(vcpu->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
 }
@@ -299,9 +310,16 @@ uint64_t kvmb_vcpu_ip(struct kvmb_vcpu *vcpu)
 
 static void seg_from_kvm(struct vmio_x86_segment *d, const struct kvm_segment *s)
 {
-    *d = (struct vmio_x86_segment){.base = s->base, .limit = s->limit, .selector = s->selector,
-                                   .type = s->type, .present = s->present, .dpl = s->dpl,
-                                   .db = s->db, .s = s->s, .l = s->l, .g = s->g};
+    *d = (struct vmio_x86_segment){.base = s->base,
+                                   .limit = s->limit,
+                                   .selector = s->selector,
+                                   .type = s->type,
+                                   .present = s->present,
+                                   .dpl = s->dpl,
+                                   .db = s->db,
+                                   .s = s->s,
+                                   .l = s->l,
+                                   .g = s->g};
 }
 
 static void seg_to_kvm(struct kvm_segment *d, const struct vmio_x86_segment *s)

@@ -46,8 +46,8 @@ static void test_register_and_lookup_edges(void **state)
     assert_null(vmio_bus_lookup(bus, 0xfff, 1));
     assert_ptr_equal(vmio_bus_lookup(bus, 0x1000, 1)->dev, &a);
     assert_ptr_equal(vmio_bus_lookup(bus, 0x10f8, 8)->dev, &a); /* last 8 bytes of a */
-    assert_null(vmio_bus_lookup(bus, 0x10f9, 8));                /* straddles a and b */
-    assert_null(vmio_bus_lookup(bus, 0x10ff, 2));                /* straddles a and b */
+    assert_null(vmio_bus_lookup(bus, 0x10f9, 8));               /* straddles a and b */
+    assert_null(vmio_bus_lookup(bus, 0x10ff, 2));               /* straddles a and b */
     assert_ptr_equal(vmio_bus_lookup(bus, 0x10ff, 1)->dev, &a);
     assert_ptr_equal(vmio_bus_lookup(bus, 0x1100, 4)->dev, &b);
     assert_ptr_equal(vmio_bus_lookup(bus, 0x11ff, 1)->dev, &b);
@@ -132,9 +132,8 @@ static void test_many_sorted(void **state)
     for (unsigned i = 0; i < N; i++) {
         unsigned k = (i * 7919u) % N; /* 7919 is prime: a permutation of 0..N-1 */
         devs[k] = (struct vmio_device){.name = "d", .ops = &dummy_ops};
-        assert_int_equal(vmio_bus_register(bus, &devs[k], 0x100000 + (uint64_t)k * 0x1000, 0x800,
-                                           NULL),
-                         0);
+        assert_int_equal(
+            vmio_bus_register(bus, &devs[k], 0x100000 + (uint64_t)k * 0x1000, 0x800, NULL), 0);
     }
     for (unsigned k = 0; k < N; k++) {
         uint64_t base = 0x100000 + (uint64_t)k * 0x1000;

@@ -38,8 +38,10 @@ static int setup(void **state)
     f.td_mmio = vmio_testdev_create("testdev-mmio");
     f.td_pio = vmio_testdev_create("testdev-pio");
     f.exitdev = vmio_debug_exit_create("debug-exit");
-    assert_int_equal(vmio_bus_register(f.mmio, f.td_mmio, TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE, NULL), 0);
-    assert_int_equal(vmio_bus_register(f.pio, f.td_pio, TESTDEV_PIO_BASE, TESTDEV_PIO_SIZE, NULL), 0);
+    assert_int_equal(
+        vmio_bus_register(f.mmio, f.td_mmio, TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE, NULL), 0);
+    assert_int_equal(vmio_bus_register(f.pio, f.td_pio, TESTDEV_PIO_BASE, TESTDEV_PIO_SIZE, NULL),
+                     0);
     assert_int_equal(vmio_bus_register(f.pio, f.exitdev, 0xf4, 1, NULL), 0);
     f.d = (struct vmio_dispatcher){.mmio = f.mmio, .pio = f.pio, .get_ip = fake_ip};
     *state = &f;
@@ -61,8 +63,12 @@ static struct vmio_exit io(enum vmio_space space, enum vmio_dir dir, uint64_t ad
                            uint64_t data)
 {
     struct vmio_exit e = {.reason = VMIO_EXIT_IO};
-    e.access = (struct vmio_access){.space = space, .dir = dir, .width = (uint8_t)width,
-                                    .count = 1, .addr = addr, .data = data,
+    e.access = (struct vmio_access){.space = space,
+                                    .dir = dir,
+                                    .width = (uint8_t)width,
+                                    .count = 1,
+                                    .addr = addr,
+                                    .data = data,
                                     .reg = VMIO_REG_NONE};
     return e;
 }
@@ -132,7 +138,8 @@ static void test_string_io_in_order(void **state)
     assert_int_equal(vmio_dispatch(&f->d, &e, NULL), 0);
     for (unsigned i = 0; i < 10; i++)
         assert_int_equal(out[i], 0x1000 + i * 3);
-    assert_int_equal(rd(f, VMIO_SPACE_PIO, TESTDEV_PIO_BASE + TESTDEV_LOG_POP, 2), 0xffff); /* empty */
+    assert_int_equal(rd(f, VMIO_SPACE_PIO, TESTDEV_PIO_BASE + TESTDEV_LOG_POP, 2),
+                     0xffff); /* empty */
 }
 
 static void test_unclaimed_ignore_and_log(void **state)

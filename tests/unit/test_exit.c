@@ -51,8 +51,8 @@ static void test_access_descriptions(void **state)
 {
     (void)state;
     struct vmio_exit e = {.reason = VMIO_EXIT_UNCLAIMED, .ip = 0x100e0d};
-    e.access = (struct vmio_access){.space = VMIO_SPACE_PIO, .dir = VMIO_READ, .width = 2,
-                                    .count = 1, .addr = 0x71};
+    e.access = (struct vmio_access){
+        .space = VMIO_SPACE_PIO, .dir = VMIO_READ, .width = 2, .count = 1, .addr = 0x71};
     assert_string_equal(describe(e), "unclaimed port read of 2 bytes at 0x71 (rip 0x100e0d)");
     e.access.dir = VMIO_WRITE;
     e.access.count = 16;

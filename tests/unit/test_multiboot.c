@@ -25,27 +25,31 @@ static struct vmio_vm *vm;
 static void make_elf(uint8_t *img)
 {
     memset(img, 0, IMG_SIZE);
-    memcpy(img, "\x7f" "ELF", 4);
+    memcpy(img,
+           "\x7f"
+           "ELF",
+           4);
     img[4] = 1; /* ELFCLASS32 */
     img[5] = 1; /* little-endian */
     img[6] = 1;
     uint16_t u16;
     uint32_t u32;
-    u16 = 2, memcpy(img + 16, &u16, 2);            /* ET_EXEC */
-    u16 = 3, memcpy(img + 18, &u16, 2);            /* EM_386 */
+    u16 = 2, memcpy(img + 16, &u16, 2);                /* ET_EXEC */
+    u16 = 3, memcpy(img + 18, &u16, 2);                /* EM_386 */
     u32 = LOAD_ADDR + 0x40, memcpy(img + 24, &u32, 4); /* entry */
-    u32 = 52, memcpy(img + 28, &u32, 4);           /* phoff */
-    u16 = 32, memcpy(img + 42, &u16, 2);           /* phentsize */
-    u16 = 1, memcpy(img + 44, &u16, 2);            /* phnum */
+    u32 = 52, memcpy(img + 28, &u32, 4);               /* phoff */
+    u16 = 32, memcpy(img + 42, &u16, 2);               /* phentsize */
+    u16 = 1, memcpy(img + 44, &u16, 2);                /* phnum */
     uint8_t *ph = img + 52;
-    u32 = 1, memcpy(ph, &u32, 4);                  /* PT_LOAD */
-    u32 = 0x1000, memcpy(ph + 4, &u32, 4);         /* offset */
-    u32 = LOAD_ADDR, memcpy(ph + 8, &u32, 4);      /* vaddr */
-    memcpy(ph + 12, &u32, 4);                      /* paddr */
-    u32 = 0x1000, memcpy(ph + 16, &u32, 4);        /* filesz */
-    u32 = 0x2000, memcpy(ph + 20, &u32, 4);        /* memsz */
+    u32 = 1, memcpy(ph, &u32, 4);             /* PT_LOAD */
+    u32 = 0x1000, memcpy(ph + 4, &u32, 4);    /* offset */
+    u32 = LOAD_ADDR, memcpy(ph + 8, &u32, 4); /* vaddr */
+    memcpy(ph + 12, &u32, 4);                 /* paddr */
+    u32 = 0x1000, memcpy(ph + 16, &u32, 4);   /* filesz */
+    u32 = 0x2000, memcpy(ph + 20, &u32, 4);   /* memsz */
     /* multiboot header at file offset 0x1000 (inside the first 8 KiB) */
-    uint32_t hdr[3] = {VMIO_MULTIBOOT_HEADER_MAGIC, 0x3, (uint32_t)-(VMIO_MULTIBOOT_HEADER_MAGIC + 3)};
+    uint32_t hdr[3] = {VMIO_MULTIBOOT_HEADER_MAGIC, 0x3,
+                       (uint32_t) - (VMIO_MULTIBOOT_HEADER_MAGIC + 3)};
     memcpy(img + 0x1000, hdr, sizeof(hdr));
     memset(img + 0x1040, 0xf4, 16); /* "code" */
 }
@@ -84,7 +88,7 @@ static void test_valid_elf_and_info(void **state)
 
     uint32_t *mbi = vmio_vm_gpa_to_host(vm, info.mbi_addr, 88);
     assert_int_equal(mbi[0] & 0x245, 0x245); /* mem, cmdline, mmap, loader name */
-    assert_int_equal(mbi[1], 639); /* below the EBDA at 0x9fc00, as QEMU reports */
+    assert_int_equal(mbi[1], 639);           /* below the EBDA at 0x9fc00, as QEMU reports */
     assert_int_equal(mbi[2], (16 << 10) - 1024);
     const char *cmd = vmio_vm_gpa_to_host(vm, mbi[4], 14);
     assert_string_equal(cmd, "console=ttyS0");
@@ -151,7 +155,8 @@ static void test_malformed_images(void **state)
     expect_error(img, IMG_SIZE, -ENOEXEC, "ELF machine 40");
 
     make_elf(img);
-    uint32_t video[3] = {VMIO_MULTIBOOT_HEADER_MAGIC, 0x4, (uint32_t)-(VMIO_MULTIBOOT_HEADER_MAGIC + 4)};
+    uint32_t video[3] = {VMIO_MULTIBOOT_HEADER_MAGIC, 0x4,
+                         (uint32_t) - (VMIO_MULTIBOOT_HEADER_MAGIC + 4)};
     memcpy(img + 0x1000, video, sizeof(video));
     expect_error(img, IMG_SIZE, -ENOTSUP, "video mode");
 
@@ -165,9 +170,14 @@ static void test_aout_kludge(void **state)
     static uint8_t img[0x200];
     memset(img, 0x90, sizeof(img));
     uint32_t flags = 0x10003;
-    uint32_t h[8] = {VMIO_MULTIBOOT_HEADER_MAGIC, flags, (uint32_t)-(VMIO_MULTIBOOT_HEADER_MAGIC + flags),
-                     0x200010 /* header_addr */, 0x200000 /* load_addr */, 0 /* to EOF */,
-                     0x201000 /* bss_end */, 0x200020 /* entry */};
+    uint32_t h[8] = {VMIO_MULTIBOOT_HEADER_MAGIC,
+                     flags,
+                     (uint32_t) - (VMIO_MULTIBOOT_HEADER_MAGIC + flags),
+                     0x200010 /* header_addr */,
+                     0x200000 /* load_addr */,
+                     0 /* to EOF */,
+                     0x201000 /* bss_end */,
+                     0x200020 /* entry */};
     memcpy(img + 0x10, h, sizeof(h));
     struct vmio_boot_info info;
     struct vmio_error err = {0};
