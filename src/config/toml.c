@@ -15,8 +15,13 @@
  *   tables) and of every tree walk.
  * - Table flags implement the redefinition rules: T_DEFINED (explicit header,
  *   inline table or key = value), T_HEADER_PARENT (created as a parent by a
- *   header), T_DOTTED (created by a dotted key), T_INLINE (immutable);
- *   arrays carry A_AOT when created by [[header]] (static arrays are closed).
+ *   header; a later header or dotted key may still define it, turning it
+ *   into T_DEFINED or T_DOTTED), T_DOTTED (created by a dotted key: headers
+ *   may pass through it but not define it), T_INLINE (immutable); arrays
+ *   carry A_AOT when created by [[header]] (static arrays are closed).
+ * - Multi-line strings return CRLF line ends as LF.
+ * - Positions are computed while scanning forward (pos_at() caches the
+ *   column on the current line), so recording them costs O(n) in total.
  */
 #include <errno.h>
 #include <math.h>
@@ -932,7 +937,18 @@ static const char *what(const struct vmio_toml_value *v)
         return (v->flags & T_INLINE) ? "an inline table" : "a table";
     if (v->type == VMIO_TOML_ARRAY)
         return (v->flags & A_AOT) ? "an array of tables" : "an array";
-    return "a value";
+    switch (v->type) {
+    case VMIO_TOML_STRING:
+        return "a string";
+    case VMIO_TOML_INTEGER:
+        return "an integer";
+    case VMIO_TOML_FLOAT:
+        return "a float";
+    case VMIO_TOML_BOOL:
+        return "a boolean";
+    default:
+        return "a date/time";
+    }
 }
 
 /*
@@ -1276,8 +1292,7 @@ static int set_string(struct parser *p, struct vmio_toml_value *v)
     return 0;
 }
 
-static int parse_keyval(struct parser *p, struct vmio_toml_value *t, unsigned vdepth_base,
-                        const char *ctx);
+static int parse_keyval(struct parser *p, struct vmio_toml_value *t, const char *ctx);
 
 static int parse_array(struct parser *p, struct vmio_toml_value *v)
 {
@@ -1327,7 +1342,7 @@ static int parse_inline(struct parser *p, struct vmio_toml_value *v)
     }
     for (;;) {
         skip_ws(p);
-        int r = parse_keyval(p, v, v->depth, " in inline table");
+        int r = parse_keyval(p, v, " in inline table");
         if (r)
             return r;
         skip_ws(p);
@@ -1414,13 +1429,11 @@ static int parse_value(struct parser *p, unsigned depth, struct vmio_toml_value 
     return 0;
 }
 
-/* key = value, added to table @t (whose depth is @tdepth). */
-static int parse_keyval(struct parser *p, struct vmio_toml_value *t, unsigned tdepth,
-                        const char *ctx)
+/* key = value, added to table @t; @ctx completes "expected a key" messages. */
+static int parse_keyval(struct parser *p, struct vmio_toml_value *t, const char *ctx)
 {
     struct key k = {0};
     char sb[80];
-    (void)tdepth;
     int r = parse_key(p, &k, ctx);
     if (r)
         goto out;
@@ -1588,7 +1601,7 @@ int vmio_toml_parse(const char *buf, size_t len, struct vmio_toml_value **out,
         } else if (c == '[') {
             r = parse_header(&p);
         } else {
-            r = parse_keyval(&p, p.cur, p.cur->depth, "");
+            r = parse_keyval(&p, p.cur, "");
             if (!r)
                 r = expect_eol(&p, "a value");
         }

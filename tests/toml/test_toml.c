@@ -205,6 +205,30 @@ static void test_tables_order_positions(void **state)
     vmio_toml_free(root);
 }
 
+static void test_implicit_tables(void **state)
+{
+    (void)state;
+    struct vmio_toml_value *root = parse_ok("[x.y.z]\n"
+                                            "[x]\n"
+                                            "y.w = 1\n"
+                                            "  [x.y.v]\n");
+    const struct vmio_toml_entry *e = vmio_toml_table_find(root, "x", 1);
+    assert_int_equal(e->key_pos.line, 1);
+    assert_int_equal(e->key_pos.column, 2);
+    /* x was created implicitly by [x.y.z] and defined by [x] on line 2 */
+    assert_int_equal(vmio_toml_pos(e->value).line, 2);
+    const struct vmio_toml_value *y = vmio_toml_table_get(e->value, "y");
+    assert_int_equal(vmio_toml_pos(y).line, 1);
+    assert_int_equal(vmio_toml_pos(y).column, 4);
+    assert_int_equal(vmio_toml_table_size(y), 3);
+    assert_string_equal(vmio_toml_table_entry(y, 0)->key, "z");
+    assert_string_equal(vmio_toml_table_entry(y, 1)->key, "w");
+    assert_string_equal(vmio_toml_table_entry(y, 2)->key, "v");
+    assert_int_equal(vmio_toml_pos(vmio_toml_table_get(y, "v")).line, 4);
+    assert_int_equal(vmio_toml_pos(vmio_toml_table_get(y, "v")).column, 3);
+    vmio_toml_free(root);
+}
+
 static void test_columns_count_code_points(void **state)
 {
     (void)state;
@@ -249,6 +273,13 @@ static void test_error_messages(void **state)
                  "a [table] header");
     expect_error("a = []\n[[a]]\n",
                  "line 2, column 1: cannot define [[a]]: key is already defined as an array");
+    expect_error("a = 1\n[a.b]\n", "line 2, column 2: key 'a' is already defined as an integer");
+    expect_error("a.b = 1\n[a]\n", "line 2, column 1: table 'a' is already defined by dotted keys");
+    expect_error("[[a]]\n[a]\n",
+                 "line 2, column 1: cannot define table [a]: key is already defined as an array of "
+                 "tables");
+    expect_error("[a.b.c]\n[a]\nb.d = 1\n[a.b]\n",
+                 "line 4, column 1: table 'b' is already defined by dotted keys");
     expect_error("x = 0x\n", "line 1, column 7: expected a digit in hexadecimal integer");
     expect_error("x = 9223372036854775808\n", "line 1, column 5: integer does not fit in 64 bits");
     expect_error("x = 1__0\n", "line 1, column 6: '_' must be between digits");
@@ -373,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_scalars),
         cmocka_unit_test(test_datetimes),
         cmocka_unit_test(test_tables_order_positions),
+        cmocka_unit_test(test_implicit_tables),
         cmocka_unit_test(test_columns_count_code_points),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_error_messages),
