@@ -6,6 +6,8 @@
 #ifndef VMIO_CLI_H
 #define VMIO_CLI_H
 
+#include <stdint.h>
+
 /* Exit statuses of `vmio run` besides the debug-exit's odd (v << 1) | 1. */
 enum {
     VMIO_STATUS_OK = 0,         /* guest halted or powered off */
@@ -20,5 +22,12 @@ int cli_decode(int argc, char **argv);
 int cli_decode_x86(int argc, char **argv);
 int cli_decode_arm64(int argc, char **argv);
 int cli_decode_riscv(int argc, char **argv);
+
+/*
+ * cli_parse_u64 - parse @s (decimal, 0x hex or 0 octal; no sign) into *@out.
+ * Errors: -EINVAL when @s is NULL, empty, negative, has trailing characters
+ * or exceeds @max.
+ */
+int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
 
 #endif

@@ -15,19 +15,6 @@
 #include "vmio/decode.h"
 
 /* Parses an unsigned number (0x... hex, or decimal) no larger than @max. */
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static const char *wb_name(uint8_t wb)
 {
     return wb == VMIO_ARM64_WB_PRE ? "pre" : "post";
@@ -46,14 +33,14 @@ int cli_decode_arm64(int argc, char **argv)
         const char *opt = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(opt, "--esr") == 0) {
-            if (parse_u64(val, UINT64_MAX, &esr)) {
+            if (cli_parse_u64(val, UINT64_MAX, &esr)) {
                 fprintf(stderr, "vmio decode arm64: --esr needs a number\n");
                 return 2;
             }
             have_esr = true;
             i++;
         } else if (strcmp(opt, "--insn") == 0) {
-            if (parse_u64(val, UINT32_MAX, &insn64)) {
+            if (cli_parse_u64(val, UINT32_MAX, &insn64)) {
                 fprintf(stderr, "vmio decode arm64: --insn needs a 32-bit number\n");
                 return 2;
             }

@@ -13,19 +13,6 @@
 #include "cli/cli.h"
 #include "vmio/decode.h"
 
-static int parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || *end || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 /*
  * cli_decode_riscv - @argv[0] is the arch name, then --insn WORD (a 16- or
  * 32-bit instruction) or --htinst VALUE (a transformed instruction). Returns
@@ -45,7 +32,7 @@ int cli_decode_riscv(int argc, char **argv)
                     m ? "only one of --insn/--htinst, got" : "unknown option", opt);
             return 2;
         }
-        if (parse_u64(i + 1 < argc ? argv[i + 1] : NULL, m == 1 ? UINT32_MAX : UINT64_MAX,
+        if (cli_parse_u64(i + 1 < argc ? argv[i + 1] : NULL, m == 1 ? UINT32_MAX : UINT64_MAX,
                       &value)) {
             fprintf(stderr, "vmio decode riscv64: %s needs a number\n", opt);
             return 2;

@@ -62,33 +62,20 @@ int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out, str
         return vmio_error_set(err, -EINVAL,
                               "guest RAM size %" PRIu64 " bytes is outside 2 MiB..1 TiB",
                               opts->mem_size);
-    struct vmio_vm *vm = calloc(1, sizeof(*vm));
-    if (!vm)
-        return vmio_error_set(err, -ENOMEM, "out of memory");
-    pthread_mutex_init(&vm->lock, NULL);
-    vm->policy = opts->unclaimed;
-    vm->log = opts->log ? opts->log : stderr;
-    vm->timing = true;
-    int rc = kvmb_vm_create(&vm->kvm, err);
+    struct vmio_vm *vm;
+    int rc = vmio_vm_create_empty(opts, &vm, err);
     if (rc < 0)
-        goto fail;
-    vm->mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
-    vm->pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
-    if (!vm->mmio || !vm->pio) {
-        rc = vmio_error_set(err, -ENOMEM, "out of memory");
-        goto fail;
-    }
+        return rc;
     uint64_t low = mem < VMIO_LOW_RAM_END ? mem : VMIO_LOW_RAM_END;
     rc = add_ram(vm, 0, low, false, err);
     if (rc == 0 && mem > low)
         rc = add_ram(vm, VMIO_HIGH_RAM_BASE, mem - low, false, err);
-    if (rc < 0)
-        goto fail;
+    if (rc < 0) {
+        vmio_vm_destroy(vm);
+        return rc;
+    }
     *out = vm;
     return 0;
-fail:
-    vmio_vm_destroy(vm);
-    return rc;
 }
 
 void vmio_vm_destroy(struct vmio_vm *vm)
