@@ -24,7 +24,10 @@
  * are only returned.
  *
  * Input: chardev_read_nonblock() returns the bytes available now (poll with
- * a zero timeout), never blocks, and remembers end of file.
+ * a zero timeout), never blocks, and remembers end of file. A poll that
+ * finds nothing defers the next one by 200 us, so a guest that polls its
+ * UART between every byte it prints does not pay a system call per exit;
+ * while input flows, every call polls.
  *
  * Terminal: when a stdio chardev's input is a terminal, the terminal is put
  * in raw mode while the chardev is open: no echo, no canonical (line) mode,
