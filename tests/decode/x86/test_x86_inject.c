@@ -1,9 +1,12 @@
 /*
  * x86 result injection and emulation tests: register write rules
  * (exhaustive over small widths), load extension, port IN, RFLAGS of every
- * ALU operation against the host CPU's own flags (exhaustive at 8 bits,
- * sampled at 16/32/64), and emulation steps of decoded assembled vectors
- * (loads, stores, ALU operand order, XCHG, MOVS/STOS with DF and REP).
+ * ALU operation against the host CPU's own flags on x86-64 (exhaustive at 8
+ * bits, sampled at 16/32/64) or, on other architectures (the cross runs under
+ * qemu-user), against a reference model of the flag rules built on exact
+ * 128-bit arithmetic, which x86-64 builds check against the CPU too; and
+ * emulation steps of decoded assembled vectors (loads, stores, ALU operand
+ * order, XCHG, MOVS/STOS with DF and REP).
  */
 #include "x86_test.h"
 
@@ -127,7 +130,11 @@ static void test_inject_read_and_in(void **state)
     assert_int_equal(r.gpr[VMIO_X86_RAX], 0x12345678ULL);
 }
 
-/* ---- RFLAGS against the host CPU ---- */
+/* ---- RFLAGS against an oracle: the host CPU, or a reference model ---- */
+
+/* vmio_x86_alu's shape: RFLAGS after @a OP @b at @w bytes, result in *@res. */
+typedef uint64_t (*alu_fn)(enum vmio_x86_op op, unsigned w, uint64_t a, uint64_t b, uint64_t fin,
+                           uint64_t *res);
 
 #if defined(__x86_64__)
 /*
@@ -188,12 +195,124 @@ HOST_ALL(uint16_t, 16, "r")
 HOST_ALL(uint32_t, 32, "r")
 HOST_ALL(uint64_t, 64, "r")
 
+/* The host CPU as an alu_fn: the operands are truncated to @w bytes. */
+static uint64_t host_alu(enum vmio_x86_op op, unsigned w, uint64_t a, uint64_t b, uint64_t fin,
+                         uint64_t *res)
+{
+    uint64_t f;
+    switch (w) {
+    case 1: {
+        uint8_t r;
+        f = host8(op, (uint8_t)a, (uint8_t)b, fin, &r);
+        *res = r;
+        break;
+    }
+    case 2: {
+        uint16_t r;
+        f = host16(op, (uint16_t)a, (uint16_t)b, fin, &r);
+        *res = r;
+        break;
+    }
+    case 4: {
+        uint32_t r;
+        f = host32(op, (uint32_t)a, (uint32_t)b, fin, &r);
+        *res = r;
+        break;
+    }
+    default: {
+        uint64_t r;
+        f = host64(op, a, b, fin, &r);
+        *res = r;
+        break;
+    }
+    }
+    return f;
+}
+#endif
+
+#if defined(__SIZEOF_INT128__)
+/*
+ * Reference model of the flag rules, from their definitions rather than from
+ * carry vectors (and independent of src/decode/inject_x86.c): the operation
+ * is done exactly in 128-bit integers, once on the operands read as unsigned
+ * and once read as signed (two's complement) @w-byte numbers. CF: the exact
+ * unsigned result does not fit in @w bytes (a carry out, or a borrow below
+ * 0); OF: the exact signed result does not fit; AF: the same for the low
+ * nibbles alone (carry or borrow out of bit 3); ZF, SF and PF from the
+ * truncated result (zero, its top bit, an even number of 1 bits in its low
+ * byte). AND/OR/XOR/TEST: CF = OF = AF = 0. Other RFLAGS bits are kept. On
+ * x86-64 hosts test_reference_vs_host checks this model against the CPU.
+ */
+__extension__ typedef __int128 wide;
+
+static uint64_t ref_alu(enum vmio_x86_op op, unsigned w, uint64_t a, uint64_t b, uint64_t fin,
+                        uint64_t *res)
+{
+    const unsigned bits = 8 * w;
+    const wide span = (wide)1 << bits; /* 2^bits: how many @w-byte values there are */
+    const wide umax = span - 1, smax = span / 2 - 1, smin = -(span / 2);
+    const wide ua = (wide)a & umax, ub = (wide)b & umax;
+    const wide sa = ua > smax ? ua - span : ua, sb = ub > smax ? ub - span : ub;
+    const wide c = (op == VMIO_X86_OP_ADC || op == VMIO_X86_OP_SBB) ? (wide)(fin & VMIO_X86_CF) : 0;
+    wide u, s; /* the exact result, operands read as unsigned / as signed */
+    bool cf = false, of = false, af = false;
+    switch (op) {
+    case VMIO_X86_OP_ADD:
+    case VMIO_X86_OP_ADC:
+        u = ua + ub + c;
+        s = sa + sb + c;
+        cf = u > umax;
+        of = s < smin || s > smax;
+        af = (ua % 16) + (ub % 16) + c > 15;
+        break;
+    case VMIO_X86_OP_SUB:
+    case VMIO_X86_OP_SBB:
+    case VMIO_X86_OP_CMP:
+        u = ua - ub - c;
+        s = sa - sb - c;
+        cf = u < 0;
+        of = s < smin || s > smax;
+        af = (ua % 16) - (ub % 16) - c < 0;
+        break;
+    case VMIO_X86_OP_AND:
+    case VMIO_X86_OP_TEST:
+        u = ua & ub;
+        break;
+    case VMIO_X86_OP_OR:
+        u = ua | ub;
+        break;
+    case VMIO_X86_OP_XOR:
+        u = ua ^ ub;
+        break;
+    default:
+        *res = 0;
+        return fin;
+    }
+    /* The result modulo 2^bits (conversion to unsigned is modular in C). */
+    uint64_t r = (uint64_t)u & (uint64_t)umax;
+    unsigned ones = 0;
+    for (unsigned i = 0; i < 8; i++)
+        ones += (r >> i) & 1;
+    uint64_t f = fin & ~VMIO_X86_ARITH_FLAGS;
+    f |= cf ? VMIO_X86_CF : 0;
+    f |= ones % 2 == 0 ? VMIO_X86_PF : 0;
+    f |= af ? VMIO_X86_AF : 0;
+    f |= r == 0 ? VMIO_X86_ZF : 0;
+    f |= (r >> (bits - 1)) & 1 ? VMIO_X86_SF : 0;
+    f |= of ? VMIO_X86_OF : 0;
+    *res = r;
+    return f;
+}
+#endif
+
+#if defined(__x86_64__) || defined(__SIZEOF_INT128__)
 static const enum vmio_x86_op alu_ops[] = {
     VMIO_X86_OP_ADD, VMIO_X86_OP_ADC, VMIO_X86_OP_SUB, VMIO_X86_OP_SBB,  VMIO_X86_OP_CMP,
     VMIO_X86_OP_AND, VMIO_X86_OP_OR,  VMIO_X86_OP_XOR, VMIO_X86_OP_TEST,
 };
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+#define RNG_SEED 0x9e3779b97f4a7c15ULL
+static uint64_t rng = RNG_SEED;
 static uint64_t next_rand(void)
 {
     rng ^= rng << 13;
@@ -213,57 +332,40 @@ static uint64_t edge(unsigned i, unsigned w)
 
 static int flag_errors;
 
-static void compare_one(enum vmio_x86_op op, unsigned w, uint64_t a, uint64_t b, uint64_t cin)
+/* Compares @ours (the tested side) with @want (the oracle) for one operation. */
+static void compare_one(alu_fn want, const char *want_name, alu_fn ours, enum vmio_x86_op op,
+                        unsigned w, uint64_t a, uint64_t b, uint64_t cin)
 {
     uint64_t fin = 0x2 | cin | (cin ? VMIO_X86_ZF | VMIO_X86_OF : VMIO_X86_SF | VMIO_X86_AF);
-    uint64_t host_f, host_r, ours_r;
-    switch (w) {
-    case 1: {
-        uint8_t r;
-        host_f = host8(op, (uint8_t)a, (uint8_t)b, fin, &r);
-        host_r = r;
-        break;
-    }
-    case 2: {
-        uint16_t r;
-        host_f = host16(op, (uint16_t)a, (uint16_t)b, fin, &r);
-        host_r = r;
-        break;
-    }
-    case 4: {
-        uint32_t r;
-        host_f = host32(op, (uint32_t)a, (uint32_t)b, fin, &r);
-        host_r = r;
-        break;
-    }
-    default: {
-        uint64_t r;
-        host_f = host64(op, a, b, fin, &r);
-        host_r = r;
-        break;
-    }
-    }
-    uint64_t ours_f = vmio_x86_alu(op, w, a, b, fin, &ours_r);
+    uint64_t want_r, ours_r;
+    uint64_t want_f = want(op, w, a, b, fin, &want_r);
+    uint64_t ours_f = ours(op, w, a, b, fin, &ours_r);
     uint64_t mask = VMIO_X86_ARITH_FLAGS;
     bool logic = op == VMIO_X86_OP_AND || op == VMIO_X86_OP_OR || op == VMIO_X86_OP_XOR ||
                  op == VMIO_X86_OP_TEST;
     if (logic)
         mask &= ~VMIO_X86_AF; /* undefined for logic operations */
     bool result_checked = op != VMIO_X86_OP_CMP && op != VMIO_X86_OP_TEST;
-    if ((ours_f & mask) != (host_f & mask) || (result_checked && ours_r != host_r) ||
+    if ((ours_f & mask) != (want_f & mask) || (result_checked && ours_r != want_r) ||
         (ours_f & ~VMIO_X86_ARITH_FLAGS) != (fin & ~VMIO_X86_ARITH_FLAGS)) {
         if (flag_errors++ < 20)
-            printf("%s w%u a=%#llx b=%#llx cf=%llu: ours r=%#llx f=%#llx host r=%#llx f=%#llx\n",
+            printf("%s w%u a=%#llx b=%#llx cf=%llu: ours r=%#llx f=%#llx %s r=%#llx f=%#llx\n",
                    vmio_x86_op_name(op), w, (unsigned long long)a, (unsigned long long)b,
                    (unsigned long long)cin, (unsigned long long)ours_r, (unsigned long long)ours_f,
-                   (unsigned long long)host_r, (unsigned long long)host_f);
+                   want_name, (unsigned long long)want_r, (unsigned long long)want_f);
     }
 }
 
-static void test_flags_vs_host(void **state)
+/*
+ * Every ALU operation: at 8 bits every operand pair with both carry-ins; at
+ * 16, 32 and 64 bits 338 edge pairs and 40 000 random ones (half of them
+ * near-equal). Returns the number of comparisons; flag_errors counts the
+ * mismatches. The random operands are the same on every call.
+ */
+static unsigned long sweep(alu_fn want, const char *want_name, alu_fn ours)
 {
-    (void)state;
     flag_errors = 0;
+    rng = RNG_SEED;
     unsigned long n = 0;
     for (size_t k = 0; k < sizeof(alu_ops) / sizeof(alu_ops[0]); k++) {
         enum vmio_x86_op op = alu_ops[k];
@@ -271,28 +373,66 @@ static void test_flags_vs_host(void **state)
         for (unsigned a = 0; a < 256; a++)
             for (unsigned b = 0; b < 256; b++)
                 for (unsigned c = 0; c < 2; c++, n++)
-                    compare_one(op, 1, a, b, c);
+                    compare_one(want, want_name, ours, op, 1, a, b, c);
         for (unsigned w = 2; w <= 8; w *= 2) {
             for (unsigned i = 0; i < 13; i++)
                 for (unsigned j = 0; j < 13; j++)
                     for (unsigned c = 0; c < 2; c++, n++)
-                        compare_one(op, w, edge(i, w), edge(j, w), c);
+                        compare_one(want, want_name, ours, op, w, edge(i, w), edge(j, w), c);
             for (unsigned i = 0; i < 40000; i++, n++) {
                 uint64_t a = next_rand(), b = next_rand();
                 if (i & 1)
                     b = a + (next_rand() & 3) - 1; /* near-equal operands */
-                compare_one(op, w, a, b, next_rand() & 1);
+                compare_one(want, want_name, ours, op, w, a, b, next_rand() & 1);
             }
         }
     }
+    return n;
+}
+#endif
+
+#if defined(__x86_64__)
+/* vmio's flags against the host CPU's own (the strongest check). */
+static void test_flags_vs_host(void **state)
+{
+    (void)state;
+    unsigned long n = sweep(host_alu, "host", vmio_x86_alu);
     printf("%lu flag computations compared with the host CPU, %d mismatches\n", n, flag_errors);
     assert_int_equal(flag_errors, 0);
 }
+#define FLAGS_TEST cmocka_unit_test(test_flags_vs_host)
+#elif defined(__SIZEOF_INT128__)
+/*
+ * Not on x86: vmio's flags against the reference model, which the x86-64
+ * host build checks against the CPU (test_reference_vs_host).
+ */
+static void test_flags_vs_reference(void **state)
+{
+    (void)state;
+    unsigned long n = sweep(ref_alu, "reference", vmio_x86_alu);
+    printf("%lu flag computations compared with the reference model, %d mismatches\n", n,
+           flag_errors);
+    assert_int_equal(flag_errors, 0);
+}
+#define FLAGS_TEST cmocka_unit_test(test_flags_vs_reference)
 #else
 static void test_flags_vs_host(void **state)
 {
     (void)state;
     skip();
+}
+#define FLAGS_TEST cmocka_unit_test(test_flags_vs_host)
+#endif
+
+#if defined(__x86_64__) && defined(__SIZEOF_INT128__)
+/* The reference model (the oracle on other architectures) against the CPU. */
+static void test_reference_vs_host(void **state)
+{
+    (void)state;
+    unsigned long n = sweep(host_alu, "host", ref_alu);
+    printf("%lu reference-model flag computations compared with the host CPU, %d mismatches\n", n,
+           flag_errors);
+    assert_int_equal(flag_errors, 0);
 }
 #endif
 
@@ -565,10 +705,17 @@ static void test_emulate_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set_reg_rules),      cmocka_unit_test(test_load_value),
-        cmocka_unit_test(test_inject_read_and_in), cmocka_unit_test(test_flags_vs_host),
-        cmocka_unit_test(test_alu_reference),      cmocka_unit_test(test_emulate_mov),
-        cmocka_unit_test(test_emulate_alu),        cmocka_unit_test(test_emulate_string),
+        cmocka_unit_test(test_set_reg_rules),
+        cmocka_unit_test(test_load_value),
+        cmocka_unit_test(test_inject_read_and_in),
+        FLAGS_TEST,
+#if defined(__x86_64__) && defined(__SIZEOF_INT128__)
+        cmocka_unit_test(test_reference_vs_host),
+#endif
+        cmocka_unit_test(test_alu_reference),
+        cmocka_unit_test(test_emulate_mov),
+        cmocka_unit_test(test_emulate_alu),
+        cmocka_unit_test(test_emulate_string),
         cmocka_unit_test(test_emulate_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

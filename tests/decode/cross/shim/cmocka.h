@@ -3,12 +3,15 @@
  *
  * Debian has no cmocka for the cross targets, so tests/decode/cross/run.sh
  * compiles the very same test sources with this header first on the include
- * path. It implements only what the decoder tests use: cmocka_unit_test,
- * cmocka_run_group_tests (no setup/teardown), assert_int_equal,
- * assert_int_not_equal, assert_true, assert_false, assert_null,
- * assert_non_null, assert_string_equal, fail, fail_msg and print_message.
- * Invariants: header-only, C11, a failed assertion ends the current test via
- * longjmp and the run returns the number of failed tests, like cmocka.
+ * path. It implements only what the decoder tests (arm64, riscv and x86)
+ * use: cmocka_unit_test, cmocka_run_group_tests (no setup/teardown),
+ * assert_int_equal, assert_int_not_equal, assert_true, assert_false,
+ * assert_null, assert_non_null, assert_string_equal, assert_memory_equal,
+ * assert_memory_not_equal, fail, fail_msg, skip and print_message.
+ * Invariants: header-only, C11, a failed assertion (or skip) ends the current
+ * test via longjmp and the run returns the number of failed tests, like
+ * cmocka; a skipped test is reported as "[ SKIPPED ]" and does not count as
+ * failed (run.sh treats a skip in a test that must pass as a failure).
  */
 #ifndef VMIO_CMOCKA_SHIM_H
 #define VMIO_CMOCKA_SHIM_H
@@ -35,6 +38,9 @@ struct CMUnitTest {
 
 static jmp_buf shim_jmp;
 
+/* longjmp values: a failed assertion, a skip(). */
+enum { SHIM_FAILED = 1, SHIM_SKIPPED = 2 };
+
 static inline void print_message(const char *fmt, ...)
 {
     va_list ap;
@@ -51,11 +57,27 @@ static inline _Noreturn void shim_fail(const char *file, int line, const char *f
     vprintf(fmt, ap);
     va_end(ap);
     printf("\n");
-    longjmp(shim_jmp, 1);
+    longjmp(shim_jmp, SHIM_FAILED);
+}
+
+static inline _Noreturn void shim_skip(void)
+{
+    longjmp(shim_jmp, SHIM_SKIPPED);
+}
+
+/* First differing byte of @a and @b (@n bytes), or -1 if they are equal. */
+static inline long shim_memdiff(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return (long)i;
+    return -1;
 }
 
 #define fail() shim_fail(__FILE__, __LINE__, "fail()")
 #define fail_msg(...) shim_fail(__FILE__, __LINE__, __VA_ARGS__)
+#define skip() shim_skip()
 #define assert_true(c)                                                                             \
     do {                                                                                           \
         if (!(c))                                                                                  \
@@ -86,27 +108,45 @@ static inline _Noreturn void shim_fail(const char *file, int line, const char *f
         if (strcmp(a_, b_) != 0)                                                                   \
             shim_fail(__FILE__, __LINE__, "\"%s\" != \"%s\"", a_, b_);                             \
     } while (0)
+#define assert_memory_equal(a, b, n)                                                               \
+    do {                                                                                           \
+        long d_ = shim_memdiff((a), (b), (n));                                                     \
+        if (d_ >= 0)                                                                               \
+            shim_fail(__FILE__, __LINE__, "%s and %s differ at byte %ld of %zu", #a, #b, d_,       \
+                      (size_t)(n));                                                                \
+    } while (0)
+#define assert_memory_not_equal(a, b, n)                                                           \
+    do {                                                                                           \
+        if (shim_memdiff((a), (b), (n)) < 0)                                                       \
+            shim_fail(__FILE__, __LINE__, "%s and %s are equal (%zu bytes)", #a, #b, (size_t)(n)); \
+    } while (0)
 
-/* Runs one test; 1 if it passed. setjmp lives here so no caller local is clobbered. */
+/*
+ * Runs one test: 0 if it passed, SHIM_FAILED or SHIM_SKIPPED. setjmp lives
+ * here so no caller local is clobbered.
+ */
 static inline int shim_run_one(const struct CMUnitTest *t)
 {
-    if (setjmp(shim_jmp) != 0)
-        return 0;
+    int jumped = setjmp(shim_jmp);
+    if (jumped != 0)
+        return jumped;
     void *state = NULL;
     t->test_func(&state);
-    return 1;
+    return 0;
 }
 
 static inline int shim_run(const char *group, const struct CMUnitTest *t, size_t n)
 {
-    int failed = 0;
+    static const char *const tag[] = {"     OK", " FAILED", "SKIPPED"}; /* by shim_run_one() */
+    int failed = 0, skipped = 0;
     printf("[==========] %s: running %zu test(s).\n", group, n);
     for (size_t i = 0; i < n; i++) {
-        int ok = shim_run_one(&t[i]);
-        printf("[ %s ] %s\n", ok ? "     OK" : " FAILED", t[i].name);
-        failed += !ok;
+        int rc = shim_run_one(&t[i]);
+        printf("[ %s ] %s\n", tag[rc], t[i].name);
+        failed += rc == SHIM_FAILED;
+        skipped += rc == SHIM_SKIPPED;
     }
-    printf("[==========] %s: %zu test(s), %d failed.\n", group, n, failed);
+    printf("[==========] %s: %zu test(s), %d failed, %d skipped.\n", group, n, failed, skipped);
     return failed;
 }
 
