@@ -6,7 +6,10 @@
  * testdev MMIO at 0xd0000000 is reachable), then calls
  * guest_main(mb_magic, mb_info) and exits with its return value. An IDT
  * (filled by idt_init() in runtime.c) turns CPU exceptions 0-31 into a
- * printed line and exit code GUEST_EXIT_EXCEPTION instead of a triple fault.
+ * printed line and exit code GUEST_EXIT_EXCEPTION instead of a triple fault;
+ * vectors 32-63 and 255 (external interrupts) go through irq_common to
+ * guest_irq(vector) in runtime.c, which calls the handler registered with
+ * irq_set_handler() and returns with iretq (caller-saved registers kept).
  * Invariants: every table is built by the assembler, not at run time, because
  * CPL0 guest code may be executed by KVM's instruction emulator; the boot
  * path is about twenty instructions.
@@ -88,7 +91,54 @@ exc_common:
 2:  hlt
     jmp 2b
 
+/*
+ * Interrupt stubs for vectors 32-63 and 255: push the vector, save the
+ * registers the C ABI lets guest_irq() clobber, call guest_irq(vector) on a
+ * 16-byte aligned stack with DF clear, restore and iretq.
+ */
+    .irp v, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,255
+irq_stub_\v:
+    push $\v
+    jmp irq_common
+    .endr
+irq_common:
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %rbp
+    mov %rsp, %rbp
+    mov 80(%rsp), %edi          /* the vector, above the 10 saved registers */
+    and $-16, %rsp
+    cld
+    call guest_irq
+    mov %rbp, %rsp
+    pop %rbp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    add $8, %rsp                /* the vector */
+    iretq
+
     .section .rodata
+    .balign 8
+    .globl irq_stubs
+irq_stubs:                      /* vectors 32-63, then 255, for idt_init() */
+    .irp v, 32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,255
+    .quad irq_stub_\v
+    .endr
+
     .balign 8
     .globl exc_stubs
 exc_stubs:                      /* addresses of the 32 stubs, for idt_init() */

@@ -153,6 +153,70 @@ void gvprint(const char *fmt, va_list ap);
 /* Write `code` to the debug-exit port 0xf4, then cli; hlt forever. */
 __attribute__((noreturn)) void guest_exit(int code);
 
+/* ---- interrupts ---- */
+
+/*
+ * The IDT routes vectors 32-63 (IRQ_VECTOR_FIRST..) and 255 to handlers
+ * registered here; other vectors above 31 are not present (#NP, printed as
+ * an exception). A handler runs with interrupts off and must send the EOI
+ * (pic_eoi() or lapic_eoi()) itself.
+ */
+#define IRQ_VECTOR_FIRST 32
+#define IRQ_VECTOR_COUNT 32
+#define IRQ_VECTOR_SPURIOUS 255
+typedef void (*irq_handler_fn)(unsigned vector);
+/* Register @fn (NULL: none) for @vector; returns -1 for a vector without a stub. */
+int irq_set_handler(unsigned vector, irq_handler_fn fn);
+/* Interrupts that arrived on a vector without a handler. */
+unsigned irq_unhandled(void);
+
+static inline void irq_enable(void)
+{
+    __asm__ volatile("sti" : : : "memory");
+}
+static inline void irq_disable(void)
+{
+    __asm__ volatile("cli" : : : "memory");
+}
+/*
+ * Wait for the next interrupt: `sti; hlt` (the STI shadow covers HLT, so an
+ * interrupt pending already is not lost). Returns with interrupts enabled.
+ * Without an interrupt controller (vmio without --irqchip) HLT ends the VM.
+ */
+static inline void irq_wait(void)
+{
+    __asm__ volatile("sti; hlt" : : : "memory");
+}
+
+/*
+ * 8259A PIC pair: pic_init() remaps IRQ 0-7 to @base..@base+7 and IRQ 8-15
+ * to @base+8.., edge-triggered, and masks every input but the cascade (2).
+ */
+void pic_init(uint8_t base);
+void pic_set_mask(unsigned irq, int masked);
+/* Non-specific EOI to the master (and the slave for IRQ 8-15). */
+void pic_eoi(unsigned irq);
+/* Interrupt request / in-service registers, slave in bits 15:8 (OCW3). */
+uint16_t pic_irr(void);
+uint16_t pic_isr(void);
+
+/* IOAPIC at 0xfec00000 and the local APIC at 0xfee00000 (xAPIC MMIO). */
+#define IOAPIC_BASE 0xfec00000u
+#define LAPIC_BASE 0xfee00000u
+uint32_t ioapic_read(unsigned reg);
+void ioapic_write(unsigned reg, uint32_t v);
+/* Redirection entry of @pin: @vector, fixed, edge, active high, to APIC 0. */
+void ioapic_route(unsigned pin, uint8_t vector, int masked);
+/* Software-enable the local APIC (spurious vector 255, TPR 0). */
+void lapic_enable(void);
+/*
+ * Virtual-wire mode, as a PC BIOS leaves it: the local APIC enabled, LINT0 =
+ * ExtINT (the PIC's output reaches the CPU), LINT1 = NMI. KVM's reset state
+ * already routes the PIC to vCPU 0; QEMU's microvm needs this.
+ */
+void lapic_virtual_wire(void);
+void lapic_eoi(void);
+
 /* ---- tests ---- */
 
 /* Print "PASS name" or "FAIL name: got X expected Y" (hex); count failures. */

@@ -239,22 +239,159 @@ struct idt_entry {
     uint32_t off_hi, zero;
 } __attribute__((packed));
 
-static struct idt_entry idt[32] __attribute__((aligned(16)));
+/* 256 entries: 0-31 exceptions, 32-63 and 255 interrupts, the rest not present (#NP). */
+static struct idt_entry idt[256] __attribute__((aligned(16)));
 extern const uint64_t exc_stubs[32];
+extern const uint64_t irq_stubs[IRQ_VECTOR_COUNT + 1];
+
+static void idt_set(unsigned v, uint64_t a)
+{
+    idt[v] =
+        (struct idt_entry){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16), (uint32_t)(a >> 32), 0};
+}
 
 void idt_init(void);
 void idt_init(void)
 {
-    for (unsigned v = 0; v < 32; v++) {
-        uint64_t a = exc_stubs[v];
-        idt[v] = (struct idt_entry){(uint16_t)a,         0x08, 0, 0x8e, (uint16_t)(a >> 16),
-                                    (uint32_t)(a >> 32), 0};
-    }
+    for (unsigned v = 0; v < 32; v++)
+        idt_set(v, exc_stubs[v]);
+    for (unsigned i = 0; i < IRQ_VECTOR_COUNT; i++)
+        idt_set(IRQ_VECTOR_FIRST + i, irq_stubs[i]);
+    idt_set(IRQ_VECTOR_SPURIOUS, irq_stubs[IRQ_VECTOR_COUNT]);
     struct {
         uint16_t limit;
         uint64_t base;
     } __attribute__((packed)) desc = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
     __asm__ volatile("lidt %0" : : "m"(desc));
+}
+
+/* ---- external interrupts ---- */
+
+static irq_handler_fn irq_handlers[IRQ_VECTOR_COUNT + 1];
+static volatile unsigned irq_unhandled_count;
+
+static unsigned irq_slot(unsigned vector)
+{
+    if (vector == IRQ_VECTOR_SPURIOUS)
+        return IRQ_VECTOR_COUNT;
+    if (vector >= IRQ_VECTOR_FIRST && vector < IRQ_VECTOR_FIRST + IRQ_VECTOR_COUNT)
+        return vector - IRQ_VECTOR_FIRST;
+    return IRQ_VECTOR_COUNT + 1;
+}
+
+int irq_set_handler(unsigned vector, irq_handler_fn fn)
+{
+    unsigned i = irq_slot(vector);
+    if (i > IRQ_VECTOR_COUNT)
+        return -1;
+    irq_handlers[i] = fn;
+    return 0;
+}
+
+unsigned irq_unhandled(void)
+{
+    return irq_unhandled_count;
+}
+
+void guest_irq(uint64_t vector);
+void guest_irq(uint64_t vector)
+{
+    unsigned i = irq_slot((unsigned)vector);
+    if (i <= IRQ_VECTOR_COUNT && irq_handlers[i])
+        irq_handlers[i]((unsigned)vector);
+    else
+        irq_unhandled_count++;
+}
+
+/* 8259A pair: master at 0x20/0x21, slave at 0xa0/0xa1, slave on master input 2. */
+#define PIC1_CMD 0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD 0xa0
+#define PIC2_DATA 0xa1
+
+void pic_init(uint8_t base)
+{
+    outb(PIC1_CMD, 0x11); /* ICW1: edge, cascade, ICW4 follows */
+    outb(PIC2_CMD, 0x11);
+    outb(PIC1_DATA, base);                /* ICW2: vector base of IRQ 0-7 */
+    outb(PIC2_DATA, (uint8_t)(base + 8)); /* IRQ 8-15 */
+    outb(PIC1_DATA, 0x04);                /* ICW3: slave on IRQ 2 */
+    outb(PIC2_DATA, 0x02);                /* slave identity 2 */
+    outb(PIC1_DATA, 0x01);                /* ICW4: 8086 mode, normal EOI */
+    outb(PIC2_DATA, 0x01);
+    outb(PIC1_DATA, 0xfb); /* all masked but the cascade */
+    outb(PIC2_DATA, 0xff);
+}
+
+void pic_set_mask(unsigned irq, int masked)
+{
+    uint16_t port = irq < 8 ? PIC1_DATA : PIC2_DATA;
+    uint8_t bit = (uint8_t)(1u << (irq & 7));
+    uint8_t m = inb(port);
+    outb(port, masked ? (uint8_t)(m | bit) : (uint8_t)(m & ~bit));
+}
+
+void pic_eoi(unsigned irq)
+{
+    if (irq >= 8)
+        outb(PIC2_CMD, 0x20);
+    outb(PIC1_CMD, 0x20); /* non-specific EOI */
+}
+
+uint16_t pic_irr(void)
+{
+    outb(PIC1_CMD, 0x0a); /* OCW3: read IRR */
+    outb(PIC2_CMD, 0x0a);
+    return (uint16_t)(inb(PIC1_CMD) | inb(PIC2_CMD) << 8);
+}
+
+uint16_t pic_isr(void)
+{
+    outb(PIC1_CMD, 0x0b); /* OCW3: read ISR */
+    outb(PIC2_CMD, 0x0b);
+    uint16_t v = (uint16_t)(inb(PIC1_CMD) | inb(PIC2_CMD) << 8);
+    outb(PIC1_CMD, 0x0a);
+    outb(PIC2_CMD, 0x0a);
+    return v;
+}
+
+/* IOAPIC: index register at +0x00, data window at +0x10. */
+uint32_t ioapic_read(unsigned reg)
+{
+    mmio_write32(IOAPIC_BASE, reg);
+    return mmio_read32(IOAPIC_BASE + 0x10);
+}
+
+void ioapic_write(unsigned reg, uint32_t v)
+{
+    mmio_write32(IOAPIC_BASE, reg);
+    mmio_write32(IOAPIC_BASE + 0x10, v);
+}
+
+void ioapic_route(unsigned pin, uint8_t vector, int masked)
+{
+    /* fixed delivery, physical destination APIC 0, active high, edge */
+    ioapic_write(0x11 + 2 * pin, 0);
+    ioapic_write(0x10 + 2 * pin, vector | (masked ? 0x10000u : 0));
+}
+
+void lapic_enable(void)
+{
+    /* SVR: software enable (bit 8), spurious vector 255 */
+    mmio_write32(LAPIC_BASE + 0xf0, 0x100 | IRQ_VECTOR_SPURIOUS);
+    mmio_write32(LAPIC_BASE + 0x80, 0); /* TPR: accept every priority */
+}
+
+void lapic_virtual_wire(void)
+{
+    lapic_enable();
+    mmio_write32(LAPIC_BASE + 0x350, 0x700); /* LVT LINT0: ExtINT, unmasked */
+    mmio_write32(LAPIC_BASE + 0x360, 0x400); /* LVT LINT1: NMI */
+}
+
+void lapic_eoi(void)
+{
+    mmio_write32(LAPIC_BASE + 0xb0, 0);
 }
 
 void guest_exception(uint64_t vector, uint64_t error, uint64_t rip);

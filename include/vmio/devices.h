@@ -40,10 +40,14 @@ struct vmio_vm;
 struct chardev;
 struct vmio_error;
 
+/* COM1's interrupt: ISA IRQ 4, which is GSI 4 in KVM's default routing. */
+#define VMIO_COM1_GSI 4
+
 /*
  * vmio_add_standard_devices - vmio's standard PC-style machine, what
  * `vmio run IMAGE` gives a guest: COM1 16550A UART at port 0x3f8 on @serial
- * (not owned; may be NULL), debug-exit at 0xf4-0xf7, debug console at 0xe9
+ * (not owned; may be NULL; its interrupt line drives GSI 4 when @vm has the
+ * in-kernel irqchip, see vmio_vm_options.irqchip), debug-exit at 0xf4-0xf7, debug console at 0xe9
  * writing to @debugcon_out (not owned; NULL drops it), testdev at MMIO
  * 0xd0000000 and ports 0x7000-0x70ff. The VM owns the devices.
  * Errors: those of vmio_vm_add_device() (a port or window already taken),

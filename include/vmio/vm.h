@@ -35,7 +35,22 @@ struct vmio_vm_options {
     uint64_t mem_size; /* bytes of guest RAM; 0 means 64 MiB */
     enum vmio_unclaimed_policy unclaimed;
     FILE *log; /* unclaimed-access log (LOG policy); NULL = stderr */
+    /*
+     * Interrupt delivery (opt-in; off by default). irqchip: KVM's in-kernel
+     * 8259 PIC pair, IOAPIC (0xfec00000) and local APIC (0xfee00000), driven
+     * with vmio_vm_set_irq(). Then HLT is handled inside KVM (a halted vCPU
+     * waits for an interrupt) and never ends vmio_vcpu_run() with
+     * VMIO_EXIT_HLT; the interrupt controllers' ports and windows are
+     * reserved (devices and memory there are refused with -EBUSY).
+     * pit: also KVM's in-kernel 8254 PIT on GSI 0 (ports 0x40-0x43 and 0x61);
+     * needs irqchip. Off: guests can only poll, and HLT ends the run loop.
+     */
+    bool irqchip;
+    bool pit;
 };
+
+/* GSIs vmio_vm_set_irq() accepts: 0-15 reach the PICs and IOAPIC, 16-23 the IOAPIC only. */
+#define VMIO_IRQCHIP_GSIS 24
 
 /* A RAM region as the guest sees it. */
 struct vmio_ram_region {
@@ -112,6 +127,57 @@ void vmio_vm_set_timing(struct vmio_vm *vm, bool on);
  * Errors: -EINVAL for anything else.
  */
 int vmio_policy_parse(const char *s, enum vmio_unclaimed_policy *out);
+
+/* ---- Interrupts ---- */
+
+/* vmio_vm_has_irqchip - whether @vm was created with the in-kernel irqchip. */
+bool vmio_vm_has_irqchip(const struct vmio_vm *vm);
+
+/*
+ * vmio_vm_set_irq - drive interrupt line @gsi of @vm to @level (0 low,
+ * anything else high): edge-triggered inputs (the PIC's default, ISA IRQs on
+ * the IOAPIC) see a 0->1 transition, level-triggered ones the level.
+ * Thread-safe and lock-free: may be called from device callbacks on vCPU
+ * threads (e.g. a UART's irq callback while the vCPU handles an exit) and
+ * from host threads.
+ * Errors: -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS; -ENODEV when @vm has no
+ * irqchip; the errno of a failing KVM_IRQ_LINE.
+ */
+int vmio_vm_set_irq(struct vmio_vm *vm, unsigned gsi, int level);
+
+/*
+ * An interrupt line as a device model's callback sees it: set(ctx, gsi, level)
+ * is called for every level change. Lines made by vmio_vm_irq_line() call
+ * vmio_vm_set_irq(); tests may fill one with their own setter.
+ * `errors` and `last_error` count failing set() calls (the device callback
+ * that drives the line has no way to return an error).
+ */
+struct vmio_irq_line {
+    int (*set)(void *ctx, unsigned gsi, int level);
+    void *ctx;
+    unsigned gsi;
+    unsigned long errors;
+    int last_error;
+};
+
+/*
+ * vmio_irq_line_set_level - drive the line @opaque (a struct vmio_irq_line *)
+ * to @level. Its signature is that of a device irq callback
+ * (uart16550_irq_fn), so a UART is wired with
+ * uart16550_create(..., vmio_irq_line_set_level, line, ...). A NULL @opaque
+ * does nothing. Not locked: one device drives one line (the UART calls it
+ * under its own lock).
+ */
+void vmio_irq_line_set_level(void *opaque, int level);
+
+/*
+ * vmio_vm_irq_line - the line of @vm for @gsi, owned by the VM (valid until
+ * vmio_vm_destroy()), for wiring device callbacks. One line per GSI: wire at
+ * most one device to each (the level of a shared line is the last one set).
+ * Errors (NULL, with @err set): -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS,
+ * -ENODEV without an irqchip.
+ */
+struct vmio_irq_line *vmio_vm_irq_line(struct vmio_vm *vm, unsigned gsi, struct vmio_error *err);
 
 /* ---- Explicit memory layouts and pass-through mappings (VM configs) ---- */
 

@@ -41,6 +41,7 @@ struct run_options {
     bool mem_given;
     bool stats;
     bool trace;
+    bool irqchip; /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
 };
 
 static void run_usage(FILE *out)
@@ -60,8 +61,13 @@ static void run_usage(FILE *out)
             "  --stats                 print exit statistics to stderr at VM exit\n"
             "  --stats-json PATH       write the same statistics as JSON to PATH\n"
             "  --trace                 print one line per exit to stderr\n"
+            "  --irqchip               interrupts: KVM's in-kernel PIC, IOAPIC, local APIC and\n"
+            "                          PIT, COM1 on IRQ 4 (not with a config: it uses\n"
+            "                          devices.interrupt_mode); HLT then waits for an\n"
+            "                          interrupt instead of ending the run\n"
             "\n"
-            "exit status: (v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts;\n"
+            "exit status: (v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts\n"
+            "(without --irqchip);\n"
             "2 bad arguments or image; 4 unclaimed access under --unhandled strict;\n"
             "6 guest crashed (shutdown, KVM internal error, entry failure); 8 host error.\n");
 }
@@ -115,7 +121,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_STATS_JSON,
         OPT_TRACE,
         OPT_HELP,
-        OPT_CONFIG
+        OPT_CONFIG,
+        OPT_IRQCHIP
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -127,6 +134,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"trace", no_argument, NULL, OPT_TRACE},
         {"help", no_argument, NULL, OPT_HELP},
         {"config", required_argument, NULL, OPT_CONFIG},
+        {"irqchip", no_argument, NULL, OPT_IRQCHIP},
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.serial = "stdio", .policy = VMIO_UNCLAIMED_IGNORE};
@@ -166,6 +174,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         case OPT_TRACE:
             o->trace = true;
             break;
+        case OPT_IRQCHIP:
+            o->irqchip = true;
+            break;
         case 'h':
         case OPT_HELP:
             run_usage(stdout);
@@ -194,6 +205,11 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
     if (o->config && o->mem_given) {
         fprintf(stderr, "vmio run: --mem does not apply to a config: its memory comes from "
                         "kernel.memory_regions\n");
+        return -EINVAL;
+    }
+    if (o->config && o->irqchip) {
+        fprintf(stderr, "vmio run: --irqchip does not apply to a config: set "
+                        "devices.interrupt_mode = \"emulated\" in it\n");
         return -EINVAL;
     }
     return 0;
@@ -355,7 +371,11 @@ int cli_run(int argc, char **argv)
     struct chardev *serial = NULL;
     struct vmio_vm *vm = NULL;
     struct vmio_boot_info boot;
-    struct vmio_vm_options vo = {.mem_size = o.mem, .unclaimed = o.policy, .log = stderr};
+    struct vmio_vm_options vo = {.mem_size = o.mem,
+                                 .unclaimed = o.policy,
+                                 .log = stderr,
+                                 .irqchip = o.irqchip,
+                                 .pit = o.irqchip};
     int status = VMIO_STATUS_USAGE;
     if (o.config && vmio_config_load(o.config, &cfg, &err) < 0)
         goto out;

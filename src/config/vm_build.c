@@ -2,6 +2,8 @@
  * Building a VM from a parsed config (see vmio/config.h): guest RAM and
  * pass-through mappings from the memory map, the emulated devices, and the
  * kernel (multiboot, or raw at kernel_load_addr) plus dtb and ramdisk.
+ * interrupt_mode = "emulated" gives the VM KVM's in-kernel irqchip and wires
+ * each 16550 UART's interrupt to the GSI its irq_id names.
  *
  * Invariant: every host resource is released on every path; a backing's fd
  * is closed as soon as it is mapped, and a mapping belongs to the VM
@@ -21,6 +23,7 @@
 #include "vmio/devices.h"
 #include "vmio/memmap.h"
 #include "vmio/uart16550.h"
+#include "vmio/vm.h"
 
 #define MAX_IMAGE_SIZE (512u << 20)
 
@@ -103,7 +106,11 @@ static int build_memory(struct vmio_vm *vm, const struct vmio_memmap *mm, struct
     return 0;
 }
 
-/* The emulated devices; the first Console gets @serial, later ones no backend. */
+/*
+ * The emulated devices; the first Console gets @serial, later ones no backend.
+ * With the irqchip, a Console's interrupt drives GSI irq_id (checked by
+ * vmio_config_runnable()); the other models have no interrupt.
+ */
 static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg, struct chardev *serial,
                          struct vmio_error *err)
 {
@@ -113,10 +120,22 @@ static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg, stru
         struct vmio_device *dev = NULL;
         int rc = 0;
         switch (d->model) {
-        case VMIO_MODEL_UART16550:
-            rc = uart16550_create(d->name, serial_used ? NULL : serial, NULL, NULL, &dev, err);
+        case VMIO_MODEL_UART16550: {
+            struct vmio_irq_line *line = NULL;
+            if (vmio_vm_has_irqchip(vm)) {
+                struct vmio_error e = {0};
+                line = vmio_vm_irq_line(
+                    vm, (unsigned)(d->irq_id < VMIO_IRQCHIP_GSIS ? d->irq_id : VMIO_IRQCHIP_GSIS),
+                    &e);
+                if (!line)
+                    return vmio_error_set(err, e.code, "%s: device '%s' (irq_id %" PRIu64 "): %s",
+                                          cfg->path, d->name, d->irq_id, e.msg);
+            }
+            rc = uart16550_create(d->name, serial_used ? NULL : serial,
+                                  line ? vmio_irq_line_set_level : NULL, line, &dev, err);
             serial_used = true;
             break;
+        }
         case VMIO_MODEL_TESTDEV:
             dev = vmio_testdev_create(d->name);
             break;
@@ -212,11 +231,16 @@ int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_opt
 {
     struct vmio_memmap *mm = NULL;
     struct vmio_vm *vm = NULL;
+    struct vmio_vm_options o = {0};
+    if (opts)
+        o = *opts;
+    o.irqchip = cfg->irq_mode == VMIO_IRQ_EMULATED; /* the config decides */
+    o.pit = false;
     int rc = vmio_config_runnable(cfg, err);
     if (rc == 0)
         rc = vmio_config_memmap(cfg, &mm, err);
     if (rc == 0)
-        rc = vmio_vm_create_empty(opts, &vm, err);
+        rc = vmio_vm_create_empty(&o, &vm, err);
     if (rc == 0)
         rc = build_memory(vm, mm, err);
     if (rc == 0)

@@ -19,6 +19,7 @@
 #include "vmio/boot.h"
 #include "vmio/config.h"
 #include "vmio/toml.h"
+#include "vmio/vm.h"
 
 #define MAX_CONFIG_SIZE (4u << 20)
 #define MAX_VCPUS 64
@@ -1272,6 +1273,29 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
                               "%s: interrupt_mode = \"passthrough\" needs host interrupt "
                               "forwarding, which vmio does not do",
                               p);
+    if (cfg->irq_mode == VMIO_IRQ_EMULATED) {
+        /* Each Console drives the GSI its irq_id names, one device per line. */
+        for (size_t i = 0; i < cfg->nemu; i++) {
+            const struct vmio_cfg_emu_device *d = &cfg->emu[i];
+            if (d->model != VMIO_MODEL_UART16550)
+                continue;
+            if (d->irq_id >= VMIO_IRQCHIP_GSIS)
+                return vmio_error_set(err, -ENOTSUP,
+                                      "%s: line %u, column %u: device '%s': irq_id %" PRIu64
+                                      " with interrupt_mode = \"emulated\": vmio's interrupt "
+                                      "controllers (PIC + IOAPIC) have GSIs 0-%d",
+                                      p, d->line, d->column, d->name, d->irq_id,
+                                      VMIO_IRQCHIP_GSIS - 1);
+            for (size_t j = 0; j < i; j++)
+                if (cfg->emu[j].model == VMIO_MODEL_UART16550 && cfg->emu[j].irq_id == d->irq_id)
+                    return vmio_error_set(err, -ENOTSUP,
+                                          "%s: line %u, column %u: devices '%s' and '%s' share "
+                                          "irq_id %" PRIu64 "; vmio wires one device per "
+                                          "interrupt line",
+                                          p, d->line, d->column, cfg->emu[j].name, d->name,
+                                          d->irq_id);
+        }
+    }
     if (cfg->npassthrough_ports)
         return vmio_error_set(err, -ENOTSUP,
                               "%s: devices.passthrough_ports: vmio cannot pass host I/O ports "

@@ -4,6 +4,12 @@
  * Guest RAM is anonymous memory mapped at 0 up to VMIO_LOW_RAM_END and the
  * rest (if any) from 4 GiB, leaving the space below 4 GiB for device windows
  * (testdev at 0xd0000000, the usual 0xfec00000 / 0xfee00000 regions).
+ *
+ * Interrupts (opt-in, vmio_vm_options.irqchip): KVM's in-kernel PIC, IOAPIC
+ * and LAPIC (and optionally PIT) are created with the VM, before any vCPU;
+ * their ports and windows are then reserved so that no vmio device or memory
+ * silently shadows them (or is shadowed). vmio_vm_set_irq() is one ioctl and
+ * reads only fields fixed at creation, so any thread may call it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -117,6 +123,47 @@ struct vmio_bus *vmio_vm_bus(struct vmio_vm *vm, enum vmio_space space)
     }
 }
 
+/* The ports and windows KVM's in-kernel interrupt controllers and PIT decode. */
+struct reserved_range {
+    enum vmio_space space;
+    uint64_t base, len;
+    bool pit; /* reserved only with the PIT */
+    const char *name;
+};
+static const struct reserved_range reserved_ranges[] = {
+    {VMIO_SPACE_PIO, 0x20, 2, false, "in-kernel PIC (master)"},
+    {VMIO_SPACE_PIO, 0xa0, 2, false, "in-kernel PIC (slave)"},
+    {VMIO_SPACE_PIO, 0x4d0, 2, false, "in-kernel PIC ELCR"},
+    {VMIO_SPACE_PIO, 0x40, 4, true, "in-kernel PIT"},
+    {VMIO_SPACE_PIO, 0x61, 1, true, "in-kernel PIT speaker port"},
+    {VMIO_SPACE_MMIO, 0xfec00000, 0x1000, false, "in-kernel IOAPIC"},
+    {VMIO_SPACE_MMIO, 0xfee00000, 0x1000, false, "in-kernel local APIC"},
+};
+
+/*
+ * -EBUSY (described, naming @what) when [base, base + len) (len > 0) overlaps
+ * a range the in-kernel irqchip/PIT decode: KVM would answer those accesses
+ * itself and the device or memory there would never see them.
+ */
+static int check_reserved(const struct vmio_vm *vm, enum vmio_space space, const char *what,
+                          uint64_t base, uint64_t len, struct vmio_error *err)
+{
+    if (!vm->irqchip || len == 0)
+        return 0;
+    uint64_t last = base + (len - 1);
+    for (size_t i = 0; i < sizeof(reserved_ranges) / sizeof(reserved_ranges[0]); i++) {
+        const struct reserved_range *r = &reserved_ranges[i];
+        if (r->space != space || (r->pit && !vm->pit))
+            continue;
+        if (base <= r->base + (r->len - 1) && r->base <= last)
+            return vmio_error_set(err, -EBUSY,
+                                  "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the %s at 0x%" PRIx64
+                                  "-0x%" PRIx64 " (KVM handles those accesses itself)",
+                                  what, base, last, r->name, r->base, r->base + (r->len - 1));
+    }
+    return 0;
+}
+
 /* Find @dev in the owned list; returns its index or ndevices. Lock held. */
 static unsigned find_device_locked(struct vmio_vm *vm, const struct vmio_device *dev)
 {
@@ -133,6 +180,13 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
     if (!bus)
         return vmio_error_set(err, -EINVAL, "device %s: no bus for address space %d",
                               dev && dev->name ? dev->name : "(unnamed)", (int)space);
+    if (vm->irqchip) {
+        char what[96];
+        snprintf(what, sizeof(what), "device %s", dev && dev->name ? dev->name : "(unnamed)");
+        int rc = check_reserved(vm, space, what, base, len, err);
+        if (rc < 0)
+            return rc;
+    }
     if (space == VMIO_SPACE_MMIO && len > 0) {
         for (unsigned i = 0; i < vm->nram; i++) {
             const struct vmio_ram_region *r = &vm->ram[i];
@@ -220,6 +274,54 @@ void vmio_vm_set_timing(struct vmio_vm *vm, bool on)
     vm->timing = on;
 }
 
+/* ---- Interrupts ---- */
+
+bool vmio_vm_has_irqchip(const struct vmio_vm *vm)
+{
+    return vm->irqchip;
+}
+
+int vmio_vm_set_irq(struct vmio_vm *vm, unsigned gsi, int level)
+{
+    if (gsi >= VMIO_IRQCHIP_GSIS)
+        return -EINVAL;
+    if (!vm->irqchip)
+        return -ENODEV;
+    return kvmb_vm_irq_line(vm->kvm, gsi, level);
+}
+
+/* The setter of the VM's own lines. */
+static int vm_line_set(void *ctx, unsigned gsi, int level)
+{
+    return vmio_vm_set_irq(ctx, gsi, level);
+}
+
+void vmio_irq_line_set_level(void *opaque, int level)
+{
+    struct vmio_irq_line *line = opaque;
+    if (!line || !line->set)
+        return;
+    int rc = line->set(line->ctx, line->gsi, level ? 1 : 0);
+    if (rc < 0) {
+        line->errors++;
+        line->last_error = rc;
+    }
+}
+
+struct vmio_irq_line *vmio_vm_irq_line(struct vmio_vm *vm, unsigned gsi, struct vmio_error *err)
+{
+    if (gsi >= VMIO_IRQCHIP_GSIS) {
+        vmio_error_set(err, -EINVAL, "interrupt line %u is beyond the last GSI (%u)", gsi,
+                       VMIO_IRQCHIP_GSIS - 1);
+        return NULL;
+    }
+    if (!vm->irqchip) {
+        vmio_error_set(err, -ENODEV, "interrupt line %u: the VM has no interrupt controller", gsi);
+        return NULL;
+    }
+    return &vm->lines[gsi];
+}
+
 /* ---- Explicit memory layouts and pass-through mappings ---- */
 
 int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **out,
@@ -235,7 +337,17 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     vm->policy = opts->unclaimed;
     vm->log = opts->log ? opts->log : stderr;
     vm->timing = true;
-    int rc = kvmb_vm_create(&vm->kvm, err);
+    vm->irqchip = opts->irqchip;
+    vm->pit = opts->irqchip && opts->pit;
+    for (unsigned i = 0; i < VMIO_IRQCHIP_GSIS; i++)
+        vm->lines[i] = (struct vmio_irq_line){.set = vm_line_set, .ctx = vm, .gsi = i};
+    int rc = 0;
+    if (opts->pit && !opts->irqchip)
+        rc = vmio_error_set(err, -EINVAL, "the in-kernel PIT needs the in-kernel irqchip");
+    if (rc == 0)
+        rc = kvmb_vm_create(&vm->kvm, err);
+    if (rc == 0 && vm->irqchip)
+        rc = kvmb_vm_create_irqchip(vm->kvm, vm->pit, err);
     if (rc == 0) {
         vm->mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
         vm->pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
@@ -258,6 +370,9 @@ static int check_free_range(struct vmio_vm *vm, const char *what, uint64_t gpa, 
                             struct vmio_error *err)
 {
     uint64_t last = gpa + (size - 1);
+    int rc = check_reserved(vm, VMIO_SPACE_MMIO, what, gpa, size, err);
+    if (rc < 0)
+        return rc;
     for (unsigned i = 0; i < vm->nram; i++) {
         const struct vmio_ram_region *r = &vm->ram[i];
         if (gpa <= r->gpa + (r->size - 1) && r->gpa <= last)

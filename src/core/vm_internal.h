@@ -44,6 +44,11 @@ struct vmio_vm {
     struct vmio_vcpu *vcpus[VMIO_MAX_VCPUS];
     struct vmio_stats stats_done; /* folded in from destroyed vCPUs */
 
+    /* Interrupts: fixed at creation. */
+    bool irqchip;
+    bool pit;
+    struct vmio_irq_line lines[VMIO_IRQCHIP_GSIS]; /* vmio_vm_irq_line() */
+
     /* Host mappings (pass-through), fixed before vCPUs run. */
     struct vmio_vm_map *maps;
     unsigned nmaps;

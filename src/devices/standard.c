@@ -1,7 +1,11 @@
 /*
  * vmio's standard machine: the devices `vmio run IMAGE` gives every guest,
  * at the addresses the test guests and QEMU's microvm command line expect.
+ * When the VM has the in-kernel irqchip, COM1's interrupt line drives ISA
+ * IRQ 4 (GSI 4) as on a PC; without it the line stays unconnected.
  */
+#include <errno.h>
+
 #include "vmio/devices.h"
 #include "vmio/testdev_regs.h"
 #include "vmio/uart16550.h"
@@ -11,7 +15,14 @@ int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *
                               struct vmio_error *err)
 {
     struct vmio_device *uart = NULL;
-    int rc = uart16550_create("com1", serial, NULL, NULL, &uart, err);
+    struct vmio_irq_line *line = NULL;
+    if (vmio_vm_has_irqchip(vm)) {
+        line = vmio_vm_irq_line(vm, VMIO_COM1_GSI, err);
+        if (!line)
+            return err ? err->code : -EINVAL;
+    }
+    int rc =
+        uart16550_create("com1", serial, line ? vmio_irq_line_set_level : NULL, line, &uart, err);
     if (rc == 0)
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, uart, VMIO_COM1_PORT, 8, err);
     if (rc == 0) /* 4 ports: wide writes exit as under QEMU (docs/devices/debug-ports.md) */

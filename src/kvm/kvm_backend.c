@@ -131,6 +131,24 @@ int kvmb_vm_set_memory(struct kvmb_vm *vm, uint32_t slot, uint64_t gpa, uint64_t
     return 0;
 }
 
+int kvmb_vm_create_irqchip(struct kvmb_vm *vm, bool pit, struct vmio_error *err)
+{
+    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+        return vmio_error_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+    if (pit) {
+        struct kvm_pit_config cfg = {.flags = KVM_PIT_SPEAKER_DUMMY};
+        if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &cfg) < 0)
+            return vmio_error_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
+    }
+    return 0;
+}
+
+int kvmb_vm_irq_line(struct kvmb_vm *vm, unsigned gsi, int level)
+{
+    struct kvm_irq_level l = {.irq = gsi, .level = level ? 1 : 0};
+    return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
 int kvmb_vcpu_create(struct kvmb_vm *vm, unsigned index, struct kvmb_vcpu **out,
                      struct vmio_error *err)
 {

@@ -30,6 +30,25 @@ void kvmb_vm_destroy(struct kvmb_vm *vm);
 int kvmb_vm_set_memory(struct kvmb_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
                        bool readonly, struct vmio_error *err);
 
+/*
+ * kvmb_vm_create_irqchip - create KVM's in-kernel interrupt controllers
+ * (8259 PIC pair, IOAPIC with 24 pins, and a local APIC in every vCPU created
+ * afterwards) with KVM's default routing: GSI n drives PIC input n (n < 16)
+ * and IOAPIC pin n (n < 24). With @pit, also the in-kernel 8254 PIT on GSI 0
+ * (ports 0x40-0x43; port 0x61 as a dummy speaker). Call before any vCPU
+ * exists, at most once. Errors: -errno of KVM_CREATE_IRQCHIP / KVM_CREATE_PIT2,
+ * described (e.g. -EEXIST when called twice).
+ */
+int kvmb_vm_create_irqchip(struct kvmb_vm *vm, bool pit, struct vmio_error *err);
+
+/*
+ * kvmb_vm_irq_line - drive interrupt line @gsi to @level (0 or 1) with
+ * KVM_IRQ_LINE. Thread-safe (one ioctl on the VM descriptor). Needs the
+ * irqchip. Errors: -errno of the ioctl (-ENXIO without an irqchip, -EINVAL
+ * for a GSI KVM does not route).
+ */
+int kvmb_vm_irq_line(struct kvmb_vm *vm, unsigned gsi, int level);
+
 /* kvmb_vcpu_create - vCPU @index with the host's supported CPUID. */
 int kvmb_vcpu_create(struct kvmb_vm *vm, unsigned index, struct kvmb_vcpu **out,
                      struct vmio_error *err);

@@ -18,6 +18,14 @@
 #                              ignore (same serial output and status), and
 #                              stderr reports the unclaimed MMIO and port
 #                              accesses
+#   config  NAME ELF VMIO      the guest on a VM config written for it
+#                              (com1 with irq_id 4, debug-exit, debugcon,
+#                              interrupt_mode = "emulated") against
+#                              expected/NAME.config.out
+# Per guest: VMIO_ARGS adds `vmio run` options (uart_irq: --irqchip) and
+# SERIAL_INPUT bytes sent on the serial line; such a guest's serial goes
+# through stdio (vmio --serial stdio, QEMU -chardev stdio) with the bytes on
+# stdin, so it must not use the debug console (vmio writes it to stdout).
 # Invariants: exits 0 pass, 1 fail, 77 skip (no /dev/kvm, or no QEMU for the
 # qemu/compare modes); never leaves files behind (temporary directory); every
 # VMM run has a timeout. Set VMIO_REGEN=1 to rewrite the expected files from
@@ -40,6 +48,31 @@ STATUS = {"exitcode": (0x2A << 1) | 1}
 DEFAULT_STATUS = 1
 STRICT_STATUS = 4  # VMIO_STATUS_UNCLAIMED (src/cli/cli.h)
 STRICT_LAST_LINE = "unclaimed: first unclaimed access: read MMIO 0xe0000000"
+
+# Extra `vmio run` options, and bytes the host sends on the serial line.
+VMIO_ARGS = {"uart_irq": ["--irqchip"]}
+SERIAL_INPUT = {"uart_irq": b"IRQ-RX"}
+
+# The VM config of the config mode: {elf} is the absolute image path.
+CONFIG_TEMPLATE = '''[base]
+id = 1
+name = "{name}"
+vm_type = 1
+cpu_num = 1
+arch = "x86_64"
+
+[kernel]
+kernel_path = "{elf}"
+memory_regions = [[0x0, 0x400_0000, 0x7, 0]]
+
+[devices]
+emu_devices = [
+    ["com1", 0x3f8, 0x8, 4, 0x2, []],
+    ["debug-exit", 0xf4, 0x1, 0, 0xf1, []],
+    ["debugcon", 0xe9, 0x1, 0, 0xf2, []],
+]
+interrupt_mode = "emulated"
+'''
 
 # Lines that legitimately differ between vmio and QEMU (docs/guests.md,
 # "Differences from QEMU"): board-specific values printed as INFO lines.
@@ -80,12 +113,13 @@ def same(what, got, expected_path):
     return False
 
 
-def run(cmd, tmp):
-    """Run a VMM; returns (status, stdout, stderr) or None on timeout."""
-    print("run: " + " ".join(cmd))
+def run(cmd, tmp, data=None):
+    """Run a VMM (with @data on stdin); returns (status, stdout, stderr) or None on timeout."""
+    print("run: " + " ".join(cmd) + (" < %r" % data if data is not None else ""))
+    stdin = {"input": data} if data is not None else {"stdin": subprocess.DEVNULL}
     try:
         p = subprocess.run(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+                           timeout=TIMEOUT, **stdin)
     except subprocess.TimeoutExpired:
         print("FAIL: timed out after %d s" % TIMEOUT)
         return None
@@ -95,15 +129,18 @@ def run(cmd, tmp):
     return p.returncode, p.stdout.decode("utf-8", "replace"), err
 
 
-def run_vmio(vmio, elf, tmp, extra=()):
-    """Returns (status, serial, debugcon, stderr) or None."""
+def run_vmio(vmio, elf, tmp, extra=(), data=None):
+    """Returns (status, serial, debugcon, stderr) or None. With @data: serial on stdio."""
     serial = os.path.join(tmp, "vmio.serial")
-    cmd = [vmio, "run", "--serial", "file:" + serial] + list(extra)
+    spec = "stdio" if data is not None else "file:" + serial
+    cmd = [vmio, "run", "--serial", spec] + list(extra)
     if elf:
         cmd.append(elf)
-    r = run(cmd, tmp)
+    r = run(cmd, tmp, data)
     if r is None:
         return None
+    if data is not None:
+        return r[0], r[1], "", r[2]
     return r[0], read(serial) or "", r[1], r[2]
 
 
@@ -111,21 +148,22 @@ def qemu_binary():
     return shutil.which("qemu-system-x86_64")
 
 
-def run_qemu(elf, tmp):
-    """Returns (status, serial, debugcon, stderr) or None."""
+def run_qemu(elf, tmp, data=None):
+    """Returns (status, serial, debugcon, stderr) or None. With @data: serial on stdio."""
     serial = os.path.join(tmp, "qemu.serial")
     dbg = os.path.join(tmp, "qemu.debugcon")
+    com1 = "stdio,id=com1" if data is not None else "file,id=com1,path=" + serial
     cmd = [qemu_binary(), "-accel", "kvm", "-M", "microvm", "-nodefaults", "-no-reboot",
            "-display", "none", "-m", "64M",
-           "-chardev", "file,id=com1,path=" + serial, "-serial", "chardev:com1",
+           "-chardev", com1, "-serial", "chardev:com1",
            "-chardev", "file,id=dbg,path=" + dbg,
            "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
            "-kernel", elf]
-    r = run(cmd, tmp)
+    r = run(cmd, tmp, data)
     if r is None:
         return None
-    return r[0], read(serial) or "", read(dbg) or "", r[2]
+    return r[0], r[1] if data is not None else read(serial) or "", read(dbg) or "", r[2]
 
 
 def check_status(what, got, expected):
@@ -170,13 +208,22 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="vmio-guest-") as tmp:
         if mode == "vmio":
             name, elf, vmio = args
-            ok = check_run("vmio " + name, run_vmio(vmio, elf, tmp), name, "")
+            r = run_vmio(vmio, elf, tmp, VMIO_ARGS.get(name, []), SERIAL_INPUT.get(name))
+            ok = check_run("vmio " + name, r, name, "")
         elif mode == "demo":
             (vmio,) = args
             ok = check_run("vmio (built-in demo)", run_vmio(vmio, None, tmp), "demo", "")
         elif mode == "qemu":
             name, elf = args
-            ok = check_run("qemu " + name, run_qemu(elf, tmp), name, ".qemu")
+            ok = check_run("qemu " + name, run_qemu(elf, tmp, SERIAL_INPUT.get(name)), name,
+                           ".qemu")
+        elif mode == "config":
+            name, elf, vmio = args
+            cfg = os.path.join(tmp, name + ".toml")
+            with open(cfg, "w") as f:
+                f.write(CONFIG_TEMPLATE.format(name=name, elf=elf))
+            r = run_vmio(vmio, cfg, tmp, [], SERIAL_INPUT.get(name, b""))
+            ok = check_run("vmio config " + name, r, name, ".config")
         elif mode == "compare":
             name, elf, vmio = args
             v, q = run_vmio(vmio, elf, tmp), run_qemu(elf, tmp)
