@@ -60,7 +60,7 @@ struct vmio_access {
 /* Why vmio_vcpu_run() returned. */
 enum vmio_exit_reason {
     VMIO_EXIT_IO = 0,         /* an access (only seen by callers of the raw backend) */
-    VMIO_EXIT_HLT,            /* guest executed HLT with interrupts off */
+    VMIO_EXIT_HLT,            /* guest executed HLT (never with the in-kernel irqchip) */
     VMIO_EXIT_SHUTDOWN,       /* triple fault or similar: the guest is dead */
     VMIO_EXIT_RESET,          /* guest asked for a system reset */
     VMIO_EXIT_DEBUG_EXIT,     /* guest wrote the debug-exit port; code = value written */

@@ -9,15 +9,21 @@
  *   - a VM config (an argument ending in ".toml", or --config PATH; AxVM's
  *     schema, docs/config.md), built by vmio_config_build_vm() exactly as
  *     the config says; nothing else is added.
- * Invariant: every host resource (chardev, config, the VM) is released on
- * every path.
+ * With an interrupt controller (--irqchip, or interrupt_mode = "emulated"),
+ * an input pump thread pulls stdio input into the serial UART while the vCPU
+ * runs, so a guest sleeping in HLT gets its receive interrupt.
+ * Invariant: every host resource (chardev, config, the VM, the pump thread)
+ * is released on every path.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "demo_embed.h"
@@ -25,6 +31,8 @@
 #include "vmio/chardev.h"
 #include "vmio/config.h"
 #include "vmio/devices.h"
+#include "vmio/testdev_regs.h"
+#include "vmio/uart16550.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
 
@@ -67,8 +75,8 @@ static void run_usage(FILE *out)
             "                          interrupt instead of ending the run\n"
             "\n"
             "exit status: (v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts\n"
-            "(without --irqchip);\n"
-            "2 bad arguments or image; 4 unclaimed access under --unhandled strict;\n"
+            "(never with --irqchip: HLT waits for an interrupt); 2 bad arguments or image;\n"
+            "4 unclaimed access under --unhandled strict;\n"
             "6 guest crashed (shutdown, KVM internal error, entry failure); 8 host error.\n");
 }
 
@@ -334,9 +342,61 @@ static bool config_has_console(const struct vmio_config *cfg)
     return false;
 }
 
+/*
+ * The input pump. A UART pulls host input only when the guest reads LSR, RBR
+ * or IIR; with an interrupt controller a guest may instead sleep in HLT until
+ * a receive interrupt, which would then never come. While the vCPU runs, the
+ * pump asks the UART to poll its chardev every millisecond
+ * (uart16550_poll_input() takes the UART's lock, so it is safe against the
+ * vCPU thread; a byte it pulls raises the interrupt from this thread).
+ */
+struct input_pump {
+    struct vmio_device *uart;
+    atomic_bool stop;
+    pthread_t thread;
+    bool running;
+};
+
+static void *pump_main(void *arg)
+{
+    struct input_pump *p = arg;
+    const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
+    while (!atomic_load(&p->stop)) {
+        uart16550_poll_input(p->uart);
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
+/*
+ * The UART that owns @serial when a pump is useful: the VM has an irqchip and
+ * @serial has input (stdio). Image VMs: COM1; configs: the first Console.
+ */
+static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_config *cfg,
+                                     struct chardev *serial)
+{
+    if (!vmio_vm_has_irqchip(vm) || !serial || chardev_kind(serial) != CHARDEV_STDIO)
+        return NULL;
+    enum vmio_space space = VMIO_SPACE_PIO;
+    uint64_t base = VMIO_COM1_PORT;
+    if (cfg) {
+        size_t i = 0;
+        while (i < cfg->nemu && cfg->emu[i].model != VMIO_MODEL_UART16550)
+            i++;
+        if (i == cfg->nemu)
+            return NULL;
+        space = cfg->emu[i].space;
+        base = cfg->emu[i].base_gpa;
+    }
+    /* Before any vCPU runs: nothing registers concurrently, the range is stable. */
+    const struct vmio_bus_range *r = vmio_bus_lookup(vmio_vm_bus(vm, space), base, 1);
+    return r && uart16550_is(r->dev) ? r->dev : NULL;
+}
+
 /* Run the boot vCPU of a built VM to its first unhandled exit. */
 static int run_boot_vcpu(struct vmio_vm *vm, const struct vmio_boot_info *boot,
-                         const struct run_options *o, struct vmio_error *err)
+                         const struct run_options *o, struct vmio_device *pump,
+                         struct vmio_error *err)
 {
     struct vmio_vcpu *vcpu = NULL;
     if (vmio_vcpu_create(vm, 0, &vcpu, err) < 0 || vmio_x86_setup_multiboot(vcpu, boot, err) < 0) {
@@ -351,8 +411,19 @@ static int run_boot_vcpu(struct vmio_vm *vm, const struct vmio_boot_info *boot,
             vmio_vcpu_set_regs(vcpu, &regs);
         }
     }
+    struct input_pump p = {.uart = pump};
+    atomic_init(&p.stop, false);
+    if (pump && pthread_create(&p.thread, NULL, pump_main, &p) == 0)
+        p.running = true;
+    else if (pump)
+        fprintf(stderr, "vmio: no input thread: host input reaches the guest only when it "
+                        "reads the UART\n");
     struct vmio_exit e;
     vmio_vcpu_run(vcpu, &e);
+    if (p.running) {
+        atomic_store(&p.stop, true);
+        pthread_join(p.thread, NULL);
+    }
     int status = report_exit(&e);
     vmio_vcpu_destroy(vcpu);
     write_stats(vm, o);
@@ -386,7 +457,7 @@ int cli_run(int argc, char **argv)
     if (status == 0) {
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
-        status = run_boot_vcpu(vm, &boot, &o, &err);
+        status = run_boot_vcpu(vm, &boot, &o, pump_uart(vm, cfg, serial), &err);
     }
 out:
     if (err.code)

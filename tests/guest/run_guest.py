@@ -51,7 +51,7 @@ STRICT_LAST_LINE = "unclaimed: first unclaimed access: read MMIO 0xe0000000"
 
 # Extra `vmio run` options, and bytes the host sends on the serial line.
 VMIO_ARGS = {"uart_irq": ["--irqchip"]}
-SERIAL_INPUT = {"uart_irq": b"IRQ-RX"}
+SERIAL_INPUT = {"uart_irq": b"IRQ-RX!"}
 
 # The VM config of the config mode: {elf} is the absolute image path.
 CONFIG_TEMPLATE = '''[base]
