@@ -1,6 +1,7 @@
 /*
  * vmio freestanding guest runtime: port and MMIO helpers, COM1 serial,
- * gprint, debug-exit and a small test-assertion helper.
+ * gprint, debug-exit, a small test-assertion helper, and interrupt helpers
+ * (IDT handlers for vectors 32-63/255, PIC, IOAPIC, local APIC, sti/hlt).
  * Invariants: no floating point, no SSE (guests are built with
  * -mgeneral-regs-only), no libc; every device access is a single instruction
  * of the exact width named by the helper (inline asm, volatile).

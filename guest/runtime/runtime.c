@@ -1,6 +1,6 @@
 /*
  * vmio freestanding guest runtime: serial console, gprint, exit and test
- * helpers (see guest.h).
+ * helpers, the IDT and the interrupt-controller helpers (see guest.h).
  * Invariants: integer-only; every loop is bounded so a wedged UART cannot hang
  * a guest forever; the compiler may not turn loops into memset/memcpy calls
  * (built with -ffreestanding -fno-builtin; memset/memcpy are still provided).

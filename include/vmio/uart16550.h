@@ -17,6 +17,8 @@
  * Interrupts: the line is computed as on a PC: an interrupt is pending
  * (IIR bit 0 clear) AND MCR.OUT2 is set AND loopback is off (in loopback the
  * OUT2 pin is forced inactive, which disconnects the PC's IRQ driver).
+ * To drive a VM's interrupt line, pass vmio_irq_line_set_level and a line
+ * from vmio_vm_irq_line() (vmio/vm.h) as @irq and @opaque.
  *
  * Concurrency: every entry point takes the UART's mutex, so vCPU threads and
  * host threads may call them concurrently. The irq callback is called with

@@ -64,8 +64,9 @@ struct vmio_ram_region {
  * vmio_vm_create - open /dev/kvm, create a VM with @opts (NULL = defaults)
  * and map its RAM. On success *@out owns the VM.
  * Errors: -ENODEV/-EACCES when KVM is missing or not accessible, -EINVAL for
- * a RAM size that is 0 after rounding or beyond what vmio supports, -ENOMEM,
- * or the errno of a failing KVM ioctl; @err says which.
+ * a RAM size that is 0 after rounding or beyond what vmio supports, or for
+ * opts->pit without opts->irqchip, -ENOMEM, or the errno of a failing KVM
+ * ioctl (KVM_CREATE_IRQCHIP / KVM_CREATE_PIT2 included); @err says which.
  */
 int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out,
                    struct vmio_error *err);
