@@ -33,7 +33,7 @@ int cli_decode_riscv(int argc, char **argv)
             return 2;
         }
         if (cli_parse_u64(i + 1 < argc ? argv[i + 1] : NULL, m == 1 ? UINT32_MAX : UINT64_MAX,
-                      &value)) {
+                          &value)) {
             fprintf(stderr, "vmio decode riscv64: %s needs a number\n", opt);
             return 2;
         }

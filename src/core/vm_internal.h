@@ -38,7 +38,7 @@ struct vmio_vm {
     FILE *trace;
     bool timing;
 
-    pthread_mutex_t lock; /* devices[], vcpus[], stats_done */
+    pthread_mutex_t lock;         /* devices[], vcpus[], stats_done */
     struct vmio_device **devices; /* owned, destroyed once, by id */
     unsigned ndevices;
     struct vmio_vcpu *vcpus[VMIO_MAX_VCPUS];
