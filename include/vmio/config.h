@@ -206,9 +206,10 @@ const char *vmio_config_backing_name(const struct vmio_cfg_pt_device *pt);
  * vmio_config_runnable - whether this host (x86-64 with KVM) can run @cfg.
  * Errors: -ENOTSUP with a message naming the reason: another architecture
  * ("...: this VM is for aarch64 (decided by ...); this x86_64 host cannot
- * run it"), or a feature vmio does not implement (more than one vCPU, more
+ * run it"), or a feature vmio does not implement (more
  * than 4 RAM regions, BIOS/UEFI boot, disks, interrupt or port pass-through,
- * device-tree node references).
+ * device-tree node references; more than one vCPU
+ * without interrupt_mode = "emulated", whose local APICs start them).
  */
 int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err);
 

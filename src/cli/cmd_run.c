@@ -1,6 +1,7 @@
 /*
- * `vmio run`: build a VM, load its kernel, run the boot vCPU and turn the
- * exit it returns into words and an exit status.
+ * `vmio run`: build a VM, load its kernel, run its vCPUs (one thread each,
+ * vmio_vm_run()) and turn the first exit one of them returns into words and
+ * an exit status.
  *
  * Two ways to describe the VM, one run path after that:
  *   - an image (or nothing: the built-in demo guest) on vmio's standard
@@ -9,6 +10,10 @@
  *   - a VM config (an argument ending in ".toml", or --config PATH; AxVM's
  *     schema, docs/config.md), built by vmio_config_build_vm() exactly as
  *     the config says; nothing else is added.
+ * Several vCPUs (--cpus N, or base.cpu_num of a config) need the in-kernel
+ * irqchip: --cpus N > 1 implies --irqchip; a config must say
+ * interrupt_mode = "emulated". vCPU 0 boots the kernel; the others wait for
+ * the INIT/SIPI it sends. A config's phys_cpu_sets[i] pins vCPU i's thread.
  * With an interrupt controller (--irqchip, or interrupt_mode = "emulated"),
  * an input pump thread pulls stdio input into the serial UART while the vCPU
  * runs, so a guest sleeping in HLT gets its receive interrupt.
@@ -37,6 +42,7 @@
 #include "vmio/vm.h"
 
 #define MAX_IMAGE_SIZE (512u << 20)
+#define VMIO_RUN_MAX_CPUS 64 /* as base.cpu_num */
 
 struct run_options {
     uint64_t mem;
@@ -49,7 +55,8 @@ struct run_options {
     bool mem_given;
     bool stats;
     bool trace;
-    bool irqchip; /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
+    bool irqchip;  /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
+    unsigned cpus; /* --cpus N (0: not given) */
 };
 
 static void run_usage(FILE *out)
@@ -73,8 +80,12 @@ static void run_usage(FILE *out)
             "                          PIT, COM1 on IRQ 4 (not with a config: it uses\n"
             "                          devices.interrupt_mode); HLT then waits for an\n"
             "                          interrupt instead of ending the run\n"
+            "  --cpus N                vCPUs, 1-64 (default 1; not with a config: it uses\n"
+            "                          base.cpu_num); N > 1 implies --irqchip; vCPU 0 boots,\n"
+            "                          the others wait for its INIT/SIPI\n"
             "\n"
-            "exit status: (v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts\n"
+            "exit status (from the first vCPU that stops; the others are then stopped):\n"
+            "(v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts\n"
             "(never with --irqchip: HLT waits for an interrupt); 2 bad arguments or image;\n"
             "4 unclaimed access under --unhandled strict;\n"
             "6 guest crashed (shutdown, KVM internal error, entry failure); 8 host error.\n");
@@ -130,7 +141,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_TRACE,
         OPT_HELP,
         OPT_CONFIG,
-        OPT_IRQCHIP
+        OPT_IRQCHIP,
+        OPT_CPUS
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -143,6 +155,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"help", no_argument, NULL, OPT_HELP},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"irqchip", no_argument, NULL, OPT_IRQCHIP},
+        {"cpus", required_argument, NULL, OPT_CPUS},
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.serial = "stdio", .policy = VMIO_UNCLAIMED_IGNORE};
@@ -185,6 +198,19 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         case OPT_IRQCHIP:
             o->irqchip = true;
             break;
+        case OPT_CPUS: {
+            char *end;
+            errno = 0;
+            unsigned long n = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || n < 1 ||
+                n > VMIO_RUN_MAX_CPUS) {
+                fprintf(stderr, "vmio run: --cpus '%s': expected a number of vCPUs, 1-%d\n", optarg,
+                        VMIO_RUN_MAX_CPUS);
+                return -EINVAL;
+            }
+            o->cpus = (unsigned)n;
+            break;
+        }
         case 'h':
         case OPT_HELP:
             run_usage(stdout);
@@ -215,6 +241,12 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                         "kernel.memory_regions\n");
         return -EINVAL;
     }
+    if (o->config && o->cpus) {
+        fprintf(stderr, "vmio run: --cpus does not apply to a config: set base.cpu_num in it\n");
+        return -EINVAL;
+    }
+    if (o->cpus > 1)
+        o->irqchip = true; /* INIT/SIPI need the in-kernel local APICs */
     if (o->config && o->irqchip) {
         fprintf(stderr, "vmio run: --irqchip does not apply to a config: set "
                         "devices.interrupt_mode = \"emulated\" in it\n");
@@ -223,11 +255,18 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
     return 0;
 }
 
-/* Map the exit the run loop returned to words on stderr and a status. */
-static int report_exit(const struct vmio_exit *e)
+/*
+ * Map the exit that ended the run to words on stderr and a status. With
+ * several vCPUs the words say which vCPU stopped.
+ */
+static int report_exit(const struct vmio_exit *e, unsigned vcpu, unsigned ncpus)
 {
-    char line[512];
-    vmio_exit_describe(e, line, sizeof(line));
+    char desc[480], line[512];
+    vmio_exit_describe(e, desc, sizeof(desc));
+    if (ncpus > 1)
+        snprintf(line, sizeof(line), "vCPU %u: %s", vcpu, desc);
+    else
+        snprintf(line, sizeof(line), "%s", desc);
     switch (e->reason) {
     case VMIO_EXIT_DEBUG_EXIT:
         return (int)(((e->code << 1) | 1) & 0xff);
@@ -269,21 +308,26 @@ static void write_stats(struct vmio_vm *vm, const struct run_options *o)
     free(s);
 }
 
-/* Pin the calling (vCPU 0) thread to phys_cpu_sets[0], a bit mask of host CPUs. */
-static int pin_vcpu(const struct vmio_config *cfg, struct vmio_error *err)
+/*
+ * vmio_vm_run()'s thread_init: pin the calling thread (vCPU @index's) to
+ * phys_cpu_sets[index] of the config @ctx (NULL: no config), a bit mask of
+ * host CPUs.
+ */
+static int pin_vcpu(void *ctx, unsigned index, struct vmio_error *err)
 {
-    if (cfg->nphys_cpu_sets == 0)
+    const struct vmio_config *cfg = ctx;
+    if (!cfg || index >= cfg->nphys_cpu_sets)
         return 0;
     cpu_set_t set;
     CPU_ZERO(&set);
     for (unsigned b = 0; b < 64 && b < CPU_SETSIZE; b++)
-        if (cfg->phys_cpu_sets[0] & (1ULL << b))
+        if (cfg->phys_cpu_sets[index] & (1ULL << b))
             CPU_SET(b, &set);
     if (sched_setaffinity(0, sizeof(set), &set) < 0)
         return vmio_error_set(err, -errno,
-                              "%s: cannot pin vCPU 0 to host CPU mask 0x%" PRIx64
-                              " (phys_cpu_sets[0]): %s",
-                              cfg->path, cfg->phys_cpu_sets[0], strerror(errno));
+                              "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64
+                              " (phys_cpu_sets[%u]): %s",
+                              cfg->path, index, cfg->phys_cpu_sets[index], index, strerror(errno));
     return 0;
 }
 
@@ -330,7 +374,7 @@ static int build_config_vm(const struct run_options *o, const struct vmio_config
         return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
     if (vmio_config_load_kernel(*vm, cfg, o->cmdline ? o->cmdline : cfg->cmdline, boot, err) < 0)
         return VMIO_STATUS_USAGE;
-    return pin_vcpu(cfg, err) < 0 ? VMIO_STATUS_HOST : 0;
+    return 0;
 }
 
 /* Does the config have a Console? Only then is --serial opened (stdio goes raw). */
@@ -393,15 +437,26 @@ static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_confi
     return r && uart16550_is(r->dev) ? r->dev : NULL;
 }
 
-/* Run the boot vCPU of a built VM to its first unhandled exit. */
-static int run_boot_vcpu(struct vmio_vm *vm, const struct vmio_boot_info *boot,
-                         const struct run_options *o, struct vmio_device *pump,
-                         struct vmio_error *err)
+/*
+ * Run @ncpus vCPUs of a built VM (vCPU 0 set up to boot, the others waiting
+ * for SIPI) until the first one stops; @cfg (may be NULL) pins them.
+ */
+static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_config *cfg,
+                     const struct vmio_boot_info *boot, const struct run_options *o,
+                     struct vmio_device *pump, struct vmio_error *err)
 {
-    struct vmio_vcpu *vcpu = NULL;
-    if (vmio_vcpu_create(vm, 0, &vcpu, err) < 0 || vmio_x86_setup_multiboot(vcpu, boot, err) < 0) {
-        vmio_vcpu_destroy(vcpu);
-        return VMIO_STATUS_HOST;
+    struct vmio_vcpu *vcpus[VMIO_RUN_MAX_CPUS] = {0};
+    int status = 0;
+    for (unsigned i = 0; i < ncpus && status == 0; i++)
+        if (vmio_vcpu_create(vm, i, &vcpus[i], err) < 0)
+            status = VMIO_STATUS_HOST;
+    struct vmio_vcpu *vcpu = vcpus[0];
+    if (status == 0 && vmio_x86_setup_multiboot(vcpu, boot, err) < 0)
+        status = VMIO_STATUS_HOST;
+    if (status != 0) {
+        for (unsigned i = 0; i < ncpus; i++)
+            vmio_vcpu_destroy(vcpus[i]);
+        return status;
     }
     if (boot->mbi_addr == 0) { /* a raw kernel: no multiboot magic, no info */
         struct vmio_x86_regs regs;
@@ -418,14 +473,23 @@ static int run_boot_vcpu(struct vmio_vm *vm, const struct vmio_boot_info *boot,
     else if (pump)
         fprintf(stderr, "vmio: no input thread: host input reaches the guest only when it "
                         "reads the UART\n");
-    struct vmio_exit e;
-    vmio_vcpu_run(vcpu, &e);
+    struct vmio_run_options ro = {.thread_init = pin_vcpu, .ctx = (void *)cfg};
+    struct vmio_run_result res;
+    int rc = vmio_vm_run(vm, vcpus, ncpus, &ro, &res, err);
     if (p.running) {
         atomic_store(&p.stop, true);
         pthread_join(p.thread, NULL);
     }
-    int status = report_exit(&e);
-    vmio_vcpu_destroy(vcpu);
+    if (rc < 0) {
+        status = VMIO_STATUS_HOST;
+    } else if (res.err.code) { /* thread_init (pinning) stopped the run */
+        *err = res.err;
+        status = VMIO_STATUS_HOST;
+    } else {
+        status = report_exit(&res.exit, res.vcpu, ncpus);
+    }
+    for (unsigned i = 0; i < ncpus; i++)
+        vmio_vcpu_destroy(vcpus[i]);
     write_stats(vm, o);
     return status;
 }
@@ -457,7 +521,8 @@ int cli_run(int argc, char **argv)
     if (status == 0) {
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
-        status = run_boot_vcpu(vm, &boot, &o, pump_uart(vm, cfg, serial), &err);
+        unsigned ncpus = cfg ? (unsigned)cfg->cpu_num : (o.cpus ? o.cpus : 1);
+        status = run_vcpus(vm, ncpus, cfg, &boot, &o, pump_uart(vm, cfg, serial), &err);
     }
 out:
     if (err.code)

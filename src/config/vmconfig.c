@@ -1243,10 +1243,12 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
                               "%s: this VM is for %s (decided by %s); this x86_64 host cannot run "
                               "it (the config is valid)",
                               p, vmio_arch_name(cfg->arch), cfg->arch_reason);
-    if (cfg->cpu_num > 1)
+    if (cfg->cpu_num > 1 && cfg->irq_mode != VMIO_IRQ_EMULATED)
         return vmio_error_set(err, -ENOTSUP,
-                              "%s: cpu_num = %" PRIu64 ": vmio runs one vCPU per VM so far", p,
-                              cfg->cpu_num);
+                              "%s: cpu_num = %" PRIu64 " needs interrupt_mode = \"emulated\": "
+                              "the other vCPUs are started with INIT/SIPI through the in-kernel "
+                              "local APICs",
+                              p, cfg->cpu_num);
     if (cfg->enable_bios || cfg->bios_path || cfg->uefi_firmware_path ||
         (cfg->boot_protocol && strcmp(cfg->boot_protocol, "direct") != 0 &&
          strcmp(cfg->boot_protocol, "kernel") != 0))

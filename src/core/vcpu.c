@@ -9,9 +9,22 @@
  *
  * Everything mutated here lives in struct vmio_vcpu: a second vCPU thread
  * shares only the VM's read-only setup and the lock-free buses.
+ *
+ * Kicks: `kick_lock` guards the kick state, which other threads change:
+ * `kick` (a kick not yet consumed), KVM's immediate_exit flag (set iff
+ * `kick` is, both changed together under the lock) and `thread`/`in_run`
+ * (who to signal). The loop reads `kick` without the lock before each entry
+ * (one atomic load); a kick that lands after that read still stops KVM_RUN
+ * through immediate_exit or, inside it, through the signal.
+ *
+ * vmio_vm_run(): one thread per vCPU; the first to return records its exit
+ * in the shared result under `run.lock` and kicks the rest; the caller's
+ * thread joins them all, then clears leftover kicks.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,7 +41,35 @@ struct vmio_vcpu {
     uint64_t nexits;
     struct vmio_dispatcher dispatcher;
     struct vmio_stats stats;
+
+    pthread_mutex_t kick_lock;
+    atomic_bool kick; /* written under kick_lock */
+    bool in_run;      /* under kick_lock: `thread` is in vmio_vcpu_run() */
+    pthread_t thread;
 };
+
+/* The kick signal's handler: its only job is to make KVM_RUN return EINTR. */
+static void kick_handler(int sig)
+{
+    (void)sig;
+}
+
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+
+static void kick_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = kick_handler;
+    sa.sa_flags = SA_RESTART; /* a kick in user space must not break the thread's syscalls */
+    sigemptyset(&sa.sa_mask);
+    sigaction(vmio_vcpu_kick_signal(), &sa, NULL);
+}
+
+int vmio_vcpu_kick_signal(void)
+{
+    return SIGRTMIN;
+}
 
 static uint64_t vcpu_ip(void *ctx)
 {
@@ -53,6 +94,9 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         return vmio_error_set(err, -ENOMEM, "out of memory");
     v->vm = vm;
     v->index = index;
+    pthread_mutex_init(&v->kick_lock, NULL);
+    atomic_init(&v->kick, false);
+    pthread_once(&kick_once, kick_install);
     pthread_mutex_lock(&vm->lock);
     int rc = 0;
     if (vm->vcpus[index])
@@ -61,6 +105,7 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         vm->vcpus[index] = v;
     pthread_mutex_unlock(&vm->lock);
     if (rc < 0) {
+        pthread_mutex_destroy(&v->kick_lock);
         free(v);
         return rc;
     }
@@ -100,7 +145,41 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     vmio_bus_reader_remove(vm->mmio, v->mmio_reader);
     vmio_bus_reader_remove(vm->pio, v->pio_reader);
     kvmb_vcpu_destroy(v->kvm);
+    pthread_mutex_destroy(&v->kick_lock);
     free(v);
+}
+
+void vmio_vcpu_kick(struct vmio_vcpu *v)
+{
+    pthread_mutex_lock(&v->kick_lock);
+    atomic_store(&v->kick, true);
+    if (v->kvm)
+        kvmb_vcpu_set_immediate_exit(v->kvm, true);
+    if (v->in_run)
+        pthread_kill(v->thread, vmio_vcpu_kick_signal());
+    pthread_mutex_unlock(&v->kick_lock);
+}
+
+/* Consume pending kicks; returns whether there was one. */
+static bool kick_consume(struct vmio_vcpu *v)
+{
+    if (!atomic_load(&v->kick))
+        return false;
+    pthread_mutex_lock(&v->kick_lock);
+    bool was = atomic_exchange(&v->kick, false);
+    kvmb_vcpu_set_immediate_exit(v->kvm, false);
+    pthread_mutex_unlock(&v->kick_lock);
+    return was;
+}
+
+unsigned vmio_vcpu_index(const struct vmio_vcpu *v)
+{
+    return v->index;
+}
+
+int vmio_vcpu_mp_state(struct vmio_vcpu *v, unsigned *state)
+{
+    return kvmb_vcpu_mp_state(v->kvm, state);
 }
 
 /* Stats bucket of an access: which kind it is, claimed or not. */
@@ -150,9 +229,16 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
     return stop;
 }
 
-int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
+/* The loop proper (the thread is registered for kicks). */
+static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
 {
     for (;;) {
+        if (kick_consume(v)) {
+            memset(e, 0, sizeof(*e));
+            e->reason = VMIO_EXIT_INTR;
+            e->access.reg = VMIO_REG_NONE;
+            return 0;
+        }
         vmio_bus_reader_quiesce(v->mmio_reader);
         vmio_bus_reader_quiesce(v->pio_reader);
         int rc = kvmb_vcpu_enter(v->kvm, e);
@@ -164,13 +250,163 @@ int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
                 return 0;
             continue;
         }
+        if (e->reason == VMIO_EXIT_INTR) {
+            kick_consume(v); /* a kick's or another signal's: either way the run ends */
+            return 0;
+        }
         enum vmio_stat_kind kind = e->reason == VMIO_EXIT_HLT ? VMIO_STAT_HLT : VMIO_STAT_OTHER;
         v->stats.kind[kind].count++;
         v->stats.kind[kind].elements++;
-        if (!e->ip && e->reason != VMIO_EXIT_INTR)
+        if (!e->ip)
             e->ip = kvmb_vcpu_ip(v->kvm);
         return 0;
     }
+}
+
+int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    sigset_t kick_set, old;
+    sigemptyset(&kick_set);
+    sigaddset(&kick_set, vmio_vcpu_kick_signal());
+    pthread_sigmask(SIG_UNBLOCK, &kick_set, &old);
+    pthread_mutex_lock(&v->kick_lock);
+    v->thread = pthread_self();
+    v->in_run = true;
+    pthread_mutex_unlock(&v->kick_lock);
+
+    int rc = run_loop(v, e);
+
+    pthread_mutex_lock(&v->kick_lock);
+    v->in_run = false;
+    pthread_mutex_unlock(&v->kick_lock);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* ---- vmio_vm_run(): one thread per vCPU ---- */
+
+struct run_shared {
+    struct vmio_vcpu *const *vcpus;
+    unsigned n;
+    const struct vmio_run_options *opts;
+    struct vmio_run_result *out;
+    pthread_mutex_t lock; /* have_first and *out */
+    bool have_first;
+};
+
+struct run_thread {
+    struct run_shared *sh;
+    unsigned i; /* position in vcpus[] */
+    pthread_t tid;
+};
+
+/* Record @e as vCPU @i's last exit; the first one ends the run: kick the others. */
+static void run_finish(struct run_shared *sh, unsigned i, int rc, const struct vmio_exit *e,
+                       const struct vmio_error *init_err)
+{
+    if (sh->opts && sh->opts->exits)
+        sh->opts->exits[i] = *e;
+    pthread_mutex_lock(&sh->lock);
+    bool first = !sh->have_first;
+    if (first) {
+        sh->have_first = true;
+        sh->out->exit = *e;
+        sh->out->vcpu = sh->vcpus[i]->index;
+        sh->out->rc = rc;
+        if (init_err)
+            sh->out->err = *init_err;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    if (first)
+        for (unsigned j = 0; j < sh->n; j++)
+            if (j != i)
+                vmio_vcpu_kick(sh->vcpus[j]);
+}
+
+static void *run_thread_main(void *arg)
+{
+    struct run_thread *t = arg;
+    struct run_shared *sh = t->sh;
+    struct vmio_vcpu *v = sh->vcpus[t->i];
+    struct vmio_exit e;
+    memset(&e, 0, sizeof(e));
+    e.access.reg = VMIO_REG_NONE;
+    if (sh->opts && sh->opts->thread_init) {
+        struct vmio_error ierr = {0};
+        int rc = sh->opts->thread_init(sh->opts->ctx, v->index, &ierr);
+        if (rc < 0) {
+            if (!ierr.code)
+                vmio_error_set(&ierr, rc, "vCPU %u: thread setup failed: %s", v->index,
+                               strerror(-rc));
+            e.reason = VMIO_EXIT_HOST_ERROR;
+            e.code = (uint64_t)(int64_t)rc;
+            run_finish(sh, t->i, rc, &e, &ierr);
+            return NULL;
+        }
+    }
+    int rc = vmio_vcpu_run(v, &e);
+    run_finish(sh, t->i, rc, &e, NULL);
+    return NULL;
+}
+
+int vmio_vm_run(struct vmio_vm *vm, struct vmio_vcpu *const *vcpus, unsigned n,
+                const struct vmio_run_options *opts, struct vmio_run_result *out,
+                struct vmio_error *err)
+{
+    if (n == 0 || n > VMIO_MAX_VCPUS || !vcpus || !out)
+        return vmio_error_set(err, -EINVAL, "vmio_vm_run: %u vCPUs (expected 1..%u)", n,
+                              VMIO_MAX_VCPUS);
+    for (unsigned i = 0; i < n; i++) {
+        if (!vcpus[i] || vcpus[i]->vm != vm)
+            return vmio_error_set(err, -EINVAL, "vmio_vm_run: vcpus[%u] is %s", i,
+                                  vcpus[i] ? "a vCPU of another VM" : "NULL");
+        for (unsigned j = 0; j < i; j++)
+            if (vcpus[j] == vcpus[i])
+                return vmio_error_set(err, -EINVAL, "vmio_vm_run: vCPU %u is given twice",
+                                      vcpus[i]->index);
+    }
+    if (n > 1 && !vm->irqchip)
+        return vmio_error_set(err, -EINVAL,
+                              "running %u vCPUs needs the in-kernel irqchip (each vCPU's local "
+                              "APIC carries the INIT/SIPI that starts it): create the VM with "
+                              "vmio_vm_options.irqchip",
+                              n);
+    struct run_thread *th = calloc(n, sizeof(*th));
+    if (!th)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    memset(out, 0, sizeof(*out));
+    struct run_shared sh = {.vcpus = vcpus, .n = n, .opts = opts, .out = out};
+    pthread_mutex_init(&sh.lock, NULL);
+    unsigned started = 0;
+    int rc = 0;
+    for (; started < n; started++) {
+        th[started] = (struct run_thread){.sh = &sh, .i = started};
+        int e = pthread_create(&th[started].tid, NULL, run_thread_main, &th[started]);
+        if (e) {
+            rc = vmio_error_set(err, -EAGAIN, "cannot start a thread for vCPU %u: %s",
+                                vcpus[started]->index, strerror(e));
+            break;
+        }
+    }
+    if (rc < 0) /* stop what runs: the kick reaches a thread before or inside its run */
+        for (unsigned i = 0; i < started; i++)
+            vmio_vcpu_kick(vcpus[i]);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i].tid, NULL);
+    for (unsigned i = 0; i < n; i++) /* a vCPU that stopped by itself may still hold a kick */
+        kick_consume(vcpus[i]);
+    pthread_mutex_destroy(&sh.lock);
+    free(th);
+    return rc;
+}
+
+void vmio_vm_stop(struct vmio_vm *vm)
+{
+    pthread_mutex_lock(&vm->lock);
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
+        if (vm->vcpus[i])
+            vmio_vcpu_kick(vm->vcpus[i]);
+    pthread_mutex_unlock(&vm->lock);
 }
 
 int vmio_vcpu_get_regs(struct vmio_vcpu *v, struct vmio_x86_regs *regs)

@@ -24,6 +24,7 @@ struct kvmb_vm {
     int kvm_fd;
     int vm_fd;
     int run_size;
+    bool immediate_exit;      /* KVM_CAP_IMMEDIATE_EXIT */
     struct kvm_cpuid2 *cpuid; /* supported CPUID, applied to every vCPU */
 };
 
@@ -32,6 +33,7 @@ struct kvmb_vcpu {
     struct kvm_run *run;
     int run_size;
     bool sync_regs;
+    bool immediate_exit; /* the VM's capability, copied */
 };
 
 int kvmb_vm_create(struct kvmb_vm **out, struct vmio_error *err)
@@ -69,6 +71,7 @@ int kvmb_vm_create(struct kvmb_vm **out, struct vmio_error *err)
         rc = vmio_error_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
         goto fail;
     }
+    vm->immediate_exit = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
     uint64_t idmap = KVMB_IDENTITY_MAP_ADDR;
     (void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
 
@@ -163,6 +166,7 @@ int kvmb_vcpu_create(struct kvmb_vm *vm, unsigned index, struct kvmb_vcpu **out,
         return rc;
     }
     v->run_size = vm->run_size;
+    v->immediate_exit = vm->immediate_exit;
     v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
     if (v->run == MAP_FAILED) {
         rc = vmio_error_set(err, -errno, "mmap of vCPU %u run page: %s", index, strerror(errno));
@@ -231,8 +235,12 @@ int kvmb_vcpu_enter(struct kvmb_vcpu *vcpu, struct vmio_exit *exit)
     exit->access.sign_extend = false;
     exit->device = NULL;
     exit->code = 0;
-    if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
-        if (errno == EINTR || errno == EAGAIN) {
+    int rc;
+    do { /* EAGAIN: KVM_RUN woke an AP waiting for SIPI; enter it again */
+        rc = ioctl(vcpu->fd, KVM_RUN, 0);
+    } while (rc < 0 && errno == EAGAIN);
+    if (rc < 0) {
+        if (errno == EINTR) {
             exit->reason = VMIO_EXIT_INTR;
             exit->ip = 0;
             return 0;
@@ -278,6 +286,24 @@ int kvmb_vcpu_enter(struct kvmb_vcpu *vcpu, struct vmio_exit *exit)
         exit->code = run->exit_reason;
         break;
     }
+    return 0;
+}
+
+int kvmb_vcpu_set_immediate_exit(struct kvmb_vcpu *vcpu, bool on)
+{
+    if (!vcpu->immediate_exit)
+        return -ENOTSUP;
+    /* The kicking thread and the vCPU thread both touch this byte: atomic stores. */
+    __atomic_store_n(&vcpu->run->immediate_exit, (uint8_t)(on ? 1 : 0), __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+int kvmb_vcpu_mp_state(struct kvmb_vcpu *vcpu, unsigned *state)
+{
+    struct kvm_mp_state mp;
+    if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) < 0)
+        return -errno;
+    *state = mp.mp_state;
     return 0;
 }
 

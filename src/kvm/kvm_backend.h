@@ -67,9 +67,28 @@ int kvmb_vcpu_set_sync_regs(struct kvmb_vcpu *vcpu, bool on);
  * the next kvmb_vcpu_enter(). access.data holds the value of a single write.
  * exit->ip is filled only when sync regs are on (else 0).
  * Returns 0, or -errno when KVM_RUN itself failed (not EINTR: that is
- * reported as VMIO_EXIT_INTR).
+ * reported as VMIO_EXIT_INTR). EAGAIN (an application processor left the
+ * wait-for-SIPI state inside KVM_RUN) is not an exit: the guest is entered
+ * again.
  */
 int kvmb_vcpu_enter(struct kvmb_vcpu *vcpu, struct vmio_exit *exit);
+
+/*
+ * kvmb_vcpu_set_immediate_exit - set or clear the run page's immediate_exit
+ * flag: while set, KVM_RUN returns at once with EINTR (reported as
+ * VMIO_EXIT_INTR) instead of entering the guest. Any thread may set it (an
+ * atomic byte store); the vCPU's own thread clears it. Without
+ * KVM_CAP_IMMEDIATE_EXIT (Linux < 4.11) it does nothing and returns -ENOTSUP.
+ */
+int kvmb_vcpu_set_immediate_exit(struct kvmb_vcpu *vcpu, bool on);
+
+/*
+ * kvmb_vcpu_mp_state - the vCPU's multiprocessing state (KVM_GET_MP_STATE):
+ * 0 runnable, 1 uninitialized (an application processor waiting for
+ * INIT/SIPI), 2 INIT received, 3 halted, 4 SIPI received; others as KVM
+ * defines them. Errors: -errno of the ioctl.
+ */
+int kvmb_vcpu_mp_state(struct kvmb_vcpu *vcpu, unsigned *state);
 
 /* kvmb_vcpu_ip - current guest RIP (one KVM_GET_REGS), 0 on failure. */
 uint64_t kvmb_vcpu_ip(struct kvmb_vcpu *vcpu);

@@ -277,7 +277,8 @@ static void test_runnable(void **state)
         const char *doc, *msg;
     } cases[] = {
         {"[base]\ncpu_num = 2\n" KERNEL,
-         "t/vm.toml: cpu_num = 2: vmio runs one vCPU per VM so far"},
+         "t/vm.toml: cpu_num = 2 needs interrupt_mode = \"emulated\": the other vCPUs are "
+         "started with INIT/SIPI through the in-kernel local APICs"},
         {"[kernel]\nkernel_path = \"k\"\ndisk_path = \"d.img\"\nmemory_regions = []\n",
          "t/vm.toml: kernel.disk_path needs a block device, which vmio does not model"},
         {"[kernel]\nkernel_path = \"k\"\nenable_bios = true\nmemory_regions = []\n",
