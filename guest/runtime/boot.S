@@ -10,6 +10,8 @@
  * vectors 32-63 and 255 (external interrupts) go through irq_common to
  * guest_irq(vector) in runtime.c, which calls the handler registered with
  * irq_set_handler() and returns with iretq (caller-saved registers kept).
+ * Also the application-processor trampoline (ap_tramp_start..ap_tramp_end,
+ * 16-bit code copied below 1 MiB by ap_start()) and its 64-bit landing.
  * Invariants: every table is built by the assembler, not at run time, because
  * CPL0 guest code may be executed by KVM's instruction emulator; the boot
  * path is about twenty instructions.
@@ -67,6 +69,61 @@ long_entry:
     call guest_exit             /* does not return */
 1:  hlt
     jmp 1b
+
+/*
+ * Application processor (AP) trampoline. ap_start() (runtime.c) copies
+ * ap_tramp_start..ap_tramp_end to AP_TRAMPOLINE_ADDR (0x8000, below 1 MiB)
+ * and sends INIT-SIPI-SIPI with vector 0x08, so the AP starts here in real
+ * mode with CS = 0x0800, IP = 0. The code only uses offsets from its start
+ * (CS-relative data, absolute far-jump target in the linked image), so it
+ * runs from its copy. It goes straight from real mode to long mode: the
+ * BSP's GDT (lgdtl with a 32-bit base), CR4.PAE, the BSP's page tables,
+ * EFER.LME, then CR0.PE | CR0.PG together and a far jump to the 64-bit code
+ * selector at ap_long_entry, which loads the data segments, the stack the
+ * BSP left in ap_boot_stack, and calls ap_entry() (runtime.c).
+ */
+    .code16
+    .globl ap_tramp_start, ap_tramp_end
+ap_tramp_start:
+    cli
+    cld
+    mov %cs, %ax
+    mov %ax, %ds
+    lgdtl (ap_tramp_gdt_desc - ap_tramp_start)
+    mov %cr4, %eax
+    or $0x20, %eax              /* CR4.PAE */
+    mov %eax, %cr4
+    mov $pml4, %eax
+    mov %eax, %cr3
+    mov $0xC0000080, %ecx       /* EFER */
+    rdmsr
+    or $0x100, %eax             /* EFER.LME */
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000001, %eax        /* CR0.PG | CR0.PE: long mode (compatibility) */
+    mov %eax, %cr0
+    ljmpl $0x08, $ap_long_entry
+    .balign 4
+ap_tramp_gdt_desc:
+    .word gdt_end - gdt - 1
+    .long gdt
+ap_tramp_end:
+
+    .code64
+ap_long_entry:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    xor %eax, %eax
+    mov %eax, %fs
+    mov %eax, %gs
+    mov ap_boot_stack(%rip), %rsp
+    and $-16, %rsp
+    call ap_entry               /* does not return */
+3:  cli
+    hlt
+    jmp 3b
 
 /*
  * Exception stubs for vectors 0-31: push a zero error code where the CPU
@@ -174,6 +231,12 @@ pd:                             /* 4 x 512 entries of 2 MiB: 0 .. 4 GiB */
     .quad addr + 0x83           /* present, writable, page size */
     .set addr, addr + 0x200000
     .endr
+
+    .section .data
+    .balign 8
+    .globl ap_boot_stack
+ap_boot_stack:                  /* top of the next AP's stack (set by ap_start()) */
+    .quad 0
 
     .section .bss
     .balign 16

@@ -1,7 +1,9 @@
 /*
  * vmio freestanding guest runtime: port and MMIO helpers, COM1 serial,
  * gprint, debug-exit, a small test-assertion helper, and interrupt helpers
- * (IDT handlers for vectors 32-63/255, PIC, IOAPIC, local APIC, sti/hlt).
+ * (IDT handlers for vectors 32-63/255, PIC, IOAPIC, local APIC, sti/hlt),
+ * and SMP helpers (LOCK-prefixed atomics, PAUSE spin-waits, INIT/SIPI IPIs,
+ * an AP trampoline that brings another vCPU to 64-bit mode).
  * Invariants: no floating point, no SSE (guests are built with
  * -mgeneral-regs-only), no libc; every device access is a single instruction
  * of the exact width named by the helper (inline asm, volatile).
@@ -217,6 +219,80 @@ void lapic_enable(void);
  */
 void lapic_virtual_wire(void);
 void lapic_eoi(void);
+
+/* ---- SMP: atomics, local APIC IPIs, starting application processors ---- */
+
+/* PAUSE: the spin-wait hint (also lets KVM see a spinning vCPU). */
+static inline void cpu_relax(void)
+{
+    __asm__ volatile("pause" : : : "memory");
+}
+/* Loads and stores of aligned 32-bit values are atomic on x86; these also stop the compiler. */
+static inline uint32_t atomic_load32(const volatile uint32_t *p)
+{
+    uint32_t v;
+    __asm__ volatile("movl %1, %0" : "=r"(v) : "m"(*p) : "memory");
+    return v;
+}
+static inline void atomic_store32(volatile uint32_t *p, uint32_t v)
+{
+    __asm__ volatile("movl %1, %0" : "=m"(*p) : "r"(v) : "memory");
+}
+/* LOCK XADD: adds @v to *@p and returns the old value (a full barrier). */
+static inline uint32_t atomic_fetch_add32(volatile uint32_t *p, uint32_t v)
+{
+    __asm__ volatile("lock xaddl %0, %1" : "+r"(v), "+m"(*p) : : "memory");
+    return v;
+}
+/* LOCK INC. */
+static inline void atomic_inc32(volatile uint32_t *p)
+{
+    __asm__ volatile("lock incl %0" : "+m"(*p) : : "memory");
+}
+/* LOCK CMPXCHG: if *@p == @old store @new; returns the value *@p had. */
+static inline uint32_t atomic_cmpxchg32(volatile uint32_t *p, uint32_t old, uint32_t new_value)
+{
+    __asm__ volatile("lock cmpxchgl %2, %1" : "+a"(old), "+m"(*p) : "r"(new_value) : "memory");
+    return old;
+}
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+/*
+ * Spin with PAUSE until *@flag != 0 or @max_cycles TSC cycles have passed.
+ * Returns the flag's value (0 on timeout).
+ */
+uint32_t spin_wait_nonzero(const volatile uint32_t *flag, uint64_t max_cycles);
+
+/* This CPU's local APIC ID (bits 31:24 of the xAPIC ID register). */
+uint32_t lapic_id(void);
+/*
+ * Send an IPI through the local APIC's ICR: @icr_low (vector, delivery mode,
+ * level, trigger) to @apic_id (physical destination). Writes ICR high, then
+ * ICR low (which sends), then waits (bounded) for the delivery-status bit.
+ */
+void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low);
+/* INIT (assert, level) and STARTUP with @vector (the AP starts at @vector * 4 KiB). */
+void lapic_send_init(uint32_t apic_id);
+void lapic_send_sipi(uint32_t apic_id, uint8_t vector);
+
+/*
+ * Starting an application processor: ap_start() copies the real-mode
+ * trampoline (boot.S) to AP_TRAMPOLINE_ADDR (below 1 MiB; that page and the
+ * next are the runtime's), sends INIT-SIPI-SIPI to @apic_id, and the AP
+ * switches to 64-bit long mode with the BSP's GDT, IDT and page tables, its
+ * own stack (@stack_top, 16-byte aligned, owned by the caller) and calls
+ * @fn(@arg); if @fn returns the AP does `cli; hlt` forever. Returns 0 once
+ * the AP has reached long mode (before @fn runs), -1 when it has not after
+ * about @max_cycles TSC cycles (no such CPU, no local APIC, no SMP: e.g.
+ * vmio without --cpus). One AP at a time: call again only after it returned.
+ */
+#define AP_TRAMPOLINE_ADDR 0x8000u
+typedef void (*ap_entry_fn)(void *arg);
+int ap_start(uint32_t apic_id, ap_entry_fn fn, void *arg, void *stack_top, uint64_t max_cycles);
 
 /* ---- tests ---- */
 

@@ -1,6 +1,7 @@
 /*
  * vmio freestanding guest runtime: serial console, gprint, exit and test
- * helpers, the IDT and the interrupt-controller helpers (see guest.h).
+ * helpers, the IDT, the interrupt-controller helpers and the SMP helpers
+ * (INIT/SIPI, ap_start(); see guest.h).
  * Invariants: integer-only; every loop is bounded so a wedged UART cannot hang
  * a guest forever; the compiler may not turn loops into memset/memcpy calls
  * (built with -ffreestanding -fno-builtin; memset/memcpy are still provided).
@@ -250,6 +251,17 @@ static void idt_set(unsigned v, uint64_t a)
         (struct idt_entry){(uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16), (uint32_t)(a >> 32), 0};
 }
 
+/* The IDT descriptor for LIDT (the BSP builds the table once, every CPU loads it). */
+void idt_load(void);
+void idt_load(void)
+{
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) desc = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
+    __asm__ volatile("lidt %0" : : "m"(desc));
+}
+
 void idt_init(void);
 void idt_init(void)
 {
@@ -258,11 +270,7 @@ void idt_init(void)
     for (unsigned i = 0; i < IRQ_VECTOR_COUNT; i++)
         idt_set(IRQ_VECTOR_FIRST + i, irq_stubs[i]);
     idt_set(IRQ_VECTOR_SPURIOUS, irq_stubs[IRQ_VECTOR_COUNT]);
-    struct {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) desc = {sizeof(idt) - 1, (uint64_t)(uintptr_t)idt};
-    __asm__ volatile("lidt %0" : : "m"(desc));
+    idt_load();
 }
 
 /* ---- external interrupts ---- */
@@ -392,6 +400,89 @@ void lapic_virtual_wire(void)
 void lapic_eoi(void)
 {
     mmio_write32(LAPIC_BASE + 0xb0, 0);
+}
+
+/* ---- SMP ---- */
+
+uint32_t spin_wait_nonzero(const volatile uint32_t *flag, uint64_t max_cycles)
+{
+    uint64_t start = rdtsc();
+    uint32_t v;
+    while ((v = atomic_load32(flag)) == 0 && rdtsc() - start < max_cycles)
+        cpu_relax();
+    return v;
+}
+
+uint32_t lapic_id(void)
+{
+    return mmio_read32(LAPIC_BASE + 0x20) >> 24;
+}
+
+#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ICR_HIGH 0x310
+#define ICR_DELIVERY_PENDING 0x1000u
+#define ICR_INIT 0x500u
+#define ICR_STARTUP 0x600u
+#define ICR_LEVEL_ASSERT 0x4000u
+#define ICR_TRIGGER_LEVEL 0x8000u
+
+void lapic_send_ipi(uint32_t apic_id, uint32_t icr_low)
+{
+    mmio_write32(LAPIC_BASE + LAPIC_ICR_HIGH, apic_id << 24);
+    mmio_write32(LAPIC_BASE + LAPIC_ICR_LOW, icr_low);
+    for (int i = 0; i < 1000; i++) {
+        if (!(mmio_read32(LAPIC_BASE + LAPIC_ICR_LOW) & ICR_DELIVERY_PENDING))
+            break;
+        cpu_relax();
+    }
+}
+
+void lapic_send_init(uint32_t apic_id)
+{
+    lapic_send_ipi(apic_id, ICR_INIT | ICR_LEVEL_ASSERT | ICR_TRIGGER_LEVEL);
+}
+
+void lapic_send_sipi(uint32_t apic_id, uint8_t vector)
+{
+    lapic_send_ipi(apic_id, ICR_STARTUP | vector);
+}
+
+extern const uint8_t ap_tramp_start[], ap_tramp_end[];
+extern volatile uint64_t ap_boot_stack;
+static volatile uint64_t ap_fn, ap_arg;
+static volatile uint32_t ap_arrived;
+
+/* Idle between the SIPIs: the AP normally needs much less. */
+#define SIPI_GAP_CYCLES 200000u
+
+/* Where the trampoline lands in 64-bit mode (boot.S ap_long_entry), on the AP's stack. */
+__attribute__((noreturn)) void ap_entry(void);
+void ap_entry(void)
+{
+    idt_load();
+    ap_entry_fn fn = (ap_entry_fn)(uintptr_t)ap_fn;
+    void *arg = (void *)(uintptr_t)ap_arg;
+    atomic_store32(&ap_arrived, 1); /* after reading fn/arg: the BSP may reuse them */
+    fn(arg);
+    for (;;)
+        __asm__ volatile("cli; hlt");
+}
+
+int ap_start(uint32_t apic_id, ap_entry_fn fn, void *arg, void *stack_top, uint64_t max_cycles)
+{
+    memcpy((void *)(uintptr_t)AP_TRAMPOLINE_ADDR, ap_tramp_start,
+           (size_t)(ap_tramp_end - ap_tramp_start));
+    ap_fn = (uint64_t)(uintptr_t)fn;
+    ap_arg = (uint64_t)(uintptr_t)arg;
+    ap_boot_stack = (uint64_t)(uintptr_t)stack_top;
+    atomic_store32(&ap_arrived, 0);
+    uint8_t vector = (uint8_t)(AP_TRAMPOLINE_ADDR >> 12);
+    lapic_send_init(apic_id);
+    lapic_send_sipi(apic_id, vector);
+    if (spin_wait_nonzero(&ap_arrived, SIPI_GAP_CYCLES))
+        return 0;
+    lapic_send_sipi(apic_id, vector); /* the second SIPI of the MP protocol */
+    return spin_wait_nonzero(&ap_arrived, max_cycles) ? 0 : -1;
 }
 
 void guest_exception(uint64_t vector, uint64_t error, uint64_t rip);

@@ -20,9 +20,11 @@
 #                              accesses
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
-#                              interrupt_mode = "emulated") against
+#                              interrupt_mode = "emulated"; CONFIG_EXTRA adds
+#                              base keys and devices per guest) against
 #                              expected/NAME.config.out
-# Per guest: VMIO_ARGS adds `vmio run` options (uart_irq: --irqchip) and
+# Per guest: VMIO_ARGS adds `vmio run` options (uart_irq: --irqchip; smp:
+# --cpus 2), QEMU_ARGS adds QEMU options (smp: -smp 2), and
 # SERIAL_INPUT bytes sent on the serial line; such a guest's serial goes
 # through stdio (vmio --serial stdio, QEMU -chardev stdio) with the bytes on
 # stdin, so it must not use the debug console (vmio writes it to stdout).
@@ -50,7 +52,8 @@ STRICT_STATUS = 4  # VMIO_STATUS_UNCLAIMED (src/cli/cli.h)
 STRICT_LAST_LINE = "unclaimed: first unclaimed access: read MMIO 0xe0000000"
 
 # Extra `vmio run` options, and bytes the host sends on the serial line.
-VMIO_ARGS = {"uart_irq": ["--irqchip"]}
+VMIO_ARGS = {"uart_irq": ["--irqchip"], "smp": ["--cpus", "2"]}
+QEMU_ARGS = {"smp": ["-smp", "2"]}
 SERIAL_INPUT = {"uart_irq": b"IRQ-RX!"}
 
 # The VM config of the config mode: {elf} is the absolute image path.
@@ -58,8 +61,9 @@ CONFIG_TEMPLATE = '''[base]
 id = 1
 name = "{name}"
 vm_type = 1
-cpu_num = 1
+cpu_num = {cpus}
 arch = "x86_64"
+{base_extra}
 
 [kernel]
 kernel_path = "{elf}"
@@ -69,10 +73,23 @@ memory_regions = [[0x0, 0x400_0000, 0x7, 0]]
 emu_devices = [
     ["com1", 0x3f8, 0x8, 4, 0x2, []],
     ["debug-exit", 0xf4, 0x1, 0, 0xf1, []],
-    ["debugcon", 0xe9, 0x1, 0, 0xf2, []],
+    ["debugcon", 0xe9, 0x1, 0, 0xf2, []],{devices_extra}
 ]
 interrupt_mode = "emulated"
 '''
+
+
+
+def config_extra(name):
+    """Per-guest config settings: smp gets 2 vCPUs, each pinned (phys_cpu_sets) to the
+    host CPUs this process may use, and testdev."""
+    if name != "smp":
+        return {"cpus": 1, "base_extra": "", "devices_extra": ""}
+    mask = sum(1 << c for c in os.sched_getaffinity(0) if c < 64)
+    return {"cpus": 2, "base_extra": "phys_cpu_sets = [%#x, %#x]" % (mask, mask),
+            "devices_extra": '\n    ["testdev", 0xd000_0000, 0x1000, 0, 0xf0, []],'
+                             '\n    ["testdev-pio", 0x7000, 0x100, 0, 0xf0, []],'}
+
 
 # Lines that legitimately differ between vmio and QEMU (docs/guests.md,
 # "Differences from QEMU"): board-specific values printed as INFO lines.
@@ -148,7 +165,7 @@ def qemu_binary():
     return shutil.which("qemu-system-x86_64")
 
 
-def run_qemu(elf, tmp, data=None):
+def run_qemu(elf, tmp, data=None, extra=()):
     """Returns (status, serial, debugcon, stderr) or None. With @data: serial on stdio."""
     serial = os.path.join(tmp, "qemu.serial")
     dbg = os.path.join(tmp, "qemu.debugcon")
@@ -159,7 +176,7 @@ def run_qemu(elf, tmp, data=None):
            "-chardev", "file,id=dbg,path=" + dbg,
            "-device", "isa-debugcon,iobase=0xe9,chardev=dbg",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=1",
-           "-kernel", elf]
+           "-kernel", elf] + list(extra)
     r = run(cmd, tmp, data)
     if r is None:
         return None
@@ -215,13 +232,14 @@ def main(argv):
             ok = check_run("vmio (built-in demo)", run_vmio(vmio, None, tmp), "demo", "")
         elif mode == "qemu":
             name, elf = args
-            ok = check_run("qemu " + name, run_qemu(elf, tmp, SERIAL_INPUT.get(name)), name,
-                           ".qemu")
+            ok = check_run("qemu " + name,
+                           run_qemu(elf, tmp, SERIAL_INPUT.get(name), QEMU_ARGS.get(name, [])),
+                           name, ".qemu")
         elif mode == "config":
             name, elf, vmio = args
             cfg = os.path.join(tmp, name + ".toml")
             with open(cfg, "w") as f:
-                f.write(CONFIG_TEMPLATE.format(name=name, elf=elf))
+                f.write(CONFIG_TEMPLATE.format(name=name, elf=elf, **config_extra(name)))
             r = run_vmio(vmio, cfg, tmp, [], SERIAL_INPUT.get(name, b""))
             ok = check_run("vmio config " + name, r, name, ".config")
         elif mode == "compare":
