@@ -282,7 +282,9 @@ void lapic_send_sipi(uint32_t apic_id, uint8_t vector);
 /*
  * Starting an application processor: ap_start() copies the real-mode
  * trampoline (boot.S) to AP_TRAMPOLINE_ADDR (below 1 MiB; that page and the
- * next are the runtime's), sends INIT-SIPI-SIPI to @apic_id, and the AP
+ * next are the runtime's), software-enables this CPU's local APIC if it is
+ * not (lapic_enable(): KVM sends no IPI from a disabled one), sends
+ * INIT-SIPI-SIPI to @apic_id, and the AP
  * switches to 64-bit long mode with the BSP's GDT, IDT and page tables, its
  * own stack (@stack_top, 16-byte aligned, owned by the caller) and calls
  * @fn(@arg); if @fn returns the AP does `cli; hlt` forever. Returns 0 once

@@ -476,6 +476,8 @@ int ap_start(uint32_t apic_id, ap_entry_fn fn, void *arg, void *stack_top, uint6
     ap_arg = (uint64_t)(uintptr_t)arg;
     ap_boot_stack = (uint64_t)(uintptr_t)stack_top;
     atomic_store32(&ap_arrived, 0);
+    if (!(mmio_read32(LAPIC_BASE + 0xf0) & 0x100)) /* KVM sends no IPI from a disabled LAPIC */
+        lapic_enable();
     uint8_t vector = (uint8_t)(AP_TRAMPOLINE_ADDR >> 12);
     lapic_send_init(apic_id);
     lapic_send_sipi(apic_id, vector);

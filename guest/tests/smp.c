@@ -89,7 +89,6 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
     } else {
         test_skip("testdev not present");
     }
-    lapic_enable();
     check_eq("BSP APIC ID", lapic_id(), 0);
     if (!check_eq("AP started", (uint64_t)ap_start(AP_APIC_ID, ap_main, 0, ap_stack + sizeof(ap_stack),
                                                    AP_START_CYCLES),
