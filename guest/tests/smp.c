@@ -19,8 +19,8 @@
  */
 #include "guest.h"
 
-#define K 1000u   /* SUM additions and RAM increments per CPU */
-#define LOGN 32u  /* log pushes per CPU */
+#define K 1000u  /* SUM additions and RAM increments per CPU */
+#define LOGN 32u /* log pushes per CPU */
 #define TAG_BSP 0xb5000000u
 #define TAG_AP 0xa9000000u
 #define AP_APIC_ID 1u
@@ -58,8 +58,7 @@ static void ap_main(void *arg)
 /* Pop the whole log and check it is exactly both CPUs' values, each in its order. */
 static void check_log(void)
 {
-    check_eq("log holds both CPUs' entries", inl(TESTDEV_PIO_BASE + TESTDEV_LOG_LEN),
-             2 * LOGN);
+    check_eq("log holds both CPUs' entries", inl(TESTDEV_PIO_BASE + TESTDEV_LOG_LEN), 2 * LOGN);
     uint32_t next_bsp = 0, next_ap = 0, bad = 0;
     for (uint32_t n = 0; n < 2 * LOGN; n++) {
         uint32_t v = inl(TESTDEV_PIO_BASE + TESTDEV_LOG_POP);
@@ -90,8 +89,9 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
         test_skip("testdev not present");
     }
     check_eq("BSP APIC ID", lapic_id(), 0);
-    if (!check_eq("AP started", (uint64_t)ap_start(AP_APIC_ID, ap_main, 0, ap_stack + sizeof(ap_stack),
-                                                   AP_START_CYCLES),
+    if (!check_eq("AP started",
+                  (uint64_t)ap_start(AP_APIC_ID, ap_main, 0, ap_stack + sizeof(ap_stack),
+                                     AP_START_CYCLES),
                   0))
         return test_summary("smp");
     atomic_store32(&ap_go, 1);

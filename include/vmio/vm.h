@@ -42,6 +42,8 @@ struct vmio_vm_options {
      * waits for an interrupt) and never ends vmio_vcpu_run() with
      * VMIO_EXIT_HLT; the interrupt controllers' ports and windows are
      * reserved (devices and memory there are refused with -EBUSY).
+     * Running more than one vCPU needs it (vmio_vm_run(): the local APICs
+     * carry the INIT/SIPI that start vCPUs 1..N-1).
      * pit: also KVM's in-kernel 8254 PIT on GSI 0 (ports 0x40-0x43 and 0x61);
      * needs irqchip. Off: guests can only poll, and HLT ends the run loop.
      */
