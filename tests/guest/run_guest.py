@@ -20,7 +20,7 @@
 #                              accesses
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
-#                              interrupt_mode = "emulated"; CONFIG_EXTRA adds
+#                              interrupt_mode = "emulated"; config_extra() adds
 #                              base keys and devices per guest) against
 #                              expected/NAME.config.out
 # Per guest: VMIO_ARGS adds `vmio run` options (uart_irq: --irqchip; smp:
