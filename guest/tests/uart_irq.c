@@ -153,8 +153,10 @@ static int pit_present(void)
  * 2. Received data from the host, one interrupt per byte: RX_LEN bytes while
  * the guest polls LSR, then one more while it sleeps in HLT (vmio's input
  * pump pulls it; a PIT one-shot of 55 ms, when there is a PIT, ends the wait
- * if nothing comes). Nothing is printed until the end: an LSR read by the
- * console would pull the next byte.
+ * if nothing comes). Nothing is printed while bytes are expected (an LSR
+ * read by the console would pull the next byte) except the line that tells
+ * the runner to send the last byte: it is sent only after that line, so it
+ * cannot arrive while the guest is still polling.
  */
 static void test_rx_from_host(void)
 {
@@ -170,6 +172,8 @@ static void test_rx_from_host(void)
     unsigned got = n_rx, irqs = n_irq, vec = last_vector;
     unsigned halted_rx = 0, halted_irqs = 0, watchdog = 0;
     if (got == RX_LEN) {
+        /* The runner sends the last byte only once it sees this line. */
+        gprint("RX: waiting in HLT for the last byte\n");
         n_pit = 0;
         if (have_pit) {
             pit_oneshot(0xffff);

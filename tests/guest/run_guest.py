@@ -39,6 +39,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED = os.path.join(HERE, "expected")
@@ -54,7 +56,10 @@ STRICT_LAST_LINE = "unclaimed: first unclaimed access: read MMIO 0xe0000000"
 # Extra `vmio run` options, and bytes the host sends on the serial line.
 VMIO_ARGS = {"uart_irq": ["--irqchip"], "smp": ["--cpus", "2"]}
 QEMU_ARGS = {"smp": ["-smp", "2"]}
-SERIAL_INPUT = {"uart_irq": b"IRQ-RX!"}
+# A list sends its chunks in turn: a (marker, bytes) pair waits until the
+# guest has printed the marker. uart_irq announces that it is about to sleep
+# in HLT before the last byte is sent, so that byte cannot race the HLT.
+SERIAL_INPUT = {"uart_irq": [b"IRQ-RX", (b"RX: waiting in HLT", b"!")]}
 
 # The VM config of the config mode: {elf} is the absolute image path.
 CONFIG_TEMPLATE = '''[base]
@@ -130,9 +135,59 @@ def same(what, got, expected_path):
     return False
 
 
+def run_interactive(cmd, tmp, steps):
+    """Run a VMM feeding @steps (see SERIAL_INPUT) to its stdin as its stdout shows markers."""
+    p = subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    out, err = bytearray(), bytearray()
+    seen = threading.Condition()
+
+    def pump(stream, buf):
+        for chunk in iter(lambda: stream.read1(4096), b""):
+            with seen:
+                buf.extend(chunk)
+                seen.notify_all()
+
+    readers = [threading.Thread(target=pump, args=(p.stdout, out), daemon=True),
+               threading.Thread(target=pump, args=(p.stderr, err), daemon=True)]
+    for t in readers:
+        t.start()
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        for step in steps:
+            marker, data = step if isinstance(step, tuple) else (None, step)
+            with seen:
+                while marker is not None and marker not in out:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or p.poll() is not None:
+                        break
+                    seen.wait(min(left, 0.1))
+            p.stdin.write(data)
+            p.stdin.flush()
+        p.stdin.close()
+        p.wait(timeout=max(deadline - time.monotonic(), 1))
+    except (subprocess.TimeoutExpired, BrokenPipeError):
+        p.kill()
+        p.wait()
+        if p.returncode is None or time.monotonic() >= deadline:
+            print("FAIL: timed out after %d s" % TIMEOUT)
+            return None
+    for t in readers:
+        t.join()
+    return p.returncode, bytes(out), bytes(err)
+
+
 def run(cmd, tmp, data=None):
     """Run a VMM (with @data on stdin); returns (status, stdout, stderr) or None on timeout."""
     print("run: " + " ".join(cmd) + (" < %r" % data if data is not None else ""))
+    if isinstance(data, list):
+        r = run_interactive(cmd, tmp, data)
+        if r is None:
+            return None
+        err = r[2].decode("utf-8", "replace")
+        if err:
+            sys.stdout.write("stderr:\n" + err)
+        return r[0], r[1].decode("utf-8", "replace"), err
     stdin = {"input": data} if data is not None else {"stdin": subprocess.DEVNULL}
     try:
         p = subprocess.run(cmd, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
