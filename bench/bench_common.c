@@ -112,3 +112,27 @@ void bench_json_doubles(FILE *f, const double *v, size_t n)
     }
     fputc(']', f);
 }
+
+static int sum_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+{
+    (void)dev;
+    (void)width;
+    *value = offset;
+    return 0;
+}
+
+static int sum_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+{
+    (void)offset;
+    (void)width;
+    vmio_container_of(dev, struct bench_sum_dev, dev)->sum += value;
+    return 0;
+}
+
+static void sum_destroy(struct vmio_device *dev)
+{
+    free(vmio_container_of(dev, struct bench_sum_dev, dev));
+}
+
+const struct vmio_device_ops bench_sum_ops = {
+    .read = sum_read, .write = sum_write, .destroy = sum_destroy};

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vmio/device.h"
+
 /* bench_now_ns - CLOCK_MONOTONIC in nanoseconds. */
 uint64_t bench_now_ns(void);
 
@@ -52,5 +54,16 @@ void bench_json_doubles(FILE *f, const double *v, size_t n);
 
 /* bench_json_number - write @x as a JSON number, or null when it is not finite. */
 void bench_json_number(FILE *f, double x);
+
+/*
+ * The benchmarks' trivial device: a write adds the value to `sum`, a read
+ * returns the offset. bench_sum_ops.destroy free()s a calloc'd bench_sum_dev
+ * (arrays of them are simply never destroyed).
+ */
+struct bench_sum_dev {
+    struct vmio_device dev;
+    uint64_t sum;
+};
+extern const struct vmio_device_ops bench_sum_ops;
 
 #endif

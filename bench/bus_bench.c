@@ -39,30 +39,6 @@ static const char *const pattern_names[] = {"sequential", "random"};
 enum op { OP_FLOOR, OP_LOOKUP, OP_DISPATCH, NOPS };
 static const char *const op_names[] = {"floor", "lookup", "dispatch"};
 
-/* The trivial device: a write adds to a sum, a read returns the offset. */
-struct sum_dev {
-    struct vmio_device dev;
-    uint64_t sum;
-};
-
-static int sum_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
-{
-    (void)dev;
-    (void)width;
-    *value = offset;
-    return 0;
-}
-
-static int sum_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
-{
-    (void)offset;
-    (void)width;
-    vmio_container_of(dev, struct sum_dev, dev)->sum += value;
-    return 0;
-}
-
-static const struct vmio_device_ops sum_ops = {.read = sum_read, .write = sum_write};
-
 static uint64_t xorshift64(uint64_t *s)
 {
     uint64_t x = *s;
@@ -138,7 +114,7 @@ static double samples[NSIZES][NPATTERNS][NOPS][REPS];
 /* One bus per device count, with its devices and both address patterns. */
 struct setup {
     struct vmio_bus *bus;
-    struct sum_dev *devs;
+    struct bench_sum_dev *devs;
     struct vmio_dispatcher d;
     uint64_t *addrs[NPATTERNS];
 };
@@ -156,7 +132,7 @@ static int setup_create(struct setup *s, unsigned ndev)
     }
     for (unsigned i = 0; i < ndev; i++) {
         struct vmio_error err = {0};
-        s->devs[i].dev = (struct vmio_device){.name = "bench-sum", .ops = &sum_ops, .id = i};
+        s->devs[i].dev = (struct vmio_device){.name = "bench-sum", .ops = &bench_sum_ops, .id = i};
         int rc =
             vmio_bus_register(s->bus, &s->devs[i].dev, DEV_BASE + i * DEV_STRIDE, DEV_LEN, &err);
         if (rc < 0) {

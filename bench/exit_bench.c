@@ -97,36 +97,6 @@ static size_t build_guest(uint8_t *p, enum kase k, uint32_t n)
     return i;
 }
 
-/* The trivial device on vmio's buses: writes add to a sum, reads return the offset. */
-struct sum_dev {
-    struct vmio_device dev;
-    uint64_t sum;
-};
-
-static int sum_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
-{
-    (void)dev;
-    (void)width;
-    *value = offset;
-    return 0;
-}
-
-static int sum_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
-{
-    (void)offset;
-    (void)width;
-    vmio_container_of(dev, struct sum_dev, dev)->sum += value;
-    return 0;
-}
-
-static void sum_destroy(struct vmio_device *dev)
-{
-    free(vmio_container_of(dev, struct sum_dev, dev));
-}
-
-static const struct vmio_device_ops sum_ops = {
-    .read = sum_read, .write = sum_write, .destroy = sum_destroy};
-
 struct vmio_side {
     struct vmio_vm *vm;
     struct vmio_vcpu *vcpu;
@@ -144,12 +114,12 @@ static int vmio_side_create(struct vmio_side *s)
         uint64_t base, len;
     } windows[] = {{VMIO_SPACE_PIO, DEV_PORT, 0x100}, {VMIO_SPACE_MMIO, DEV_MMIO, 0x1000}};
     for (unsigned i = 0; i < 2; i++) {
-        struct sum_dev *d = calloc(1, sizeof(*d));
+        struct bench_sum_dev *d = calloc(1, sizeof(*d));
         if (!d) {
             rc = vmio_error_set(&err, -ENOMEM, "out of memory");
             goto fail;
         }
-        d->dev = (struct vmio_device){.name = "bench-sum", .ops = &sum_ops};
+        d->dev = (struct vmio_device){.name = "bench-sum", .ops = &bench_sum_ops};
         rc = vmio_vm_add_device(s->vm, windows[i].space, &d->dev, windows[i].base, windows[i].len,
                                 &err);
         if (rc < 0) {
