@@ -141,6 +141,16 @@ int chardev_write(struct chardev *cd, const void *buf, size_t n);
 ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n);
 
 /*
+ * chardev_wait_input - block until @cd has input to read (or end of file),
+ * for at most @timeout_ms milliseconds (-1: no limit). For threads that feed
+ * a device without a guest asking (the input pump). Also lifts the idle-poll
+ * delay, so the next chardev_read_nonblock() polls at once.
+ * Returns 1 when input (or EOF) is ready, 0 on timeout or for a backend
+ * without input, -errno when poll(2) fails.
+ */
+int chardev_wait_input(struct chardev *cd, int timeout_ms);
+
+/*
  * chardev_has_input - whether @cd may still produce input (false for none,
  * file, stdio without input, and after end of input). Lets callers skip polls.
  */

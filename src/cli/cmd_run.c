@@ -389,13 +389,20 @@ static bool config_has_console(const struct vmio_config *cfg)
 /*
  * The input pump. A UART pulls host input only when the guest reads LSR, RBR
  * or IIR; with an interrupt controller a guest may instead sleep in HLT until
- * a receive interrupt, which would then never come. While the vCPU runs, the
- * pump asks the UART to poll its chardev every millisecond
- * (uart16550_poll_input() takes the UART's lock, so it is safe against the
- * vCPU thread; a byte it pulls raises the interrupt from this thread).
+ * a receive interrupt, which would then never come. While the vCPUs run, the
+ * pump sleeps in poll(2) on the serial input (chardev_wait_input()) and, when
+ * bytes arrive, asks the UART to pull them (uart16550_poll_input() takes the
+ * UART's lock, so it is safe against vCPU threads; a byte it pulls raises
+ * the interrupt from this thread). When the UART cannot take more (its FIFO
+ * is full until the guest reads), the pump waits a millisecond and retries
+ * rather than spinning on input that stays readable. The wait is bounded
+ * (PUMP_WAIT_MS) so the pump notices the end of the run.
  */
+#define PUMP_WAIT_MS 20
+
 struct input_pump {
     struct vmio_device *uart;
+    struct chardev *serial;
     atomic_bool stop;
     pthread_t thread;
     bool running;
@@ -405,9 +412,15 @@ static void *pump_main(void *arg)
 {
     struct input_pump *p = arg;
     const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
-    while (!atomic_load(&p->stop)) {
+    while (!atomic_load(&p->stop) && chardev_has_input(p->serial)) {
+        int ready = chardev_wait_input(p->serial, PUMP_WAIT_MS);
+        if (ready < 0)
+            break; /* input is gone; guest reads still poll it */
+        if (ready == 0 || atomic_load(&p->stop))
+            continue;
         uart16550_poll_input(p->uart);
-        nanosleep(&ms, NULL);
+        if (chardev_wait_input(p->serial, 0) > 0)
+            nanosleep(&ms, NULL); /* still readable: the UART is full */
     }
     return NULL;
 }
@@ -443,7 +456,7 @@ static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_confi
  */
 static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_config *cfg,
                      const struct vmio_boot_info *boot, const struct run_options *o,
-                     struct vmio_device *pump, struct vmio_error *err)
+                     struct vmio_device *pump, struct chardev *serial, struct vmio_error *err)
 {
     struct vmio_vcpu *vcpus[VMIO_RUN_MAX_CPUS] = {0};
     int status = 0;
@@ -466,7 +479,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
             vmio_vcpu_set_regs(vcpu, &regs);
         }
     }
-    struct input_pump p = {.uart = pump};
+    struct input_pump p = {.uart = pump, .serial = serial};
     atomic_init(&p.stop, false);
     if (pump && pthread_create(&p.thread, NULL, pump_main, &p) == 0)
         p.running = true;
@@ -522,7 +535,7 @@ int cli_run(int argc, char **argv)
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
         unsigned ncpus = cfg ? (unsigned)cfg->cpu_num : (o.cpus ? o.cpus : 1);
-        status = run_vcpus(vm, ncpus, cfg, &boot, &o, pump_uart(vm, cfg, serial), &err);
+        status = run_vcpus(vm, ncpus, cfg, &boot, &o, pump_uart(vm, cfg, serial), serial, &err);
     }
 out:
     if (err.code)

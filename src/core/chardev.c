@@ -470,6 +470,29 @@ out:
     return rc;
 }
 
+int chardev_wait_input(struct chardev *cd, int timeout_ms)
+{
+    if (!cd)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    int fd = cd->kind == CHARDEV_MEMORY || cd->in_eof ? -1 : cd->in_fd;
+    int ready = cd->kind == CHARDEV_MEMORY ? cd->min_len > 0 : cd->in_eof;
+    pthread_mutex_unlock(&cd->lock);
+    if (ready || fd < 0)
+        return ready;
+    /* Poll without the lock: vCPU threads keep writing output meanwhile. */
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    int pr = poll(&pfd, 1, timeout_ms);
+    if (pr < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (pr == 0)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    cd->next_poll = 0;
+    pthread_mutex_unlock(&cd->lock);
+    return 1;
+}
+
 int chardev_has_input(struct chardev *cd)
 {
     if (!cd)

@@ -543,9 +543,39 @@ static void test_not_a_tty_untouched(void **state)
     close(fd);
 }
 
+/* chardev_wait_input: blocks until input, times out, reports EOF, lifts the idle delay. */
+static void test_wait_input(void **state)
+{
+    (void)state;
+    int in[2];
+    assert_int_equal(pipe(in), 0);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(in[0], -1, &cd, NULL), 0);
+    char buf[8];
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* idle: delay armed */
+    assert_int_equal(chardev_wait_input(cd, 10), 0);                  /* timeout */
+    assert_int_equal(write(in[1], "k", 1), 1);
+    assert_int_equal(chardev_wait_input(cd, -1), 1);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 1); /* no 200 us wait */
+    assert_int_equal(buf[0], 'k');
+    close(in[1]);
+    assert_int_equal(chardev_wait_input(cd, -1), 1); /* EOF is "ready" */
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(chardev_has_input(cd));
+    assert_int_equal(chardev_wait_input(cd, -1), 1); /* and stays so, without blocking */
+    chardev_close(cd);
+    close(in[0]);
+
+    struct chardev *none = NULL;
+    assert_int_equal(chardev_open("none", &none, NULL), 0);
+    assert_int_equal(chardev_wait_input(none, -1), 0); /* no input backend: never blocks */
+    chardev_close(none);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wait_input),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_none),
         cmocka_unit_test(test_memory),
