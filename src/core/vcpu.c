@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/trace.h"
 #include "core/vm_internal.h"
 #include "vmio/dispatch.h"
 
@@ -41,6 +42,7 @@ struct vmio_vcpu {
     uint64_t nexits;
     struct vmio_dispatcher dispatcher;
     struct vmio_stats stats;
+    struct vmio_insn_cache *icache; /* decodes for traces and reports; NULL until needed */
 
     pthread_mutex_t kick_lock;
     atomic_bool kick; /* written under kick_lock */
@@ -116,9 +118,12 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         if (!v->mmio_reader || !v->pio_reader)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
     }
+    /* LOG lines are printed by handle_access(), with the instruction that made the access */
+    enum vmio_unclaimed_policy policy =
+        vm->policy == VMIO_UNCLAIMED_LOG ? VMIO_UNCLAIMED_IGNORE : vm->policy;
     v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio,
                                              .pio = vm->pio,
-                                             .policy = vm->policy,
+                                             .policy = policy,
                                              .log = vm->log,
                                              .get_ip = vcpu_ip,
                                              .ctx = v->kvm};
@@ -146,6 +151,7 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     vmio_bus_reader_remove(vm->pio, v->pio_reader);
     kvmb_vcpu_destroy(v->kvm);
     pthread_mutex_destroy(&v->kick_lock);
+    free(v->icache);
     free(v);
 }
 
@@ -192,15 +198,35 @@ static enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed
     return a->dir == VMIO_WRITE ? VMIO_STAT_MMIO_WRITE : VMIO_STAT_MMIO_READ;
 }
 
-static void trace_exit(struct vmio_vcpu *v, const struct vmio_exit *e, const char *dev)
+/*
+ * The " insn ..." suffix of an MMIO exit: the decoded instruction for a read
+ * (core/trace.c). Only for traces and unclaimed-access reports.
+ */
+static void exit_insn(struct vmio_vcpu *v, const struct vmio_exit *e, char *buf, size_t size)
 {
-    const struct vmio_access *a = &e->access;
-    uint64_t value = a->count == 1 ? a->data : 0; /* string I/O: see the elements' device */
-    fprintf(v->vm->trace,
-            "vmio-trace: cpu%u #%" PRIu64 " %s %s 0x%" PRIx64 " w%u x%" PRIu32 " val 0x%" PRIx64
-            " dev %s rip 0x%" PRIx64 "\n",
-            v->index, v->nexits, vmio_space_name(a->space), a->dir == VMIO_WRITE ? "write" : "read",
-            a->addr, a->width, a->count, value, dev ? dev : "-", e->ip);
+    buf[0] = '\0';
+    if (e->access.space == VMIO_SPACE_MMIO)
+        vmio_trace_exit_insn(&v->icache, v->kvm, v->vm, e, buf, size);
+}
+
+/* An unclaimed MMIO read under the log or strict policy: say which instruction made it. */
+static void report_unclaimed(struct vmio_vcpu *v, const struct vmio_exit *e)
+{
+    struct vmio_vm *vm = v->vm;
+    FILE *log = vm->log ? vm->log : stderr;
+    char insn[256], line[256];
+    struct vmio_exit shown = *e;
+    shown.reason = VMIO_EXIT_UNCLAIMED;
+    if (!shown.ip)
+        shown.ip = kvmb_vcpu_ip(v->kvm);
+    exit_insn(v, &shown, insn, sizeof(insn));
+    if (vm->policy == VMIO_UNCLAIMED_LOG) { /* the dispatcher's line, with the instruction */
+        vmio_exit_describe(&shown, line, sizeof(line));
+        fprintf(log, "vmio: %s%s\n", line, e->access.dir == VMIO_READ ? insn : "");
+    } else if (e->access.dir == VMIO_READ && insn[0]) {
+        fprintf(log, "vmio: cpu%u: unclaimed mmio read 0x%" PRIx64 " w%u by rip 0x%" PRIx64 "%s\n",
+                v->index, e->access.addr, e->access.width, shown.ip, insn);
+    }
 }
 
 /* Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it. */
@@ -223,9 +249,16 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
         d->count++;
         d->elements += a->count;
         d->ns += dt;
+    } else if (vm->policy == VMIO_UNCLAIMED_LOG ||
+               (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
+                a->dir == VMIO_READ)) {
+        report_unclaimed(v, e);
     }
-    if (vm->trace)
-        trace_exit(v, e, r ? r->dev->name : NULL);
+    if (vm->trace) {
+        char insn[256];
+        exit_insn(v, e, insn, sizeof(insn));
+        vmio_trace_exit(vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
+    }
     return stop;
 }
 
@@ -275,6 +308,8 @@ int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
     pthread_mutex_unlock(&v->kick_lock);
 
     int rc = run_loop(v, e);
+    if (v->vm->trace)
+        vmio_trace_cache_stats(v->vm->trace, v->index, v->icache);
 
     pthread_mutex_lock(&v->kick_lock);
     v->in_run = false;

@@ -18,6 +18,13 @@
 #                              ignore (same serial output and status), and
 #                              stderr reports the unclaimed MMIO and port
 #                              accesses
+#   trace   NAME ELF VMIO      `--trace`: runs as in the vmio mode, and every
+#                              MMIO trace line names its instruction: reads
+#                              the decoded one (never `insn ?`), whose memory
+#                              width equals the exit's, writes `insn -`;
+#                              TRACE_EXPECT lists accesses (address, insn
+#                              regex) that must appear; the last line per
+#                              vCPU gives the decode cache's counters
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
 #                              interrupt_mode = "emulated"; config_extra() adds
@@ -94,6 +101,83 @@ def config_extra(name):
     return {"cpus": 2, "base_extra": "phys_cpu_sets = [%#x, %#x]" % (mask, mask),
             "devices_extra": '\n    ["testdev", 0xd000_0000, 0x1000, 0, 0xf0, []],'
                              '\n    ["testdev-pio", 0x7000, 0x100, 0, 0xf0, []],'}
+
+
+# The trace mode: per guest, MMIO reads that must appear with their decoded
+# instruction (address, regex over the quoted text). widths' rax_rules()
+# makes these with fixed destination registers in inline asm (the address
+# register is the compiler's choice).
+PATTERN = 0xd0000008  # TESTDEV_MMIO_BASE + TESTDEV_PATTERN
+TRACE_EXPECT = {"widths": [
+    (PATTERN + 7, r"mov al, byte \[r\w+\]"),
+    (PATTERN + 6, r"mov ax, word \[r\w+\]"),
+    (PATTERN + 4, r"mov eax, dword \[r\w+\]"),
+    (PATTERN + 7, r"movzx eax, byte \[r\w+\]"),
+    (PATTERN + 7, r"movsx rax, byte \[r\w+\]"),
+    (PATTERN + 6, r"movsx rax, word \[r\w+\]"),
+    (PATTERN, r"mov r\w+, qword \[r\w+\]"),
+]}
+TRACE_LINE = re.compile(r"^vmio-trace: cpu\d+ #\d+ mmio (read|write) (0x[0-9a-f]+) w(\d) x\d+ "
+                        r"val 0x[0-9a-f]+ dev \S+ rip 0x[0-9a-f]+ insn (.*)$")
+TRACE_INSN = re.compile(r'^"([^"]+)" \(([0-9a-f]{2}( [0-9a-f]{2})*)\)$')
+TRACE_CACHE = re.compile(r"^vmio-trace: cpu\d+ insn-cache hits (\d+) misses (\d+) stale \d+ "
+                         r"uncached \d+$")
+WIDTH_WORDS = {"byte": 1, "word": 2, "dword": 4, "qword": 8}
+
+
+def check_trace(name, err):
+    """The MMIO lines of a --trace run's stderr (see the trace mode above)."""
+    ok, reads, found = True, 0, set()
+    expect = TRACE_EXPECT.get(name, [])
+    cache = None
+    for line in err.splitlines():
+        c = TRACE_CACHE.match(line)
+        if c:
+            cache = (int(c.group(1)), int(c.group(2)))
+            continue
+        if not line.startswith("vmio-trace: ") or " mmio " not in line:
+            continue
+        m = TRACE_LINE.match(line)
+        if not m:
+            print("FAIL malformed MMIO trace line: " + line)
+            ok = False
+            continue
+        direction, addr, width, insn = m.group(1), int(m.group(2), 16), int(m.group(3)), m.group(4)
+        if direction == "write":
+            if insn != "-":
+                print("FAIL an MMIO write shows an instruction: " + line)
+                ok = False
+            continue
+        reads += 1
+        d = TRACE_INSN.match(insn)
+        if not d:
+            print("FAIL MMIO read without a decoded instruction: " + line)
+            ok = False
+            continue
+        words = [w for w in re.findall(r"\b(byte|word|dword|qword)\b", d.group(1))]
+        if not words or WIDTH_WORDS[words[0]] != width:
+            print("FAIL decoded width differs from the exit's w%d: %s" % (width, line))
+            ok = False
+        for i, (a, rx) in enumerate(expect):
+            if a == addr and re.fullmatch(rx, d.group(1)):
+                found.add(i)
+    if reads:
+        print("ok   %d MMIO reads traced, each with its decoded instruction" % reads)
+    else:
+        print("FAIL no MMIO read in the trace")
+        ok = False
+    for i, (a, rx) in enumerate(expect):
+        if i in found:
+            print("ok   read of 0x%x by %s" % (a, rx))
+        else:
+            print("FAIL no read of 0x%x by an instruction matching %s" % (a, rx))
+            ok = False
+    if cache and cache[0] > 0:
+        print("ok   decode cache: %d hits, %d misses" % cache)
+    else:
+        print("FAIL no decode-cache line with hits (%r)" % (cache,))
+        ok = False
+    return ok
 
 
 # Lines that legitimately differ between vmio and QEMU (docs/guests.md,
@@ -177,8 +261,9 @@ def run_interactive(cmd, tmp, steps):
     return p.returncode, bytes(out), bytes(err)
 
 
-def run(cmd, tmp, data=None):
-    """Run a VMM (with @data on stdin); returns (status, stdout, stderr) or None on timeout."""
+def run(cmd, tmp, data=None, quiet=False):
+    """Run a VMM (with @data on stdin); returns (status, stdout, stderr) or None on timeout.
+    @quiet: do not echo stderr (a --trace run's is thousands of lines)."""
     print("run: " + " ".join(cmd) + (" < %r" % data if data is not None else ""))
     if isinstance(data, list):
         r = run_interactive(cmd, tmp, data)
@@ -196,19 +281,19 @@ def run(cmd, tmp, data=None):
         print("FAIL: timed out after %d s" % TIMEOUT)
         return None
     err = p.stderr.decode("utf-8", "replace")
-    if err:
+    if err and not quiet:
         sys.stdout.write("stderr:\n" + err)
     return p.returncode, p.stdout.decode("utf-8", "replace"), err
 
 
-def run_vmio(vmio, elf, tmp, extra=(), data=None):
+def run_vmio(vmio, elf, tmp, extra=(), data=None, quiet=False):
     """Returns (status, serial, debugcon, stderr) or None. With @data: serial on stdio."""
     serial = os.path.join(tmp, "vmio.serial")
     spec = "stdio" if data is not None else "file:" + serial
     cmd = [vmio, "run", "--serial", spec] + list(extra)
     if elf:
         cmd.append(elf)
-    r = run(cmd, tmp, data)
+    r = run(cmd, tmp, data, quiet)
     if r is None:
         return None
     if data is not None:
@@ -290,6 +375,13 @@ def main(argv):
             ok = check_run("qemu " + name,
                            run_qemu(elf, tmp, SERIAL_INPUT.get(name), QEMU_ARGS.get(name, [])),
                            name, ".qemu")
+        elif mode == "trace":
+            name, elf, vmio = args
+            r = run_vmio(vmio, elf, tmp, VMIO_ARGS.get(name, []) + ["--trace"],
+                         SERIAL_INPUT.get(name), quiet=True)
+            ok = check_run("vmio --trace " + name, r, name, "")
+            if r is not None:
+                ok &= check_trace(name, r[3])
         elif mode == "config":
             name, elf, vmio = args
             cfg = os.path.join(tmp, name + ".toml")
