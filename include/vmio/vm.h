@@ -34,7 +34,8 @@ enum vmio_unclaimed_policy {
 struct vmio_vm_options {
     uint64_t mem_size; /* bytes of guest RAM; 0 means 64 MiB */
     enum vmio_unclaimed_policy unclaimed;
-    FILE *log; /* unclaimed-access log (LOG policy); NULL = stderr */
+    FILE *log; /* unclaimed-access log (LOG policy; STRICT: the instruction of an
+                  unclaimed MMIO read, before the vCPU stops); NULL = stderr */
     /*
      * Interrupt delivery (opt-in; off by default). irqchip: KVM's in-kernel
      * 8259 PIC pair, IOAPIC (0xfec00000) and local APIC (0xfee00000), driven
@@ -115,7 +116,12 @@ enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm);
 
 /*
  * vmio_vm_set_trace - stream one line per exit to @out (NULL turns tracing
- * off). Set before vCPUs run. @out stays owned by the caller.
+ * off). MMIO lines end with the guest instruction of a read, decoded by
+ * vmio's x86 decoder, or `insn -` for a write (format: docs/cli.md, "Trace
+ * lines"); each vmio_vcpu_run() that decoded something ends with a line of
+ * its vCPU's decode-cache counters. Set before vCPUs run, and before they
+ * are created so that KVM's sync regs give every line its RIP. @out stays
+ * owned by the caller.
  */
 void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out);
 
