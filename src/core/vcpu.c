@@ -209,21 +209,24 @@ static void exit_insn(struct vmio_vcpu *v, const struct vmio_exit *e, char *buf,
         vmio_trace_exit_insn(&v->icache, v->kvm, v->vm, e, buf, size);
 }
 
-/* An unclaimed MMIO read under the log or strict policy: say which instruction made it. */
-static void report_unclaimed(struct vmio_vcpu *v, const struct vmio_exit *e)
+/*
+ * An unclaimed access under the log policy (the dispatcher's line, plus the
+ * instruction @insn of an MMIO read), or an unclaimed MMIO read that stops
+ * the vCPU under the strict policy (a line naming @insn).
+ */
+static void report_unclaimed(struct vmio_vcpu *v, const struct vmio_exit *e, const char *insn)
 {
     struct vmio_vm *vm = v->vm;
     FILE *log = vm->log ? vm->log : stderr;
-    char insn[256], line[256];
     struct vmio_exit shown = *e;
     shown.reason = VMIO_EXIT_UNCLAIMED;
     if (!shown.ip)
         shown.ip = kvmb_vcpu_ip(v->kvm);
-    exit_insn(v, &shown, insn, sizeof(insn));
-    if (vm->policy == VMIO_UNCLAIMED_LOG) { /* the dispatcher's line, with the instruction */
+    if (vm->policy == VMIO_UNCLAIMED_LOG) {
+        char line[256];
         vmio_exit_describe(&shown, line, sizeof(line));
         fprintf(log, "vmio: %s%s\n", line, e->access.dir == VMIO_READ ? insn : "");
-    } else if (e->access.dir == VMIO_READ && insn[0]) {
+    } else {
         fprintf(log, "vmio: cpu%u: unclaimed mmio read 0x%" PRIx64 " w%u by rip 0x%" PRIx64 "%s\n",
                 v->index, e->access.addr, e->access.width, shown.ip, insn);
     }
@@ -249,15 +252,18 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
         d->count++;
         d->elements += a->count;
         d->ns += dt;
-    } else if (vm->policy == VMIO_UNCLAIMED_LOG ||
-               (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
-                a->dir == VMIO_READ)) {
-        report_unclaimed(v, e);
     }
-    if (vm->trace) {
+    /* Unclaimed and reported: the log policy, or a strict stop at an MMIO read. */
+    bool report = !r && (vm->policy == VMIO_UNCLAIMED_LOG ||
+                         (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
+                          a->dir == VMIO_READ));
+    if (vm->trace || report) { /* never on the untraced path of a claimed access */
         char insn[256];
         exit_insn(v, e, insn, sizeof(insn));
-        vmio_trace_exit(vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
+        if (report)
+            report_unclaimed(v, e, insn);
+        if (vm->trace)
+            vmio_trace_exit(vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
     }
     return stop;
 }
