@@ -165,13 +165,19 @@ static void put_hex(struct sbuf *b, uint64_t v, bool sign)
         put(b, "%s0x%" PRIx64, sign ? "+" : "", v);
 }
 
+/* "fs:" for a memory operand with a segment override, else nothing. */
+static void put_seg(struct sbuf *b, const struct vmio_x86_mem *m)
+{
+    static const char *const segs[VMIO_X86_NSEG] = {"es", "cs", "ss", "ds", "fs", "gs"};
+    if (m->seg_override && m->seg < VMIO_X86_NSEG)
+        put(b, "%s:", segs[m->seg]);
+}
+
 /* "dword [fs:rbx+rcx*4-0x8]" */
 static void put_mem(struct sbuf *b, unsigned width, const struct vmio_x86_mem *m)
 {
-    static const char *const segs[VMIO_X86_NSEG] = {"es", "cs", "ss", "ds", "fs", "gs"};
     put(b, "%s [", size_word(width));
-    if (m->seg_override && m->seg < VMIO_X86_NSEG)
-        put(b, "%s:", segs[m->seg]);
+    put_seg(b, m);
     uint64_t amask = m->addr_size >= 8 ? ~0ULL : (1ULL << (8 * m->addr_size)) - 1;
     bool any = false;
     if (m->rip_relative) {
@@ -212,10 +218,7 @@ int vmio_insn_format(const struct vmio_x86_insn *in, char *buf, size_t size)
     case VMIO_X86_OP_MOVS:
         put_mem(&b, a->width, &in->mem2);
         put(&b, ", [");
-        if (in->mem.seg_override && in->mem.seg < VMIO_X86_NSEG) {
-            static const char *const segs[VMIO_X86_NSEG] = {"es", "cs", "ss", "ds", "fs", "gs"};
-            put(&b, "%s:", segs[in->mem.seg]);
-        }
+        put_seg(&b, &in->mem);
         put(&b, "%s]", vmio_x86_reg_name(in->mem.base, in->mem.addr_size, false));
         break;
     case VMIO_X86_OP_STOS:

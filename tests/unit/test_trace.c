@@ -58,6 +58,8 @@ static void test_format(void **state)
     assert_string_equal(fmt(m64, "f0 48 87 08"), "lock xchg qword [rax], rcx");
     assert_string_equal(fmt(m64, "f3 a4"), "rep movs byte [rdi], [rsi]");
     assert_string_equal(fmt(m64, "66 a5"), "movs word [rdi], [rsi]");
+    assert_string_equal(fmt(m64, "64 a4"), "movs byte [rdi], [fs:rsi]");
+    assert_string_equal(fmt(m64, "67 48 a5"), "movs qword [edi], [esi]");
     assert_string_equal(fmt(m64, "f3 48 ab"), "rep stos qword [rdi], rax");
     assert_string_equal(fmt(m64, "8a 63 01"), "mov ah, byte [rbx+0x1]");
     assert_string_equal(fmt(m64, "40 8a 3f"), "mov dil, byte [rdi]");
