@@ -23,7 +23,13 @@ struct vmio_dispatcher {
     FILE *log; /* LOG policy output; NULL = stderr */
     /* Optional: fetch the guest instruction pointer for reports (may be NULL). */
     uint64_t (*get_ip)(void *ctx);
-    void *ctx;
+    /*
+     * Optional: describe the instruction that made @exit's access into @buf
+     * (appended to LOG lines, e.g. " insn \"mov eax, dword [rbx]\""); may be
+     * NULL. Called only for reports, never on the path of a claimed access.
+     */
+    void (*describe_insn)(void *ctx, const struct vmio_exit *exit, char *buf, size_t size);
+    void *ctx; /* passed to get_ip and describe_insn */
 };
 
 /*

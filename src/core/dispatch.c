@@ -37,7 +37,10 @@ static int handle_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e
         shown.reason = VMIO_EXIT_UNCLAIMED;
         fill_ip(d, &shown);
         vmio_exit_describe(&shown, line, sizeof(line));
-        fprintf(d->log ? d->log : stderr, "vmio: %s\n", line);
+        char insn[256] = "";
+        if (d->describe_insn)
+            d->describe_insn(d->ctx, &shown, insn, sizeof(insn));
+        fprintf(d->log ? d->log : stderr, "vmio: %s%s\n", line, insn);
     }
     return 0;
 }

@@ -73,10 +73,7 @@ int vmio_vcpu_kick_signal(void)
     return SIGRTMIN;
 }
 
-static uint64_t vcpu_ip(void *ctx)
-{
-    return kvmb_vcpu_ip(ctx);
-}
+
 
 static uint64_t now_ns(void)
 {
@@ -84,6 +81,9 @@ static uint64_t now_ns(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
+
+static uint64_t vcpu_ip(void *ctx);
+static void vcpu_describe_insn(void *ctx, const struct vmio_exit *e, char *buf, size_t size);
 
 int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
                      struct vmio_error *err)
@@ -118,15 +118,13 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         if (!v->mmio_reader || !v->pio_reader)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
     }
-    /* LOG lines are printed by handle_access(), with the instruction that made the access */
-    enum vmio_unclaimed_policy policy =
-        vm->policy == VMIO_UNCLAIMED_LOG ? VMIO_UNCLAIMED_IGNORE : vm->policy;
     v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio,
                                              .pio = vm->pio,
-                                             .policy = policy,
+                                             .policy = vm->policy,
                                              .log = vm->log,
                                              .get_ip = vcpu_ip,
-                                             .ctx = v->kvm};
+                                             .describe_insn = vcpu_describe_insn,
+                                             .ctx = v};
     if (rc == 0 && vm->trace)
         rc = kvmb_vcpu_set_sync_regs(v->kvm, true);
     if (rc < 0) {
@@ -200,7 +198,8 @@ static enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed
 
 /*
  * The " insn ..." suffix of an MMIO exit: the decoded instruction for a read
- * (core/trace.c). Only for traces and unclaimed-access reports.
+ * (core/trace.c); "" for port I/O and for writes in reports. Only for traces
+ * and unclaimed-access reports.
  */
 static void exit_insn(struct vmio_vcpu *v, const struct vmio_exit *e, char *buf, size_t size)
 {
@@ -209,27 +208,27 @@ static void exit_insn(struct vmio_vcpu *v, const struct vmio_exit *e, char *buf,
         vmio_trace_exit_insn(&v->icache, v->kvm, v->vm, e, buf, size);
 }
 
-/*
- * An unclaimed access under the log policy (the dispatcher's line, plus the
- * instruction @insn of an MMIO read), or an unclaimed MMIO read that stops
- * the vCPU under the strict policy (a line naming @insn).
- */
-static void report_unclaimed(struct vmio_vcpu *v, const struct vmio_exit *e, const char *insn)
+/* Dispatcher callbacks (ctx is the vCPU). */
+static uint64_t vcpu_ip(void *ctx)
 {
-    struct vmio_vm *vm = v->vm;
-    FILE *log = vm->log ? vm->log : stderr;
-    struct vmio_exit shown = *e;
-    shown.reason = VMIO_EXIT_UNCLAIMED;
-    if (!shown.ip)
-        shown.ip = kvmb_vcpu_ip(v->kvm);
-    if (vm->policy == VMIO_UNCLAIMED_LOG) {
-        char line[256];
-        vmio_exit_describe(&shown, line, sizeof(line));
-        fprintf(log, "vmio: %s%s\n", line, e->access.dir == VMIO_READ ? insn : "");
-    } else {
-        fprintf(log, "vmio: cpu%u: unclaimed mmio read 0x%" PRIx64 " w%u by rip 0x%" PRIx64 "%s\n",
-                v->index, e->access.addr, e->access.width, shown.ip, insn);
-    }
+    return kvmb_vcpu_ip(((struct vmio_vcpu *)ctx)->kvm);
+}
+
+static void vcpu_describe_insn(void *ctx, const struct vmio_exit *e, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (e->access.dir == VMIO_READ) /* a write's RIP is already past its instruction */
+        exit_insn(ctx, e, buf, size);
+}
+
+/* A strict stop at an unclaimed MMIO read: one more line, naming the instruction. */
+static void report_strict_stop(struct vmio_vcpu *v, const struct vmio_exit *e)
+{
+    char insn[256];
+    vcpu_describe_insn(v, e, insn, sizeof(insn));
+    fprintf(v->vm->log ? v->vm->log : stderr,
+            "vmio: cpu%u: unclaimed mmio read 0x%" PRIx64 " w%u by rip 0x%" PRIx64 "%s\n",
+            v->index, e->access.addr, e->access.width, e->ip, insn);
 }
 
 /* Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it. */
@@ -253,17 +252,13 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
         d->elements += a->count;
         d->ns += dt;
     }
-    /* Unclaimed and reported: the log policy, or a strict stop at an MMIO read. */
-    bool report = !r && (vm->policy == VMIO_UNCLAIMED_LOG ||
-                         (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
-                          a->dir == VMIO_READ));
-    if (vm->trace || report) { /* never on the untraced path of a claimed access */
+    if (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
+        a->dir == VMIO_READ)
+        report_strict_stop(v, e);
+    if (vm->trace) { /* never on the untraced path of a claimed access */
         char insn[256];
         exit_insn(v, e, insn, sizeof(insn));
-        if (report)
-            report_unclaimed(v, e, insn);
-        if (vm->trace)
-            vmio_trace_exit(vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
+        vmio_trace_exit(vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
     }
     return stop;
 }
