@@ -73,8 +73,6 @@ int vmio_vcpu_kick_signal(void)
     return SIGRTMIN;
 }
 
-
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -227,8 +225,8 @@ static void report_strict_stop(struct vmio_vcpu *v, const struct vmio_exit *e)
     char insn[256];
     vcpu_describe_insn(v, e, insn, sizeof(insn));
     fprintf(v->vm->log ? v->vm->log : stderr,
-            "vmio: cpu%u: unclaimed mmio read 0x%" PRIx64 " w%u by rip 0x%" PRIx64 "%s\n",
-            v->index, e->access.addr, e->access.width, e->ip, insn);
+            "vmio: cpu%u: unclaimed mmio read 0x%" PRIx64 " w%u by rip 0x%" PRIx64 "%s\n", v->index,
+            e->access.addr, e->access.width, e->ip, insn);
 }
 
 /* Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it. */

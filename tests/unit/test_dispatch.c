@@ -29,6 +29,12 @@ static uint64_t fake_ip(void *ctx)
     return 0x1234;
 }
 
+static void fake_insn(void *ctx, const struct vmio_exit *e, char *buf, size_t size)
+{
+    (void)ctx;
+    snprintf(buf, size, " insn \"mov ax, word [rbx]\"%s", e->access.width == 2 ? "" : "?");
+}
+
 static int setup(void **state)
 {
     static struct fixture f;
@@ -168,6 +174,17 @@ static void test_unclaimed_ignore_and_log(void **state)
     fclose(log);
     assert_non_null(strstr(logbuf, "unclaimed port write of 1 bytes at 0x80 value 0x42"));
     assert_non_null(strstr(logbuf, "rip 0x1234"));
+
+    /* describe_insn appends the instruction to the line */
+    memset(logbuf, 0, sizeof(logbuf));
+    log = fmemopen(logbuf, sizeof(logbuf), "w");
+    f->d.log = log;
+    f->d.describe_insn = fake_insn;
+    rd(f, VMIO_SPACE_MMIO, 0xe0000020, 2);
+    fclose(log);
+    assert_non_null(strstr(logbuf, "unclaimed mmio read of 2 bytes at 0xe0000020 (rip 0x1234) "
+                                   "insn \"mov ax, word [rbx]\"\n"));
+    f->d.describe_insn = NULL;
     f->d.policy = VMIO_UNCLAIMED_IGNORE;
     f->d.log = NULL;
 }
