@@ -1,0 +1,34 @@
+#!/bin/sh
+# Build and run one of vmio's libFuzzer targets with ASan+UBSan.
+#   tests/fuzz/fuzz.sh multiboot|config [SECONDS] [extra libFuzzer args...]
+# Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
+# `multiboot` also needs /dev/kvm. Builds into build-fuzz/ (FUZZ_BUILD=dir),
+# runs on a scratch copy of tests/fuzz/corpus-<target>/ so the checked-in
+# corpus stays small, and leaves crash-* files in the build dir. Keep a new
+# interesting input by copying it into the corpus (at most ~40 files).
+# The TOML reader has its own target: tests/toml/fuzz.sh.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+target=${1:?usage: fuzz.sh multiboot|config [SECONDS]}
+secs=${2:-60}
+[ $# -gt 1 ] && shift 2 || shift 1
+case "$target" in
+multiboot | config) ;;
+*) echo "fuzz.sh: unknown target '$target' (multiboot, config)" >&2; exit 2 ;;
+esac
+out=${FUZZ_BUILD:-$root/build-fuzz}
+cc=${CC:-clang}
+mkdir -p "$out/work-$target"
+"$cc" -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I"$root/include" -I"$root/src" \
+    "$root/tests/fuzz/fuzz_$target.c" \
+    "$root"/src/core/*.c "$root"/src/kvm/*.c "$root"/src/boot/*.c "$root"/src/devices/*.c \
+    "$root"/src/decode/*.c "$root"/src/config/*.c \
+    -o "$out/fuzz_$target" -lpthread -lm
+cp "$root"/tests/fuzz/corpus-"$target"/* "$out/work-$target/" 2>/dev/null || true
+cd "$out"
+dict=""
+[ "$target" = config ] && dict="-dict=$root/tests/toml/toml.dict"
+exec ./fuzz_"$target" -max_total_time="$secs" -max_len=16384 -timeout=10 $dict "$@" \
+    "work-$target"
