@@ -186,6 +186,26 @@ static int fetch_imm(struct cursor *c, struct vmio_x86_insn *out, unsigned size,
     return VMIO_DECODE_OK;
 }
 
+/*
+ * The operands of a group opcode whose only emulated form is /0 with a
+ * memory operand and an immediate of the operand size (at most 4 bytes,
+ * sign-extended for 64-bit): C6/C7 (MOV) and F6/F7 (TEST). @other_reg is
+ * the reason given for the other reg-field values.
+ */
+static int decode_group0_mem_imm(struct cursor *c, const struct prefixes *px,
+                                 struct vmio_x86_insn *out, unsigned width, const char *other_reg)
+{
+    uint8_t reg, modrm;
+    int rc = decode_modrm(c, px, out, &reg, &modrm);
+    if (rc)
+        return rc;
+    if ((reg & 7) != 0)
+        return fail(out, VMIO_DECODE_UNSUPPORTED, other_reg);
+    if ((modrm >> 6) == 3)
+        return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
+    return fetch_imm(c, out, width == 1 ? 1 : width == 2 ? 2 : 4, width);
+}
+
 /* Sets the register operand of an @width-byte access (8-bit high registers). */
 static void set_reg(struct vmio_x86_insn *out, const struct prefixes *px, uint8_t reg,
                     unsigned width)
@@ -440,15 +460,8 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         case 0xC6:
         case 0xC7:
             width = (opcode & 1) ? opsize : 1;
-            rc = decode_modrm(&c, &px, out, &reg, &modrm);
-            if (rc)
-                return rc;
-            if ((reg & 7) != 0)
-                return fail(out, VMIO_DECODE_UNSUPPORTED,
-                            "C6/C7 with reg field != 0 (XABORT/XBEGIN or undefined)");
-            if ((modrm >> 6) == 3)
-                return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
-            rc = fetch_imm(&c, out, width == 1 ? 1 : width == 2 ? 2 : 4, width);
+            rc = decode_group0_mem_imm(&c, &px, out, width,
+                                       "C6/C7 with reg field != 0 (XABORT/XBEGIN or undefined)");
             if (rc)
                 return rc;
             out->op = VMIO_X86_OP_MOV;
@@ -458,15 +471,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         case 0xF6:
         case 0xF7:
             width = (opcode & 1) ? opsize : 1;
-            rc = decode_modrm(&c, &px, out, &reg, &modrm);
-            if (rc)
-                return rc;
-            if ((reg & 7) != 0)
-                return fail(out, VMIO_DECODE_UNSUPPORTED,
-                            "F6/F7 group 3 other than TEST (NOT/NEG/MUL/DIV) not emulated");
-            if ((modrm >> 6) == 3)
-                return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
-            rc = fetch_imm(&c, out, width == 1 ? 1 : width == 2 ? 2 : 4, width);
+            rc = decode_group0_mem_imm(
+                &c, &px, out, width,
+                "F6/F7 group 3 other than TEST (NOT/NEG/MUL/DIV) not emulated");
             if (rc)
                 return rc;
             out->op = VMIO_X86_OP_TEST;
