@@ -186,6 +186,19 @@ static int fetch_imm(struct cursor *c, struct vmio_x86_insn *out, unsigned size,
     return VMIO_DECODE_OK;
 }
 
+/* decode_modrm() for forms whose r/m must be memory: a register operand is INVALID. */
+static int decode_mem_modrm(struct cursor *c, const struct prefixes *px, struct vmio_x86_insn *out,
+                            uint8_t *reg)
+{
+    uint8_t modrm;
+    int rc = decode_modrm(c, px, out, reg, &modrm);
+    if (rc)
+        return rc;
+    if ((modrm >> 6) == 3)
+        return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
+    return VMIO_DECODE_OK;
+}
+
 /*
  * The operands of a group opcode whose only emulated form is /0 with a
  * memory operand and an immediate of the operand size (at most 4 bytes,
@@ -340,7 +353,7 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
     }
     out->opcode = opcode;
 
-    uint8_t reg = 0, modrm = 0;
+    uint8_t reg = 0;
     unsigned width = 0;
     bool lock_ok = false;
     struct vmio_access *a = &out->access;
@@ -349,11 +362,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         /* ALU r/m, r (00/01 forms) or r, r/m (02/03 forms). */
         out->op = alu_ops[opcode >> 3];
         width = (opcode & 1) ? opsize : 1;
-        rc = decode_modrm(&c, &px, out, &reg, &modrm);
+        rc = decode_mem_modrm(&c, &px, out, &reg);
         if (rc)
             return rc;
-        if ((modrm >> 6) == 3)
-            return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
         set_reg(out, &px, reg, width);
         out->reads_mem = true;
         bool mem_dest = (opcode & 2) == 0;
@@ -371,11 +382,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
             if (opcode == 0x82 && m64)
                 return fail(out, VMIO_DECODE_INVALID, "opcode 82 is invalid in 64-bit mode");
             width = opcode == 0x81 || opcode == 0x83 ? opsize : 1;
-            rc = decode_modrm(&c, &px, out, &reg, &modrm);
+            rc = decode_mem_modrm(&c, &px, out, &reg);
             if (rc)
                 return rc;
-            if ((modrm >> 6) == 3)
-                return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
             out->op = alu_ops[reg & 7];
             rc = fetch_imm(&c, out, opcode == 0x81 ? (width == 2 ? 2 : 4) : 1, width);
             if (rc)
@@ -389,11 +398,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         case 0x86:
         case 0x87:
             width = (opcode & 1) ? opsize : 1;
-            rc = decode_modrm(&c, &px, out, &reg, &modrm);
+            rc = decode_mem_modrm(&c, &px, out, &reg);
             if (rc)
                 return rc;
-            if ((modrm >> 6) == 3)
-                return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
             set_reg(out, &px, reg, width);
             out->reads_mem = true;
             if (opcode >= 0x86) {
@@ -409,11 +416,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         case 0x8A:
         case 0x8B:
             width = (opcode & 1) ? opsize : 1;
-            rc = decode_modrm(&c, &px, out, &reg, &modrm);
+            rc = decode_mem_modrm(&c, &px, out, &reg);
             if (rc)
                 return rc;
-            if ((modrm >> 6) == 3)
-                return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
             set_reg(out, &px, reg, width);
             out->op = VMIO_X86_OP_MOV;
             out->reads_mem = opcode >= 0x8A;
@@ -482,11 +487,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         case 0x63:
             if (!m64)
                 return fail(out, VMIO_DECODE_UNSUPPORTED, "ARPL (63 outside 64-bit mode)");
-            rc = decode_modrm(&c, &px, out, &reg, &modrm);
+            rc = decode_mem_modrm(&c, &px, out, &reg);
             if (rc)
                 return rc;
-            if ((modrm >> 6) == 3)
-                return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
             width = opsize == 8 ? 4 : opsize;
             out->access.reg = reg;
             out->access.reg_width = (uint8_t)opsize;
@@ -499,11 +502,9 @@ int vmio_x86_decode(const uint8_t *bytes, size_t len, enum vmio_x86_mode mode,
         case 0x0FBE:
         case 0x0FBF:
             width = (opcode & 1) ? 2 : 1;
-            rc = decode_modrm(&c, &px, out, &reg, &modrm);
+            rc = decode_mem_modrm(&c, &px, out, &reg);
             if (rc)
                 return rc;
-            if ((modrm >> 6) == 3)
-                return fail(out, VMIO_DECODE_INVALID, "register operand: not a memory access");
             out->access.reg = reg;
             out->access.reg_width = (uint8_t)opsize;
             if (opsize < width) /* 66 0F B7: a 16-bit move */
