@@ -2,12 +2,22 @@
 # Install the Debian packages vmio needs to build and test, or say how.
 # Run as root it installs what is missing; otherwise it prints the exact
 # apt-get line and fails. Used by `make run`, `make check` and .ci/run.
+#   deps.sh            everything `make check` needs
+#   deps.sh --minimal  what building vmio needs
+#   deps.sh --nested   what the nested KVM VM needs (tests/nested): QEMU and a
+#                      static busybox; the kernel package is downloaded (not
+#                      installed) by tests/nested/nested.py
 set -eu
-PKGS="meson ninja-build pkg-config gcc clang llvm lld libclang-rt-14-dev libcmocka-dev
-binutils python3 qemu-system-x86 qemu-user-static
+MINIMAL="meson ninja-build pkg-config gcc binutils python3 libcmocka-dev"
+NESTED="qemu-system-x86 busybox-static"
+PKGS="$MINIMAL $NESTED clang llvm lld libclang-rt-14-dev
+qemu-user-static acpica-tools
 binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
 gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libc6-dev-arm64-cross libc6-dev-riscv64-cross"
-[ "${1:-}" = "--minimal" ] && PKGS="meson ninja-build pkg-config gcc binutils python3 libcmocka-dev"
+case "${1:-}" in
+--minimal) PKGS=$MINIMAL ;;
+--nested) PKGS=$NESTED ;;
+esac
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

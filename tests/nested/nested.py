@@ -102,12 +102,17 @@ def run(cmd, **kw):
 
 
 def kernel_package():
-    """Debian's current generic kernel package name (linux-image-X-amd64)."""
-    r = run(["apt-cache", "depends", "linux-image-amd64"])
-    for line in r.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] == "Depends:" and parts[1].startswith("linux-image-"):
-            return parts[1]
+    """Debian's current generic kernel package name (linux-image-X-amd64).
+    Without package lists (a fresh container), root runs `apt-get update` once."""
+    for attempt in range(2):
+        r = run(["apt-cache", "depends", "linux-image-amd64"])
+        for line in r.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == "Depends:" and parts[1].startswith("linux-image-"):
+                return parts[1]
+        if attempt == 0 and os.geteuid() == 0:
+            log("no package lists: running apt-get update")
+            run(["apt-get", "update", "-qq"])
     fail("cannot find Debian's generic kernel package (apt-cache depends linux-image-amd64 "
          "said: %s%s); run `apt-get update` first" % (r.stdout.strip(), r.stderr.strip()))
 

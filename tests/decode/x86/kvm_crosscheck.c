@@ -17,8 +17,9 @@
  * DF, RIP) and, for MOVS into RAM, the RAM destination with vmio's
  * prediction. Any difference fails the test.
  *
- * Usage: kvm_crosscheck GUEST.elf. Exit status 0 on success, 77 (skip)
- * without /dev/kvm, 1 on any mismatch or setup failure.
+ * Usage: kvm_crosscheck GUEST.elf. Exit status 0 on success, 1 on any
+ * mismatch or setup failure, no /dev/kvm included (meson runs it through
+ * vmio-kvm-exec, which finds a working KVM natively or in the nested VM).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -429,18 +430,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s GUEST.elf\n", argv[0]);
         return 1;
     }
-    if (access("/dev/kvm", R_OK | W_OK) != 0) {
-        printf("SKIP: /dev/kvm not available\n");
-        return 77;
-    }
     static struct xc x;
     struct vmio_error err = {0};
     struct vmio_vm_options opts = {.mem_size = 64ULL << 20, .unclaimed = VMIO_UNCLAIMED_IGNORE};
     int rc = vmio_vm_create(&opts, &x.vm, &err);
-    if (rc == -ENODEV || rc == -EACCES) {
-        printf("SKIP: %s\n", err.msg);
-        return 77;
-    }
     if (rc) {
         fprintf(stderr, "vm: %s\n", err.msg);
         return 1;

@@ -1,0 +1,93 @@
+#!/bin/sh
+# `make check`: build and run every test, in phases, and print how long each
+# took. Phases: dependencies, build, KVM mode, [nested VM boot], tests (plain),
+# ASan+UBSan build and tests, TSan build and unit tests, [nested VM stop].
+#
+# KVM mode: tests that need /dev/kvm run through vmio-kvm-exec (tests/nested).
+# They run natively when this host's KVM passes kvm-probe (SSE and XSAVE at
+# CPL0), and otherwise inside one nested KVM VM (KVM inside QEMU TCG) booted
+# once for all phases. VMIO_NESTED=1 forces the nested VM. No KVM test is
+# ever skipped: a VM that does not boot fails the run.
+# Environment: BUILD, ASAN_BUILD, TSAN_BUILD (build directories), VMIO_NESTED.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+ASAN_BUILD=${ASAN_BUILD:-build-asan}
+TSAN_BUILD=${TSAN_BUILD:-build-tsan}
+TEST="meson test --print-errorlogs --num-processes 2"
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+START=$(now)
+TIMES=""
+failed=""
+
+# phase NAME COMMAND...: run it, record its time; on failure remember it and stop.
+phase() {
+    name=$1
+    shift
+    echo "==== $name"
+    t0=$(now)
+    if "$@"; then rc=0; else rc=$?; fi
+    TIMES="$TIMES$(printf '%-34s %7s s%s' "$name" "$(since "$t0")" \
+        "$([ $rc -eq 0 ] || echo '  FAILED')")
+"
+    if [ $rc -ne 0 ]; then
+        failed=$name
+        exit $rc
+    fi
+}
+
+summary() {
+    rc=$?
+    if [ "${VMIO_KVM_MODE:-}" = nested ] && [ -n "${VMIO_NESTED_STATE:-}" ]; then
+        t0=$(now)
+        python3 tests/nested/nested.py stop --state "$VMIO_NESTED_STATE" || true
+        TIMES="$TIMES$(printf '%-34s %7s s' "nested VM stop" "$(since "$t0")")
+"
+    fi
+    echo "==== make check: time per phase (KVM: ${VMIO_KVM_MODE:-unknown})"
+    printf '%s' "$TIMES"
+    printf '%-34s %7s s\n' "total" "$(since "$START")"
+    if [ -n "$failed" ] || [ $rc -ne 0 ]; then
+        echo "make check: FAILED${failed:+ in phase: $failed}"
+    else
+        echo "make check: all tests passed"
+    fi
+}
+trap summary EXIT
+
+build() { # build DIR [meson options]: configure once, then compile
+    dir=$1
+    shift
+    [ -f "$dir/build.ninja" ] || meson setup "$dir" "$@"
+    ninja -C "$dir"
+}
+
+phase "dependencies" sh scripts/deps.sh
+phase "build" build "$BUILD"
+
+# Where KVM tests run.
+if [ "${VMIO_NESTED:-0}" = 1 ]; then
+    VMIO_KVM_MODE=nested
+    why="VMIO_NESTED=1"
+elif why=$("$BUILD/tests/nested/kvm-probe" 2>&1); then
+    VMIO_KVM_MODE=native
+else
+    VMIO_KVM_MODE=nested
+fi
+export VMIO_KVM_MODE
+echo "==== KVM tests run $VMIO_KVM_MODE (kvm-probe: $why)"
+if [ "$VMIO_KVM_MODE" = nested ]; then
+    VMIO_NESTED_STATE=$(pwd)/$BUILD/tests/nested/state
+    export VMIO_NESTED_STATE
+    phase "nested VM boot" python3 tests/nested/nested.py start --idle 1800
+fi
+
+phase "tests (plain)" $TEST -C "$BUILD"
+phase "build (ASan+UBSan)" build "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false
+# QEMU's reference runs involve no vmio code: they ran in the plain phase.
+phase "tests (ASan+UBSan)" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    $TEST -C "$ASAN_BUILD" --no-suite guest-qemu
+phase "build (TSan)" build "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false
+phase "unit tests (TSan)" env TSAN_OPTIONS=halt_on_error=1 $TEST -C "$TSAN_BUILD" --suite unit
