@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -890,38 +892,60 @@ static void rsdp_through_iasl(const char *dir, const uint8_t *r)
     free(iasl_rsdp);
 }
 
-static void make_tmpdir(struct tmpdir *d)
+/* cmocka setup: a fresh temporary directory in *@state (removed by teardown, even on failure). */
+static int make_tmpdir(void **state)
 {
+    struct tmpdir *d = malloc(sizeof(*d));
+    if (!d)
+        return -1;
     snprintf(d->path, sizeof(d->path), "/tmp/vmio-acpi-XXXXXX");
-    assert_non_null(mkdtemp(d->path));
+    if (!mkdtemp(d->path)) {
+        free(d);
+        return -1;
+    }
+    *state = d;
+    return 0;
 }
 
-static void remove_tmpdir(struct tmpdir *d)
+/* cmocka teardown: remove the directory and the flat files iasl and the test left in it. */
+static int remove_tmpdir(void **state)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->path);
-    assert_int_equal(system(cmd), 0);
+    struct tmpdir *d = *state;
+    int rc = 0;
+    DIR *dir = opendir(d->path);
+    if (dir) {
+        struct dirent *e;
+        char path[sizeof(d->path) + 256 + 2];
+        while ((e = readdir(dir))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", d->path, e->d_name);
+            rc |= unlink(path);
+        }
+        closedir(dir);
+    }
+    rc |= rmdir(d->path);
+    free(d);
+    return rc == 0 ? 0 : -1;
 }
 
 static void test_iasl_accepts_every_table(void **state)
 {
-    (void)state;
+    const struct tmpdir *d = *state;
     require_iasl();
     static struct fixture f;
     machine_init(&f, 4);
     struct vmio_acpi_tables t;
     uint8_t *buf = build(&f, BASE_BIOS, &t);
-    struct tmpdir d;
-    make_tmpdir(&d);
 
-    rsdp_through_iasl(d.path, buf + t.rsdp.offset);
+    rsdp_through_iasl(d->path, buf + t.rsdp.offset);
 
-    char *x = disassemble(d.path, "xsdt", buf + t.xsdt.offset, t.xsdt.length);
+    char *x = disassemble(d->path, "xsdt", buf + t.xsdt.offset, t.xsdt.length);
     contains("xsdt", x, "ACPI Table Address   0 : 00000000000E0070");
     contains("xsdt", x, "ACPI Table Address   1 : 00000000000E0190");
     free(x);
 
-    char *fa = disassemble(d.path, "facp", buf + t.fadt.offset, t.fadt.length);
+    char *fa = disassemble(d->path, "facp", buf + t.fadt.offset, t.fadt.length);
     contains("facp", fa, "Revision : 06");
     contains("facp", fa, "FADT Minor Revision : 05");
     contains("facp", fa, "Hardware Reduced (V5) : 1");
@@ -935,7 +959,7 @@ static void test_iasl_accepts_every_table(void **state)
     contains("facp", fa, "SCI Interrupt : 0000");
     free(fa);
 
-    char *ap = disassemble(d.path, "apic", buf + t.madt.offset, t.madt.length);
+    char *ap = disassemble(d->path, "apic", buf + t.madt.offset, t.madt.length);
     assert_int_equal(count_of(ap, "[Processor Local APIC]"), 4);
     contains("apic", ap, "Local Apic ID : 15"); /* CPU 3: 7 * 3 = 21 */
     assert_int_equal(count_of(ap, "[I/O APIC]"), 1);
@@ -946,7 +970,7 @@ static void test_iasl_accepts_every_table(void **state)
     contains("apic", ap, "Interrupt Input LINT : 01");
     free(ap);
 
-    char *ds = disassemble(d.path, "dsdt", buf + t.dsdt.offset, t.dsdt.length);
+    char *ds = disassemble(d->path, "dsdt", buf + t.dsdt.offset, t.dsdt.length);
     const char *want[] = {
         "Name (_S5, Package (0x04)",
         "0x05, \n        Zero, \n        Zero, \n        Zero\n",
@@ -983,12 +1007,11 @@ static void test_iasl_accepts_every_table(void **state)
     free(ds);
 
     free(buf);
-    remove_tmpdir(&d);
 }
 
 static void test_iasl_accepts_the_smallest_machine(void **state)
 {
-    (void)state;
+    const struct tmpdir *d = *state;
     require_iasl();
     static struct fixture f;
     machine_init(&f, 1);
@@ -997,21 +1020,18 @@ static void test_iasl_accepts_the_smallest_machine(void **state)
     struct vmio_acpi_tables t;
     uint8_t *buf = build(&f, 0x7FFF0000, &t);
     check_tables(&f.m, 0x7FFF0000, buf, &t);
-    struct tmpdir d;
-    make_tmpdir(&d);
-    rsdp_through_iasl(d.path, buf);
-    free(disassemble(d.path, "xsdt", buf + t.xsdt.offset, t.xsdt.length));
-    char *fa = disassemble(d.path, "facp", buf + t.fadt.offset, t.fadt.length);
+    rsdp_through_iasl(d->path, buf);
+    free(disassemble(d->path, "xsdt", buf + t.xsdt.offset, t.xsdt.length));
+    char *fa = disassemble(d->path, "facp", buf + t.fadt.offset, t.fadt.length);
     contains("facp", fa, "CMOS RTC Not Present (V5) : 1");
     free(fa);
-    free(disassemble(d.path, "apic", buf + t.madt.offset, t.madt.length));
-    char *ds = disassemble(d.path, "dsdt", buf + t.dsdt.offset, t.dsdt.length);
+    free(disassemble(d->path, "apic", buf + t.madt.offset, t.madt.length));
+    char *ds = disassemble(d->path, "dsdt", buf + t.dsdt.offset, t.dsdt.length);
     contains("dsdt", ds, "Name (_S5, Package (0x04)");
     contains("dsdt", ds, "Scope (\\_SB)");
     assert_int_equal(count_of(ds, "Device ("), 0);
     free(ds);
     free(buf);
-    remove_tmpdir(&d);
 }
 
 int main(void)
@@ -1025,8 +1045,9 @@ int main(void)
         cmocka_unit_test(test_build_is_deterministic),
         cmocka_unit_test(test_checksum_helper),
         cmocka_unit_test(test_every_rule_is_enforced),
-        cmocka_unit_test(test_iasl_accepts_every_table),
-        cmocka_unit_test(test_iasl_accepts_the_smallest_machine),
+        cmocka_unit_test_setup_teardown(test_iasl_accepts_every_table, make_tmpdir, remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_iasl_accepts_the_smallest_machine, make_tmpdir,
+                                        remove_tmpdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
