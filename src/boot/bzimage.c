@@ -95,7 +95,7 @@ static int parse_identity(struct reader *r, struct vmio_bzimage *bz)
     int8_t rel = (int8_t)img[BZ_JUMP + 1];
     unsigned end = (unsigned)(BZ_HEADER_MAGIC + rel);
     unsigned want = bz->version >= 0x020a ? BZ_INIT_SIZE + 4 : BZ_CMDLINE_SIZE + 4;
-    if (rel < 0 || end < want)
+    if (end < want) /* a backwards jump ends it before 0x202 */
         return vmio_error_set(r->err, -ENOEXEC,
                               "setup header too short: the jump at file offset 0x200 ends it at "
                               "0x%x, protocol %u.%02u defines fields up to 0x%x",

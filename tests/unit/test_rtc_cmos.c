@@ -373,6 +373,15 @@ static void test_periodic(void **state)
     advance(f, NS);
     assert_int_equal(rd(f, 0x0c), 0x00);
     assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 0);
+    /* RS 1 and 2 are 256 and 128 Hz (not 16384 and 8192: the 32.768 kHz time base) */
+    wr(f, 0x0a, 0x21);
+    wr(f, 0x0b, 0x42);
+    uint64_t base = f->clock.mono_ns, phase = (f->clock.mono_ns - MONO0 + 250000000) % NS;
+    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(when - base, (phase / 3906250 + 1) * 3906250 - phase);
+    wr(f, 0x0a, 0x22);
+    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(when - base, (phase / 7812500 + 1) * 7812500 - phase);
     /* 2 Hz (RS 15) */
     wr(f, 0x0a, 0x2f);
     wr(f, 0x0b, 0x42);
@@ -425,12 +434,12 @@ static void test_index_port_and_nmi(void **state)
 static void test_cmos_memory(void **state)
 {
     (void)state;
-    struct fixture *f = make(WALL0, 512ULL << 20, 1ULL << 30);
+    struct fixture *f = make(WALL0, 512ULL << 20, 64ULL << 30);
     assert_int_equal(rd(f, 0x15) | rd(f, 0x16) << 8, 640);
     assert_int_equal(rd(f, 0x17) | rd(f, 0x18) << 8, 0xffff); /* capped */
     assert_int_equal(rd(f, 0x30) | rd(f, 0x31) << 8, 0xffff);
     assert_int_equal(rd(f, 0x34) | rd(f, 0x35) << 8, (512 - 16) * 16);
-    assert_int_equal(rd(f, 0x5b) | rd(f, 0x5c) << 8 | rd(f, 0x5d) << 16, 16384);
+    assert_int_equal(rd(f, 0x5b) | rd(f, 0x5c) << 8 | rd(f, 0x5d) << 16, 0x100000);
     unsigned sum = 0;
     for (unsigned i = 0x10; i <= 0x2d; i++)
         sum += rd(f, (uint8_t)i);
@@ -443,10 +452,10 @@ static void test_cmos_memory(void **state)
     void *s = f;
     teardown(&s);
 
-    f = make(WALL0, 32 << 20, 0);
+    f = make(WALL0, 32 << 20, 1ULL << 50); /* more than 3 bytes of 64 KiB units: capped */
     assert_int_equal(rd(f, 0x17) | rd(f, 0x18) << 8, 31 * 1024);
     assert_int_equal(rd(f, 0x34) | rd(f, 0x35) << 8, 256);
-    assert_int_equal(rd(f, 0x5b) | rd(f, 0x5c) << 8 | rd(f, 0x5d) << 16, 0);
+    assert_int_equal(rd(f, 0x5b) | rd(f, 0x5c) << 8 | rd(f, 0x5d) << 16, 0xffffff);
     s = f;
     teardown(&s);
 
