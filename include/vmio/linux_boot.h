@@ -169,6 +169,7 @@ struct vmio_linux_layout {
  * something does not fit, the message saying what, how big and the RAM
  * there is, e.g. "initrd of N bytes does not fit below 0x7fffffff (RAM
  * ...)"; -ENOTSUP for the 64-bit entry on an image without XLF_KERNEL_64).
+ * Nothing of @bz or @req is retained; *@out is written only on success.
  */
 int vmio_linux_layout(const struct vmio_bzimage *bz, const struct vmio_linux_layout_request *req,
                       struct vmio_linux_layout *out, struct vmio_error *err);
@@ -183,9 +184,9 @@ int vmio_linux_layout(const struct vmio_bzimage *bz, const struct vmio_linux_lay
  * ext_cmd_line_ptr, ramdisk_image/ramdisk_size and their ext_ halves), the
  * ACPI RSDP address @acpi_rsdp (0: none; the kernel then scans the BIOS
  * areas) and the e820 map @e820 (NULL: none).
- * Errors: -EINVAL for NULL @bz, @lay or @page, or an e820 map with more than
- * 128 entries; -ERANGE for an address above 4 GiB when the image lacks
- * XLF_CAN_BE_LOADED_ABOVE_4G.
+ * Errors: -EINVAL for NULL @bz, @lay or @page, a @bz whose header_end is not
+ * in (0x1f1, 0x290], or an e820 map with more than 128 entries; -ERANGE for
+ * an address above 4 GiB when the image lacks XLF_CAN_BE_LOADED_ABOVE_4G.
  */
 int vmio_linux_zero_page(const struct vmio_bzimage *bz, const struct vmio_linux_layout *lay,
                          const struct vmio_e820_map *e820, uint64_t acpi_rsdp, uint8_t *page,
