@@ -1,20 +1,21 @@
 #!/bin/sh
 # Build and run one of vmio's libFuzzer targets with ASan+UBSan.
-#   tests/fuzz/fuzz.sh multiboot|config [SECONDS] [extra libFuzzer args...]
+#   tests/fuzz/fuzz.sh multiboot|config|bzimage [SECONDS] [extra libFuzzer args...]
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
-# `multiboot` also needs /dev/kvm. Builds into build-fuzz/ (FUZZ_BUILD=dir),
-# runs on a scratch copy of tests/fuzz/corpus-<target>/ so the checked-in
-# corpus stays small, and leaves crash-* files in the build dir. Keep a new
-# interesting input by copying it into the corpus (at most ~40 files).
+# `multiboot` also needs /dev/kvm (`bzimage` loads into malloc'd memory).
+# Builds into build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
+# tests/fuzz/corpus-<target>/ so the checked-in corpus stays small, and
+# leaves crash-* files in the build dir. Keep a new interesting input by
+# copying it into the corpus (at most ~40 files).
 # The TOML reader has its own target: tests/toml/fuzz.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-target=${1:?usage: fuzz.sh multiboot|config [SECONDS]}
+target=${1:?usage: fuzz.sh multiboot|config|bzimage [SECONDS]}
 secs=${2:-60}
 [ $# -gt 1 ] && shift 2 || shift 1
 case "$target" in
-multiboot | config) ;;
-*) echo "fuzz.sh: unknown target '$target' (multiboot, config)" >&2; exit 2 ;;
+multiboot | config | bzimage) ;;
+*) echo "fuzz.sh: unknown target '$target' (multiboot, config, bzimage)" >&2; exit 2 ;;
 esac
 out=${FUZZ_BUILD:-$root/build-fuzz}
 cc=${CC:-clang}
