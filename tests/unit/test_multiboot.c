@@ -226,7 +226,7 @@ static void split_init(struct split_mem *m)
 {
     m->lo = calloc(1, SPLIT);
     m->hi = calloc(1, 0x200000);
-    m->pt = calloc(1, 0x1000);
+    m->pt = calloc(1, 0x4000); /* big enough to hold a whole segment */
     assert_non_null(m->lo);
     assert_non_null(m->hi);
     assert_non_null(m->pt);
@@ -235,7 +235,7 @@ static void split_init(struct split_mem *m)
         {.gpa = 0, .size = SPLIT, .host = m->lo, .name = "low"},
         {.gpa = SPLIT, .size = 0x200000, .host = m->hi, .name = "high"},
         {.gpa = 0x400000,
-         .size = 0x1000,
+         .size = 0x4000,
          .host = m->pt,
          .kind = VMIO_MEM_PASSTHROUGH,
          .name = "pt"},
@@ -305,18 +305,28 @@ static void test_segment_outside_ram(void **state)
         make_elf(img);
         u32 = targets[t], memcpy(img + 52 + 12, &u32, 4); /* paddr */
         memset(m.hi, 0x5a, 0x200000);
-        memset(m.pt, 0x5a, 0x1000);
+        memset(m.pt, 0x5a, 0x4000);
         assert_int_equal(vmio_multiboot_load(m.mem, img, IMG_SIZE, NULL, &info, &err), -ERANGE);
         assert_non_null(strstr(err.msg, "is not inside guest RAM"));
         for (size_t i = 0; i < 0x200000; i++)
             if (m.hi[i] != 0x5a)
                 fail_msg("target 0x%x: byte 0x%zx of RAM written", targets[t], i);
-        for (size_t i = 0; i < 0x1000; i++)
+        for (size_t i = 0; i < 0x4000; i++)
             assert_int_equal(m.pt[i], 0x5a);
     }
     split_fini(&m);
 
-    /* An ELF64 segment whose end wraps past 2^64 is refused, not wrapped into low RAM. */
+    /*
+     * An ELF64 segment whose end wraps past 2^64 is refused, not wrapped into
+     * low RAM, even when RAM ends at 2^64 and starts again at 0.
+     */
+    struct vmio_guest_mem *wrap;
+    static uint8_t top[0x1000], low[0x2000];
+    assert_int_equal(vmio_guest_mem_create(&wrap, NULL), 0);
+    struct vmio_mem_region rt = {.gpa = ~0ULL - 0xfff, .size = 0x1000, .host = top};
+    struct vmio_mem_region rl = {.gpa = 0, .size = sizeof(low), .host = low};
+    assert_int_equal(vmio_guest_mem_add(wrap, &rt, NULL), 0);
+    assert_int_equal(vmio_guest_mem_add(wrap, &rl, NULL), 0);
     uint8_t img64[0x200];
     memset(img64, 0, sizeof(img64));
     memcpy(img64,
@@ -341,11 +351,15 @@ static void test_segment_outside_ram(void **state)
     uint32_t hdr[3] = {VMIO_MULTIBOOT_HEADER_MAGIC, 0x3,
                        (uint32_t) - (VMIO_MULTIBOOT_HEADER_MAGIC + 3)};
     memcpy(img64 + 0x140, hdr, sizeof(hdr));
-    memset(ram, 0x77, 0x2000);
-    assert_int_equal(vmio_multiboot_load(mem, img64, sizeof(img64), NULL, &info, &err), -ERANGE);
+    memset(low, 0x77, sizeof(low));
+    memset(top, 0x77, sizeof(top));
+    assert_int_equal(vmio_multiboot_load(wrap, img64, sizeof(img64), NULL, &info, &err), -ERANGE);
     assert_non_null(strstr(err.msg, "segment 0"));
-    for (unsigned i = 0; i < 0x2000; i++)
-        assert_int_equal(ram[i], 0x77);
+    for (unsigned i = 0; i < sizeof(low); i++)
+        assert_int_equal(low[i], 0x77);
+    for (unsigned i = 0; i < sizeof(top); i++)
+        assert_int_equal(top[i], 0x77);
+    vmio_guest_mem_destroy(wrap);
 }
 
 /* ROM is listed as reserved; mem_lower/mem_upper count writable RAM only. */
@@ -358,8 +372,12 @@ static void test_rom_in_memory_map(void **state)
     assert_non_null(rom);
     assert_int_equal(vmio_guest_mem_create(&g, NULL), 0);
     struct vmio_mem_region r1 = {.gpa = 0, .size = 0x200000, .host = low, .name = "ram"};
-    struct vmio_mem_region r2 = {
-        .gpa = 0xffff0000, .size = 0x10000, .host = rom, .readonly = true, .name = "rom"};
+    struct vmio_mem_region r2 = {/* right after the RAM: still not counted as RAM */
+                                 .gpa = 0x200000,
+                                 .size = 0x10000,
+                                 .host = rom,
+                                 .readonly = true,
+                                 .name = "rom"};
     assert_int_equal(vmio_guest_mem_add(g, &r1, NULL), 0);
     assert_int_equal(vmio_guest_mem_add(g, &r2, NULL), 0);
     static uint8_t img[IMG_SIZE];
@@ -378,7 +396,7 @@ static void test_rom_in_memory_map(void **state)
     uint32_t type;
     memcpy(&base, map + 4 * 24 + 4, 8);
     memcpy(&type, map + 4 * 24 + 20, 4);
-    assert_int_equal(base, 0xffff0000);
+    assert_int_equal(base, 0x200000);
     assert_int_equal(type, 2);
     vmio_guest_mem_destroy(g);
     free(low);

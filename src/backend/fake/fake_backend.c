@@ -637,8 +637,13 @@ int vmio_fake_push_kind(struct vmio_fake *fake, unsigned cpu, enum vmio_fake_kin
     return vmio_fake_push(fake, cpu, &s);
 }
 
-int vmio_fake_completion(struct vmio_fake *fake, unsigned cpu, unsigned step, void *buf,
-                         size_t size)
+/*
+ * The captured completion of step @step of vCPU @cpu into @buf (at most
+ * @size bytes); *@count receives the step's count. Returns its length or
+ * -errno as vmio_fake_completion().
+ */
+static int completion(struct vmio_fake *fake, unsigned cpu, unsigned step, void *buf, size_t size,
+                      uint32_t *count)
 {
     if (cpu >= VMIO_FAKE_MAX_VCPUS)
         return -EINVAL;
@@ -654,19 +659,28 @@ int vmio_fake_completion(struct vmio_fake *fake, unsigned cpu, unsigned step, vo
     } else {
         const struct fake_step_rec *r = &c->steps[step];
         memcpy(buf, r->result, r->len < size ? r->len : size);
+        *count = r->step.access.count;
         rc = (int)r->len;
     }
     pthread_mutex_unlock(&fake->lock);
     return rc;
 }
 
+int vmio_fake_completion(struct vmio_fake *fake, unsigned cpu, unsigned step, void *buf,
+                         size_t size)
+{
+    uint32_t count;
+    return completion(fake, cpu, step, buf, size, &count);
+}
+
 int vmio_fake_read_value(struct vmio_fake *fake, unsigned cpu, unsigned step, uint64_t *value)
 {
-    uint8_t b[VMIO_FAKE_IO_MAX];
-    int n = vmio_fake_completion(fake, cpu, step, b, sizeof(b));
+    uint8_t b[8];
+    uint32_t count = 0;
+    int n = completion(fake, cpu, step, b, sizeof(b), &count);
     if (n < 0)
         return n;
-    if (n > 8)
+    if (count != 1)
         return -EINVAL;
     uint64_t v = 0;
     for (int i = 0; i < n; i++)
