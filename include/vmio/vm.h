@@ -42,12 +42,14 @@ struct vmio_vm_options {
     FILE *log; /* unclaimed-access log (LOG policy; STRICT: the instruction of an
                   unclaimed MMIO read, before the vCPU stops); NULL = stderr */
     /*
-     * Interrupt delivery (opt-in; off by default). irqchip: KVM's in-kernel
-     * 8259 PIC pair, IOAPIC (0xfec00000) and local APIC (0xfee00000), driven
-     * with vmio_vm_set_irq(). Then HLT is handled inside KVM (a halted vCPU
-     * waits for an interrupt) and never ends vmio_vcpu_run() with
-     * VMIO_EXIT_HLT; the interrupt controllers' ports and windows are
-     * reserved (devices and memory there are refused with -EBUSY).
+     * Interrupt delivery (opt-in; off by default). irqchip: the backend's
+     * in-kernel interrupt controllers (KVM's 8259 PIC pair, IOAPIC at
+     * 0xfec00000 and local APIC at 0xfee00000; the fake backend records the
+     * lines), driven with vmio_vm_set_irq(). Then HLT is handled inside
+     * KVM (a halted vCPU waits for an interrupt) and never ends
+     * vmio_vcpu_run() with VMIO_EXIT_HLT; the interrupt controllers' ports
+     * and windows are reserved (devices and memory there are refused with
+     * -EBUSY).
      * Running more than one vCPU needs it (vmio_vm_run(): the local APICs
      * carry the INIT/SIPI that start vCPUs 1..N-1).
      * pit: also KVM's in-kernel 8254 PIT on GSI 0 (ports 0x40-0x43 and 0x61);
