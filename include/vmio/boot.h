@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #include "vmio/error.h"
+#include "vmio/guest_mem.h"
 #include "vmio/vcpu.h"
-#include "vmio/vm.h"
 
 #define VMIO_MULTIBOOT_HEADER_MAGIC 0x1BADB002u
 #define VMIO_MULTIBOOT_BOOT_MAGIC 0x2BADB002u
@@ -31,22 +31,25 @@ struct vmio_boot_info {
 
 /*
  * vmio_multiboot_load - copy the multiboot image @image (@size bytes, not
- * retained) into @vm's RAM and write the multiboot information (memory map
- * from the VM's RAM regions, @cmdline (may be NULL), loader name "vmio")
- * just after the image. Fills *@info.
+ * retained) into the RAM of @mem (a VM's: vmio_vm_memory(), or any guest
+ * memory object; only its RAM regions are written) and write the multiboot
+ * information (memory map from @mem's RAM regions, @cmdline (may be NULL),
+ * loader name "vmio") just after the image. Fills *@info. A segment may
+ * span adjacent RAM regions; nothing is written outside RAM.
  * Errors: -ENOEXEC when there is no valid multiboot header or the ELF is
  * malformed (the message says which field and offset); -ERANGE when a segment
  * or the info structure does not fit in guest RAM; -ENOTSUP for header flags
- * vmio does not implement (video mode, required unknown bits).
+ * vmio does not implement (video mode, required unknown bits); -ENOMEM.
  */
-int vmio_multiboot_load(struct vmio_vm *vm, const uint8_t *image, size_t size, const char *cmdline,
-                        struct vmio_boot_info *info, struct vmio_error *err);
+int vmio_multiboot_load(const struct vmio_guest_mem *mem, const uint8_t *image, size_t size,
+                        const char *cmdline, struct vmio_boot_info *info, struct vmio_error *err);
 
 /*
  * vmio_x86_setup_multiboot - put @vcpu in the multiboot machine state: flat
  * 32-bit code and data segments, CR0.PE set and paging off, interrupts off,
  * EAX = 0x2BADB002, EBX = info->mbi_addr, EIP = info->entry.
- * Errors: the errno of the failing register ioctl.
+ * Errors: the errno of the failing register access (the backend's; with
+ * KVM, an ioctl), described.
  */
 int vmio_x86_setup_multiboot(struct vmio_vcpu *vcpu, const struct vmio_boot_info *info,
                              struct vmio_error *err);

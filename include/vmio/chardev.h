@@ -29,6 +29,10 @@
  * UART between every byte it prints does not pay a system call per exit;
  * while input flows, every call polls.
  *
+ * Time: the 10 ms flush age and the 200 us poll deferral are measured on the
+ * chardev's clock, the system's monotonic clock unless chardev_set_clock()
+ * gives another (tests use a struct vmio_manual_clock and advance it).
+ *
  * Terminal: when a stdio chardev's input is a terminal, the terminal is put
  * in raw mode while the chardev is open: no echo, no canonical (line) mode,
  * no input CR/NL translation, no XON/XOFF, 8-bit characters. ISIG is KEPT, as
@@ -63,6 +67,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "vmio/clock.h"
 #include "vmio/error.h"
 
 struct chardev;
@@ -161,6 +166,15 @@ int chardev_has_input(struct chardev *cd);
  * buffered bytes are then discarded).
  */
 int chardev_flush(struct chardev *cd);
+
+/*
+ * chardev_set_clock - measure @cd's time (output flush age, input-poll
+ * deferral) on @clock (borrowed: it must outlive @cd; NULL = the system's
+ * monotonic clock, the default). Restarts both timers on the new clock:
+ * buffered output counts as written now and the next input read polls.
+ * A NULL @cd does nothing. Thread-safe, like every call on a chardev.
+ */
+void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock);
 
 /* chardev_kind - the backend of @cd. */
 enum chardev_kind chardev_kind(const struct chardev *cd);

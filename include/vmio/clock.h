@@ -47,7 +47,10 @@ void vmio_manual_clock_init(struct vmio_manual_clock *m, uint64_t mono_ns, int64
 /* vmio_manual_clock_advance - move both timelines of @m forward by @ns. */
 void vmio_manual_clock_advance(struct vmio_manual_clock *m, uint64_t ns);
 
-/* vmio_clock_now - @clock's monotonic time; @clock NULL means the system clock. */
+/*
+ * vmio_clock_now - @clock's monotonic time; @clock NULL means the system
+ * clock (read with a direct call: the per-exit statistics use this).
+ */
 uint64_t vmio_clock_now(const struct vmio_clock *clock);
 
 #endif

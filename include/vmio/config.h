@@ -234,6 +234,7 @@ void vmio_config_describe(const struct vmio_config *cfg, FILE *out);
 
 struct chardev;
 struct vmio_boot_info;
+struct vmio_guest_mem;
 struct vmio_vm;
 struct vmio_vm_options;
 
@@ -252,15 +253,18 @@ int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_opt
                          struct chardev *serial, struct vmio_vm **out, struct vmio_error *err);
 
 /*
- * vmio_config_load_kernel - load @cfg's kernel into @vm: a multiboot image
- * as its header says (with @cmdline, may be NULL), anything else raw at
- * kernel_load_addr, entered at entry_point (boot->mbi_addr is then 0); then
- * the dtb and ramdisk at their load addresses. Fills *@boot.
+ * vmio_config_load_kernel - load @cfg's kernel into the guest memory @mem
+ * (the VM's: vmio_vm_memory()): a multiboot image as its header says (with
+ * @cmdline, may be NULL; it needs one RAM region covering [0, 2 MiB)),
+ * anything else raw at kernel_load_addr, entered at entry_point
+ * (boot->mbi_addr is then 0); then the dtb and ramdisk at their load
+ * addresses. Fills *@boot. Files may span adjacent RAM regions.
  * Errors: -ENOEXEC for a non-multiboot kernel without kernel_load_addr,
  * -ERANGE for anything that does not fit in guest RAM, file errors (-errno
  * with the path).
  */
-int vmio_config_load_kernel(struct vmio_vm *vm, const struct vmio_config *cfg, const char *cmdline,
-                            struct vmio_boot_info *boot, struct vmio_error *err);
+int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_config *cfg,
+                            const char *cmdline, struct vmio_boot_info *boot,
+                            struct vmio_error *err);
 
 #endif

@@ -27,9 +27,12 @@
 struct vmio_vcpu;
 
 /*
- * vmio_vcpu_create - create vCPU number @index of @vm with the host's
- * supported CPUID. Errors: -EEXIST for an index in use, the errno of a
- * failing KVM ioctl, -ENOMEM. Destroy it before the VM.
+ * vmio_vcpu_create - create vCPU number @index of @vm on the VM's backend
+ * (KVM: with the host's supported CPUID). When the VM traces, the backend's
+ * sync regs are turned on (a backend without them is fine). Errors: -EINVAL
+ * for @index >= 64, -EEXIST for an index in use, the errno of a failing
+ * backend operation (a KVM ioctl), described; -ENOMEM. Destroy it before
+ * the VM.
  */
 int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
                      struct vmio_error *err);
@@ -55,8 +58,11 @@ int vmio_vcpu_run(struct vmio_vcpu *vcpu, struct vmio_exit *exit);
  * the one under way (even when the vCPU sleeps inside KVM_RUN: halted with
  * the in-kernel LAPIC, or an application processor waiting for SIPI), or
  * else the next one, which then returns at once. Kicks do not queue: one
- * return consumes every kick made before it. Sets KVM's immediate_exit flag
- * and sends vmio_vcpu_kick_signal() to the running thread.
+ * VMIO_EXIT_INTR return consumes every kick made before it. A vCPU that
+ * stops for another reason while being kicked keeps the kick for its next
+ * run (vmio_vm_run() clears such leftovers). Sets the backend's
+ * immediate-exit flag (KVM's immediate_exit) and sends
+ * vmio_vcpu_kick_signal() to the running thread.
  * Thread-safe; callable from any thread, including another vCPU's thread
  * and a device callback; not async-signal-safe (it takes a mutex).
  */
@@ -72,11 +78,12 @@ int vmio_vcpu_kick_signal(void);
 unsigned vmio_vcpu_index(const struct vmio_vcpu *vcpu);
 
 /*
- * vmio_vcpu_mp_state - KVM's multiprocessing state of @vcpu into *@state:
+ * vmio_vcpu_mp_state - the multiprocessing state of @vcpu (KVM's) into *@state:
  * VMIO_MP_RUNNABLE, VMIO_MP_WAIT_SIPI (an application processor with the
  * in-kernel LAPIC before INIT/SIPI), VMIO_MP_INIT_RECEIVED, VMIO_MP_HALTED,
  * or another of KVM's numbers. Call it when the vCPU is not running.
- * Errors: the errno of KVM_GET_MP_STATE.
+ * Errors: -ENOTSUP when the backend has none; the errno of the backend's
+ * vcpu_mp_state (KVM_GET_MP_STATE).
  */
 #define VMIO_MP_RUNNABLE 0
 #define VMIO_MP_WAIT_SIPI 1
@@ -141,7 +148,10 @@ int vmio_vm_run(struct vmio_vm *vm, struct vmio_vcpu *const *vcpus, unsigned n,
  */
 void vmio_vm_stop(struct vmio_vm *vm);
 
-/* x86 register access. Errors: the errno of the failing KVM ioctl. */
+/*
+ * x86 register access. Errors: -ENOTSUP when the backend has no x86
+ * registers; the errno of the failing backend operation (a KVM ioctl).
+ */
 int vmio_vcpu_get_regs(struct vmio_vcpu *vcpu, struct vmio_x86_regs *regs);
 int vmio_vcpu_set_regs(struct vmio_vcpu *vcpu, const struct vmio_x86_regs *regs);
 int vmio_vcpu_get_sregs(struct vmio_vcpu *vcpu, struct vmio_x86_sregs *sregs);

@@ -1,10 +1,12 @@
 /*
- * A virtual machine: guest RAM, the MMIO and PIO buses, the devices on them,
- * the unclaimed-access policy, statistics and tracing.
+ * A virtual machine: its hypervisor backend, guest memory, the MMIO and PIO
+ * buses, the devices on them, the unclaimed-access policy, statistics and
+ * tracing.
  *
  * Ownership: the VM owns everything added to it with vmio_vm_add_device()
- * (devices are destroyed by vmio_vm_destroy()) and its vCPUs must be
- * destroyed before it.
+ * (devices are destroyed by vmio_vm_destroy()), its guest-memory object
+ * and the backend VM; its vCPUs must be destroyed before it. The backend
+ * and the clock given in the options are borrowed.
  */
 #ifndef VMIO_VM_H
 #define VMIO_VM_H
@@ -13,10 +15,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vmio/backend.h"
 #include "vmio/bus.h"
+#include "vmio/clock.h"
 #include "vmio/device.h"
 #include "vmio/error.h"
 #include "vmio/exit.h"
+#include "vmio/guest_mem.h"
 
 struct vmio_vm;
 
@@ -37,12 +42,14 @@ struct vmio_vm_options {
     FILE *log; /* unclaimed-access log (LOG policy; STRICT: the instruction of an
                   unclaimed MMIO read, before the vCPU stops); NULL = stderr */
     /*
-     * Interrupt delivery (opt-in; off by default). irqchip: KVM's in-kernel
-     * 8259 PIC pair, IOAPIC (0xfec00000) and local APIC (0xfee00000), driven
-     * with vmio_vm_set_irq(). Then HLT is handled inside KVM (a halted vCPU
-     * waits for an interrupt) and never ends vmio_vcpu_run() with
-     * VMIO_EXIT_HLT; the interrupt controllers' ports and windows are
-     * reserved (devices and memory there are refused with -EBUSY).
+     * Interrupt delivery (opt-in; off by default). irqchip: the backend's
+     * in-kernel interrupt controllers (KVM's 8259 PIC pair, IOAPIC at
+     * 0xfec00000 and local APIC at 0xfee00000; the fake backend records the
+     * lines), driven with vmio_vm_set_irq(). Then HLT is handled inside
+     * KVM (a halted vCPU waits for an interrupt) and never ends
+     * vmio_vcpu_run() with VMIO_EXIT_HLT; the interrupt controllers' ports
+     * and windows are reserved (devices and memory there are refused with
+     * -EBUSY).
      * Running more than one vCPU needs it (vmio_vm_run(): the local APICs
      * carry the INIT/SIPI that start vCPUs 1..N-1).
      * pit: also KVM's in-kernel 8254 PIT on GSI 0 (ports 0x40-0x43 and 0x61);
@@ -50,26 +57,32 @@ struct vmio_vm_options {
      */
     bool irqchip;
     bool pit;
+    /*
+     * The hypervisor (include/vmio/backend.h): NULL means KVM
+     * (vmio_backend_kvm()); tests pass vmio_fake_backend(). Borrowed: it
+     * must outlive the VM.
+     */
+    struct vmio_backend *backend;
+    /*
+     * The clock of the per-exit handling-time statistics (vmio/clock.h):
+     * NULL means the system's monotonic clock. Borrowed: it must outlive the
+     * VM. Tests pass a manual clock and advance it from a device callback.
+     */
+    const struct vmio_clock *clock;
 };
 
 /* GSIs vmio_vm_set_irq() accepts: 0-15 reach the PICs and IOAPIC, 16-23 the IOAPIC only. */
 #define VMIO_IRQCHIP_GSIS 24
 
-/* A RAM region as the guest sees it. */
-struct vmio_ram_region {
-    uint64_t gpa;
-    uint64_t size;
-    void *host;    /* where the region is mapped in vmio's address space */
-    bool readonly; /* ROM: guest writes exit instead of landing */
-};
-
 /*
- * vmio_vm_create - open /dev/kvm, create a VM with @opts (NULL = defaults)
- * and map its RAM. On success *@out owns the VM.
+ * vmio_vm_create - create a VM with @opts (NULL = defaults) on
+ * opts->backend (NULL: KVM, which opens /dev/kvm) and map its RAM. On
+ * success *@out owns the VM.
  * Errors: -ENODEV/-EACCES when KVM is missing or not accessible, -EINVAL for
  * a RAM size that is 0 after rounding or beyond what vmio supports, or for
- * opts->pit without opts->irqchip, -ENOMEM, or the errno of a failing KVM
- * ioctl (KVM_CREATE_IRQCHIP / KVM_CREATE_PIT2 included); @err says which.
+ * opts->pit without opts->irqchip, -ENOMEM, or the errno of a failing
+ * backend operation (KVM_CREATE_IRQCHIP / KVM_CREATE_PIT2 included); @err
+ * says which.
  */
 int vmio_vm_create(const struct vmio_vm_options *opts, struct vmio_vm **out,
                    struct vmio_error *err);
@@ -101,15 +114,24 @@ int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio
                           uint64_t base, uint64_t len, struct vmio_error *err);
 
 /*
- * vmio_vm_gpa_to_host - host pointer for guest-physical [@gpa, @gpa + @len),
- * or NULL unless the whole span lies inside one RAM region. This is the one
- * check every guest-supplied pointer goes through.
+ * vmio_vm_memory - @vm's guest memory: its RAM (and ROM) regions and
+ * pass-through mappings in address order, named, with the one
+ * guest-physical -> host translation (vmio/guest_mem.h). Owned by the VM,
+ * valid until vmio_vm_destroy(); read-only to callers: memory is added with
+ * vmio_vm_add_ram() / vmio_vm_map_host(), which also map it in the guest.
+ * Loaders (vmio_multiboot_load(), vmio_config_load_kernel()) take it.
+ * RAM regions the VM allocates are named "ram" ("rom" when read-only);
+ * pass-through regions carry the name given to vmio_vm_map_host().
+ */
+const struct vmio_guest_mem *vmio_vm_memory(const struct vmio_vm *vm);
+
+/*
+ * vmio_vm_gpa_to_host - a convenience for
+ * vmio_guest_mem_to_host(vmio_vm_memory(@vm), @gpa, @len): the host pointer
+ * for guest-physical [@gpa, @gpa + @len), or NULL unless the whole span lies
+ * inside one RAM region.
  */
 void *vmio_vm_gpa_to_host(struct vmio_vm *vm, uint64_t gpa, uint64_t len);
-
-/* vmio_vm_ram_count / vmio_vm_ram_at - guest RAM regions in address order. */
-unsigned vmio_vm_ram_count(const struct vmio_vm *vm);
-const struct vmio_ram_region *vmio_vm_ram_at(const struct vmio_vm *vm, unsigned i);
 
 /* vmio_vm_policy - the VM's unclaimed-access policy. */
 enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm);
@@ -127,7 +149,7 @@ void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out);
 
 /*
  * vmio_vm_set_timing - measure device handling time per exit (on by default:
- * two clock reads per exit).
+ * two reads of vmio_vm_options.clock per exit).
  */
 void vmio_vm_set_timing(struct vmio_vm *vm, bool on);
 
@@ -146,11 +168,11 @@ bool vmio_vm_has_irqchip(const struct vmio_vm *vm);
  * vmio_vm_set_irq - drive interrupt line @gsi of @vm to @level (0 low,
  * anything else high): edge-triggered inputs (the PIC's default, ISA IRQs on
  * the IOAPIC) see a 0->1 transition, level-triggered ones the level.
- * Thread-safe and lock-free: may be called from device callbacks on vCPU
- * threads (e.g. a UART's irq callback while the vCPU handles an exit) and
- * from host threads.
+ * Thread-safe and lock-free in vmio: may be called from device callbacks on
+ * vCPU threads (e.g. a UART's irq callback while the vCPU handles an exit)
+ * and from host threads.
  * Errors: -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS; -ENODEV when @vm has no
- * irqchip; the errno of a failing KVM_IRQ_LINE.
+ * irqchip; the errno of the backend's irq_line (KVM_IRQ_LINE).
  */
 int vmio_vm_set_irq(struct vmio_vm *vm, unsigned gsi, int level);
 
@@ -191,17 +213,8 @@ struct vmio_irq_line *vmio_vm_irq_line(struct vmio_vm *vm, unsigned gsi, struct 
 /* ---- Explicit memory layouts and pass-through mappings (VM configs) ---- */
 
 /* Flags of vmio_vm_map_host(). */
-#define VMIO_MAP_READONLY 0x1u /* guest writes exit (KVM read-only slot) */
+#define VMIO_MAP_READONLY 0x1u /* guest writes exit (read-only memory slot) */
 #define VMIO_MAP_OWNED 0x2u    /* the VM munmap()s the host range when destroyed */
-
-/* A host mapping (pass-through) as the guest sees it. */
-struct vmio_host_map {
-    uint64_t gpa;
-    uint64_t size;
-    void *host; /* start of the host range mapped at @gpa */
-    bool readonly;
-    const char *name; /* owned by the VM */
-};
 
 /*
  * vmio_vm_create_empty - like vmio_vm_create() but with no guest RAM at all
@@ -216,18 +229,17 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
  * vmio_vm_add_ram - allocate guest RAM [@gpa, @gpa + @size) (anonymous
  * memory the VM owns) and map it; @readonly makes guest writes exit (ROM;
  * the host may still write it, e.g. to load an image). Regions must be added
- * in address order (the multiboot memory map and vmio_vm_ram_at() list them
- * in that order).
+ * in address order (as the multiboot memory map lists them).
  * Errors: -EINVAL for an unaligned, empty or out-of-order region; -EBUSY when
  * it overlaps RAM, a host mapping or an MMIO device (the message names it);
- * -ENOSPC past VMIO_MAX_RAM_REGIONS regions; -ENOMEM; the KVM ioctl's errno.
+ * -ENOSPC past 4 RAM regions; -ENOMEM; the backend's set_memory errno.
  */
 int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readonly,
                     struct vmio_error *err);
 
 /*
  * vmio_vm_map_host - map host memory [@host, @host + @size) at guest-physical
- * @gpa as its own KVM memory slot: guest accesses there never exit. @gpa,
+ * @gpa as its own memory slot: guest accesses there never exit. @gpa,
  * @size and @host must be 4 KiB aligned. @name (copied) names the mapping in
  * errors and listings. @flags: VMIO_MAP_READONLY, VMIO_MAP_OWNED (on success
  * the VM munmap()s the range in vmio_vm_destroy(); without it the caller
@@ -235,13 +247,11 @@ int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readon
  * failure the caller always keeps it).
  * Errors: -EINVAL for unaligned or empty ranges; -EBUSY when the range
  * overlaps RAM, another host mapping or an MMIO device window (the message
- * names both); -ENOMEM; the KVM ioctl's errno (described).
+ * names both); -ENOMEM; the backend's set_memory errno (described).
+ * The mapping is listed in vmio_vm_memory() as a VMIO_MEM_PASSTHROUGH region,
+ * which vmio never reads or writes itself.
  */
 int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned flags,
                      const char *name, struct vmio_error *err);
-
-/* vmio_vm_map_count / vmio_vm_map_at - host mappings in the order they were added. */
-unsigned vmio_vm_map_count(const struct vmio_vm *vm);
-const struct vmio_host_map *vmio_vm_map_at(const struct vmio_vm *vm, unsigned i);
 
 #endif

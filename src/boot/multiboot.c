@@ -7,10 +7,15 @@
  * a.out-kludge address fields. The information structure, memory map,
  * command line and loader name are placed on the first page after the
  * image. Nothing from the file is trusted: every read goes through
- * file_span() and every guest write through vmio_vm_gpa_to_host().
+ * file_span() and every guest write through the guest-memory object's
+ * checked copies (vmio_guest_mem_write()/fill(): the whole span must be RAM,
+ * no wraparound, nothing written on failure). It needs no VM and no
+ * hypervisor: any struct vmio_guest_mem will do (the unit test and the fuzz
+ * target use plain buffers).
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmio/boot.h"
@@ -104,9 +109,9 @@ static int find_header(const uint8_t *image, size_t size, struct mb_header *h,
 }
 
 /* Copy @filesz bytes from the file and zero up to @memsz at guest @paddr. */
-static int load_segment(struct vmio_vm *vm, const uint8_t *image, size_t size, uint64_t offset,
-                        uint64_t filesz, uint64_t paddr, uint64_t memsz, unsigned index,
-                        struct vmio_boot_info *info, struct vmio_error *err)
+static int load_segment(const struct vmio_guest_mem *mem, const uint8_t *image, size_t size,
+                        uint64_t offset, uint64_t filesz, uint64_t paddr, uint64_t memsz,
+                        unsigned index, struct vmio_boot_info *info, struct vmio_error *err)
 {
     if (filesz > memsz)
         return vmio_error_set(err, -ENOEXEC,
@@ -120,14 +125,14 @@ static int load_segment(struct vmio_vm *vm, const uint8_t *image, size_t size, u
                               index, offset, filesz, size);
     if (memsz == 0)
         return 0;
-    uint8_t *dst = vmio_vm_gpa_to_host(vm, paddr, memsz);
-    if (!dst)
+    /* Zeroing the whole span first also checks all of it before anything is copied. */
+    if (memsz > SIZE_MAX || vmio_guest_mem_fill(mem, paddr, 0, (size_t)memsz) < 0)
         return vmio_error_set(err, -ERANGE,
                               "segment %u: guest-physical 0x%" PRIx64 "-0x%" PRIx64
                               " is not inside guest RAM (use a larger --mem?)",
                               index, paddr, paddr + memsz - 1);
-    memcpy(dst, src, filesz);
-    memset(dst + filesz, 0, memsz - filesz);
+    if (vmio_guest_mem_write(mem, paddr, src, (size_t)filesz) < 0) /* checked above */
+        return vmio_error_set(err, -ERANGE, "segment %u: guest RAM changed while loading", index);
     if (paddr < info->image_lo)
         info->image_lo = paddr;
     if (paddr + memsz > info->image_hi)
@@ -135,7 +140,7 @@ static int load_segment(struct vmio_vm *vm, const uint8_t *image, size_t size, u
     return 0;
 }
 
-static int load_elf(struct vmio_vm *vm, const uint8_t *image, size_t size,
+static int load_elf(const struct vmio_guest_mem *mem, const uint8_t *image, size_t size,
                     struct vmio_boot_info *info, struct vmio_error *err)
 {
     if (size < 52 || memcmp(image,
@@ -193,7 +198,7 @@ static int load_elf(struct vmio_vm *vm, const uint8_t *image, size_t size,
             filesz = rd32(ph + 16);
             memsz = rd32(ph + 20);
         }
-        int rc = load_segment(vm, image, size, off, filesz, paddr, memsz, i, info, err);
+        int rc = load_segment(mem, image, size, off, filesz, paddr, memsz, i, info, err);
         if (rc < 0)
             return rc;
         loaded++;
@@ -204,7 +209,7 @@ static int load_elf(struct vmio_vm *vm, const uint8_t *image, size_t size,
     return 0;
 }
 
-static int load_aout_kludge(struct vmio_vm *vm, const uint8_t *image, size_t size,
+static int load_aout_kludge(const struct vmio_guest_mem *mem, const uint8_t *image, size_t size,
                             const struct mb_header *h, struct vmio_boot_info *info,
                             struct vmio_error *err)
 {
@@ -226,7 +231,7 @@ static int load_aout_kludge(struct vmio_vm *vm, const uint8_t *image, size_t siz
                               "multiboot header: bss_end_addr 0x%x below the end "
                               "of the loaded data",
                               h->bss_end_addr);
-    int rc = load_segment(vm, image, size, file_off, end - h->load_addr, h->load_addr,
+    int rc = load_segment(mem, image, size, file_off, end - h->load_addr, h->load_addr,
                           bss_end - h->load_addr, 0, info, err);
     info->entry = h->entry_addr;
     return rc;
@@ -253,7 +258,8 @@ static uint8_t *mmap_clip(uint8_t *p, uint64_t lo, uint64_t hi, uint64_t from, u
 
 /*
  * The memory map a PC firmware would give: each RAM region as available
- * (reserved if it is ROM), with the legacy area carved the usual way: the
+ * (reserved if it is ROM; pass-through regions are not listed, as before
+ * they were part of vmio's memory), with the legacy area carved the usual way: the
  * EBDA (0x9fc00-0xa0000) and BIOS area (0xf0000-0x100000) reserved, VGA and
  * option ROM space (0xa0000-0xf0000) not listed. Returns the end of the list.
  */
@@ -263,11 +269,15 @@ static uint8_t *mmap_clip(uint8_t *p, uint64_t lo, uint64_t hi, uint64_t from, u
 #define HIGH_START 0x100000ULL
 #define MMAP_MAX_PER_REGION 4
 
-static uint8_t *write_mmap(struct vmio_vm *vm, uint8_t *p)
+static uint8_t *write_mmap(const struct vmio_guest_mem *mem, uint8_t *p)
 {
-    for (unsigned i = 0; i < vmio_vm_ram_count(vm); i++) {
-        const struct vmio_ram_region *r = vmio_vm_ram_at(vm, i);
-        uint64_t lo = r->gpa, hi = r->gpa + r->size;
+    for (unsigned i = 0; i < vmio_guest_mem_count(mem); i++) {
+        const struct vmio_mem_region *r = vmio_guest_mem_at(mem, i);
+        if (r->kind != VMIO_MEM_RAM)
+            continue;
+        uint64_t lo = r->gpa, hi = lo + (r->size - 1) + 1; /* a region ending at 2^64: hi = 0 */
+        if (hi == 0)
+            hi = UINT64_MAX;
         uint32_t type = r->readonly ? 2 : 1;
         p = mmap_clip(p, lo, hi, 0, EBDA_START, type);
         p = mmap_clip(p, lo, hi, EBDA_START, VGA_START, 2);
@@ -278,13 +288,14 @@ static uint8_t *write_mmap(struct vmio_vm *vm, uint8_t *p)
 }
 
 /* KiB of writable RAM that starts at @base and runs on contiguously, capped at @limit. */
-static uint32_t ram_kib_from(struct vmio_vm *vm, uint64_t base, uint64_t limit)
+static uint32_t ram_kib_from(const struct vmio_guest_mem *mem, uint64_t base, uint64_t limit)
 {
     uint64_t end = base;
-    for (unsigned i = 0; i < vmio_vm_ram_count(vm); i++) {
-        const struct vmio_ram_region *r = vmio_vm_ram_at(vm, i);
-        if (!r->readonly && r->gpa <= end && r->gpa + r->size > end)
-            end = r->gpa + r->size;
+    for (unsigned i = 0; i < vmio_guest_mem_count(mem); i++) { /* address order */
+        const struct vmio_mem_region *r = vmio_guest_mem_at(mem, i);
+        uint64_t last = r->gpa + (r->size - 1);
+        if (r->kind == VMIO_MEM_RAM && !r->readonly && r->gpa <= end && last >= end)
+            end = last == UINT64_MAX ? UINT64_MAX : last + 1;
     }
     if (end > limit)
         end = limit;
@@ -297,31 +308,37 @@ static void wr32(uint8_t *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
-static int write_info(struct vmio_vm *vm, const char *cmdline, struct vmio_boot_info *info,
-                      struct vmio_error *err)
+/* RAM regions in @mem: each gives at most MMAP_MAX_PER_REGION map entries. */
+static unsigned ram_regions(const struct vmio_guest_mem *mem)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < vmio_guest_mem_count(mem); i++)
+        n += vmio_guest_mem_at(mem, i)->kind == VMIO_MEM_RAM;
+    return n;
+}
+
+static int write_info(const struct vmio_guest_mem *mem, const char *cmdline,
+                      struct vmio_boot_info *info, struct vmio_error *err)
 {
     static const char loader[] = "vmio";
     size_t cmdlen = cmdline ? strlen(cmdline) : 0;
     if (cmdlen >= MAX_CMDLINE)
         return vmio_error_set(err, -E2BIG, "command line is %zu bytes; at most %d", cmdlen,
                               MAX_CMDLINE - 1);
-    unsigned nmmap = MMAP_MAX_PER_REGION * vmio_vm_ram_count(vm);
-    uint64_t total = MBI_SIZE + (uint64_t)nmmap * MMAP_ENTRY_SIZE + cmdlen + 1 + sizeof(loader);
+    uint64_t nmmap = (uint64_t)MMAP_MAX_PER_REGION * ram_regions(mem);
+    uint64_t total = MBI_SIZE + nmmap * MMAP_ENTRY_SIZE + cmdlen + 1 + sizeof(loader);
     uint64_t base = (info->image_hi + 0xfff) & ~0xfffULL;
-    if (base + total > UINT32_MAX)
+    if (info->image_hi > UINT32_MAX || base + total > UINT32_MAX)
         return vmio_error_set(err, -ERANGE,
                               "image ends at 0x%" PRIx64 ": no room below 4 GiB "
                               "for the multiboot information",
                               info->image_hi);
-    uint8_t *mbi = vmio_vm_gpa_to_host(vm, base, total);
+    /* Built on the host, then copied in: the span is checked before a byte lands. */
+    uint8_t *mbi = calloc(1, (size_t)total);
     if (!mbi)
-        return vmio_error_set(err, -ERANGE,
-                              "no guest RAM at 0x%" PRIx64 " for the multiboot information "
-                              "(%" PRIu64 " bytes after the image)",
-                              base, total);
-    memset(mbi, 0, total);
+        return vmio_error_set(err, -ENOMEM, "out of memory");
 
-    uint8_t *mm = mbi + MBI_SIZE, *p = write_mmap(vm, mm);
+    uint8_t *mm = mbi + MBI_SIZE, *p = write_mmap(mem, mm);
     uint8_t *cmd = p;
     if (cmdlen)
         memcpy(cmd, cmdline, cmdlen);
@@ -331,20 +348,27 @@ static int write_info(struct vmio_vm *vm, const char *cmdline, struct vmio_boot_
 
     uint32_t gpa = (uint32_t)base;
     wr32(mbi + 0, MBI_MEM | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME);
-    wr32(mbi + 4, ram_kib_from(vm, 0, EBDA_START));          /* mem_lower, KiB */
-    wr32(mbi + 8, ram_kib_from(vm, HIGH_START, UINT64_MAX)); /* mem_upper, KiB above 1 MiB */
-    wr32(mbi + 16, gpa + (uint32_t)(cmd - mbi));             /* cmdline */
-    wr32(mbi + 20, 0);                                       /* mods_count */
-    wr32(mbi + 24, 0);                                       /* mods_addr */
-    wr32(mbi + 44, (uint32_t)(p - mm));                      /* mmap_length */
-    wr32(mbi + 48, gpa + MBI_SIZE);                          /* mmap_addr */
-    wr32(mbi + 64, gpa + (uint32_t)(name - mbi));            /* boot_loader_name */
+    wr32(mbi + 4, ram_kib_from(mem, 0, EBDA_START));          /* mem_lower, KiB */
+    wr32(mbi + 8, ram_kib_from(mem, HIGH_START, UINT64_MAX)); /* mem_upper, KiB above 1 MiB */
+    wr32(mbi + 16, gpa + (uint32_t)(cmd - mbi));              /* cmdline */
+    wr32(mbi + 20, 0);                                        /* mods_count */
+    wr32(mbi + 24, 0);                                        /* mods_addr */
+    wr32(mbi + 44, (uint32_t)(p - mm));                       /* mmap_length */
+    wr32(mbi + 48, gpa + MBI_SIZE);                           /* mmap_addr */
+    wr32(mbi + 64, gpa + (uint32_t)(name - mbi));             /* boot_loader_name */
+    int rc = vmio_guest_mem_write(mem, base, mbi, (size_t)total);
+    free(mbi);
+    if (rc < 0)
+        return vmio_error_set(err, -ERANGE,
+                              "no guest RAM at 0x%" PRIx64 " for the multiboot information "
+                              "(%" PRIu64 " bytes after the image)",
+                              base, total);
     info->mbi_addr = base;
     return 0;
 }
 
-int vmio_multiboot_load(struct vmio_vm *vm, const uint8_t *image, size_t size, const char *cmdline,
-                        struct vmio_boot_info *info, struct vmio_error *err)
+int vmio_multiboot_load(const struct vmio_guest_mem *mem, const uint8_t *image, size_t size,
+                        const char *cmdline, struct vmio_boot_info *info, struct vmio_error *err)
 {
     struct mb_header h;
     int rc = find_header(image, size, &h, err);
@@ -361,8 +385,8 @@ int vmio_multiboot_load(struct vmio_vm *vm, const uint8_t *image, size_t size, c
                               "(flags 0x%x)",
                               required & ~(MB_KNOWN_REQUIRED | MB_FLAG_VIDEO_MODE));
     *info = (struct vmio_boot_info){.image_lo = UINT64_MAX, .image_hi = 0};
-    rc = (h.flags & MB_FLAG_AOUT_KLUDGE) ? load_aout_kludge(vm, image, size, &h, info, err)
-                                         : load_elf(vm, image, size, info, err);
+    rc = (h.flags & MB_FLAG_AOUT_KLUDGE) ? load_aout_kludge(mem, image, size, &h, info, err)
+                                         : load_elf(mem, image, size, info, err);
     if (rc < 0)
         return rc;
     if (info->entry < info->image_lo || info->entry >= info->image_hi)
@@ -375,5 +399,5 @@ int vmio_multiboot_load(struct vmio_vm *vm, const uint8_t *image, size_t size, c
                               "entry point 0x%" PRIx64 " is above 4 GiB; a "
                               "multiboot kernel starts in 32-bit mode",
                               info->entry);
-    return write_info(vm, cmdline, info, err);
+    return write_info(mem, cmdline, info, err);
 }

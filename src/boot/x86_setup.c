@@ -32,7 +32,7 @@ int vmio_x86_setup_multiboot(struct vmio_vcpu *vcpu, const struct vmio_boot_info
     struct vmio_x86_sregs s;
     int rc = vmio_vcpu_get_sregs(vcpu, &s);
     if (rc < 0)
-        return vmio_error_set(err, rc, "KVM_GET_SREGS: %s", strerror(-rc));
+        return vmio_error_set(err, rc, "reading the segment registers: %s", strerror(-rc));
     s.cs = flat_segment(SEL_CODE32, 0xb);                             /* execute/read, accessed */
     s.ds = s.es = s.fs = s.gs = s.ss = flat_segment(SEL_DATA32, 0x3); /* read/write, accessed */
     /* A present busy 32-bit TSS and an unusable LDT satisfy VM-entry checks. */
@@ -45,7 +45,8 @@ int vmio_x86_setup_multiboot(struct vmio_vcpu *vcpu, const struct vmio_boot_info
     s.efer = 0;
     rc = vmio_vcpu_set_sregs(vcpu, &s);
     if (rc < 0)
-        return vmio_error_set(err, rc, "KVM_SET_SREGS (multiboot state): %s", strerror(-rc));
+        return vmio_error_set(err, rc, "setting the segment registers (multiboot state): %s",
+                              strerror(-rc));
 
     struct vmio_x86_regs r;
     memset(&r, 0, sizeof(r));
@@ -55,6 +56,7 @@ int vmio_x86_setup_multiboot(struct vmio_vcpu *vcpu, const struct vmio_boot_info
     r.rflags = 0x2; /* reserved bit 1; IF clear */
     rc = vmio_vcpu_set_regs(vcpu, &r);
     if (rc < 0)
-        return vmio_error_set(err, rc, "KVM_SET_REGS (multiboot state): %s", strerror(-rc));
+        return vmio_error_set(err, rc, "setting the registers (multiboot state): %s",
+                              strerror(-rc));
     return 0;
 }

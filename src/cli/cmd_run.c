@@ -352,7 +352,7 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
     if (vmio_vm_create(vo, vm, err) == 0 &&
         vmio_add_standard_devices(*vm, serial, stdout, err) == 0) {
         status = 0;
-        if (vmio_multiboot_load(*vm, img, img_size, o->cmdline, boot, err) < 0) {
+        if (vmio_multiboot_load(vmio_vm_memory(*vm), img, img_size, o->cmdline, boot, err) < 0) {
             status = VMIO_STATUS_USAGE;
             if (o->image) {
                 char msg[VMIO_ERROR_MSG_MAX];
@@ -372,7 +372,8 @@ static int build_config_vm(const struct run_options *o, const struct vmio_config
 {
     if (vmio_config_build_vm(cfg, vo, serial, vm, err) < 0)
         return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
-    if (vmio_config_load_kernel(*vm, cfg, o->cmdline ? o->cmdline : cfg->cmdline, boot, err) < 0)
+    if (vmio_config_load_kernel(vmio_vm_memory(*vm), cfg, o->cmdline ? o->cmdline : cfg->cmdline,
+                                boot, err) < 0)
         return VMIO_STATUS_USAGE;
     return 0;
 }

@@ -7,7 +7,9 @@
  *
  * Invariant: every host resource is released on every path; a backing's fd
  * is closed as soon as it is mapped, and a mapping belongs to the VM
- * (VMIO_MAP_OWNED) from the moment vmio_vm_map_host() accepts it.
+ * (VMIO_MAP_OWNED) from the moment vmio_vm_map_host() accepts it. Loading
+ * (vmio_config_load_kernel()) only needs the guest-memory object: every
+ * guest write goes through its checked copies.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -154,22 +156,31 @@ static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg, stru
     return 0;
 }
 
-/* Copy the file @path into guest RAM at @gpa (dtb, ramdisk, raw kernels). */
-static int load_at(struct vmio_vm *vm, const char *what, const char *path, uint64_t gpa,
-                   struct vmio_error *err)
+/*
+ * Copy @size bytes of @data to guest RAM at @gpa; an empty file must still
+ * land on RAM. Returns 0 or -ERANGE (nothing written).
+ */
+static int copy_to_guest(const struct vmio_guest_mem *mem, uint64_t gpa, const uint8_t *data,
+                         size_t size)
+{
+    if (size == 0)
+        return vmio_guest_mem_find(mem, gpa, 1) ? 0 : -ERANGE;
+    return vmio_guest_mem_write(mem, gpa, data, size) == 0 ? 0 : -ERANGE;
+}
+
+/* Copy the file @path into guest RAM at @gpa (dtb, ramdisk). */
+static int load_at(const struct vmio_guest_mem *mem, const char *what, const char *path,
+                   uint64_t gpa, struct vmio_error *err)
 {
     uint8_t *data = NULL;
     size_t size = 0;
     int rc = vmio_read_file(path, MAX_IMAGE_SIZE, &data, &size, err);
     if (rc < 0)
         return rc;
-    uint8_t *dst = vmio_vm_gpa_to_host(vm, gpa, size ? size : 1);
-    if (!dst)
+    if (copy_to_guest(mem, gpa, data, size) < 0)
         rc = vmio_error_set(err, -ERANGE,
                             "%s %s (%zu bytes) does not fit in guest RAM at 0x%" PRIx64, what, path,
                             size, gpa);
-    else
-        memcpy(dst, data, size);
     free(data);
     return rc;
 }
@@ -180,31 +191,29 @@ static int load_at(struct vmio_vm *vm, const char *what, const char *path, uint6
  * kernel_load_addr and is copied there raw, entered at entry_point (default:
  * the load address) in the same 32-bit state with EBX = 0 (no info).
  */
-int vmio_config_load_kernel(struct vmio_vm *vm, const struct vmio_config *cfg, const char *cmdline,
-                            struct vmio_boot_info *boot, struct vmio_error *err)
+int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_config *cfg,
+                            const char *cmdline, struct vmio_boot_info *boot,
+                            struct vmio_error *err)
 {
-    const struct vmio_ram_region *low = vmio_vm_ram_at(vm, 0);
     uint8_t *image = NULL;
     size_t size = 0;
     int rc = vmio_read_file(cfg->kernel_path, MAX_IMAGE_SIZE, &image, &size, err);
     if (rc < 0)
         return rc;
     struct vmio_error mberr = {0};
-    if (!low || low->gpa != 0 || low->size < (2u << 20)) {
+    if (!vmio_guest_mem_find(mem, 0, 2u << 20)) {
         rc = vmio_error_set(&mberr, -ERANGE,
                             "multiboot needs guest RAM from 0x0 covering the first 2 MiB");
     } else {
-        rc = vmio_multiboot_load(vm, image, size, cmdline, boot, &mberr);
+        rc = vmio_multiboot_load(mem, image, size, cmdline, boot, &mberr);
     }
     if (rc == -ENOEXEC && cfg->has_kernel_load_addr) {
-        uint8_t *dst = vmio_vm_gpa_to_host(vm, cfg->kernel_load_addr, size ? size : 1);
-        if (!dst) {
+        if (copy_to_guest(mem, cfg->kernel_load_addr, image, size) < 0) {
             rc = vmio_error_set(err, -ERANGE,
                                 "%s: kernel %s (%zu bytes, not multiboot) does not fit in guest "
                                 "RAM at kernel_load_addr 0x%" PRIx64,
                                 cfg->path, cfg->kernel_path, size, cfg->kernel_load_addr);
         } else {
-            memcpy(dst, image, size);
             *boot = (struct vmio_boot_info){
                 .entry = cfg->has_entry_point ? cfg->entry_point : cfg->kernel_load_addr,
                 .mbi_addr = 0,
@@ -220,9 +229,9 @@ int vmio_config_load_kernel(struct vmio_vm *vm, const struct vmio_config *cfg, c
     }
     free(image);
     if (rc == 0 && cfg->dtb_path)
-        rc = load_at(vm, "dtb", cfg->dtb_path, cfg->dtb_load_addr, err);
+        rc = load_at(mem, "dtb", cfg->dtb_path, cfg->dtb_load_addr, err);
     if (rc == 0 && cfg->ramdisk_path)
-        rc = load_at(vm, "ramdisk", cfg->ramdisk_path, cfg->ramdisk_load_addr, err);
+        rc = load_at(mem, "ramdisk", cfg->ramdisk_path, cfg->ramdisk_load_addr, err);
     return rc;
 }
 

@@ -12,6 +12,9 @@
  *     set before tcsetattr(raw) so a signal in between still restores.
  *   - Every open chardev is on the registry list so the atexit handler can
  *     flush it.
+ *   - Time (the 10 ms flush age, the 200 us idle-poll delay) is only read
+ *     through the chardev's clock (chardev_set_clock(); NULL = the system's
+ *     monotonic clock), under the chardev's lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vmio/chardev.h"
@@ -54,8 +56,9 @@ struct chardev {
 
     uint8_t *obuf; /* NULL: unbuffered */
     size_t olen;
-    uint64_t obuf_since; /* CLOCK_MONOTONIC ns when obuf became non-empty */
+    uint64_t obuf_since; /* clock ns when obuf became non-empty */
     uint64_t next_poll;  /* no input poll before this time (ns): see CHARDEV_IDLE_POLL_NS */
+    const struct vmio_clock *clock; /* NULL: the system clock */
 
     /* memory backend */
     uint8_t *mout;
@@ -285,11 +288,10 @@ static void tty_release(void)
 
 /* ---- output ---- */
 
-static uint64_t now_ns(void)
+/* The chardev's time now (lock held). */
+static uint64_t now_ns(const struct chardev *cd)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return vmio_clock_now(cd->clock);
 }
 
 static void report_error(struct chardev *cd, int code)
@@ -379,7 +381,7 @@ int chardev_write(struct chardev *cd, const void *buf, size_t n)
             rc = rc ? rc : r2;
         } else {
             if (cd->olen == 0)
-                cd->obuf_since = now_ns();
+                cd->obuf_since = now_ns(cd);
             memcpy(cd->obuf + cd->olen, buf, n);
             cd->olen += n;
             if (memchr(buf, '\n', n) || cd->olen == CHARDEV_OBUF_SIZE) {
@@ -429,7 +431,7 @@ ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n)
      * a guest that polls LSR between every byte it prints must not turn the
      * buffer into one write per byte: flush output that has waited 10 ms.
      */
-    uint64_t now = now_ns();
+    uint64_t now = now_ns(cd);
     if (cd->olen > 0 && now - cd->obuf_since >= CHARDEV_PROMPT_FLUSH_NS)
         (void)flush_locked(cd);
     if (now < cd->next_poll)
@@ -653,6 +655,17 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
     }
     return vmio_error_set(err, -EINVAL,
                           "serial: unknown backend '%s' (expected stdio, file:PATH or none)", spec);
+}
+
+void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock)
+{
+    if (!cd)
+        return;
+    pthread_mutex_lock(&cd->lock);
+    cd->clock = clock;
+    cd->obuf_since = vmio_clock_now(clock); /* times taken on another clock mean nothing here */
+    cd->next_poll = 0;
+    pthread_mutex_unlock(&cd->lock);
 }
 
 enum chardev_kind chardev_kind(const struct chardev *cd)

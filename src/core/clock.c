@@ -66,7 +66,7 @@ void vmio_manual_clock_advance(struct vmio_manual_clock *m, uint64_t ns)
 
 uint64_t vmio_clock_now(const struct vmio_clock *clock)
 {
-    if (!clock)
-        clock = &system_clock;
+    if (!clock) /* the default, on the exit hot path: a direct call */
+        return system_monotonic_ns(NULL);
     return clock->monotonic_ns(clock->ctx);
 }

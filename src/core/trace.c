@@ -2,8 +2,8 @@
  * Exit trace lines and the decoded guest instruction behind an MMIO read
  * (see trace.h).
  *
- * Invariants: guest memory is only read through the caller's bounds-checked
- * accessor (vmio_vm_gpa_to_host() on the run path), each span within one
+ * Invariants: guest memory is only read through the guest-memory object
+ * (vmio_guest_mem_to_host(): bounds-checked, RAM only), each span within one
  * 4 KiB guest page; every failure becomes text. The per-vCPU cache is only
  * consulted with the bytes just fetched, so it can never return the decode
  * of bytes the guest no longer has. Nothing here runs unless tracing is on
@@ -25,18 +25,13 @@ void vmio_insn_cache_init(struct vmio_insn_cache *c)
     vmio_x86_cache_init(&c->cache, c->slots, VMIO_INSN_CACHE_SLOTS);
 }
 
-struct walk_ctx {
-    vmio_guest_mem_fn mem;
-    void *ctx;
-};
-
-/* Page-table reads for vmio_x86_translate(): little-endian, bounds-checked by mem. */
+/* Page-table reads for vmio_x86_translate(): little-endian, bounds-checked by the object. */
 static int read_phys(void *ctx, uint64_t gpa, unsigned len, uint64_t *value)
 {
-    const struct walk_ctx *w = ctx;
+    const struct vmio_guest_mem *mem = ctx;
     if (len > 8)
         return -1;
-    const uint8_t *p = w->mem(w->ctx, gpa, len);
+    const uint8_t *p = vmio_guest_mem_to_host(mem, gpa, len);
     if (!p)
         return -1;
     uint64_t v = 0;
@@ -47,10 +42,10 @@ static int read_phys(void *ctx, uint64_t gpa, unsigned len, uint64_t *value)
 }
 
 /* Translate @la; on failure describe it in @why and return false. */
-static bool translate(const struct vmio_x86_paging *pg, struct walk_ctx *w, uint64_t la,
-                      uint64_t *gpa, char *why, size_t size)
+static bool translate(const struct vmio_x86_paging *pg, const struct vmio_guest_mem *mem,
+                      uint64_t la, uint64_t *gpa, char *why, size_t size)
 {
-    int rc = vmio_x86_translate(pg, la, read_phys, w, gpa);
+    int rc = vmio_x86_translate(pg, la, read_phys, (void *)mem, gpa);
     if (rc == VMIO_DECODE_OK)
         return true;
     snprintf(why, size, "linear 0x%" PRIx64 " %s", la,
@@ -60,7 +55,7 @@ static bool translate(const struct vmio_x86_paging *pg, struct walk_ctx *w, uint
 }
 
 void vmio_insn_fetch(struct vmio_insn_cache *c, const struct vmio_x86_sregs *s, uint64_t rip,
-                     vmio_guest_mem_fn mem, void *ctx, struct vmio_insn_view *out)
+                     const struct vmio_guest_mem *mem, struct vmio_insn_view *out)
 {
     memset(out, 0, sizeof(*out));
     enum vmio_x86_mode mode =
@@ -69,16 +64,14 @@ void vmio_insn_fetch(struct vmio_insn_cache *c, const struct vmio_x86_sregs *s, 
     uint64_t ip = mode == VMIO_X86_MODE_16 ? rip & 0xffff : rip & wrap;
     uint64_t la = mode == VMIO_X86_MODE_64 ? ip : (s->cs.base + ip) & wrap;
     struct vmio_x86_paging pg = {.cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4, .efer = s->efer};
-    struct walk_ctx w = {.mem = mem, .ctx = ctx};
-
     uint64_t gpa;
-    if (!translate(&pg, &w, la, &gpa, out->why, sizeof(out->why)))
+    if (!translate(&pg, mem, la, &gpa, out->why, sizeof(out->why)))
         return;
     out->gpa = gpa;
     unsigned n1 = PAGE_SIZE_4K - (unsigned)(la & (PAGE_SIZE_4K - 1));
     if (n1 > VMIO_X86_MAX_INSN)
         n1 = VMIO_X86_MAX_INSN;
-    const uint8_t *p = mem(ctx, gpa, n1);
+    const uint8_t *p = vmio_guest_mem_to_host(mem, gpa, n1);
     if (!p) {
         snprintf(out->why, sizeof(out->why), "code at gpa 0x%" PRIx64 " is not guest RAM", gpa);
         return;
@@ -89,8 +82,8 @@ void vmio_insn_fetch(struct vmio_insn_cache *c, const struct vmio_x86_sregs *s, 
     if (n1 < VMIO_X86_MAX_INSN) {     /* the bytes run into the next page: translate it too */
         uint64_t gpa2;
         unsigned n2 = VMIO_X86_MAX_INSN - n1;
-        if (translate(&pg, &w, (la + n1) & wrap, &gpa2, why2, sizeof(why2))) {
-            const uint8_t *p2 = mem(ctx, gpa2, n2);
+        if (translate(&pg, mem, (la + n1) & wrap, &gpa2, why2, sizeof(why2))) {
+            const uint8_t *p2 = vmio_guest_mem_to_host(mem, gpa2, n2);
             if (p2) {
                 memcpy(out->bytes + n1, p2, n2);
                 n += n2;
@@ -264,13 +257,9 @@ int vmio_insn_describe(const struct vmio_insn_view *v, char *buf, size_t size)
     return (int)b.len;
 }
 
-static const void *vm_mem(void *ctx, uint64_t gpa, uint64_t len)
-{
-    return vmio_vm_gpa_to_host(ctx, gpa, len);
-}
-
-void vmio_trace_exit_insn(struct vmio_insn_cache **cache, struct kvmb_vcpu *kvm, struct vmio_vm *vm,
-                          const struct vmio_exit *e, char *buf, size_t size)
+void vmio_trace_exit_insn(struct vmio_insn_cache **cache, const struct vmio_guest_mem *mem,
+                          const struct vmio_trace_regs *regs, const struct vmio_exit *e, char *buf,
+                          size_t size)
 {
     if (e->access.dir == VMIO_WRITE) {
         snprintf(buf, size, " insn -");
@@ -282,23 +271,23 @@ void vmio_trace_exit_insn(struct vmio_insn_cache **cache, struct kvmb_vcpu *kvm,
             vmio_insn_cache_init(*cache);
     }
     struct vmio_x86_sregs s;
-    int rc = kvmb_vcpu_get_sregs(kvm, &s);
+    int rc = regs->get_sregs(regs->ctx, &s);
     if (rc < 0) {
-        snprintf(buf, size, " insn ? (KVM_GET_SREGS: %s)", strerror(-rc));
+        snprintf(buf, size, " insn ? (cannot read the segment registers: %s)", strerror(-rc));
         return;
     }
     uint64_t rip = e->ip;
-    if (!rip) { /* 0 may be real: ask KVM (without sync regs e->ip is 0 until filled) */
+    if (!rip) { /* 0 may be real: ask (without sync regs e->ip is 0 until filled) */
         struct vmio_x86_regs r;
-        rc = kvmb_vcpu_get_regs(kvm, &r);
+        rc = regs->get_regs(regs->ctx, &r);
         if (rc < 0) {
-            snprintf(buf, size, " insn ? (KVM_GET_REGS: %s)", strerror(-rc));
+            snprintf(buf, size, " insn ? (cannot read RIP: %s)", strerror(-rc));
             return;
         }
         rip = r.rip;
     }
     struct vmio_insn_view v;
-    vmio_insn_fetch(*cache, &s, rip, vm_mem, vm, &v);
+    vmio_insn_fetch(*cache, &s, rip, mem, &v);
     vmio_insn_describe(&v, buf, size);
 }
 

@@ -11,7 +11,9 @@
  * guess and shows no instruction for writes.
  *
  * Invariants: nothing here trusts guest state: every guest-physical read goes
- * through the caller's bounds-checked accessor, and every failure (unmapped
+ * through the guest-memory object (vmio/guest_mem.h: bounds-checked, RAM
+ * only, never pass-through), registers come through the caller's accessor
+ * (no hypervisor header here), and every failure (unmapped
  * code, code in MMIO, an undecodable instruction) becomes a reason string,
  * never a crash. Decodes are cached per vCPU by the instruction's
  * guest-physical address with verified lookups (the freshly fetched bytes
@@ -27,10 +29,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "kvm/kvm_backend.h"
 #include "vmio/decode.h"
 #include "vmio/exit.h"
-#include "vmio/vm.h"
+#include "vmio/guest_mem.h"
 #include "vmio/x86.h"
 
 #define VMIO_INSN_CACHE_SLOTS 256
@@ -43,10 +44,15 @@ struct vmio_insn_cache {
 };
 
 /*
- * Guest-physical memory for the fetch: a host pointer to [@gpa, @gpa + @len)
- * when the whole span is guest RAM, else NULL.
+ * The vCPU's registers as the trace needs them: get_sregs (CS for the mode,
+ * CR0/CR3/CR4/EFER for paging) and get_regs (RIP when the exit has none).
+ * Each returns 0 or -errno; ctx is passed back.
  */
-typedef const void *(*vmio_guest_mem_fn)(void *ctx, uint64_t gpa, uint64_t len);
+struct vmio_trace_regs {
+    int (*get_sregs)(void *ctx, struct vmio_x86_sregs *sregs);
+    int (*get_regs)(void *ctx, struct vmio_x86_regs *regs);
+    void *ctx;
+};
 
 /* The instruction at a guest RIP, or why there is none. */
 struct vmio_insn_view {
@@ -64,12 +70,13 @@ void vmio_insn_cache_init(struct vmio_insn_cache *c);
 /*
  * vmio_insn_fetch - fetch and decode the instruction at @rip for the CPU
  * state @s (CS and EFER.LMA give the mode; CR0/CR3/CR4/EFER the paging).
- * @mem reads guest RAM (bounds-checked by it); @c (may be NULL) caches
- * decodes by GPA, looked up with the fetched bytes. Fills *@out completely;
- * failures set out->ok = false and out->why. No errors are returned.
+ * Page tables and code are read from guest RAM in @mem; @c (may be NULL)
+ * caches decodes by GPA, looked up with the fetched bytes. Fills *@out
+ * completely; failures set out->ok = false and out->why. No errors are
+ * returned.
  */
 void vmio_insn_fetch(struct vmio_insn_cache *c, const struct vmio_x86_sregs *s, uint64_t rip,
-                     vmio_guest_mem_fn mem, void *ctx, struct vmio_insn_view *out);
+                     const struct vmio_guest_mem *mem, struct vmio_insn_view *out);
 
 /*
  * vmio_insn_format - @insn (a successful decode) in Intel syntax into @buf
@@ -89,15 +96,17 @@ int vmio_insn_format(const struct vmio_x86_insn *insn, char *buf, size_t size);
 int vmio_insn_describe(const struct vmio_insn_view *v, char *buf, size_t size);
 
 /*
- * vmio_trace_exit_insn - the " insn ..." suffix for the MMIO exit @e of the
- * vCPU @kvm of @vm into @buf: for a read, the instruction at RIP (sregs
- * from KVM, RIP from @e->ip or KVM, decoded through *@cache, which is
- * allocated on first use; the caller frees it); for a write " insn -" (KVM
- * has completed the instruction; RIP is past it). Failures are described,
- * never returned. Only for tracing and unclaimed-access reports.
+ * vmio_trace_exit_insn - the " insn ..." suffix for the MMIO exit @e into
+ * @buf: for a read, the instruction at RIP (sregs from @regs, RIP from
+ * @e->ip or @regs, code and page tables from @mem, decoded through *@cache,
+ * which is allocated on first use; the caller frees it); for a write
+ * " insn -" (the hypervisor has completed the instruction; RIP is past it).
+ * Failures are described, never returned. Only for tracing and
+ * unclaimed-access reports.
  */
-void vmio_trace_exit_insn(struct vmio_insn_cache **cache, struct kvmb_vcpu *kvm, struct vmio_vm *vm,
-                          const struct vmio_exit *e, char *buf, size_t size);
+void vmio_trace_exit_insn(struct vmio_insn_cache **cache, const struct vmio_guest_mem *mem,
+                          const struct vmio_trace_regs *regs, const struct vmio_exit *e, char *buf,
+                          size_t size);
 
 /*
  * vmio_trace_exit - write the trace line of access exit @e (exit number @n

@@ -10,12 +10,17 @@
  * Everything mutated here lives in struct vmio_vcpu: a second vCPU thread
  * shares only the VM's read-only setup and the lock-free buses.
  *
+ * The hypervisor is reached only through the backend ops table
+ * (vmio/backend.h): entering the guest costs one indirect call per exit.
+ * Handling time is read from the VM's clock (vmio_vm_options.clock).
+ *
  * Kicks: `kick_lock` guards the kick state, which other threads change:
- * `kick` (a kick not yet consumed), KVM's immediate_exit flag (set iff
- * `kick` is, both changed together under the lock) and `thread`/`in_run`
- * (who to signal). The loop reads `kick` without the lock before each entry
- * (one atomic load); a kick that lands after that read still stops KVM_RUN
- * through immediate_exit or, inside it, through the signal.
+ * `kick` (a kick not yet consumed), the backend's immediate-exit flag (set
+ * iff `kick` is, both changed together under the lock), `hv` as kickers see
+ * it, and `thread`/`in_run` (who to signal). The loop reads `kick` without
+ * the lock before each entry (one atomic load); a kick that lands after
+ * that read still stops the enter through the immediate-exit flag or,
+ * inside it, through the signal.
  *
  * vmio_vm_run(): one thread per vCPU; the first to return records its exit
  * in the shared result under `run.lock` and kicks the rest; the caller's
@@ -27,7 +32,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/trace.h"
 #include "core/vm_internal.h"
@@ -35,7 +39,7 @@
 
 struct vmio_vcpu {
     struct vmio_vm *vm;
-    struct kvmb_vcpu *kvm;
+    struct vmio_backend_vcpu *hv; /* set under kick_lock (kickers read it there) */
     unsigned index;
     struct vmio_bus_reader *mmio_reader;
     struct vmio_bus_reader *pio_reader;
@@ -50,7 +54,7 @@ struct vmio_vcpu {
     pthread_t thread;
 };
 
-/* The kick signal's handler: its only job is to make KVM_RUN return EINTR. */
+/* The kick signal's handler: its only job is to make KVM_RUN (a blocking enter) return EINTR. */
 static void kick_handler(int sig)
 {
     (void)sig;
@@ -71,13 +75,6 @@ static void kick_install(void)
 int vmio_vcpu_kick_signal(void)
 {
     return SIGRTMIN;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static uint64_t vcpu_ip(void *ctx);
@@ -109,7 +106,11 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         free(v);
         return rc;
     }
-    rc = kvmb_vcpu_create(vm->kvm, index, &v->kvm, err);
+    struct vmio_backend_vcpu *hv = NULL;
+    rc = vmio_backend_vcpu_create(vm->hv, index, &hv, err);
+    pthread_mutex_lock(&v->kick_lock);
+    v->hv = hv;
+    pthread_mutex_unlock(&v->kick_lock);
     if (rc == 0) {
         v->mmio_reader = vmio_bus_reader_add(vm->mmio);
         v->pio_reader = vmio_bus_reader_add(vm->pio);
@@ -123,8 +124,14 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
                                              .get_ip = vcpu_ip,
                                              .describe_insn = vcpu_describe_insn,
                                              .ctx = v};
-    if (rc == 0 && vm->trace)
-        rc = kvmb_vcpu_set_sync_regs(v->kvm, true);
+    if (rc == 0 && vm->trace) {
+        rc = vmio_backend_vcpu_set_sync_regs(v->hv, true);
+        if (rc == -ENOTSUP) /* RIP then costs a register read per traced exit */
+            rc = 0;
+        else if (rc < 0)
+            vmio_error_set(err, rc, "vCPU %u: cannot turn on sync regs for tracing: %s", index,
+                           strerror(-rc));
+    }
     if (rc < 0) {
         vmio_vcpu_destroy(v);
         return rc;
@@ -145,7 +152,7 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     pthread_mutex_unlock(&vm->lock);
     vmio_bus_reader_remove(vm->mmio, v->mmio_reader);
     vmio_bus_reader_remove(vm->pio, v->pio_reader);
-    kvmb_vcpu_destroy(v->kvm);
+    vmio_backend_vcpu_destroy(v->hv);
     pthread_mutex_destroy(&v->kick_lock);
     free(v->icache);
     free(v);
@@ -155,8 +162,8 @@ void vmio_vcpu_kick(struct vmio_vcpu *v)
 {
     pthread_mutex_lock(&v->kick_lock);
     atomic_store(&v->kick, true);
-    if (v->kvm)
-        kvmb_vcpu_set_immediate_exit(v->kvm, true);
+    if (v->hv)
+        vmio_backend_vcpu_set_immediate_exit(v->hv, true);
     if (v->in_run)
         pthread_kill(v->thread, vmio_vcpu_kick_signal());
     pthread_mutex_unlock(&v->kick_lock);
@@ -169,7 +176,7 @@ static bool kick_consume(struct vmio_vcpu *v)
         return false;
     pthread_mutex_lock(&v->kick_lock);
     bool was = atomic_exchange(&v->kick, false);
-    kvmb_vcpu_set_immediate_exit(v->kvm, false);
+    vmio_backend_vcpu_set_immediate_exit(v->hv, false);
     pthread_mutex_unlock(&v->kick_lock);
     return was;
 }
@@ -181,7 +188,7 @@ unsigned vmio_vcpu_index(const struct vmio_vcpu *v)
 
 int vmio_vcpu_mp_state(struct vmio_vcpu *v, unsigned *state)
 {
-    return kvmb_vcpu_mp_state(v->kvm, state);
+    return vmio_backend_vcpu_mp_state(v->hv, state);
 }
 
 /* Stats bucket of an access: which kind it is, claimed or not. */
@@ -194,6 +201,17 @@ static enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed
     return a->dir == VMIO_WRITE ? VMIO_STAT_MMIO_WRITE : VMIO_STAT_MMIO_READ;
 }
 
+/* Register accessors for the trace decoder (ctx is the vCPU). */
+static int trace_get_regs(void *ctx, struct vmio_x86_regs *regs)
+{
+    return vmio_backend_vcpu_get_regs(((struct vmio_vcpu *)ctx)->hv, regs);
+}
+
+static int trace_get_sregs(void *ctx, struct vmio_x86_sregs *sregs)
+{
+    return vmio_backend_vcpu_get_sregs(((struct vmio_vcpu *)ctx)->hv, sregs);
+}
+
 /*
  * The " insn ..." suffix of an MMIO exit: the decoded instruction for a read
  * (core/trace.c); "" for port I/O and for writes in reports. Only for traces
@@ -202,14 +220,24 @@ static enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed
 static void exit_insn(struct vmio_vcpu *v, const struct vmio_exit *e, char *buf, size_t size)
 {
     buf[0] = '\0';
-    if (e->access.space == VMIO_SPACE_MMIO)
-        vmio_trace_exit_insn(&v->icache, v->kvm, v->vm, e, buf, size);
+    if (e->access.space == VMIO_SPACE_MMIO) {
+        struct vmio_trace_regs regs = {
+            .get_regs = trace_get_regs, .get_sregs = trace_get_sregs, .ctx = v};
+        vmio_trace_exit_insn(&v->icache, v->vm->mem, &regs, e, buf, size);
+    }
+}
+
+/* The guest RIP now, 0 when the backend cannot say. */
+static uint64_t current_ip(struct vmio_vcpu *v)
+{
+    uint64_t ip = 0;
+    return vmio_backend_vcpu_get_ip(v->hv, &ip) == 0 ? ip : 0;
 }
 
 /* Dispatcher callbacks (ctx is the vCPU). */
 static uint64_t vcpu_ip(void *ctx)
 {
-    return kvmb_vcpu_ip(((struct vmio_vcpu *)ctx)->kvm);
+    return current_ip(ctx);
 }
 
 static void vcpu_describe_insn(void *ctx, const struct vmio_exit *e, char *buf, size_t size)
@@ -234,10 +262,10 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
 {
     struct vmio_access *a = &e->access;
     struct vmio_vm *vm = v->vm;
-    uint64_t t0 = vm->timing ? now_ns() : 0;
+    uint64_t t0 = vm->timing ? vmio_clock_now(vm->clock) : 0;
     const struct vmio_bus_range *r;
     int stop = vmio_dispatch(&v->dispatcher, e, &r);
-    uint64_t dt = vm->timing ? now_ns() - t0 : 0;
+    uint64_t dt = vm->timing ? vmio_clock_now(vm->clock) - t0 : 0;
 
     struct vmio_stat_counter *k = &v->stats.kind[access_kind(a, r != NULL)];
     k->count++;
@@ -273,7 +301,7 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
         }
         vmio_bus_reader_quiesce(v->mmio_reader);
         vmio_bus_reader_quiesce(v->pio_reader);
-        int rc = kvmb_vcpu_enter(v->kvm, e);
+        int rc = vmio_backend_vcpu_enter(v->hv, e);
         v->nexits++;
         if (rc < 0)
             return rc;
@@ -290,7 +318,7 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
         v->stats.kind[kind].count++;
         v->stats.kind[kind].elements++;
         if (!e->ip)
-            e->ip = kvmb_vcpu_ip(v->kvm);
+            e->ip = current_ip(v);
         return 0;
     }
 }
@@ -445,22 +473,22 @@ void vmio_vm_stop(struct vmio_vm *vm)
 
 int vmio_vcpu_get_regs(struct vmio_vcpu *v, struct vmio_x86_regs *regs)
 {
-    return kvmb_vcpu_get_regs(v->kvm, regs);
+    return vmio_backend_vcpu_get_regs(v->hv, regs);
 }
 
 int vmio_vcpu_set_regs(struct vmio_vcpu *v, const struct vmio_x86_regs *regs)
 {
-    return kvmb_vcpu_set_regs(v->kvm, regs);
+    return vmio_backend_vcpu_set_regs(v->hv, regs);
 }
 
 int vmio_vcpu_get_sregs(struct vmio_vcpu *v, struct vmio_x86_sregs *sregs)
 {
-    return kvmb_vcpu_get_sregs(v->kvm, sregs);
+    return vmio_backend_vcpu_get_sregs(v->hv, sregs);
 }
 
 int vmio_vcpu_set_sregs(struct vmio_vcpu *v, const struct vmio_x86_sregs *sregs)
 {
-    return kvmb_vcpu_set_sregs(v->kvm, sregs);
+    return vmio_backend_vcpu_set_sregs(v->hv, sregs);
 }
 
 const struct vmio_stats *vmio_vcpu_stats(const struct vmio_vcpu *v)

@@ -1,15 +1,24 @@
 /*
- * VM lifetime: KVM VM, guest RAM, the two buses and the devices on them.
+ * VM lifetime: the backend VM (KVM unless vmio_vm_options.backend says
+ * otherwise), guest memory, the two buses and the devices on them.
  *
  * Guest RAM is anonymous memory mapped at 0 up to VMIO_LOW_RAM_END and the
  * rest (if any) from 4 GiB, leaving the space below 4 GiB for device windows
  * (testdev at 0xd0000000, the usual 0xfec00000 / 0xfee00000 regions).
  *
- * Interrupts (opt-in, vmio_vm_options.irqchip): KVM's in-kernel PIC, IOAPIC
- * and LAPIC (and optionally PIT) are created with the VM, before any vCPU;
- * their ports and windows are then reserved so that no vmio device or memory
- * silently shadows them (or is shadowed). vmio_vm_set_irq() is one ioctl and
- * reads only fields fixed at creation, so any thread may call it.
+ * Memory invariant: every region of vm->mem (RAM and pass-through) is also
+ * exactly one backend memory slot, numbered in the order regions were
+ * added; a region enters vm->mem only if its slot was accepted, and host
+ * memory the VM must unmap is listed in vm->owned from the moment the VM
+ * takes it over. The guest-memory object is the only gpa -> host
+ * translation (vmio_vm_gpa_to_host() is a one-line convenience over it).
+ *
+ * Interrupts (opt-in, vmio_vm_options.irqchip): the backend's in-kernel PIC,
+ * IOAPIC and LAPIC (and optionally PIT) are created with the VM, before any
+ * vCPU; their ports and windows are then reserved so that no vmio device or
+ * memory silently shadows them (or is shadowed). vmio_vm_set_irq() is one
+ * backend call (one ioctl with KVM) and reads only fields fixed at
+ * creation, so any thread may call it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,26 +31,59 @@
 #define DEFAULT_MEM_SIZE (64ULL << 20)
 #define MAX_MEM_SIZE (1ULL << 40)
 
-/* Allocate anonymous memory for [gpa, gpa+size) and give it a KVM slot. */
+/* Make room for one more entry in vm->owned (so recording it later cannot fail). */
+static int reserve_owned(struct vmio_vm *vm, struct vmio_error *err)
+{
+    struct vmio_vm_owned *grown = realloc(vm->owned, (vm->nowned + 1) * sizeof(*grown));
+    if (!grown)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    vm->owned = grown;
+    return 0;
+}
+
+/* Add @r to vm->mem and give it the next backend memory slot; all or nothing. */
+static int map_region(struct vmio_vm *vm, const struct vmio_mem_region *r, struct vmio_error *err)
+{
+    int rc = vmio_guest_mem_add(vm->mem, r, err);
+    if (rc < 0)
+        return rc;
+    rc = vmio_backend_set_memory(vm->hv, vm->next_slot, r->gpa, r->size, r->host, r->readonly, err);
+    if (rc < 0) {
+        vmio_guest_mem_remove(vm->mem, r->gpa);
+        return rc;
+    }
+    vm->next_slot++;
+    return 0;
+}
+
+/* Allocate anonymous memory for [gpa, gpa+size) and map it as guest RAM. */
 static int add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readonly,
                    struct vmio_error *err)
 {
     if (vm->nram == VMIO_MAX_RAM_REGIONS)
         return vmio_error_set(err, -ENOSPC, "too many RAM regions (at most %d)",
                               VMIO_MAX_RAM_REGIONS);
+    int rc = reserve_owned(vm, err);
+    if (rc < 0)
+        return rc;
     void *host = mmap(NULL, size, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (host == MAP_FAILED)
         return vmio_error_set(err, -errno, "cannot allocate %" PRIu64 " KiB of guest %s: %s",
                               size >> 10, readonly ? "ROM" : "RAM", strerror(errno));
-    int rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, readonly, err);
+    struct vmio_mem_region r = {.gpa = gpa,
+                                .size = size,
+                                .host = host,
+                                .readonly = readonly,
+                                .kind = VMIO_MEM_RAM,
+                                .name = readonly ? "rom" : "ram"};
+    rc = map_region(vm, &r, err);
     if (rc < 0) {
         munmap(host, size);
         return rc;
     }
-    vm->next_slot++;
-    vm->ram[vm->nram++] =
-        (struct vmio_ram_region){.gpa = gpa, .size = size, .host = host, .readonly = readonly};
+    vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
+    vm->nram++;
     return 0;
 }
 
@@ -98,15 +140,11 @@ void vmio_vm_destroy(struct vmio_vm *vm)
             dev->ops->destroy(dev);
     }
     free(vm->devices);
-    kvmb_vm_destroy(vm->kvm);
-    for (unsigned i = 0; i < vm->nram; i++)
-        munmap(vm->ram[i].host, vm->ram[i].size);
-    for (unsigned i = 0; i < vm->nmaps; i++) {
-        if (vm->maps[i].owned)
-            munmap(vm->maps[i].pub.host, vm->maps[i].pub.size);
-        free((char *)vm->maps[i].pub.name);
-    }
-    free(vm->maps);
+    vmio_backend_vm_destroy(vm->hv); /* its slots go before the memory behind them */
+    for (unsigned i = 0; i < vm->nowned; i++)
+        munmap(vm->owned[i].host, vm->owned[i].size);
+    free(vm->owned);
+    vmio_guest_mem_destroy(vm->mem);
     pthread_mutex_destroy(&vm->lock);
     free(vm);
 }
@@ -164,6 +202,23 @@ static int check_reserved(const struct vmio_vm *vm, enum vmio_space space, const
     return 0;
 }
 
+/*
+ * The first memory region (RAM or pass-through) that overlaps
+ * [base, base + len) (len > 0), or NULL. Memory is fixed before vCPUs run,
+ * so no lock.
+ */
+static const struct vmio_mem_region *overlapping_region(const struct vmio_vm *vm, uint64_t base,
+                                                        uint64_t len)
+{
+    uint64_t last = base + (len - 1);
+    for (unsigned i = 0; i < vmio_guest_mem_count(vm->mem); i++) {
+        const struct vmio_mem_region *m = vmio_guest_mem_at(vm->mem, i);
+        if (base <= m->gpa + (m->size - 1) && m->gpa <= last)
+            return m;
+    }
+    return NULL;
+}
+
 /* Find @dev in the owned list; returns its index or ndevices. Lock held. */
 static unsigned find_device_locked(struct vmio_vm *vm, const struct vmio_device *dev)
 {
@@ -188,25 +243,20 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
             return rc;
     }
     if (space == VMIO_SPACE_MMIO && len > 0) {
-        for (unsigned i = 0; i < vm->nram; i++) {
-            const struct vmio_ram_region *r = &vm->ram[i];
-            if (base <= r->gpa + r->size - 1 && r->gpa <= base + (len - 1))
-                return vmio_error_set(
-                    err, -EBUSY,
-                    "device %s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps guest RAM at 0x%" PRIx64
-                    "-0x%" PRIx64 " (it would never exit)",
-                    dev->name, base, base + len - 1, r->gpa, r->gpa + r->size - 1);
-        }
-        for (unsigned i = 0; i < vm->nmaps; i++) {
-            const struct vmio_host_map *m = &vm->maps[i].pub;
-            if (base <= m->gpa + m->size - 1 && m->gpa <= base + (len - 1))
-                return vmio_error_set(err, -EBUSY,
-                                      "device %s at 0x%" PRIx64 "-0x%" PRIx64
-                                      " overlaps pass-through mapping %s at 0x%" PRIx64
-                                      "-0x%" PRIx64 " (it would never exit)",
-                                      dev->name, base, base + len - 1, m->name, m->gpa,
-                                      m->gpa + m->size - 1);
-        }
+        const struct vmio_mem_region *m = overlapping_region(vm, base, len);
+        if (m && m->kind == VMIO_MEM_RAM)
+            return vmio_error_set(err, -EBUSY,
+                                  "device %s at 0x%" PRIx64 "-0x%" PRIx64
+                                  " overlaps guest RAM at 0x%" PRIx64 "-0x%" PRIx64
+                                  " (it would never exit)",
+                                  dev->name, base, base + len - 1, m->gpa, m->gpa + m->size - 1);
+        if (m)
+            return vmio_error_set(err, -EBUSY,
+                                  "device %s at 0x%" PRIx64 "-0x%" PRIx64
+                                  " overlaps pass-through mapping %s at 0x%" PRIx64 "-0x%" PRIx64
+                                  " (it would never exit)",
+                                  dev->name, base, base + len - 1, m->name, m->gpa,
+                                  m->gpa + m->size - 1);
     }
     pthread_mutex_lock(&vm->lock);
     unsigned idx = find_device_locked(vm, dev);
@@ -239,24 +289,14 @@ int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio
     return rc;
 }
 
+const struct vmio_guest_mem *vmio_vm_memory(const struct vmio_vm *vm)
+{
+    return vm->mem;
+}
+
 void *vmio_vm_gpa_to_host(struct vmio_vm *vm, uint64_t gpa, uint64_t len)
 {
-    for (unsigned i = 0; i < vm->nram; i++) {
-        const struct vmio_ram_region *r = &vm->ram[i];
-        if (gpa >= r->gpa && gpa - r->gpa < r->size && len <= r->size - (gpa - r->gpa))
-            return (uint8_t *)r->host + (gpa - r->gpa);
-    }
-    return NULL;
-}
-
-unsigned vmio_vm_ram_count(const struct vmio_vm *vm)
-{
-    return vm->nram;
-}
-
-const struct vmio_ram_region *vmio_vm_ram_at(const struct vmio_vm *vm, unsigned i)
-{
-    return i < vm->nram ? &vm->ram[i] : NULL;
+    return vmio_guest_mem_to_host(vm->mem, gpa, len);
 }
 
 enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm)
@@ -287,7 +327,7 @@ int vmio_vm_set_irq(struct vmio_vm *vm, unsigned gsi, int level)
         return -EINVAL;
     if (!vm->irqchip)
         return -ENODEV;
-    return kvmb_vm_irq_line(vm->kvm, gsi, level);
+    return vmio_backend_irq_line(vm->hv, gsi, level);
 }
 
 /* The setter of the VM's own lines. */
@@ -337,6 +377,7 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     vm->policy = opts->unclaimed;
     vm->log = opts->log ? opts->log : stderr;
     vm->timing = true;
+    vm->clock = opts->clock;
     vm->irqchip = opts->irqchip;
     vm->pit = opts->irqchip && opts->pit;
     for (unsigned i = 0; i < VMIO_IRQCHIP_GSIS; i++)
@@ -345,9 +386,12 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     if (opts->pit && !opts->irqchip)
         rc = vmio_error_set(err, -EINVAL, "the in-kernel PIT needs the in-kernel irqchip");
     if (rc == 0)
-        rc = kvmb_vm_create(&vm->kvm, err);
+        rc = vmio_guest_mem_create(&vm->mem, err);
+    if (rc == 0)
+        rc = vmio_backend_vm_create(opts->backend ? opts->backend : vmio_backend_kvm(), &vm->hv,
+                                    err);
     if (rc == 0 && vm->irqchip)
-        rc = kvmb_vm_create_irqchip(vm->kvm, vm->pit, err);
+        rc = vmio_backend_create_irqchip(vm->hv, vm->pit, err);
     if (rc == 0) {
         vm->mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
         vm->pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
@@ -373,22 +417,17 @@ static int check_free_range(struct vmio_vm *vm, const char *what, uint64_t gpa, 
     int rc = check_reserved(vm, VMIO_SPACE_MMIO, what, gpa, size, err);
     if (rc < 0)
         return rc;
-    for (unsigned i = 0; i < vm->nram; i++) {
-        const struct vmio_ram_region *r = &vm->ram[i];
-        if (gpa <= r->gpa + (r->size - 1) && r->gpa <= last)
-            return vmio_error_set(err, -EBUSY,
-                                  "%s at 0x%" PRIx64 "-0x%" PRIx64
-                                  " overlaps guest RAM at 0x%" PRIx64 "-0x%" PRIx64,
-                                  what, gpa, last, r->gpa, r->gpa + (r->size - 1));
-    }
-    for (unsigned i = 0; i < vm->nmaps; i++) {
-        const struct vmio_host_map *m = &vm->maps[i].pub;
-        if (gpa <= m->gpa + (m->size - 1) && m->gpa <= last)
-            return vmio_error_set(err, -EBUSY,
-                                  "%s at 0x%" PRIx64 "-0x%" PRIx64
-                                  " overlaps pass-through mapping %s at 0x%" PRIx64 "-0x%" PRIx64,
-                                  what, gpa, last, m->name, m->gpa, m->gpa + (m->size - 1));
-    }
+    const struct vmio_mem_region *m = overlapping_region(vm, gpa, size);
+    if (m && m->kind == VMIO_MEM_RAM)
+        return vmio_error_set(err, -EBUSY,
+                              "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps guest RAM at 0x%" PRIx64
+                              "-0x%" PRIx64,
+                              what, gpa, last, m->gpa, m->gpa + (m->size - 1));
+    if (m)
+        return vmio_error_set(err, -EBUSY,
+                              "%s at 0x%" PRIx64 "-0x%" PRIx64
+                              " overlaps pass-through mapping %s at 0x%" PRIx64 "-0x%" PRIx64,
+                              what, gpa, last, m->name, m->gpa, m->gpa + (m->size - 1));
     unsigned n = vmio_bus_count(vm->mmio);
     for (unsigned i = 0; i < n; i++) {
         const struct vmio_bus_range *r = vmio_bus_range_at(vm->mmio, i);
@@ -400,6 +439,17 @@ static int check_free_range(struct vmio_vm *vm, const char *what, uint64_t gpa, 
                                   what, gpa, last, r->dev->name, r->base, r->base + (r->len - 1));
     }
     return 0;
+}
+
+/* The RAM region with the highest address, or NULL. */
+static const struct vmio_mem_region *last_ram(const struct vmio_vm *vm)
+{
+    for (unsigned i = vmio_guest_mem_count(vm->mem); i > 0; i--) {
+        const struct vmio_mem_region *m = vmio_guest_mem_at(vm->mem, i - 1);
+        if (m->kind == VMIO_MEM_RAM)
+            return m;
+    }
+    return NULL;
 }
 
 static int check_aligned(const char *what, uint64_t gpa, uint64_t size, struct vmio_error *err)
@@ -418,11 +468,12 @@ int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readon
     int rc = check_aligned("RAM", gpa, size, err);
     if (rc < 0)
         return rc;
-    if (vm->nram && gpa < vm->ram[vm->nram - 1].gpa)
+    const struct vmio_mem_region *prev = last_ram(vm);
+    if (prev && gpa < prev->gpa)
         return vmio_error_set(err, -EINVAL,
                               "RAM at 0x%" PRIx64 " added after RAM at 0x%" PRIx64
                               " (add regions in address order)",
-                              gpa, vm->ram[vm->nram - 1].gpa);
+                              gpa, prev->gpa);
     rc = check_free_range(vm, "RAM", gpa, size, err);
     if (rc < 0)
         return rc;
@@ -440,37 +491,20 @@ int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host
     if (!host || ((uintptr_t)host & 0xfff))
         return vmio_error_set(err, -EINVAL, "%s: host address %p is not 4 KiB aligned", what, host);
     rc = check_free_range(vm, what, gpa, size, err);
+    if (rc == 0 && (flags & VMIO_MAP_OWNED))
+        rc = reserve_owned(vm, err);
     if (rc < 0)
         return rc;
-    char *copy = strdup(name ? name : "(unnamed)");
-    struct vmio_vm_map *grown = realloc(vm->maps, (vm->nmaps + 1) * sizeof(vm->maps[0]));
-    if (!copy || !grown) {
-        free(copy);
-        if (grown)
-            vm->maps = grown;
-        return vmio_error_set(err, -ENOMEM, "out of memory");
-    }
-    vm->maps = grown;
-    bool ro = flags & VMIO_MAP_READONLY;
-    rc = kvmb_vm_set_memory(vm->kvm, vm->next_slot, gpa, size, host, ro, err);
-    if (rc < 0) {
-        free(copy);
+    struct vmio_mem_region r = {.gpa = gpa,
+                                .size = size,
+                                .host = host,
+                                .readonly = (flags & VMIO_MAP_READONLY) != 0,
+                                .kind = VMIO_MEM_PASSTHROUGH,
+                                .name = name ? name : "(unnamed)"};
+    rc = map_region(vm, &r, err);
+    if (rc < 0)
         return rc;
-    }
-    vm->next_slot++;
-    vm->maps[vm->nmaps++] = (struct vmio_vm_map){
-        .pub = {.gpa = gpa, .size = size, .host = host, .readonly = ro, .name = copy},
-        .owned = (flags & VMIO_MAP_OWNED) != 0,
-    };
+    if (flags & VMIO_MAP_OWNED)
+        vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
     return 0;
-}
-
-unsigned vmio_vm_map_count(const struct vmio_vm *vm)
-{
-    return vm->nmaps;
-}
-
-const struct vmio_host_map *vmio_vm_map_at(const struct vmio_vm *vm, unsigned i)
-{
-    return i < vm->nmaps ? &vm->maps[i].pub : NULL;
 }

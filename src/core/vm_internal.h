@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "kvm/kvm_backend.h"
+#include "vmio/backend.h"
+#include "vmio/clock.h"
+#include "vmio/guest_mem.h"
 #include "vmio/stats.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
@@ -20,23 +22,26 @@
 #define VMIO_MAX_RAM_REGIONS 4
 #define VMIO_MAX_VCPUS 64
 
-/* One host mapping: the public view plus whether the VM unmaps it. */
-struct vmio_vm_map {
-    struct vmio_host_map pub;
-    bool owned;
+/* Host memory the VM munmap()s when destroyed (its RAM, VMIO_MAP_OWNED mappings). */
+struct vmio_vm_owned {
+    void *host;
+    uint64_t size;
 };
 
 struct vmio_vm {
-    struct kvmb_vm *kvm;
+    struct vmio_backend_vm *hv; /* the backend's VM */
     struct vmio_bus *mmio;
     struct vmio_bus *pio;
-    struct vmio_ram_region ram[VMIO_MAX_RAM_REGIONS];
-    unsigned nram;
-    unsigned next_slot; /* next free KVM memory slot */
+    struct vmio_guest_mem *mem; /* RAM and pass-through regions, fixed before vCPUs run */
+    unsigned nram;              /* RAM regions in mem */
+    unsigned next_slot;         /* next free memory slot */
+    struct vmio_vm_owned *owned;
+    unsigned nowned;
     enum vmio_unclaimed_policy policy;
     FILE *log;
     FILE *trace;
     bool timing;
+    const struct vmio_clock *clock; /* handling time; NULL = system (vmio_clock_now()) */
 
     pthread_mutex_t lock;         /* devices[], vcpus[], stats_done */
     struct vmio_device **devices; /* owned, destroyed once, by id */
@@ -48,10 +53,6 @@ struct vmio_vm {
     bool irqchip;
     bool pit;
     struct vmio_irq_line lines[VMIO_IRQCHIP_GSIS]; /* vmio_vm_irq_line() */
-
-    /* Host mappings (pass-through), fixed before vCPUs run. */
-    struct vmio_vm_map *maps;
-    unsigned nmaps;
 };
 
 #endif

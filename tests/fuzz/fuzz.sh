@@ -2,8 +2,8 @@
 # Build and run one of vmio's libFuzzer targets with ASan+UBSan.
 #   tests/fuzz/fuzz.sh multiboot|config|bzimage [SECONDS] [extra libFuzzer args...]
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
-# `multiboot` also needs /dev/kvm (`bzimage` loads into malloc'd memory).
-# Builds into build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
+# No target needs /dev/kvm (`multiboot` and `bzimage` load into plain guest
+# memory). Builds into build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
 # tests/fuzz/corpus-<target>/ so the checked-in corpus stays small, and
 # leaves crash-* files in the build dir. Keep a new interesting input by
 # copying it into the corpus (at most ~40 files).
@@ -24,7 +24,7 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/core/*.c "$root"/src/kvm/*.c "$root"/src/boot/*.c "$root"/src/devices/*.c \
+    "$root"/src/core/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c "$root"/src/devices/*.c \
     "$root"/src/decode/*.c "$root"/src/config/*.c \
     -o "$out/fuzz_$target" -lpthread -lm
 cp "$root"/tests/fuzz/corpus-"$target"/* "$out/work-$target/" 2>/dev/null || true

@@ -1,11 +1,16 @@
 /*
  * Host character backend unit tests (no KVM): spec parsing and its errors,
  * the none and memory backends, file output (truncation, buffering, flush at
- * newline/close/exit), pipes (buffered output flushed before input polls,
- * EOF, EPIPE reported, EAGAIN retried), and the terminal: raw mode on a pty
- * (posix_openpt) and restoration on close, on chardev_terminal_restore(), on
- * SIGTERM (default and chained handlers), at exit() and across SIGTSTP.
- * Children are forked for the paths that end the process.
+ * newline/close/exit), pipes (buffered output flushed before input polls
+ * once 10 ms old, the 200 us idle-poll deferral, EOF, EPIPE reported, EAGAIN
+ * retried), and the terminal: raw mode on a pty (posix_openpt) and
+ * restoration on close, on chardev_terminal_restore(), on SIGTERM (default
+ * and chained handlers), at exit() and across SIGTSTP. Children are forked
+ * for the paths that end the process.
+ * Time is an input: the flush age and the poll deferral are driven by a
+ * manual clock (chardev_set_clock()), never by sleeping, and waiting for
+ * input uses chardev_wait_input(), so nothing depends on how fast the
+ * machine is.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +32,7 @@
 #include <unistd.h>
 
 #include "vmio/chardev.h"
+#include "vmio/clock.h"
 
 static char tmpdir[64];
 
@@ -195,30 +201,45 @@ static void test_pipes(void **state)
     struct chardev *cd = NULL;
     assert_int_equal(chardev_open_stdio_fds(in[0], out[1], &cd, NULL), 0);
     assert_int_equal(chardev_kind(cd), CHARDEV_STDIO);
+    struct vmio_manual_clock clk;
+    vmio_manual_clock_init(&clk, 5000000000ULL, 0);
+    chardev_set_clock(cd, &clk.clock);
     char buf[64];
     /* A prompt without newline stays buffered (output is not a terminal)... */
     assert_int_equal(chardev_write(cd, "login: ", 7), 0);
     struct pollfd pfd = {.fd = out[0], .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 0), 0);
-    /* ...until it is 10 ms old and the guest polls for input. */
-    usleep(15000);
+    /* ...while it is younger than 10 ms, even when the guest polls for input... */
+    vmio_manual_clock_advance(&clk, 10000000 - 1);
     assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(poll(&pfd, 1, 0), 0);
+    /* ...and is written out by the first input poll once it is 10 ms old. */
+    vmio_manual_clock_advance(&clk, 1);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(poll(&pfd, 1, 0), 1); /* written now, not "soon" */
     assert_int_equal(read(out[0], buf, sizeof(buf)), 7);
     assert_memory_equal(buf, "login: ", 7);
-    /* Input. That poll found none, so the next one waits 200 us (CHARDEV_IDLE_POLL_NS). */
+    /*
+     * Input. The poll 1 ns ago found none, so the next one waits until 200 us
+     * after it (CHARDEV_IDLE_POLL_NS): reads before then do not see the bytes.
+     */
     assert_int_equal(write(in[1], "root\r", 5), 5);
     assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* throttled */
-    usleep(1000);
+    vmio_manual_clock_advance(&clk, 200000 - 2);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* 1 ns early */
+    vmio_manual_clock_advance(&clk, 1);
     assert_true(chardev_has_input(cd));
     assert_int_equal(chardev_read_nonblock(cd, buf, 2), 2);
     assert_memory_equal(buf, "ro", 2);
     assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 3);
     assert_memory_equal(buf, "ot\r", 3);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* polled: none */
     assert_true(chardev_has_input(cd));
-    /* EOF is remembered (once the idle-poll delay has passed). */
+    /* EOF is seen by the first poll after the idle-poll delay, and remembered. */
     close(in[1]);
-    usleep(1000);
+    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_true(chardev_has_input(cd)); /* not polled yet */
+    vmio_manual_clock_advance(&clk, 200000);
     assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
     assert_false(chardev_has_input(cd));
     chardev_close(cd);
@@ -349,12 +370,11 @@ static void test_tty_raw_and_close(void **state)
     assert_int_equal(write(p.master, "k\r", 2), 2);
     char buf[16];
     ssize_t n = 0;
-    for (int i = 0; i < 100 && n < 2; i++) {
+    while (n < 2) { /* the pty delivers when it likes: wait for it, do not time it */
+        assert_int_equal(chardev_wait_input(cd, -1), 1);
         ssize_t r = chardev_read_nonblock(cd, buf + n, sizeof(buf) - (size_t)n);
         assert_true(r >= 0);
         n += r;
-        if (n < 2)
-            usleep(1000);
     }
     assert_int_equal(n, 2);
     assert_memory_equal(buf, "k\r", 2);
@@ -362,7 +382,7 @@ static void test_tty_raw_and_close(void **state)
     assert_int_equal(poll(&pfd, 1, 20), 0); /* nothing echoed */
     /* Output to a terminal is unbuffered: a prompt shows at once. */
     assert_int_equal(chardev_write(cd, "$ ", 2), 0);
-    assert_int_equal(poll(&pfd, 1, 1000), 1);
+    assert_int_equal(poll(&pfd, 1, -1), 1); /* unbuffered: no flush needed; no time limit */
     assert_int_equal(read(p.master, buf, sizeof(buf)), 2);
     assert_memory_equal(buf, "$ ", 2);
     /* A second user of the same terminal: raw until the last one closes. */
@@ -572,10 +592,41 @@ static void test_wait_input(void **state)
     chardev_close(none);
 }
 
+/* chardev_set_clock(): the new clock restarts the flush age; NULL goes back to the system clock. */
+static void test_set_clock(void **state)
+{
+    (void)state;
+    int out[2];
+    assert_int_equal(pipe(out), 0);
+    struct chardev *cd = NULL;
+    int in = open("/dev/zero", O_RDONLY); /* always readable: every read polls */
+    assert_true(in >= 0);
+    assert_int_equal(chardev_open_stdio_fds(in, out[1], &cd, NULL), 0);
+    struct vmio_manual_clock clk;
+    vmio_manual_clock_init(&clk, 0, 0);
+    assert_int_equal(chardev_write(cd, "x", 1), 0); /* stamped on the system clock */
+    chardev_set_clock(cd, &clk.clock);              /* restamped at manual time 0 */
+    char buf[8];
+    struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+    assert_true(chardev_read_nonblock(cd, buf, sizeof(buf)) > 0);
+    assert_int_equal(poll(&pfd, 1, 0), 0); /* 0 ns old: kept */
+    vmio_manual_clock_advance(&clk, 10000000);
+    assert_true(chardev_read_nonblock(cd, buf, sizeof(buf)) > 0);
+    assert_int_equal(poll(&pfd, 1, 0), 1);
+    assert_int_equal(read(out[0], buf, sizeof(buf)), 1);
+    chardev_set_clock(cd, NULL);
+    chardev_set_clock(NULL, &clk.clock); /* does nothing */
+    chardev_close(cd);
+    close(in);
+    close(out[0]);
+    close(out[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wait_input),
+        cmocka_unit_test(test_set_clock),
         cmocka_unit_test(test_spec_errors),
         cmocka_unit_test(test_none),
         cmocka_unit_test(test_memory),

@@ -3,8 +3,10 @@
  * syntax formatter over decoded instructions of every form, and the fetch
  * (mode from CS, page walk, page-crossing instructions, code outside RAM,
  * unmapped code, the verified decode cache with self-modifying code) over a
- * fake guest memory. Bytes are given by hand here; the decoder itself is
- * tested against assembled vectors in tests/decode.
+ * guest-memory object with a hole, and vmio_trace_exit_insn() with a fake
+ * register accessor (writes, register errors, RIP from the exit or the
+ * registers). Bytes are given by hand here; the decoder itself is tested
+ * against assembled vectors in tests/decode.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
 
 #include "core/trace.h"
 
@@ -84,19 +89,29 @@ static void test_format(void **state)
     assert_int_equal(vmio_insn_format(&insn, NULL, 0), n);
 }
 
-/* Fake guest RAM: [0, RAM_SIZE) except the page at HOLE. */
+/* Guest RAM: [0, RAM_SIZE) except the page at HOLE (two regions over one buffer). */
 #define RAM_SIZE 0x10000u
 #define HOLE 0x9000u
 static uint8_t ram[RAM_SIZE];
+static struct vmio_guest_mem *mem;
 
-static const void *fake_mem(void *ctx, uint64_t gpa, uint64_t len)
+static int make_mem(void **state)
 {
-    (void)ctx;
-    if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-        return NULL;
-    if (gpa < HOLE + 0x1000 && gpa + len > HOLE)
-        return NULL;
-    return ram + gpa;
+    (void)state;
+    struct vmio_mem_region lo = {.gpa = 0, .size = HOLE, .host = ram, .name = "lo"};
+    struct vmio_mem_region hi = {
+        .gpa = HOLE + 0x1000, .size = RAM_SIZE - HOLE - 0x1000, .host = ram + HOLE + 0x1000};
+    if (vmio_guest_mem_create(&mem, NULL) || vmio_guest_mem_add(mem, &lo, NULL) ||
+        vmio_guest_mem_add(mem, &hi, NULL))
+        return -1;
+    return 0;
+}
+
+static int free_mem(void **state)
+{
+    (void)state;
+    vmio_guest_mem_destroy(mem);
+    return 0;
 }
 
 static struct vmio_x86_sregs flat32(void)
@@ -125,20 +140,20 @@ static void test_fetch_flat(void **state)
     memset(ram, 0x90, sizeof(ram));
 
     memcpy(ram + 0x100, "\x8b\x43\x08", 3);
-    vmio_insn_fetch(&c, &s, 0x100, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x100, mem, &v);
     assert_true(v.ok);
     assert_int_equal(v.gpa, 0x100);
     assert_int_equal(v.nbytes, 3);
     describe(&v, line, sizeof(line));
     assert_string_equal(line, " insn \"mov eax, dword [ebx+0x8]\" (8b 43 08)");
     assert_int_equal(c.cache.misses, 1);
-    vmio_insn_fetch(&c, &s, 0x100, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x100, mem, &v);
     assert_true(v.ok);
     assert_int_equal(c.cache.hits, 1);
 
     /* Self-modifying code: the cached decode is never returned for new bytes. */
     memcpy(ram + 0x100, "\x0f\xb6\x0e", 3);
-    vmio_insn_fetch(&c, &s, 0x100, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x100, mem, &v);
     assert_true(v.ok);
     assert_int_equal(c.cache.stale, 1);
     describe(&v, line, sizeof(line));
@@ -148,11 +163,11 @@ static void test_fetch_flat(void **state)
     /* CS base applies outside 64-bit mode; 16-bit code wraps IP at 64 KiB. */
     s.cs.base = 0x1000;
     memcpy(ram + 0x1010, "\x8b\x03", 2);
-    vmio_insn_fetch(&c, &s, 0x10, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x10, mem, &v);
     assert_true(v.ok);
     assert_int_equal(v.gpa, 0x1010);
     s.cs.db = 0;
-    vmio_insn_fetch(&c, &s, 0x10010, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x10010, mem, &v);
     assert_true(v.ok);
     assert_int_equal(v.insn.mode, VMIO_X86_MODE_16);
     describe(&v, line, sizeof(line));
@@ -162,14 +177,14 @@ static void test_fetch_flat(void **state)
     /* An instruction across a page boundary: both pages read, not cached. */
     uint64_t uncached = c.uncached;
     memcpy(ram + 0x1ffe, "\x8b\x43\x08", 3);
-    vmio_insn_fetch(&c, &s, 0x1ffe, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x1ffe, mem, &v);
     assert_true(v.ok);
     assert_int_equal(v.insn.len, 3);
     assert_int_equal(c.uncached, uncached + 1);
 
     /* ... and into a page that is not RAM. */
     memcpy(ram + 0x8fff, "\x8b", 1);
-    vmio_insn_fetch(&c, &s, 0x8fff, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x8fff, mem, &v);
     assert_false(v.ok);
     describe(&v, line, sizeof(line));
     assert_string_equal(line,
@@ -177,27 +192,27 @@ static void test_fetch_flat(void **state)
                         " (8b)");
     /* A one-byte tail that decodes on its own needs no second page. */
     memcpy(ram + 0x8ffe, "\xf3\xa4", 2);
-    vmio_insn_fetch(&c, &s, 0x8ffe, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x8ffe, mem, &v);
     assert_true(v.ok);
 
     /* Code outside RAM, and past the end of it. */
-    vmio_insn_fetch(&c, &s, 0x9010, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x9010, mem, &v);
     assert_false(v.ok);
     describe(&v, line, sizeof(line));
     assert_string_equal(line, " insn ? (code at gpa 0x9010 is not guest RAM)");
-    vmio_insn_fetch(&c, &s, 0xd0000000, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0xd0000000, mem, &v);
     assert_false(v.ok);
 
     /* Undecodable: the reason and the bytes. */
     memcpy(ram + 0x200, "\x0f\x28\x03", 3);
-    vmio_insn_fetch(&c, &s, 0x200, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x200, mem, &v);
     assert_false(v.ok);
     describe(&v, line, sizeof(line));
     assert_non_null(strstr(line, " insn ? (unsupported: "));
     assert_non_null(strstr(line, ") (0f 28 03 90 90 90 90 90 90 90 90 90 90 90 90)"));
 
     /* Without a cache. */
-    vmio_insn_fetch(NULL, &s, 0x100, fake_mem, NULL, &v);
+    vmio_insn_fetch(NULL, &s, 0x100, mem, &v);
     assert_true(v.ok);
 }
 
@@ -232,7 +247,7 @@ static void test_fetch_long_mode(void **state)
     ram[0x7000] = 0x08;
     struct vmio_insn_view v;
     char line[256];
-    vmio_insn_fetch(&c, &s, 0x400ffd, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x400ffd, mem, &v);
     assert_true(v.ok);
     assert_int_equal(v.gpa, 0x5ffd);
     describe(&v, line, sizeof(line));
@@ -240,21 +255,87 @@ static void test_fetch_long_mode(void **state)
 
     /* The next linear page is not mapped. */
     memcpy(ram + 0x7ffe, "\x48\x8b", 2);
-    vmio_insn_fetch(&c, &s, 0x401ffe, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x401ffe, mem, &v);
     assert_false(v.ok);
     describe(&v, line, sizeof(line));
     assert_string_equal(line,
                         " insn ? (instruction crosses a page: linear 0x402000 is not mapped by the "
                         "guest's page tables) (48 8b)");
-    vmio_insn_fetch(&c, &s, 0x800000, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x800000, mem, &v);
     assert_false(v.ok);
     describe(&v, line, sizeof(line));
     assert_string_equal(line, " insn ? (linear 0x800000 is not mapped by the guest's page tables)");
 
     /* Page tables pointing outside RAM fail cleanly. */
     s.cr3 = 0xfffff000;
-    vmio_insn_fetch(&c, &s, 0x400000, fake_mem, NULL, &v);
+    vmio_insn_fetch(&c, &s, 0x400000, mem, &v);
     assert_false(v.ok);
+}
+
+/* A register accessor with canned answers. */
+struct canned_regs {
+    struct vmio_x86_sregs s;
+    uint64_t rip;
+    int sregs_rc, regs_rc;
+    unsigned regs_calls;
+};
+
+static int canned_sregs(void *ctx, struct vmio_x86_sregs *s)
+{
+    struct canned_regs *c = ctx;
+    *s = c->s;
+    return c->sregs_rc;
+}
+
+static int canned_get_regs(void *ctx, struct vmio_x86_regs *r)
+{
+    struct canned_regs *c = ctx;
+    c->regs_calls++;
+    memset(r, 0, sizeof(*r));
+    r->rip = c->rip;
+    return c->regs_rc;
+}
+
+static void test_exit_insn(void **state)
+{
+    (void)state;
+    memset(ram, 0x90, sizeof(ram));
+    memcpy(ram + 0x300, "\x8b\x43\x08", 3);
+    struct canned_regs c = {.s = flat32(), .rip = 0x300};
+    struct vmio_trace_regs regs = {
+        .get_sregs = canned_sregs, .get_regs = canned_get_regs, .ctx = &c};
+    struct vmio_exit e = {.reason = VMIO_EXIT_IO,
+                          .access = {.space = VMIO_SPACE_MMIO, .dir = VMIO_READ, .width = 4}};
+    struct vmio_insn_cache *cache = NULL;
+    char buf[256];
+
+    /* RIP 0 in the exit: asked from the registers; the cache is allocated on first use. */
+    vmio_trace_exit_insn(&cache, mem, &regs, &e, buf, sizeof(buf));
+    assert_string_equal(buf, " insn \"mov eax, dword [ebx+0x8]\" (8b 43 08)");
+    assert_int_equal(c.regs_calls, 1);
+    assert_non_null(cache);
+    /* RIP in the exit (sync regs): no register read. */
+    e.ip = 0x300;
+    c.rip = 0x5000; /* would decode something else */
+    vmio_trace_exit_insn(&cache, mem, &regs, &e, buf, sizeof(buf));
+    assert_string_equal(buf, " insn \"mov eax, dword [ebx+0x8]\" (8b 43 08)");
+    assert_int_equal(c.regs_calls, 1);
+    assert_int_equal(cache->cache.hits, 1);
+    /* Writes: the instruction is already done. */
+    e.access.dir = VMIO_WRITE;
+    vmio_trace_exit_insn(&cache, mem, &regs, &e, buf, sizeof(buf));
+    assert_string_equal(buf, " insn -");
+    e.access.dir = VMIO_READ;
+    /* Register errors become text. */
+    c.sregs_rc = -EIO;
+    vmio_trace_exit_insn(&cache, mem, &regs, &e, buf, sizeof(buf));
+    assert_non_null(strstr(buf, " insn ? (cannot read the segment registers: "));
+    c.sregs_rc = 0;
+    c.regs_rc = -EBADF;
+    e.ip = 0;
+    vmio_trace_exit_insn(&cache, mem, &regs, &e, buf, sizeof(buf));
+    assert_non_null(strstr(buf, " insn ? (cannot read RIP: "));
+    free(cache);
 }
 
 int main(void)
@@ -263,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_fetch_flat),
         cmocka_unit_test(test_fetch_long_mode),
+        cmocka_unit_test(test_exit_insn),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_mem, free_mem);
 }

@@ -1,16 +1,19 @@
 /*
- * Running several vCPUs against real KVM (needs /dev/kvm: the whole file is
- * skipped with status 77 without it): vmio_vm_run(), vmio_vcpu_kick() and
- * vmio_vm_stop() on tiny hand-assembled guests (bytes below, with their
+ * Running several vCPUs against real KVM (needs /dev/kvm: meson runs it
+ * through vmio-kvm-exec, natively or in the nested KVM VM; never skipped): vmio_vm_run(),
+ * vmio_vcpu_kick() and vmio_vm_stop() on tiny hand-assembled guests (bytes below, with their
  * source). vCPU 0 starts in 32-bit protected mode at 0x1000 (the multiboot
  * state); vCPU 1 waits for SIPI as KVM leaves an application processor with
  * the in-kernel LAPIC, and the code at 0x1000 may start it in real mode at
  * 0x2000 with INIT-SIPI (vector 2) through its local APIC.
  * Checks: the first exit wins and names its vCPU; a vCPU spinning in the
  * guest and one blocked in KVM_RUN waiting for SIPI are both kicked
- * promptly; kicks made before a run, vmio_vm_stop(), thread_init failures,
- * argument errors (two vCPUs without the irqchip); and bus registrations
- * from another thread while both vCPUs take exits (TSan builds check it).
+ * (a kick that never lands shows as the test's timeout: nothing here
+ * measures real time); kicks made before a run, vmio_vm_stop(), thread_init
+ * failures, argument errors (two vCPUs without the irqchip); and bus
+ * registrations from another thread while both vCPUs take exits (TSan
+ * builds check it). The same logic runs without KVM on the fake backend in
+ * test_vm_run_fake.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +41,6 @@
 #define AP_FLAG 0x3000
 #define MAGIC_PORT 0x7100
 #define MAGIC_VALUE 0x600dcafeu
-#define PROMPT_NS 5000000000ULL /* "promptly": well under the meson timeout */
 
 /*
  * 32-bit: software-enable the local APIC (KVM sends no IPI from a disabled
@@ -98,13 +100,6 @@ struct machine {
     uint64_t own_reads;              /* READS reads made by testdev_reads() itself */
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void put(struct vmio_vm *vm, uint64_t gpa, const uint8_t *code, size_t len)
 {
     void *p = vmio_vm_gpa_to_host(vm, gpa, len);
@@ -149,15 +144,17 @@ static void machine_fini(struct machine *m)
 struct stopper {
     struct vmio_vm *vm;
     uint64_t delay_ns;
+    atomic_bool stopped; /* set just before vmio_vm_stop() */
 };
 
-/* Thread: vmio_vm_stop() after a delay. */
+/* Thread: vmio_vm_stop() after a delay (pacing only: nothing measures it). */
 static void *stop_later(void *arg)
 {
     struct stopper *s = arg;
     struct timespec ts = {.tv_sec = (time_t)(s->delay_ns / 1000000000ULL),
                           .tv_nsec = (long)(s->delay_ns % 1000000000ULL)};
     nanosleep(&ts, NULL);
+    atomic_store(&s->stopped, true);
     vmio_vm_stop(s->vm);
     return NULL;
 }
@@ -189,9 +186,7 @@ static void test_first_exit_kicks_spinning_ap(void **state)
     struct vmio_run_options ro = {.exits = exits};
     struct vmio_run_result res;
     struct vmio_error err = {0};
-    uint64_t t0 = now_ns();
     assert_int_equal(vmio_vm_run(m.vm, m.vcpu, 2, &ro, &res, &err), 0);
-    assert_true(now_ns() - t0 < PROMPT_NS);
     assert_int_equal(res.vcpu, 0);
     assert_int_equal(res.rc, 0);
     assert_int_equal(res.exit.reason, VMIO_EXIT_DEBUG_EXIT);
@@ -205,18 +200,17 @@ static void test_first_exit_kicks_spinning_ap(void **state)
 
     /*
      * No kick is left behind: vCPU 1 alone (still spinning) now runs until
-     * vmio_vm_stop() from another thread, not a moment less.
+     * vmio_vm_stop() from another thread: the run cannot end before the
+     * stopper says it stopped it.
      */
     struct stopper st = {.vm = m.vm, .delay_ns = 100000000};
+    atomic_init(&st.stopped, false);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, stop_later, &st), 0);
     struct vmio_vcpu *ap = m.vcpu[1];
-    t0 = now_ns();
     assert_int_equal(vmio_vm_run(m.vm, &ap, 1, NULL, &res, &err), 0);
-    uint64_t dt = now_ns() - t0;
+    assert_true(atomic_load(&st.stopped));
     pthread_join(th, NULL);
-    assert_true(dt >= st.delay_ns / 2);
-    assert_true(dt < PROMPT_NS);
     assert_int_equal(res.vcpu, 1);
     assert_int_equal(res.exit.reason, VMIO_EXIT_INTR);
     machine_fini(&m);
@@ -232,9 +226,7 @@ static void test_first_exit_kicks_ap_waiting_for_sipi(void **state)
     struct vmio_run_options ro = {.exits = exits};
     struct vmio_run_result res;
     struct vmio_error err = {0};
-    uint64_t t0 = now_ns();
     assert_int_equal(vmio_vm_run(m.vm, m.vcpu, 2, &ro, &res, &err), 0);
-    assert_true(now_ns() - t0 < PROMPT_NS);
     assert_int_equal(res.vcpu, 0);
     assert_int_equal(res.exit.reason, VMIO_EXIT_DEBUG_EXIT);
     assert_int_equal(exits[1].reason, VMIO_EXIT_INTR);
@@ -269,15 +261,15 @@ static void test_vm_stop(void **state)
     struct machine m;
     machine_init(&m, 2, true, bsp_spin, sizeof(bsp_spin), NULL, 0);
     struct stopper st = {.vm = m.vm, .delay_ns = 50000000};
+    atomic_init(&st.stopped, false);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, stop_later, &st), 0);
     struct vmio_exit exits[2];
     struct vmio_run_options ro = {.exits = exits};
     struct vmio_run_result res;
     struct vmio_error err = {0};
-    uint64_t t0 = now_ns();
     assert_int_equal(vmio_vm_run(m.vm, m.vcpu, 2, &ro, &res, &err), 0);
-    assert_true(now_ns() - t0 < PROMPT_NS);
+    assert_true(atomic_load(&st.stopped));
     pthread_join(th, NULL);
     assert_int_equal(res.exit.reason, VMIO_EXIT_INTR);
     assert_int_equal(exits[0].reason, VMIO_EXIT_INTR);
@@ -369,9 +361,8 @@ static void *churn(void *arg)
     struct machine *m = c->m;
     struct vmio_bus *pio = vmio_vm_bus(m->vm, VMIO_SPACE_PIO);
     struct vmio_bus *mmio = vmio_vm_bus(m->vm, VMIO_SPACE_MMIO);
-    /* Wait (bounded) until the AP is taking exits on the PIO bus. */
-    uint64_t t0 = now_ns();
-    while (testdev_reads(m) < 100 && now_ns() - t0 < PROMPT_NS)
+    /* Wait until the AP is taking exits on the PIO bus (a hang is the test's timeout). */
+    while (testdev_reads(m) < 100)
         usleep(1000);
     for (int i = 0; i < 300; i++) {
         struct vmio_error err = {0};
@@ -426,10 +417,6 @@ static void test_bus_registration_while_running(void **state)
 
 int main(void)
 {
-    if (access("/dev/kvm", R_OK | W_OK) != 0) {
-        printf("SKIP: /dev/kvm is not available\n");
-        return 77;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_exit_kicks_spinning_ap),
         cmocka_unit_test(test_first_exit_kicks_ap_waiting_for_sipi),

@@ -452,7 +452,7 @@ int main(int argc, char **argv)
         (rc = vmio_vm_add_device(x.vm, VMIO_SPACE_PIO, dbg, VMIO_DEBUG_EXIT_PORT, 1, &err)) ||
         (rc = vmio_vcpu_create(x.vm, 0, &x.vcpu, &err)) ||
         (rc = vmio_read_file(argv[1], 64 << 20, &image, &size, &err)) ||
-        (rc = vmio_multiboot_load(x.vm, image, size, NULL, &info, &err)) ||
+        (rc = vmio_multiboot_load(vmio_vm_memory(x.vm), image, size, NULL, &info, &err)) ||
         (rc = vmio_x86_setup_multiboot(x.vcpu, &info, &err))) {
         fprintf(stderr, "setup: %s (%d)\n", err.msg, rc);
         return 1;

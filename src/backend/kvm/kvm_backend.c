@@ -1,9 +1,16 @@
 /*
- * KVM backend implementation (see kvm_backend.h).
+ * The KVM backend: the only part of vmio that includes <linux/kvm.h>. It
+ * implements the ops table of vmio/backend.h on /dev/kvm (x86-64).
+ *
+ * It owns the /dev/kvm, VM and vCPU file descriptors and each vCPU's shared
+ * `kvm_run` page, turns a KVM_RUN exit into a `struct vmio_exit`, and lets
+ * the run loop complete reads by writing into the buffer the exit points at.
  *
  * Invariant: between kvmb_vcpu_enter() returning an I/O exit and the next
  * call, `run` still describes that exit, so completing a read is a store into
  * the run page; KVM copies it into the guest's register on the next KVM_RUN.
+ * The backend objects embed the base structs of vmio/backend.h first, so a
+ * base pointer converts back to this file's state with one cast.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,13 +21,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kvm/kvm_backend.h"
+#include "vmio/backend.h"
 
 /* Where the VMX real-mode TSS and identity map live (unused on AMD, harmless). */
 #define KVMB_TSS_ADDR 0xfffbd000ULL
 #define KVMB_IDENTITY_MAP_ADDR 0xfffbc000ULL
 
 struct kvmb_vm {
+    struct vmio_backend_vm base; /* first: the core's handle */
     int kvm_fd;
     int vm_fd;
     int run_size;
@@ -29,6 +37,7 @@ struct kvmb_vm {
 };
 
 struct kvmb_vcpu {
+    struct vmio_backend_vcpu base; /* first: the core's handle */
     int fd;
     struct kvm_run *run;
     int run_size;
@@ -36,11 +45,29 @@ struct kvmb_vcpu {
     bool immediate_exit; /* the VM's capability, copied */
 };
 
-int kvmb_vm_create(struct kvmb_vm **out, struct vmio_error *err)
+static const struct vmio_backend_ops kvm_ops;
+
+static struct kvmb_vm *to_vm(struct vmio_backend_vm *b)
 {
+    return (struct kvmb_vm *)b;
+}
+
+static struct kvmb_vcpu *to_vcpu(struct vmio_backend_vcpu *b)
+{
+    return (struct kvmb_vcpu *)b;
+}
+
+static void kvmb_vm_free(struct kvmb_vm *vm);
+
+/* Open /dev/kvm and create a VM. Errors: -errno, described (-ENODEV: no /dev/kvm). */
+static int kvmb_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
+                          struct vmio_error *err)
+{
+    (void)be;
     struct kvmb_vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return vmio_error_set(err, -ENOMEM, "out of memory");
+    vm->base.ops = &kvm_ops;
     vm->vm_fd = -1;
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     int rc;
@@ -98,17 +125,15 @@ int kvmb_vm_create(struct kvmb_vm **out, struct vmio_error *err)
         rc = vmio_error_set(err, -E2BIG, "KVM_GET_SUPPORTED_CPUID: too many entries");
         goto fail;
     }
-    *out = vm;
+    *out = &vm->base;
     return 0;
 fail:
-    kvmb_vm_destroy(vm);
+    kvmb_vm_free(vm);
     return rc;
 }
 
-void kvmb_vm_destroy(struct kvmb_vm *vm)
+static void kvmb_vm_free(struct kvmb_vm *vm)
 {
-    if (!vm)
-        return;
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)
@@ -117,9 +142,16 @@ void kvmb_vm_destroy(struct kvmb_vm *vm)
     free(vm);
 }
 
-int kvmb_vm_set_memory(struct kvmb_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
-                       bool readonly, struct vmio_error *err)
+static void kvmb_vm_destroy(struct vmio_backend_vm *b)
 {
+    kvmb_vm_free(to_vm(b));
+}
+
+/* @readonly needs KVM_CAP_READONLY_MEM. */
+static int kvmb_vm_set_memory(struct vmio_backend_vm *b, uint32_t slot, uint64_t gpa, uint64_t size,
+                              void *host, bool readonly, struct vmio_error *err)
+{
+    struct kvmb_vm *vm = to_vm(b);
     struct kvm_userspace_memory_region region = {
         .slot = slot,
         .flags = readonly ? KVM_MEM_READONLY : 0,
@@ -134,8 +166,10 @@ int kvmb_vm_set_memory(struct kvmb_vm *vm, uint32_t slot, uint64_t gpa, uint64_t
     return 0;
 }
 
-int kvmb_vm_create_irqchip(struct kvmb_vm *vm, bool pit, struct vmio_error *err)
+/* KVM_CREATE_IRQCHIP, and KVM_CREATE_PIT2 (port 0x61 as a dummy speaker) with @pit. */
+static int kvmb_vm_create_irqchip(struct vmio_backend_vm *b, bool pit, struct vmio_error *err)
 {
+    struct kvmb_vm *vm = to_vm(b);
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
         return vmio_error_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
     if (pit) {
@@ -146,18 +180,25 @@ int kvmb_vm_create_irqchip(struct kvmb_vm *vm, bool pit, struct vmio_error *err)
     return 0;
 }
 
-int kvmb_vm_irq_line(struct kvmb_vm *vm, unsigned gsi, int level)
+/* One KVM_IRQ_LINE on the VM descriptor: thread-safe. */
+static int kvmb_vm_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
 {
+    struct kvmb_vm *vm = to_vm(b);
     struct kvm_irq_level l = {.irq = gsi, .level = level ? 1 : 0};
     return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
-int kvmb_vcpu_create(struct kvmb_vm *vm, unsigned index, struct kvmb_vcpu **out,
-                     struct vmio_error *err)
+static void kvmb_vcpu_free(struct kvmb_vcpu *vcpu);
+
+/* vCPU @index with the host's supported CPUID. */
+static int kvmb_vcpu_create(struct vmio_backend_vm *b, unsigned index,
+                            struct vmio_backend_vcpu **out, struct vmio_error *err)
 {
+    struct kvmb_vm *vm = to_vm(b);
     struct kvmb_vcpu *v = calloc(1, sizeof(*v));
     if (!v)
         return vmio_error_set(err, -ENOMEM, "out of memory");
+    v->base.ops = &kvm_ops;
     int rc;
     v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
     if (v->fd < 0) {
@@ -176,24 +217,29 @@ int kvmb_vcpu_create(struct kvmb_vm *vm, unsigned index, struct kvmb_vcpu **out,
     }
     if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0) {
         rc = vmio_error_set(err, -errno, "KVM_SET_CPUID2 on vCPU %u: %s", index, strerror(errno));
-        kvmb_vcpu_destroy(v);
+        kvmb_vcpu_free(v);
         return rc;
     }
-    *out = v;
+    *out = &v->base;
     return 0;
 }
 
-void kvmb_vcpu_destroy(struct kvmb_vcpu *vcpu)
+static void kvmb_vcpu_free(struct kvmb_vcpu *vcpu)
 {
-    if (!vcpu)
-        return;
     munmap(vcpu->run, (size_t)vcpu->run_size);
     close(vcpu->fd);
     free(vcpu);
 }
 
-int kvmb_vcpu_set_sync_regs(struct kvmb_vcpu *vcpu, bool on)
+static void kvmb_vcpu_destroy(struct vmio_backend_vcpu *b)
 {
+    kvmb_vcpu_free(to_vcpu(b));
+}
+
+/* KVM copies the GPRs into the run page on every exit (cheap RIP for tracing). */
+static int kvmb_vcpu_set_sync_regs(struct vmio_backend_vcpu *b, bool on)
+{
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     vcpu->sync_regs = on;
     vcpu->run->kvm_valid_regs = on ? KVM_SYNC_X86_REGS : 0;
     return 0;
@@ -227,8 +273,15 @@ static void translate_mmio(struct kvm_run *run, struct vmio_exit *exit)
         memcpy(&a->data, run->mmio.data, run->mmio.len <= 8 ? run->mmio.len : 8);
 }
 
-int kvmb_vcpu_enter(struct kvmb_vcpu *vcpu, struct vmio_exit *exit)
+/*
+ * KVM_RUN and the exit it ends with. For I/O exits access.buf points into the
+ * run page. EINTR is VMIO_EXIT_INTR; EAGAIN (an application processor left
+ * the wait-for-SIPI state inside KVM_RUN) is not an exit: the guest is
+ * entered again.
+ */
+static int kvmb_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
 {
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     struct kvm_run *run = vcpu->run;
     exit->access.reg = VMIO_REG_NONE;
     exit->access.reg_width = 0;
@@ -289,8 +342,10 @@ int kvmb_vcpu_enter(struct kvmb_vcpu *vcpu, struct vmio_exit *exit)
     return 0;
 }
 
-int kvmb_vcpu_set_immediate_exit(struct kvmb_vcpu *vcpu, bool on)
+/* The run page's immediate_exit byte; -ENOTSUP without KVM_CAP_IMMEDIATE_EXIT (Linux < 4.11). */
+static int kvmb_vcpu_set_immediate_exit(struct vmio_backend_vcpu *b, bool on)
 {
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     if (!vcpu->immediate_exit)
         return -ENOTSUP;
     /* The kicking thread and the vCPU thread both touch this byte: atomic stores. */
@@ -298,8 +353,9 @@ int kvmb_vcpu_set_immediate_exit(struct kvmb_vcpu *vcpu, bool on)
     return 0;
 }
 
-int kvmb_vcpu_mp_state(struct kvmb_vcpu *vcpu, unsigned *state)
+static int kvmb_vcpu_mp_state(struct vmio_backend_vcpu *b, unsigned *state)
 {
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     struct kvm_mp_state mp;
     if (ioctl(vcpu->fd, KVM_GET_MP_STATE, &mp) < 0)
         return -errno;
@@ -307,8 +363,9 @@ int kvmb_vcpu_mp_state(struct kvmb_vcpu *vcpu, unsigned *state)
     return 0;
 }
 
-int kvmb_vcpu_get_regs(struct kvmb_vcpu *vcpu, struct vmio_x86_regs *regs)
+static int kvmb_vcpu_get_regs(struct vmio_backend_vcpu *b, struct vmio_x86_regs *regs)
 {
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     struct kvm_regs r;
     if (ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0)
         return -errno;
@@ -320,8 +377,9 @@ int kvmb_vcpu_get_regs(struct kvmb_vcpu *vcpu, struct vmio_x86_regs *regs)
     return 0;
 }
 
-int kvmb_vcpu_set_regs(struct kvmb_vcpu *vcpu, const struct vmio_x86_regs *regs)
+static int kvmb_vcpu_set_regs(struct vmio_backend_vcpu *b, const struct vmio_x86_regs *regs)
 {
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     const uint64_t *g = regs->gpr;
     struct kvm_regs r = {
         .rax = g[VMIO_X86_RAX],
@@ -346,10 +404,14 @@ int kvmb_vcpu_set_regs(struct kvmb_vcpu *vcpu, const struct vmio_x86_regs *regs)
     return ioctl(vcpu->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
 }
 
-uint64_t kvmb_vcpu_ip(struct kvmb_vcpu *vcpu)
+/* One KVM_GET_REGS. */
+static int kvmb_vcpu_get_ip(struct vmio_backend_vcpu *b, uint64_t *ip)
 {
     struct kvm_regs r;
-    return ioctl(vcpu->fd, KVM_GET_REGS, &r) < 0 ? 0 : r.rip;
+    if (ioctl(to_vcpu(b)->fd, KVM_GET_REGS, &r) < 0)
+        return -errno;
+    *ip = r.rip;
+    return 0;
 }
 
 static void seg_from_kvm(struct vmio_x86_segment *d, const struct kvm_segment *s)
@@ -382,8 +444,9 @@ static void seg_to_kvm(struct kvm_segment *d, const struct vmio_x86_segment *s)
     d->unusable = !s->present;
 }
 
-int kvmb_vcpu_get_sregs(struct kvmb_vcpu *vcpu, struct vmio_x86_sregs *out)
+static int kvmb_vcpu_get_sregs(struct vmio_backend_vcpu *b, struct vmio_x86_sregs *out)
 {
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     struct kvm_sregs s;
     if (ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
         return -errno;
@@ -407,8 +470,9 @@ int kvmb_vcpu_get_sregs(struct kvmb_vcpu *vcpu, struct vmio_x86_sregs *out)
     return 0;
 }
 
-int kvmb_vcpu_set_sregs(struct kvmb_vcpu *vcpu, const struct vmio_x86_sregs *in)
+static int kvmb_vcpu_set_sregs(struct vmio_backend_vcpu *b, const struct vmio_x86_sregs *in)
 {
+    struct kvmb_vcpu *vcpu = to_vcpu(b);
     struct kvm_sregs s;
     /* Start from KVM's state so fields vmio does not model (APIC base...) stay valid. */
     if (ioctl(vcpu->fd, KVM_GET_SREGS, &s) < 0)
@@ -431,4 +495,31 @@ int kvmb_vcpu_set_sregs(struct kvmb_vcpu *vcpu, const struct vmio_x86_sregs *in)
     s.cr4 = in->cr4;
     s.efer = in->efer;
     return ioctl(vcpu->fd, KVM_SET_SREGS, &s) < 0 ? -errno : 0;
+}
+
+static const struct vmio_backend_ops kvm_ops = {
+    .name = "kvm",
+    .vm_create = kvmb_vm_create,
+    .vm_destroy = kvmb_vm_destroy,
+    .set_memory = kvmb_vm_set_memory,
+    .create_irqchip = kvmb_vm_create_irqchip,
+    .irq_line = kvmb_vm_irq_line,
+    .vcpu_create = kvmb_vcpu_create,
+    .vcpu_destroy = kvmb_vcpu_destroy,
+    .vcpu_enter = kvmb_vcpu_enter,
+    .vcpu_set_immediate_exit = kvmb_vcpu_set_immediate_exit,
+    .vcpu_set_sync_regs = kvmb_vcpu_set_sync_regs,
+    .vcpu_mp_state = kvmb_vcpu_mp_state,
+    .vcpu_get_ip = kvmb_vcpu_get_ip,
+    .vcpu_get_regs = kvmb_vcpu_get_regs,
+    .vcpu_set_regs = kvmb_vcpu_set_regs,
+    .vcpu_get_sregs = kvmb_vcpu_get_sregs,
+    .vcpu_set_sregs = kvmb_vcpu_set_sregs,
+};
+
+static struct vmio_backend kvm_backend = {.ops = &kvm_ops};
+
+struct vmio_backend *vmio_backend_kvm(void)
+{
+    return &kvm_backend;
 }

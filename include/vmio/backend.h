@@ -1,0 +1,253 @@
+/*
+ * The hypervisor backend: everything vmio's core (VM, vCPU run loop, trace)
+ * asks of the hypervisor, as one table of operations.
+ *
+ * Three objects, each a small base struct that carries the backend's ops
+ * pointer and is embedded first in the backend's own state (the usual C
+ * "base struct" pattern: the core holds typed pointers it cannot misuse,
+ * the backend recovers its state with a cast, and calling an operation is
+ * one load and one indirect call, so the exit hot path pays exactly one
+ * indirect call for vcpu_enter):
+ *   struct vmio_backend       a hypervisor that creates VMs (KVM: a static
+ *                             object, vmio_backend_kvm(); the fake: one per
+ *                             test, include/vmio/backend_fake.h)
+ *   struct vmio_backend_vm    one VM in it (memory slots, irqchip, irq lines)
+ *   struct vmio_backend_vcpu  one vCPU (enter, kicks, registers)
+ * A VM is given its backend in vmio_vm_options.backend (NULL = KVM).
+ *
+ * Contract every backend keeps (the run loop relies on it):
+ *   - vcpu_enter() runs the guest until the next exit and fills *exit
+ *     completely: reason, code, ip (the guest RIP when sync regs are on,
+ *     else 0), device = NULL, and for VMIO_EXIT_IO an access with
+ *     reg = VMIO_REG_NONE whose `buf` points at backend-owned storage that
+ *     holds the elements of a write and receives the bytes of a read; those
+ *     bytes are what the guest sees when it is next entered. `buf` stays
+ *     valid until the next vcpu_enter() or vcpu_destroy().
+ *   - While the immediate-exit flag is set, vcpu_enter() returns
+ *     VMIO_EXIT_INTR without running the guest; setting it (from any
+ *     thread) also ends an enter that is blocked (a halted vCPU), together
+ *     with the kick signal vmio sends (vmio_vcpu_kick()).
+ *   - vcpu_enter() returns 0, or -errno when the host failed (exit->reason
+ *     VMIO_EXIT_HOST_ERROR, exit->code the -errno); an interrupted enter is
+ *     VMIO_EXIT_INTR with 0.
+ *   - Thread rules: one thread at a time per vCPU for everything but
+ *     vcpu_set_immediate_exit() and irq_line(), which any thread may call.
+ *
+ * Mandatory operations: vm_create, vm_destroy, set_memory, vcpu_create,
+ * vcpu_destroy, vcpu_enter, vcpu_set_immediate_exit, vcpu_get_ip.
+ * Optional operations: a NULL entry means the backend lacks it; the inline
+ * wrappers below then return -ENOTSUP, so the core never calls through
+ * NULL. New capabilities are added as new optional entries at the end of
+ * the table (planned, not implemented: ioeventfd and irqfd registration,
+ * a coalesced-MMIO ring, user-space MSR exits delivered as
+ * VMIO_SPACE_SYSREG accesses, and an AArch64 KVM backend whose vCPUs offer
+ * an arm64 register accessor instead of the x86 ones), so an older backend
+ * keeps compiling and simply lacks them.
+ */
+#ifndef VMIO_BACKEND_H
+#define VMIO_BACKEND_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmio/error.h"
+#include "vmio/exit.h"
+#include "vmio/x86.h"
+
+struct vmio_backend_ops;
+
+/* A hypervisor: makes VMs. */
+struct vmio_backend {
+    const struct vmio_backend_ops *ops;
+};
+
+/* One VM of a backend; embedded first in the backend's VM state. */
+struct vmio_backend_vm {
+    const struct vmio_backend_ops *ops;
+};
+
+/* One vCPU of a backend VM; embedded first in the backend's vCPU state. */
+struct vmio_backend_vcpu {
+    const struct vmio_backend_ops *ops;
+};
+
+struct vmio_backend_ops {
+    const char *name; /* "kvm", "fake": for messages */
+
+    /* ---- VMs ---- */
+
+    /*
+     * vm_create - a new VM of @be in *@out (destroyed with vm_destroy).
+     * Errors: -errno, described in @err (-ENODEV: no hypervisor here).
+     */
+    int (*vm_create)(struct vmio_backend *be, struct vmio_backend_vm **out, struct vmio_error *err);
+    void (*vm_destroy)(struct vmio_backend_vm *vm);
+
+    /*
+     * set_memory - map host [@host, @host + @size) at guest-physical @gpa as
+     * memory slot @slot; @size 0 deletes the slot. @readonly: guest writes
+     * exit as MMIO writes. The host range must stay mapped while the slot
+     * exists. Errors: -errno, described (-EEXIST: overlaps another slot;
+     * -EINVAL: unaligned).
+     */
+    int (*set_memory)(struct vmio_backend_vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
+                      void *host, bool readonly, struct vmio_error *err);
+
+    /*
+     * create_irqchip - in-kernel interrupt controllers (PIC pair, IOAPIC with
+     * 24 pins, a local APIC in every vCPU created afterwards; GSI n drives PIC
+     * input n < 16 and IOAPIC pin n < 24) and, with @pit, the PIT on GSI 0.
+     * Before any vCPU, at most once. Optional. Errors: -errno, described.
+     */
+    int (*create_irqchip)(struct vmio_backend_vm *vm, bool pit, struct vmio_error *err);
+
+    /*
+     * irq_line - drive GSI @gsi to @level (0/1). Any thread. Optional.
+     * Errors: -ENXIO without an irqchip, -EINVAL for a GSI not routed.
+     */
+    int (*irq_line)(struct vmio_backend_vm *vm, unsigned gsi, int level);
+
+    /* ---- vCPUs ---- */
+
+    /* vcpu_create - vCPU @index (its APIC ID) of @vm. Errors: -errno, described. */
+    int (*vcpu_create)(struct vmio_backend_vm *vm, unsigned index, struct vmio_backend_vcpu **out,
+                       struct vmio_error *err);
+    void (*vcpu_destroy)(struct vmio_backend_vcpu *vcpu);
+
+    /* vcpu_enter - run until the next exit; see the contract above. */
+    int (*vcpu_enter)(struct vmio_backend_vcpu *vcpu, struct vmio_exit *exit);
+
+    /*
+     * vcpu_set_immediate_exit - set/clear the immediate-exit flag (see the
+     * contract). Any thread. Errors: -ENOTSUP when the hypervisor lacks it
+     * (then only the kick signal interrupts an enter).
+     */
+    int (*vcpu_set_immediate_exit)(struct vmio_backend_vcpu *vcpu, bool on);
+
+    /*
+     * vcpu_set_sync_regs - report the guest RIP in every exit (exit->ip)
+     * without an extra register read. Optional. Errors: -ENOTSUP.
+     */
+    int (*vcpu_set_sync_regs)(struct vmio_backend_vcpu *vcpu, bool on);
+
+    /* vcpu_mp_state - VMIO_MP_* of the vCPU (vmio/vcpu.h). Optional. Errors: -errno. */
+    int (*vcpu_mp_state)(struct vmio_backend_vcpu *vcpu, unsigned *state);
+
+    /* vcpu_get_ip - the guest instruction pointer now. Errors: -errno. */
+    int (*vcpu_get_ip)(struct vmio_backend_vcpu *vcpu, uint64_t *ip);
+
+    /* x86 register state. Optional (non-x86 backends). Errors: -errno. */
+    int (*vcpu_get_regs)(struct vmio_backend_vcpu *vcpu, struct vmio_x86_regs *regs);
+    int (*vcpu_set_regs)(struct vmio_backend_vcpu *vcpu, const struct vmio_x86_regs *regs);
+    int (*vcpu_get_sregs)(struct vmio_backend_vcpu *vcpu, struct vmio_x86_sregs *sregs);
+    int (*vcpu_set_sregs)(struct vmio_backend_vcpu *vcpu, const struct vmio_x86_sregs *sregs);
+};
+
+/*
+ * vmio_backend_kvm - the KVM backend (/dev/kvm, x86-64): a static object,
+ * never NULL; VMs opened through it own their file descriptors.
+ */
+struct vmio_backend *vmio_backend_kvm(void);
+
+/*
+ * Calls through the table, for the core and for tests. Each takes the
+ * object it names (never NULL, except that the destroy calls accept NULL)
+ * and returns what the operation returns, or -ENOTSUP for an optional
+ * operation the backend lacks (create_irqchip also says so in @err).
+ */
+static inline int vmio_backend_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
+                                         struct vmio_error *err)
+{
+    return be->ops->vm_create(be, out, err);
+}
+
+static inline void vmio_backend_vm_destroy(struct vmio_backend_vm *vm)
+{
+    if (vm)
+        vm->ops->vm_destroy(vm);
+}
+
+static inline int vmio_backend_set_memory(struct vmio_backend_vm *vm, uint32_t slot, uint64_t gpa,
+                                          uint64_t size, void *host, bool readonly,
+                                          struct vmio_error *err)
+{
+    return vm->ops->set_memory(vm, slot, gpa, size, host, readonly, err);
+}
+
+static inline int vmio_backend_create_irqchip(struct vmio_backend_vm *vm, bool pit,
+                                              struct vmio_error *err)
+{
+    if (!vm->ops->create_irqchip)
+        return vmio_error_set(err, -ENOTSUP, "the %s backend has no in-kernel irqchip",
+                              vm->ops->name);
+    return vm->ops->create_irqchip(vm, pit, err);
+}
+
+static inline int vmio_backend_irq_line(struct vmio_backend_vm *vm, unsigned gsi, int level)
+{
+    return vm->ops->irq_line ? vm->ops->irq_line(vm, gsi, level) : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_create(struct vmio_backend_vm *vm, unsigned index,
+                                           struct vmio_backend_vcpu **out, struct vmio_error *err)
+{
+    return vm->ops->vcpu_create(vm, index, out, err);
+}
+
+static inline void vmio_backend_vcpu_destroy(struct vmio_backend_vcpu *vcpu)
+{
+    if (vcpu)
+        vcpu->ops->vcpu_destroy(vcpu);
+}
+
+static inline int vmio_backend_vcpu_enter(struct vmio_backend_vcpu *vcpu, struct vmio_exit *exit)
+{
+    return vcpu->ops->vcpu_enter(vcpu, exit);
+}
+
+static inline int vmio_backend_vcpu_set_immediate_exit(struct vmio_backend_vcpu *vcpu, bool on)
+{
+    return vcpu->ops->vcpu_set_immediate_exit(vcpu, on);
+}
+
+static inline int vmio_backend_vcpu_set_sync_regs(struct vmio_backend_vcpu *vcpu, bool on)
+{
+    return vcpu->ops->vcpu_set_sync_regs ? vcpu->ops->vcpu_set_sync_regs(vcpu, on) : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_mp_state(struct vmio_backend_vcpu *vcpu, unsigned *state)
+{
+    return vcpu->ops->vcpu_mp_state ? vcpu->ops->vcpu_mp_state(vcpu, state) : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_get_ip(struct vmio_backend_vcpu *vcpu, uint64_t *ip)
+{
+    return vcpu->ops->vcpu_get_ip(vcpu, ip);
+}
+
+static inline int vmio_backend_vcpu_get_regs(struct vmio_backend_vcpu *vcpu,
+                                             struct vmio_x86_regs *regs)
+{
+    return vcpu->ops->vcpu_get_regs ? vcpu->ops->vcpu_get_regs(vcpu, regs) : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_set_regs(struct vmio_backend_vcpu *vcpu,
+                                             const struct vmio_x86_regs *regs)
+{
+    return vcpu->ops->vcpu_set_regs ? vcpu->ops->vcpu_set_regs(vcpu, regs) : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_get_sregs(struct vmio_backend_vcpu *vcpu,
+                                              struct vmio_x86_sregs *sregs)
+{
+    return vcpu->ops->vcpu_get_sregs ? vcpu->ops->vcpu_get_sregs(vcpu, sregs) : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_set_sregs(struct vmio_backend_vcpu *vcpu,
+                                              const struct vmio_x86_sregs *sregs)
+{
+    return vcpu->ops->vcpu_set_sregs ? vcpu->ops->vcpu_set_sregs(vcpu, sregs) : -ENOTSUP;
+}
+
+#endif
