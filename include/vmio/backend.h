@@ -110,9 +110,15 @@ struct vmio_backend_ops {
 
     /* ---- vCPUs ---- */
 
-    /* vcpu_create - vCPU @index (its APIC ID) of @vm. Errors: -errno, described. */
-    int (*vcpu_create)(struct vmio_backend_vm *vm, unsigned index, struct vmio_backend_vcpu **out,
-                       struct vmio_error *err);
+    /*
+     * vcpu_create - vCPU @index (its APIC ID) of @vm, one of @count (count >
+     * index): the topology the guest sees (x86: CPUID's APIC ID and core
+     * count). Ready to run from its architectural reset state plus what a
+     * kernel expects of firmware (x86 KVM: CPUID, MSRs, FPU, LAPIC LINT0/1).
+     * Errors: -errno, described.
+     */
+    int (*vcpu_create)(struct vmio_backend_vm *vm, unsigned index, unsigned count,
+                       struct vmio_backend_vcpu **out, struct vmio_error *err);
     void (*vcpu_destroy)(struct vmio_backend_vcpu *vcpu);
 
     /* vcpu_enter - run until the next exit; see the contract above. */
@@ -190,9 +196,10 @@ static inline int vmio_backend_irq_line(struct vmio_backend_vm *vm, unsigned gsi
 }
 
 static inline int vmio_backend_vcpu_create(struct vmio_backend_vm *vm, unsigned index,
-                                           struct vmio_backend_vcpu **out, struct vmio_error *err)
+                                           unsigned count, struct vmio_backend_vcpu **out,
+                                           struct vmio_error *err)
 {
-    return vm->ops->vcpu_create(vm, index, out, err);
+    return vm->ops->vcpu_create(vm, index, count, out, err);
 }
 
 static inline void vmio_backend_vcpu_destroy(struct vmio_backend_vcpu *vcpu)

@@ -173,6 +173,7 @@ struct vmio_fake_cpu_info {
     unsigned long enters;    /* vcpu_enter calls */
     unsigned long immediate; /* enters that returned INTR at once for the flag */
     unsigned long ran_out;   /* enters past the end of the script */
+    unsigned count;          /* vCPU count given at creation (the topology) */
 };
 
 /* vmio_fake_cpu_info - copy vCPU @cpu's state into *@out. Errors: -EINVAL for a bad @cpu. */

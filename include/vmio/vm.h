@@ -69,6 +69,13 @@ struct vmio_vm_options {
      * VM. Tests pass a manual clock and advance it from a device callback.
      */
     const struct vmio_clock *clock;
+    /*
+     * cpus: how many vCPUs the VM is built for (0 means 1): the topology
+     * each vCPU reports to the guest (x86: CPUID's core count; the ACPI
+     * MADT of vmio's PC machine lists as many). Creating vCPU n >= cpus
+     * still works and counts n + 1 for that vCPU.
+     */
+    unsigned cpus;
 };
 
 /* GSIs vmio_vm_set_irq() accepts: 0-15 reach the PICs and IOAPIC, 16-23 the IOAPIC only. */

@@ -107,7 +107,8 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         return rc;
     }
     struct vmio_backend_vcpu *hv = NULL;
-    rc = vmio_backend_vcpu_create(vm->hv, index, &hv, err);
+    unsigned count = vm->cpus > index ? vm->cpus : index + 1;
+    rc = vmio_backend_vcpu_create(vm->hv, index, count, &hv, err);
     pthread_mutex_lock(&v->kick_lock);
     v->hv = hv;
     pthread_mutex_unlock(&v->kick_lock);

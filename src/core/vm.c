@@ -379,12 +379,16 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     vm->timing = true;
     vm->clock = opts->clock;
     vm->irqchip = opts->irqchip;
+    vm->cpus = opts->cpus ? opts->cpus : 1;
     vm->pit = opts->irqchip && opts->pit;
     for (unsigned i = 0; i < VMIO_IRQCHIP_GSIS; i++)
         vm->lines[i] = (struct vmio_irq_line){.set = vm_line_set, .ctx = vm, .gsi = i};
     int rc = 0;
     if (opts->pit && !opts->irqchip)
         rc = vmio_error_set(err, -EINVAL, "the in-kernel PIT needs the in-kernel irqchip");
+    if (rc == 0 && opts->cpus > VMIO_MAX_VCPUS)
+        rc = vmio_error_set(err, -EINVAL, "%u vCPUs: vmio supports at most %u", opts->cpus,
+                            VMIO_MAX_VCPUS);
     if (rc == 0)
         rc = vmio_guest_mem_create(&vm->mem, err);
     if (rc == 0)

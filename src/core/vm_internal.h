@@ -49,6 +49,8 @@ struct vmio_vm {
     struct vmio_vcpu *vcpus[VMIO_MAX_VCPUS];
     struct vmio_stats stats_done; /* folded in from destroyed vCPUs */
 
+    unsigned cpus; /* vmio_vm_options.cpus, at least 1 */
+
     /* Interrupts: fixed at creation. */
     bool irqchip;
     bool pit;

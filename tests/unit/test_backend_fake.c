@@ -35,7 +35,7 @@ static void rig_init(struct rig *r)
     struct vmio_error err = {0};
     assert_int_equal(vmio_fake_create(&r->fake, &err), 0);
     assert_int_equal(vmio_backend_vm_create(vmio_fake_backend(r->fake), &r->vm, &err), 0);
-    assert_int_equal(vmio_backend_vcpu_create(r->vm, 0, &r->vcpu, &err), 0);
+    assert_int_equal(vmio_backend_vcpu_create(r->vm, 0, 1, &r->vcpu, &err), 0);
 }
 
 static void rig_fini(struct rig *r)
@@ -452,10 +452,10 @@ static void test_failure_injection(void **state)
 
     struct vmio_backend_vcpu *v2;
     assert_int_equal(vmio_fake_fail(r.fake, VMIO_FAKE_OP_VCPU_CREATE, -ENOMEM), 0);
-    assert_int_equal(vmio_backend_vcpu_create(r.vm, 1, &v2, &err), -ENOMEM);
+    assert_int_equal(vmio_backend_vcpu_create(r.vm, 1, 2, &v2, &err), -ENOMEM);
     assert_string_equal(err.msg, "fake vcpu_create failure");
-    assert_int_equal(vmio_backend_vcpu_create(r.vm, 1, &v2, &err), 0); /* once only */
-    assert_int_equal(vmio_backend_vcpu_create(r.vm, 1, &v2, &err), -EEXIST);
+    assert_int_equal(vmio_backend_vcpu_create(r.vm, 1, 2, &v2, &err), 0); /* once only */
+    assert_int_equal(vmio_backend_vcpu_create(r.vm, 1, 2, &v2, &err), -EEXIST);
     vmio_backend_vcpu_destroy(v2);
 
     static uint8_t host[0x1000] __attribute__((aligned(4096)));

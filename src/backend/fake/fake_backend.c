@@ -48,6 +48,7 @@ struct fake_cpu {
     unsigned blocks_left; /* BLOCK steps not replayed yet */
     bool live, blocked, immediate_exit, sync_regs;
     unsigned mp_state;
+    unsigned count; /* the vCPU count it was created for (topology) */
     struct vmio_x86_regs regs;
     struct vmio_x86_sregs sregs;
     unsigned long enters, immediate, ran_out;
@@ -235,7 +236,7 @@ static int fake_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
 
 static const struct vmio_backend_ops fake_ops;
 
-static int fake_vcpu_create(struct vmio_backend_vm *b, unsigned index,
+static int fake_vcpu_create(struct vmio_backend_vm *b, unsigned index, unsigned count,
                             struct vmio_backend_vcpu **out, struct vmio_error *err)
 {
     struct vmio_fake *f = vm_fake(b);
@@ -257,6 +258,7 @@ static int fake_vcpu_create(struct vmio_backend_vm *b, unsigned index,
     if (rc == 0) {
         struct fake_cpu *c = &f->cpu[index];
         c->live = true;
+        c->count = count;
         c->pending = -1;
         c->immediate_exit = false;
         c->sync_regs = false;
@@ -703,7 +705,8 @@ int vmio_fake_cpu_info(struct vmio_fake *fake, unsigned cpu, struct vmio_fake_cp
                                        .replayed = c->next,
                                        .enters = c->enters,
                                        .immediate = c->immediate,
-                                       .ran_out = c->ran_out};
+                                       .ran_out = c->ran_out,
+                                       .count = c->count};
     pthread_mutex_unlock(&fake->lock);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "backend/x86_cpuid.h"
 #include "vmio/backend.h"
 
 /* Where the VMX real-mode TSS and identity map live (unused on AMD, harmless). */
@@ -33,7 +34,8 @@ struct kvmb_vm {
     int vm_fd;
     int run_size;
     bool immediate_exit;      /* KVM_CAP_IMMEDIATE_EXIT */
-    struct kvm_cpuid2 *cpuid; /* supported CPUID, applied to every vCPU */
+    bool irqchip;             /* KVM_CREATE_IRQCHIP done: vCPUs get an in-kernel LAPIC */
+    struct kvm_cpuid2 *cpuid; /* supported CPUID, adjusted per vCPU (x86_cpuid.h) */
 };
 
 struct kvmb_vcpu {
@@ -172,6 +174,7 @@ static int kvmb_vm_create_irqchip(struct vmio_backend_vm *b, bool pit, struct vm
     struct kvmb_vm *vm = to_vm(b);
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
         return vmio_error_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
+    vm->irqchip = true;
     if (pit) {
         struct kvm_pit_config cfg = {.flags = KVM_PIT_SPEAKER_DUMMY};
         if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &cfg) < 0)
@@ -190,8 +193,116 @@ static int kvmb_vm_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
 
 static void kvmb_vcpu_free(struct kvmb_vcpu *vcpu);
 
-/* vCPU @index with the host's supported CPUID. */
-static int kvmb_vcpu_create(struct vmio_backend_vm *b, unsigned index,
+/* The supported CPUID with vCPU @index of @count's topology (x86_cpuid.h), set on @fd. */
+static int set_cpuid(struct kvmb_vm *vm, int fd, unsigned index, unsigned count,
+                     struct vmio_error *err)
+{
+    uint32_t n = vm->cpuid->nent;
+    struct kvm_cpuid2 *c = malloc(sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
+    struct x86_cpuid_entry *e = malloc((size_t)n * sizeof(*e) + 1);
+    int rc = 0;
+    if (!c || !e) {
+        rc = vmio_error_set(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(c, vm->cpuid, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
+    for (uint32_t i = 0; i < n; i++)
+        e[i] = (struct x86_cpuid_entry){c->entries[i].function, c->entries[i].index,
+                                        c->entries[i].eax,      c->entries[i].ebx,
+                                        c->entries[i].ecx,      c->entries[i].edx};
+    x86_cpuid_for_vcpu(e, n, index, count);
+    for (uint32_t i = 0; i < n; i++) {
+        c->entries[i].eax = e[i].eax;
+        c->entries[i].ebx = e[i].ebx;
+        c->entries[i].ecx = e[i].ecx;
+        c->entries[i].edx = e[i].edx;
+    }
+    if (ioctl(fd, KVM_SET_CPUID2, c) < 0)
+        rc = vmio_error_set(err, -errno, "KVM_SET_CPUID2 on vCPU %u: %s", index, strerror(errno));
+out:
+    free(c);
+    free(e);
+    return rc;
+}
+
+/* MSRs a kernel expects firmware to have set (the rest are KVM's reset values). */
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_MISC_ENABLE_FAST_STRING 0x1ull
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_MTRR_ENABLE_WB ((1ull << 11) | 6) /* MTRRs on, default type write-back */
+
+static int set_msrs(int fd, unsigned index, struct vmio_error *err)
+{
+    static const struct {
+        uint32_t index;
+        uint64_t value;
+        const char *name;
+    } msrs[] = {
+        {MSR_IA32_MISC_ENABLE, MSR_IA32_MISC_ENABLE_FAST_STRING, "IA32_MISC_ENABLE"},
+        {MSR_MTRR_DEF_TYPE, MSR_MTRR_ENABLE_WB, "MTRRdefType"},
+    };
+    enum { N = sizeof(msrs) / sizeof(msrs[0]) };
+    struct {
+        struct kvm_msrs hdr;
+        struct kvm_msr_entry e[N];
+    } m;
+    memset(&m, 0, sizeof(m));
+    m.hdr.nmsrs = N;
+    for (unsigned i = 0; i < N; i++)
+        m.e[i] = (struct kvm_msr_entry){.index = msrs[i].index, .data = msrs[i].value};
+    int done = ioctl(fd, KVM_SET_MSRS, &m);
+    if (done < 0)
+        return vmio_error_set(err, -errno, "KVM_SET_MSRS on vCPU %u: %s", index, strerror(errno));
+    if (done < N)
+        return vmio_error_set(err, -EINVAL, "KVM_SET_MSRS on vCPU %u: KVM refused MSR %s (0x%x)",
+                              index, msrs[done].name, msrs[done].index);
+    return 0;
+}
+
+/* x87 and SSE control words as after FNINIT / reset (KVM starts them at 0). */
+static int set_fpu(int fd, unsigned index, struct vmio_error *err)
+{
+    struct kvm_fpu fpu;
+    memset(&fpu, 0, sizeof(fpu));
+    fpu.fcw = 0x37f;
+    fpu.mxcsr = 0x1f80;
+    if (ioctl(fd, KVM_SET_FPU, &fpu) < 0)
+        return vmio_error_set(err, -errno, "KVM_SET_FPU on vCPU %u: %s", index, strerror(errno));
+    return 0;
+}
+
+/*
+ * The local APIC's LINT0 as ExtINT and LINT1 as NMI, as PC firmware leaves
+ * them (virtual-wire mode: the PIC's interrupts reach the CPU through LINT0).
+ */
+#define APIC_LVT0 0x350
+#define APIC_LVT1 0x360
+#define APIC_MODE_EXTINT 0x700u
+#define APIC_MODE_NMI 0x400u
+#define APIC_LVT_MODE_MASK 0x700u
+
+static int set_lapic(int fd, unsigned index, struct vmio_error *err)
+{
+    struct kvm_lapic_state s;
+    if (ioctl(fd, KVM_GET_LAPIC, &s) < 0)
+        return vmio_error_set(err, -errno, "KVM_GET_LAPIC on vCPU %u: %s", index, strerror(errno));
+    uint32_t lvt0, lvt1;
+    memcpy(&lvt0, s.regs + APIC_LVT0, 4);
+    memcpy(&lvt1, s.regs + APIC_LVT1, 4);
+    lvt0 = (lvt0 & ~APIC_LVT_MODE_MASK) | APIC_MODE_EXTINT;
+    lvt1 = (lvt1 & ~APIC_LVT_MODE_MASK) | APIC_MODE_NMI;
+    memcpy(s.regs + APIC_LVT0, &lvt0, 4);
+    memcpy(s.regs + APIC_LVT1, &lvt1, 4);
+    if (ioctl(fd, KVM_SET_LAPIC, &s) < 0)
+        return vmio_error_set(err, -errno, "KVM_SET_LAPIC on vCPU %u: %s", index, strerror(errno));
+    return 0;
+}
+
+/*
+ * vCPU @index of @count: CPUID with its topology, the MSRs, FPU control words
+ * and (with the irqchip) LAPIC LINT pins a kernel expects of firmware.
+ */
+static int kvmb_vcpu_create(struct vmio_backend_vm *b, unsigned index, unsigned count,
                             struct vmio_backend_vcpu **out, struct vmio_error *err)
 {
     struct kvmb_vm *vm = to_vm(b);
@@ -215,8 +326,14 @@ static int kvmb_vcpu_create(struct vmio_backend_vm *b, unsigned index,
         free(v);
         return rc;
     }
-    if (ioctl(v->fd, KVM_SET_CPUID2, vm->cpuid) < 0) {
-        rc = vmio_error_set(err, -errno, "KVM_SET_CPUID2 on vCPU %u: %s", index, strerror(errno));
+    rc = set_cpuid(vm, v->fd, index, count, err);
+    if (rc == 0)
+        rc = set_msrs(v->fd, index, err);
+    if (rc == 0)
+        rc = set_fpu(v->fd, index, err);
+    if (rc == 0 && vm->irqchip)
+        rc = set_lapic(v->fd, index, err);
+    if (rc < 0) {
         kvmb_vcpu_free(v);
         return rc;
     }
