@@ -44,6 +44,14 @@ struct vmio_error;
 #define VMIO_COM1_GSI 4
 
 /*
+ * vmio_add_com1 - COM1: a 16550A UART at ports 0x3f8-0x3ff on @serial (not
+ * owned; may be NULL), its interrupt driving GSI 4 when @vm has the in-kernel
+ * irqchip. The VM owns the device. Errors: those of vmio_vm_add_device(),
+ * -ENOMEM.
+ */
+int vmio_add_com1(struct vmio_vm *vm, struct chardev *serial, struct vmio_error *err);
+
+/*
  * vmio_add_standard_devices - vmio's standard PC-style machine, what
  * `vmio run IMAGE` gives a guest: COM1 16550A UART at port 0x3f8 on @serial
  * (not owned; may be NULL; its interrupt line drives GSI 4 when @vm has the

@@ -62,7 +62,7 @@ enum vmio_exit_reason {
     VMIO_EXIT_IO = 0,         /* an access (only seen by callers of the raw backend) */
     VMIO_EXIT_HLT,            /* guest executed HLT (never with the in-kernel irqchip) */
     VMIO_EXIT_SHUTDOWN,       /* triple fault or similar: the guest is dead */
-    VMIO_EXIT_RESET,          /* guest asked for a system reset */
+    VMIO_EXIT_RESET,          /* guest asked for a system reset (ACPI, port 0x92, i8042, PSCI) */
     VMIO_EXIT_DEBUG_EXIT,     /* guest wrote the debug-exit port; code = value written */
     VMIO_EXIT_INTERNAL_ERROR, /* KVM could not handle something; code = suberror */
     VMIO_EXIT_FAIL_ENTRY,     /* VM entry failed; code = hardware entry failure reason */
@@ -71,6 +71,7 @@ enum vmio_exit_reason {
     VMIO_EXIT_INTR,           /* interrupted by a signal / vmio_vcpu_kick() */
     VMIO_EXIT_HOST_ERROR,     /* a host system call failed; code = -errno */
     VMIO_EXIT_UNKNOWN,        /* an exit vmio does not know; code = raw reason */
+    VMIO_EXIT_POWEROFF,       /* guest asked to be switched off (ACPI S5, PSCI SYSTEM_OFF) */
 };
 
 struct vmio_exit {

@@ -265,7 +265,35 @@ struct vmio_linux_boot {
 int vmio_linux_load(const struct vmio_linux_boot *boot, vmio_gpa_to_host_fn gpa_to_host, void *ctx,
                     struct vmio_linux_layout *out, struct vmio_error *err);
 
-/* ---- 6. The vCPU ---- */
+/* ---- 6. On a VM ---- */
+
+struct vmio_vm;
+
+/* What vmio_linux_boot_vm() loads; everything is borrowed for the call. */
+struct vmio_linux_vm_boot {
+    const uint8_t *image; /* the bzImage file */
+    size_t image_size;
+    const uint8_t *initrd; /* NULL when initrd_size is 0 */
+    size_t initrd_size;
+    const char *cmdline; /* NULL means "" */
+    uint64_t rsdp;       /* the ACPI RSDP (boot_params.acpi_rsdp_addr); 0: none */
+    uint64_t acpi_base;  /* the ACPI tables, typed ACPI in e820; size 0: none */
+    uint64_t acpi_size;
+};
+
+/*
+ * vmio_linux_boot_vm - load the Linux kernel of @b into @vm's guest memory
+ * (vmio_linux_load(), 64-bit entry when the image has one): the RAM regions of
+ * vmio_vm_memory(@vm) give the layout and, with the ACPI range, the e820 map
+ * (vmio_e820_pc()). Fills *@out for vmio_linux_setup_vcpu() on vCPU 0.
+ * Errors: those of vmio_e820_pc() and vmio_linux_load() (a truncated or
+ * too-old image, an initrd or kernel that does not fit: the message says
+ * which, with sizes and addresses); -ENOMEM.
+ */
+int vmio_linux_boot_vm(struct vmio_vm *vm, const struct vmio_linux_vm_boot *b,
+                       struct vmio_linux_layout *out, struct vmio_error *err);
+
+/* ---- 7. The vCPU ---- */
 
 struct vmio_vcpu;
 

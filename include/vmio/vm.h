@@ -21,6 +21,7 @@
 #include "vmio/device.h"
 #include "vmio/error.h"
 #include "vmio/exit.h"
+#include "vmio/power.h"
 #include "vmio/guest_mem.h"
 
 struct vmio_vm;
@@ -216,6 +217,28 @@ void vmio_irq_line_set_level(void *opaque, int level);
  * -ENODEV without an irqchip.
  */
 struct vmio_irq_line *vmio_vm_irq_line(struct vmio_vm *vm, unsigned gsi, struct vmio_error *err);
+
+/* ---- Power: the guest switching itself off or resetting ---- */
+
+/*
+ * vmio_vm_power_request - the guest asked to power off or reset (@event):
+ * remember the first request and stop every vCPU (vmio_vm_stop()). Each
+ * vCPU's vmio_vcpu_run() then returns VMIO_EXIT_POWEROFF or VMIO_EXIT_RESET
+ * (code = @event) instead of VMIO_EXIT_INTR, so the vCPU whose access asked
+ * for it stops right after that access. Later requests are ignored.
+ * Thread-safe; called from device callbacks on vCPU threads.
+ */
+void vmio_vm_power_request(struct vmio_vm *vm, enum vmio_power_event event);
+
+/*
+ * vmio_vm_power_fn - vmio_vm_power_request() as a vmio_power_fn (vmio/power.h)
+ * with the VM as @ctx: what platform devices (ACPI power registers, port
+ * 0x92, the i8042) are given so that their requests reach the VM.
+ */
+void vmio_vm_power_fn(void *ctx, enum vmio_power_event event);
+
+/* vmio_vm_power_event - the first power request made, or 0 for none. */
+enum vmio_power_event vmio_vm_power_event(struct vmio_vm *vm);
 
 /* ---- Explicit memory layouts and pass-through mappings (VM configs) ---- */
 

@@ -3,10 +3,15 @@
  * vmio_vm_run()) and turn the first exit one of them returns into words and
  * an exit status.
  *
- * Two ways to describe the VM, one run path after that:
- *   - an image (or nothing: the built-in demo guest) on vmio's standard
- *     machine (vmio_add_standard_devices(): COM1, debug-exit, debugcon,
- *     testdev) with RAM from 0;
+ * Three ways to describe the VM, one run path after that:
+ *   - a Linux bzImage (detected by its setup header) on vmio's PC
+ *     (vmio_pc_build(): COM1, RTC, ACPI power device and tables, ...; the
+ *     in-kernel irqchip and PIT always), with --initrd and --cmdline
+ *     (default "console=ttyS0"), 256 MiB of RAM unless --mem says otherwise;
+ *     guest power-off and reset end the run with status 0;
+ *   - any other image (or nothing: the built-in demo guest) on vmio's
+ *     standard machine (vmio_add_standard_devices(): COM1, debug-exit,
+ *     debugcon, testdev) with RAM from 0, loaded by the multiboot rules;
  *   - a VM config (an argument ending in ".toml", or --config PATH; AxVM's
  *     schema, docs/config.md), built by vmio_config_build_vm() exactly as
  *     the config says; nothing else is added.
@@ -36,12 +41,17 @@
 #include "vmio/chardev.h"
 #include "vmio/config.h"
 #include "vmio/devices.h"
+#include "vmio/linux_boot.h"
+#include "vmio/pc.h"
 #include "vmio/testdev_regs.h"
 #include "vmio/uart16550.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
 
 #define MAX_IMAGE_SIZE (512u << 20)
+#define MAX_INITRD_SIZE (2048u << 20)
+#define LINUX_DEFAULT_MEM (256ull << 20)
+#define LINUX_DEFAULT_CMDLINE "console=ttyS0"
 #define VMIO_RUN_MAX_CPUS 64 /* as base.cpu_num */
 
 struct run_options {
@@ -49,6 +59,7 @@ struct run_options {
     enum vmio_unclaimed_policy policy;
     const char *serial;
     const char *cmdline;
+    const char *initrd; /* --initrd FILE (Linux images) */
     const char *stats_json;
     const char *image;
     const char *config; /* a VM config instead of an image */
@@ -63,16 +74,20 @@ static void run_usage(FILE *out)
 {
     fprintf(out,
             "usage: vmio run [options] [IMAGE | CONFIG.toml]\n"
-            "Run a multiboot (v1) ELF image; with no IMAGE, run the built-in demo guest.\n"
-            "With a VM config (AxVM schema, docs/config.md), build the VM it describes.\n"
+            "Run a Linux bzImage, a multiboot (v1) ELF or (from a config) a raw image; with\n"
+            "no IMAGE, run the built-in demo guest. With a VM config (AxVM schema,\n"
+            "docs/config.md), build the VM it describes.\n"
             "\n"
             "  --config PATH           the VM config (same as a last argument ending in .toml)\n"
-            "  --mem SIZE              guest RAM, e.g. 64M, 1G (default 64M; not with a config)\n"
+            "  --mem SIZE              guest RAM, e.g. 64M, 1G (default 64M, 256M for Linux;\n"
+            "                          not with a config)\n"
+            "  --initrd FILE           Linux: the initial RAM disk\n"
             "  --unhandled POLICY      unclaimed accesses: ignore (default), log or strict\n"
             "  --serial SPEC           COM1 (with a config: the first Console device) backend:\n"
             "                          stdio (default), file:PATH or none\n"
-            "  --cmdline STRING        kernel command line passed in the multiboot info\n"
-            "                          (overrides kernel.cmdline of a config)\n"
+            "  --cmdline STRING        kernel command line (Linux default: console=ttyS0;\n"
+            "                          multiboot: in the multiboot info; overrides\n"
+            "                          kernel.cmdline of a config)\n"
             "  --stats                 print exit statistics to stderr at VM exit\n"
             "  --stats-json PATH       write the same statistics as JSON to PATH\n"
             "  --trace                 print one line per exit to stderr\n"
@@ -86,7 +101,8 @@ static void run_usage(FILE *out)
             "\n"
             "exit status (from the first vCPU that stops; the others are then stopped):\n"
             "(v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts\n"
-            "(never with --irqchip: HLT waits for an interrupt); 2 bad arguments or image;\n"
+            "(never with --irqchip: HLT waits for an interrupt), powers off or resets (ACPI,\n"
+            "port 0x92, i8042: vmio does not reboot); 2 bad arguments or image;\n"
             "4 unclaimed access under --unhandled strict;\n"
             "6 guest crashed (shutdown, KVM internal error, entry failure); 8 host error.\n");
 }
@@ -142,7 +158,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_HELP,
         OPT_CONFIG,
         OPT_IRQCHIP,
-        OPT_CPUS
+        OPT_CPUS,
+        OPT_INITRD
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -156,6 +173,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"config", required_argument, NULL, OPT_CONFIG},
         {"irqchip", no_argument, NULL, OPT_IRQCHIP},
         {"cpus", required_argument, NULL, OPT_CPUS},
+        {"initrd", required_argument, NULL, OPT_INITRD},
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.serial = "stdio", .policy = VMIO_UNCLAIMED_IGNORE};
@@ -185,6 +203,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case OPT_CMDLINE:
             o->cmdline = optarg;
+            break;
+        case OPT_INITRD:
+            o->initrd = optarg;
             break;
         case OPT_STATS:
             o->stats = true;
@@ -236,6 +257,11 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         fprintf(stderr, "vmio run: give an image or a config (%s), not both\n", o->config);
         return -EINVAL;
     }
+    if (o->config && o->initrd) {
+        fprintf(stderr, "vmio run: --initrd does not apply to a config: set kernel.ramdisk_path "
+                        "in it\n");
+        return -EINVAL;
+    }
     if (o->config && o->mem_given) {
         fprintf(stderr, "vmio run: --mem does not apply to a config: its memory comes from "
                         "kernel.memory_regions\n");
@@ -255,11 +281,41 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
     return 0;
 }
 
+/* The registers of a vCPU whose guest died, for the report. */
+static void print_registers(struct vmio_vcpu *vcpu)
+{
+    struct vmio_x86_regs r;
+    struct vmio_x86_sregs s;
+    if (!vcpu || vmio_vcpu_get_regs(vcpu, &r) < 0 || vmio_vcpu_get_sregs(vcpu, &s) < 0)
+        return;
+    static const char *const names[VMIO_X86_NGPR] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+                                                     "rsi", "rdi", "r8",  "r9",  "r10", "r11",
+                                                     "r12", "r13", "r14", "r15"};
+    fprintf(stderr,
+            "vmio: rip %016" PRIx64 " rflags %08" PRIx64 " cs %04x (base %" PRIx64 ", %s)\n", r.rip,
+            r.rflags, s.cs.selector, s.cs.base,
+            s.cs.l    ? "64-bit"
+            : s.cs.db ? "32-bit"
+                      : "16-bit");
+    for (unsigned i = 0; i < VMIO_X86_NGPR; i += 4)
+        fprintf(stderr,
+                "vmio: %-3s %016" PRIx64 " %-3s %016" PRIx64 " %-3s %016" PRIx64 " %-3s %016" PRIx64
+                "\n",
+                names[i], r.gpr[i], names[i + 1], r.gpr[i + 1], names[i + 2], r.gpr[i + 2],
+                names[i + 3], r.gpr[i + 3]);
+    fprintf(stderr,
+            "vmio: cr0 %08" PRIx64 " cr2 %016" PRIx64 " cr3 %016" PRIx64 " cr4 %08" PRIx64
+            " efer %" PRIx64 "\n",
+            s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+}
+
 /*
  * Map the exit that ended the run to words on stderr and a status. With
- * several vCPUs the words say which vCPU stopped.
+ * several vCPUs the words say which vCPU stopped; a guest that died gets its
+ * registers printed (@vcpu: the vCPU that stopped).
  */
-static int report_exit(const struct vmio_exit *e, unsigned vcpu, unsigned ncpus)
+static int report_exit(const struct vmio_exit *e, unsigned vcpu, unsigned ncpus,
+                       struct vmio_vcpu *stopped)
 {
     char desc[480], line[512];
     vmio_exit_describe(e, desc, sizeof(desc));
@@ -271,6 +327,10 @@ static int report_exit(const struct vmio_exit *e, unsigned vcpu, unsigned ncpus)
     case VMIO_EXIT_DEBUG_EXIT:
         return (int)(((e->code << 1) | 1) & 0xff);
     case VMIO_EXIT_HLT:
+    case VMIO_EXIT_POWEROFF:
+        return VMIO_STATUS_OK;
+    case VMIO_EXIT_RESET: /* as QEMU -no-reboot: the run ends */
+        fprintf(stderr, "vmio: the guest asked for a reset; vmio does not reboot: exiting\n");
         return VMIO_STATUS_OK;
     case VMIO_EXIT_UNCLAIMED:
         fprintf(stderr, "vmio: stopped: %s\n", line);
@@ -282,6 +342,7 @@ static int report_exit(const struct vmio_exit *e, unsigned vcpu, unsigned ncpus)
         return VMIO_STATUS_HOST;
     default:
         fprintf(stderr, "vmio: stopped: %s\n", line);
+        print_registers(stopped);
         return VMIO_STATUS_GUEST_DEAD;
     }
 }
@@ -331,14 +392,84 @@ static int pin_vcpu(void *ctx, unsigned index, struct vmio_error *err)
     return 0;
 }
 
+/* How vCPU 0 starts: the multiboot machine state, or Linux's 64-bit entry. */
+struct boot_plan {
+    bool linux_kernel;
+    struct vmio_boot_info mb;
+    struct vmio_linux_layout lx;
+};
+
+/* Put "FILE: " in front of @err's message. */
+static void prefix_error(struct vmio_error *err, const char *file)
+{
+    char msg[VMIO_ERROR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    vmio_error_set(err, err->code, "%s: %s", file, msg);
+}
+
 /*
- * Build the machine an image runs on: default RAM, the standard devices,
- * the image (or the built-in demo guest) loaded by the multiboot rules.
- * Returns a VMIO_STATUS_* for the failure, or 0.
+ * Put vmio's PC (devices and ACPI tables for @ncpus vCPUs) on @vm (it has the
+ * irqchip) and load the bzImage @img (o->image names it), o->initrd and the
+ * command line (default LINUX_DEFAULT_CMDLINE).
+ */
+static int add_linux(const struct run_options *o, struct chardev *serial, unsigned ncpus,
+                     const uint8_t *img, size_t img_size, struct vmio_vm *vm,
+                     struct boot_plan *plan, struct vmio_error *err)
+{
+    uint8_t *initrd = NULL;
+    size_t initrd_size = 0;
+    if (o->initrd && vmio_read_file(o->initrd, MAX_INITRD_SIZE, &initrd, &initrd_size, err) < 0)
+        return VMIO_STATUS_USAGE;
+    struct vmio_pc_config pc = {.cpus = ncpus, .serial = serial, .debugcon = stdout};
+    struct vmio_pc_info info;
+    int status = VMIO_STATUS_USAGE;
+    if (vmio_pc_build(vm, &pc, &info, err) == 0) {
+        struct vmio_linux_vm_boot b = {.image = img,
+                                       .image_size = img_size,
+                                       .initrd = initrd,
+                                       .initrd_size = initrd_size,
+                                       .cmdline = o->cmdline ? o->cmdline : LINUX_DEFAULT_CMDLINE,
+                                       .rsdp = info.rsdp,
+                                       .acpi_base = info.acpi_base,
+                                       .acpi_size = info.acpi_size};
+        status = 0;
+        plan->linux_kernel = true;
+        if (vmio_linux_boot_vm(vm, &b, &plan->lx, err) < 0) {
+            status = VMIO_STATUS_USAGE;
+            prefix_error(err, o->image);
+        }
+    }
+    if (status != 0 && err->code == -ENOMEM)
+        status = VMIO_STATUS_HOST;
+    free(initrd);
+    return status;
+}
+
+/* A Linux bzImage @img on a new VM: irqchip and PIT, 256 MiB unless --mem, add_linux(). */
+static int build_linux_vm(const struct run_options *o, struct chardev *serial,
+                          const struct vmio_vm_options *vo, unsigned ncpus, const uint8_t *img,
+                          size_t img_size, struct vmio_vm **vm, struct boot_plan *plan,
+                          struct vmio_error *err)
+{
+    struct vmio_vm_options lo = *vo;
+    lo.irqchip = lo.pit = true;
+    lo.cpus = ncpus;
+    if (!o->mem_given)
+        lo.mem_size = LINUX_DEFAULT_MEM;
+    if (vmio_vm_create(&lo, vm, err) < 0)
+        return VMIO_STATUS_HOST;
+    return add_linux(o, serial, ncpus, img, img_size, *vm, plan, err);
+}
+
+/*
+ * Build the machine an image runs on: a Linux bzImage on the PC
+ * (build_linux_vm()); anything else on default RAM with the standard
+ * devices, the image (or the built-in demo guest) loaded by the multiboot
+ * rules. Returns a VMIO_STATUS_* for the failure, or 0.
  */
 static int build_image_vm(const struct run_options *o, struct chardev *serial,
-                          const struct vmio_vm_options *vo, struct vmio_vm **vm,
-                          struct vmio_boot_info *boot, struct vmio_error *err)
+                          const struct vmio_vm_options *vo, unsigned ncpus, struct vmio_vm **vm,
+                          struct boot_plan *plan, struct vmio_error *err)
 {
     const uint8_t *img = vmio_demo_guest_start;
     size_t img_size = (size_t)(vmio_demo_guest_end - vmio_demo_guest_start);
@@ -349,16 +480,22 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
         img = file;
     }
     int status = VMIO_STATUS_HOST;
-    if (vmio_vm_create(vo, vm, err) == 0 &&
-        vmio_add_standard_devices(*vm, serial, stdout, err) == 0) {
+    if (o->image && vmio_bzimage_detect(img, img_size)) {
+        status = build_linux_vm(o, serial, vo, ncpus, img, img_size, vm, plan, err);
+    } else if (o->initrd) {
+        status = VMIO_STATUS_USAGE;
+        vmio_error_set(err, -EINVAL,
+                       "--initrd %s: %s is not a Linux bzImage (multiboot images "
+                       "take no initrd)",
+                       o->initrd, o->image ? o->image : "the demo guest");
+    } else if (vmio_vm_create(vo, vm, err) == 0 &&
+               vmio_add_standard_devices(*vm, serial, stdout, err) == 0) {
         status = 0;
-        if (vmio_multiboot_load(vmio_vm_memory(*vm), img, img_size, o->cmdline, boot, err) < 0) {
+        if (vmio_multiboot_load(vmio_vm_memory(*vm), img, img_size, o->cmdline, &plan->mb, err) <
+            0) {
             status = VMIO_STATUS_USAGE;
-            if (o->image) {
-                char msg[VMIO_ERROR_MSG_MAX];
-                snprintf(msg, sizeof(msg), "%s", err->msg);
-                vmio_error_set(err, err->code, "%s: %s", o->image, msg);
-            }
+            if (o->image)
+                prefix_error(err, o->image);
         }
     }
     free(file);
@@ -366,16 +503,62 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
 }
 
 /* The same for a VM config. */
+/*
+ * The same for a VM config. A Linux kernel (kernel_path a bzImage) also gets
+ * vmio's PC (COM1 on --serial, RTC, ACPI: vmio_pc_build()) besides the
+ * config's devices, which must then leave the PC's ports free; its initrd is
+ * kernel.ramdisk_path, placed by the boot protocol.
+ */
 static int build_config_vm(const struct run_options *o, const struct vmio_config *cfg,
-                           struct chardev *serial, const struct vmio_vm_options *vo,
-                           struct vmio_vm **vm, struct vmio_boot_info *boot, struct vmio_error *err)
+                           bool linux_kernel, struct chardev *serial,
+                           const struct vmio_vm_options *vo, struct vmio_vm **vm,
+                           struct boot_plan *plan, struct vmio_error *err)
 {
-    if (vmio_config_build_vm(cfg, vo, serial, vm, err) < 0)
-        return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
-    if (vmio_config_load_kernel(vmio_vm_memory(*vm), cfg, o->cmdline ? o->cmdline : cfg->cmdline,
-                                boot, err) < 0)
+    const char *cmdline = o->cmdline ? o->cmdline : cfg->cmdline;
+    if (linux_kernel && cfg->irq_mode != VMIO_IRQ_EMULATED) {
+        vmio_error_set(err, -EINVAL,
+                       "%s: the Linux kernel %s needs interrupt_mode = \"emulated\" (the PC's "
+                       "IOAPIC and local APICs)",
+                       cfg->path, cfg->kernel_path);
         return VMIO_STATUS_USAGE;
-    return 0;
+    }
+    if (linux_kernel && cfg->has_ramdisk_load_addr) {
+        vmio_error_set(err, -EINVAL,
+                       "%s: kernel.ramdisk_load_addr does not apply to a Linux kernel: the boot "
+                       "protocol places the ramdisk",
+                       cfg->path);
+        return VMIO_STATUS_USAGE;
+    }
+    if (vmio_config_build_vm(cfg, vo, linux_kernel ? NULL : serial, vm, err) < 0)
+        return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
+    if (!linux_kernel) {
+        if (vmio_config_load_kernel(vmio_vm_memory(*vm), cfg, cmdline, &plan->mb, err) < 0)
+            return VMIO_STATUS_USAGE;
+        return 0;
+    }
+    struct run_options lo = *o;
+    lo.image = cfg->kernel_path;
+    lo.initrd = cfg->ramdisk_path;
+    lo.cmdline = cmdline;
+    uint8_t *img = NULL;
+    size_t size = 0;
+    if (vmio_read_file(cfg->kernel_path, MAX_IMAGE_SIZE, &img, &size, err) < 0)
+        return VMIO_STATUS_USAGE;
+    int status = add_linux(&lo, serial, (unsigned)cfg->cpu_num, img, size, *vm, plan, err);
+    free(img);
+    return status;
+}
+
+/* 1 when the file @path is a Linux bzImage, 0 when not, -errno when it cannot be read. */
+static int file_is_bzimage(const char *path, struct vmio_error *err)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = vmio_read_file(path, MAX_IMAGE_SIZE, &data, &size, err);
+    if (rc == 0)
+        rc = vmio_bzimage_detect(data, size) ? 1 : 0;
+    free(data);
+    return rc;
 }
 
 /* Does the config have a Console? Only then is --serial opened (stdio goes raw). */
@@ -456,7 +639,7 @@ static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_confi
  * for SIPI) until the first one stops; @cfg (may be NULL) pins them.
  */
 static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_config *cfg,
-                     const struct vmio_boot_info *boot, const struct run_options *o,
+                     const struct boot_plan *plan, const struct run_options *o,
                      struct vmio_device *pump, struct chardev *serial, struct vmio_error *err)
 {
     struct vmio_vcpu *vcpus[VMIO_RUN_MAX_CPUS] = {0};
@@ -465,14 +648,15 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
         if (vmio_vcpu_create(vm, i, &vcpus[i], err) < 0)
             status = VMIO_STATUS_HOST;
     struct vmio_vcpu *vcpu = vcpus[0];
-    if (status == 0 && vmio_x86_setup_multiboot(vcpu, boot, err) < 0)
+    if (status == 0 && (plan->linux_kernel ? vmio_linux_setup_vcpu(vcpu, &plan->lx, err)
+                                           : vmio_x86_setup_multiboot(vcpu, &plan->mb, err)) < 0)
         status = VMIO_STATUS_HOST;
     if (status != 0) {
         for (unsigned i = 0; i < ncpus; i++)
             vmio_vcpu_destroy(vcpus[i]);
         return status;
     }
-    if (boot->mbi_addr == 0) { /* a raw kernel: no multiboot magic, no info */
+    if (!plan->linux_kernel && plan->mb.mbi_addr == 0) { /* raw: no multiboot magic, no info */
         struct vmio_x86_regs regs;
         if (vmio_vcpu_get_regs(vcpu, &regs) == 0) {
             regs.gpr[VMIO_X86_RAX] = 0;
@@ -500,7 +684,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
         *err = res.err;
         status = VMIO_STATUS_HOST;
     } else {
-        status = report_exit(&res.exit, res.vcpu, ncpus);
+        status = report_exit(&res.exit, res.vcpu, ncpus, res.vcpu < ncpus ? vcpus[res.vcpu] : NULL);
     }
     for (unsigned i = 0; i < ncpus; i++)
         vmio_vcpu_destroy(vcpus[i]);
@@ -519,24 +703,31 @@ int cli_run(int argc, char **argv)
     struct vmio_config *cfg = NULL;
     struct chardev *serial = NULL;
     struct vmio_vm *vm = NULL;
-    struct vmio_boot_info boot;
+    struct boot_plan plan = {0};
     struct vmio_vm_options vo = {.mem_size = o.mem,
                                  .unclaimed = o.policy,
                                  .log = stderr,
                                  .irqchip = o.irqchip,
                                  .pit = o.irqchip};
     int status = VMIO_STATUS_USAGE;
+    int linux_config = 0; /* 1: the config's kernel is a bzImage */
     if (o.config && vmio_config_load(o.config, &cfg, &err) < 0)
         goto out;
-    if ((!cfg || config_has_console(cfg)) && chardev_open(o.serial, &serial, &err) < 0)
+    if (cfg && vmio_config_runnable(cfg, &err) < 0)
         goto out;
-    status = cfg ? build_config_vm(&o, cfg, serial, &vo, &vm, &boot, &err)
-                 : build_image_vm(&o, serial, &vo, &vm, &boot, &err);
+    if (cfg && (linux_config = file_is_bzimage(cfg->kernel_path, &err)) < 0)
+        goto out;
+    if ((!cfg || linux_config || config_has_console(cfg)) &&
+        chardev_open(o.serial, &serial, &err) < 0)
+        goto out;
+    unsigned ncpus = cfg ? (unsigned)cfg->cpu_num : (o.cpus ? o.cpus : 1);
+    vo.cpus = ncpus;
+    status = cfg ? build_config_vm(&o, cfg, linux_config == 1, serial, &vo, &vm, &plan, &err)
+                 : build_image_vm(&o, serial, &vo, ncpus, &vm, &plan, &err);
     if (status == 0) {
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
-        unsigned ncpus = cfg ? (unsigned)cfg->cpu_num : (o.cpus ? o.cpus : 1);
-        status = run_vcpus(vm, ncpus, cfg, &boot, &o, pump_uart(vm, cfg, serial), serial, &err);
+        status = run_vcpus(vm, ncpus, cfg, &plan, &o, pump_uart(vm, cfg, serial), serial, &err);
     }
 out:
     if (err.code)

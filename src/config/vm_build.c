@@ -230,6 +230,11 @@ int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_
     free(image);
     if (rc == 0 && cfg->dtb_path)
         rc = load_at(mem, "dtb", cfg->dtb_path, cfg->dtb_load_addr, err);
+    if (rc == 0 && cfg->ramdisk_path && !cfg->has_ramdisk_load_addr)
+        rc = vmio_error_set(err, -EINVAL,
+                            "%s: kernel.ramdisk_path needs kernel.ramdisk_load_addr for a kernel "
+                            "that is not a Linux bzImage",
+                            cfg->path);
     if (rc == 0 && cfg->ramdisk_path)
         rc = load_at(mem, "ramdisk", cfg->ramdisk_path, cfg->ramdisk_load_addr, err);
     return rc;

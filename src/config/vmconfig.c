@@ -1254,8 +1254,8 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
          strcmp(cfg->boot_protocol, "kernel") != 0))
         return vmio_error_set(err, -ENOTSUP,
                               "%s: BIOS/UEFI boot (enable_bios, boot_protocol, bios_path, "
-                              "uefi_firmware_path) is not supported: vmio loads multiboot or raw "
-                              "kernels directly",
+                              "uefi_firmware_path) is not supported: vmio loads Linux, multiboot "
+                              "or raw kernels directly",
                               p);
     size_t nram = 0;
     for (size_t i = 0; i < cfg->nmem; i++)
@@ -1310,8 +1310,9 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
                 "%s: line %u, column %u: pass-through device '%s' has no length (a "
                 "device-tree node reference); x86_64 VMs have no device tree",
                 p, cfg->pt[i].line, cfg->pt[i].column, cfg->pt[i].name);
+    /* A ramdisk without an address is placed by the Linux boot protocol (bzImage kernels). */
     if (cfg->has_dtb_load_addr != (cfg->dtb_path != NULL) ||
-        cfg->has_ramdisk_load_addr != (cfg->ramdisk_path != NULL))
+        (cfg->has_ramdisk_load_addr && !cfg->ramdisk_path))
         return vmio_error_set(err, -EINVAL,
                               "%s: dtb_path/ramdisk_path and their *_load_addr go together", p);
     return 0;

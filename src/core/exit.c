@@ -31,6 +31,8 @@ const char *vmio_exit_reason_name(enum vmio_exit_reason reason)
         return "host-error";
     case VMIO_EXIT_UNKNOWN:
         return "unknown";
+    case VMIO_EXIT_POWEROFF:
+        return "poweroff";
     }
     return "unknown";
 }
@@ -111,6 +113,8 @@ int vmio_exit_describe(const struct vmio_exit *e, char *buf, size_t size)
     case VMIO_EXIT_HOST_ERROR:
         return snprintf(buf, size, "host error: KVM_RUN failed with errno %" PRId64,
                         -(int64_t)e->code);
+    case VMIO_EXIT_POWEROFF:
+        return snprintf(buf, size, "guest powered off (rip 0x%" PRIx64 ")", e->ip);
     case VMIO_EXIT_UNKNOWN:
         break;
     }

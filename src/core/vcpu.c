@@ -290,13 +290,30 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
     return stop;
 }
 
+/*
+ * Why a kicked vCPU stops: the guest's power request when one was made
+ * (vmio_vm_power_request() kicks every vCPU), else a plain interruption.
+ */
+static enum vmio_exit_reason stopped_reason(struct vmio_vm *vm)
+{
+    switch (atomic_load(&vm->power_event)) {
+    case VMIO_POWER_OFF:
+        return VMIO_EXIT_POWEROFF;
+    case VMIO_POWER_RESET:
+        return VMIO_EXIT_RESET;
+    default:
+        return VMIO_EXIT_INTR;
+    }
+}
+
 /* The loop proper (the thread is registered for kicks). */
 static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
 {
     for (;;) {
         if (kick_consume(v)) {
             memset(e, 0, sizeof(*e));
-            e->reason = VMIO_EXIT_INTR;
+            e->reason = stopped_reason(v->vm);
+            e->code = (uint64_t)atomic_load(&v->vm->power_event);
             e->access.reg = VMIO_REG_NONE;
             return 0;
         }
@@ -313,6 +330,8 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
         }
         if (e->reason == VMIO_EXIT_INTR) {
             kick_consume(v); /* a kick's or another signal's: either way the run ends */
+            e->reason = stopped_reason(v->vm);
+            e->code = (uint64_t)atomic_load(&v->vm->power_event);
             return 0;
         }
         enum vmio_stat_kind kind = e->reason == VMIO_EXIT_HLT ? VMIO_STAT_HLT : VMIO_STAT_OTHER;
@@ -470,6 +489,23 @@ void vmio_vm_stop(struct vmio_vm *vm)
         if (vm->vcpus[i])
             vmio_vcpu_kick(vm->vcpus[i]);
     pthread_mutex_unlock(&vm->lock);
+}
+
+void vmio_vm_power_request(struct vmio_vm *vm, enum vmio_power_event event)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&vm->power_event, &none, (int)event);
+    vmio_vm_stop(vm);
+}
+
+void vmio_vm_power_fn(void *ctx, enum vmio_power_event event)
+{
+    vmio_vm_power_request(ctx, event);
+}
+
+enum vmio_power_event vmio_vm_power_event(struct vmio_vm *vm)
+{
+    return (enum vmio_power_event)atomic_load(&vm->power_event);
 }
 
 int vmio_vcpu_get_regs(struct vmio_vcpu *v, struct vmio_x86_regs *regs)

@@ -380,6 +380,7 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     vm->clock = opts->clock;
     vm->irqchip = opts->irqchip;
     vm->cpus = opts->cpus ? opts->cpus : 1;
+    atomic_init(&vm->power_event, 0);
     vm->pit = opts->irqchip && opts->pit;
     for (unsigned i = 0; i < VMIO_IRQCHIP_GSIS; i++)
         vm->lines[i] = (struct vmio_irq_line){.set = vm_line_set, .ctx = vm, .gsi = i};

@@ -10,6 +10,7 @@
 #define VMIO_VM_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "vmio/backend.h"
@@ -50,6 +51,7 @@ struct vmio_vm {
     struct vmio_stats stats_done; /* folded in from destroyed vCPUs */
 
     unsigned cpus; /* vmio_vm_options.cpus, at least 1 */
+    atomic_int power_event; /* 0, or the first enum vmio_power_event requested */
 
     /* Interrupts: fixed at creation. */
     bool irqchip;

@@ -11,8 +11,7 @@
 #include "vmio/uart16550.h"
 #include "vmio/vm.h"
 
-int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *debugcon_out,
-                              struct vmio_error *err)
+int vmio_add_com1(struct vmio_vm *vm, struct chardev *serial, struct vmio_error *err)
 {
     struct vmio_device *uart = NULL;
     struct vmio_irq_line *line = NULL;
@@ -25,6 +24,13 @@ int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *
         uart16550_create("com1", serial, line ? vmio_irq_line_set_level : NULL, line, &uart, err);
     if (rc == 0)
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, uart, VMIO_COM1_PORT, 8, err);
+    return rc;
+}
+
+int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *debugcon_out,
+                              struct vmio_error *err)
+{
+    int rc = vmio_add_com1(vm, serial, err);
     if (rc == 0) /* 4 ports: wide writes exit as under QEMU (docs/devices/debug-ports.md) */
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_debug_exit_create("debug-exit"),
                                    VMIO_DEBUG_EXIT_PORT, 4, err);

@@ -5,9 +5,11 @@ A static busybox (Debian's busybox-static) and an /init that prints the
 milestones the test checks, then powers the machine off:
   VMIO-INIT: up                 init runs
   VMIO-INIT: cpus=N             processors the kernel brought up
-  VMIO-INIT: <extra lines>      from tests/linux/init.d/*.sh when present
-poweroff -f asks the platform (ACPI S5 through the FADT's sleep control
-register) to switch off: the VMM must exit with status 0.
+  VMIO-INIT: <extra lines>      from /init.d/*.sh when present
+then ends the way the kernel command line says: vmio.end=reboot (reboot -f:
+ACPI reset register), vmio.end=panic (a kernel crash through sysrq: with
+panic=-1 the kernel reboots), or by default poweroff -f (ACPI S5 through the
+FADT's sleep control register). Each must end the VMM with status 0.
 Deterministic: the same busybox gives the same bytes.
 """
 import gzip
@@ -27,6 +29,10 @@ mount -t devtmpfs dev /dev
 echo "VMIO-INIT: up"
 echo "VMIO-INIT: cpus=$(grep -c ^processor /proc/cpuinfo)"
 for f in /init.d/*.sh; do [ -e "$f" ] && . "$f"; done
+case " $(cat /proc/cmdline) " in
+*" vmio.end=reboot "*) echo "VMIO-INIT: rebooting"; reboot -f ;;
+*" vmio.end=panic "*) echo "VMIO-INIT: panicking"; echo c > /proc/sysrq-trigger ;;
+esac
 echo "VMIO-INIT: powering off"
 poweroff -f
 """

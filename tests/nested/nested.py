@@ -121,7 +121,14 @@ def kernel_package(meta="linux-image-amd64"):
 
 
 def fetch_kernel(cache, meta="linux-image-amd64"):
-    """Unpacked kernel package of @meta: returns (vmlinuz path, modules dir)."""
+    """Unpacked kernel package of @meta: returns (vmlinuz path, modules dir). Under a
+    lock in @cache: tests running in parallel fetch it once."""
+    with open(os.path.join(cache, "fetch.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return fetch_kernel_locked(cache, meta)
+
+
+def fetch_kernel_locked(cache, meta):
     pkg = kernel_package(meta)
     root = os.path.join(cache, pkg)
     if not os.path.isdir(os.path.join(root, "boot")):

@@ -284,7 +284,7 @@ static void test_runnable(void **state)
          "t/vm.toml: kernel.disk_path needs a block device, which vmio does not model"},
         {"[kernel]\nkernel_path = \"k\"\nenable_bios = true\nmemory_regions = []\n",
          "t/vm.toml: BIOS/UEFI boot (enable_bios, boot_protocol, bios_path, uefi_firmware_path) "
-         "is not supported: vmio loads multiboot or raw kernels directly"},
+         "is not supported: vmio loads Linux, multiboot or raw kernels directly"},
         {KERNEL "[devices]\ninterrupt_mode = \"pt\"\n",
          "t/vm.toml: interrupt_mode = \"passthrough\" needs host interrupt forwarding, which "
          "vmio does not do"},

@@ -437,7 +437,9 @@ static int kvmb_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
         break;
     case KVM_EXIT_SYSTEM_EVENT:
         exit->reason =
-            run->system_event.type == KVM_SYSTEM_EVENT_RESET ? VMIO_EXIT_RESET : VMIO_EXIT_SHUTDOWN;
+            run->system_event.type == KVM_SYSTEM_EVENT_RESET      ? VMIO_EXIT_RESET
+            : run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? VMIO_EXIT_POWEROFF
+                                                                  : VMIO_EXIT_SHUTDOWN;
         exit->code = run->system_event.type;
         break;
     case KVM_EXIT_INTERNAL_ERROR:
