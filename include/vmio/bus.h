@@ -98,4 +98,13 @@ struct vmio_bus_reader *vmio_bus_reader_add(struct vmio_bus *bus);
 void vmio_bus_reader_quiesce(struct vmio_bus_reader *reader);
 void vmio_bus_reader_remove(struct vmio_bus *bus, struct vmio_bus_reader *reader);
 
+/*
+ * vmio_bus_reader_lookup - vmio_bus_lookup() on @reader's bus, by @reader's
+ * thread only, remembering the range found: the next lookup inside the same
+ * range needs no search while no registration has been published since the
+ * reader's last quiesce. Same result and lifetime rule as vmio_bus_lookup().
+ */
+const struct vmio_bus_range *vmio_bus_reader_lookup(struct vmio_bus_reader *reader,
+                                                    uint64_t addr, uint64_t width);
+
 #endif

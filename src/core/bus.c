@@ -2,20 +2,33 @@
  * Address bus: a sorted, immutable array of non-overlapping ranges
  * (a "snapshot") published through an atomic pointer.
  *
- * Readers (vCPU threads) load the current snapshot and binary-search it; they
- * never lock. Writers serialise on a mutex, build a new snapshot, publish it
- * and retire the old one tagged with the new generation. A retired snapshot
- * is freed once every registered reader has announced (quiesce) that it has
+ * Readers (vCPU threads) load the current snapshot and search it; they never
+ * lock. Writers serialise on a mutex, build a new snapshot, publish it and
+ * retire the old one tagged with the new generation. A retired snapshot is
+ * freed once every registered reader has announced (quiesce) that it has
  * seen that generation, i.e. it can no longer hold a pointer into the old
  * array. Readers announce before every guest entry, when they hold nothing.
  *
+ * The search: besides ranges[] (sorted, for listings), each snapshot keeps
+ * the range bases in Eytzinger order (the implicit binary tree of a heap,
+ * ekeys[1..count], node k's children at 2k and 2k+1) with each key's sorted
+ * position (eidx[]). Descending it is branch-free (the child is chosen by a
+ * comparison, not a jump) and touches one small, prefetchable array: the
+ * binary search over ranges[] mispredicted half of its branches on random
+ * addresses. A reader also remembers the range its last lookup found, with
+ * the generation of the snapshot it came from: while that snapshot is still
+ * the one the reader announced at its last quiesce, the range cannot have
+ * been freed or changed, and an access inside it needs no search at all.
+ *
  * Invariants: ranges[] sorted by base; ranges never overlap; len > 0 and
- * base + len - 1 does not wrap; PIO ranges lie within 0..0xffff.
+ * base + len - 1 does not wrap; PIO ranges lie within 0..0xffff; a snapshot's
+ * gen is the bus generation its publication made current.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +37,11 @@
 
 struct snapshot {
     unsigned count;
+    uint64_t gen;                  /* the bus generation that made it current */
     struct snapshot *next_retired; /* writer-only: retired list link */
     uint64_t retired_gen;          /* writer-only: generation that replaced it */
+    uint64_t *ekeys;               /* [1..count]: range bases in Eytzinger order */
+    uint32_t *eidx;                /* [1..count]: position of ekeys[k] in ranges[] */
     struct vmio_bus_range ranges[];
 };
 
@@ -33,8 +49,11 @@ struct vmio_bus_reader {
     _Atomic uint64_t seen_gen; /* last generation this reader observed while holding nothing */
     struct vmio_bus *bus;
     struct vmio_bus_reader *next;
+    /* The last range found, valid while its snapshot's gen == seen_gen (owner thread only). */
+    const struct vmio_bus_range *last;
+    uint64_t last_gen;
     /* Keep readers on their own cache lines: each vCPU writes only its own. */
-    char pad[64 - sizeof(uint64_t) - 2 * sizeof(void *)];
+    char pad[64 - 2 * sizeof(uint64_t) - 3 * sizeof(void *)];
 };
 
 struct vmio_bus {
@@ -47,12 +66,32 @@ struct vmio_bus {
     struct snapshot *retired;
 };
 
+/* One allocation: the header, ranges[count], ekeys[count + 1], eidx[count + 1]. */
 static struct snapshot *snapshot_alloc(unsigned count)
 {
-    struct snapshot *s = calloc(1, sizeof(*s) + (size_t)count * sizeof(s->ranges[0]));
-    if (s)
+    size_t ranges = sizeof(struct snapshot) + (size_t)count * sizeof(struct vmio_bus_range);
+    size_t keys = (ranges + 63) & ~(size_t)63; /* the search array starts a cache line */
+    size_t idx = keys + ((size_t)count + 1) * sizeof(uint64_t);
+    size_t size = (idx + ((size_t)count + 1) * sizeof(uint32_t) + 63) & ~(size_t)63;
+    struct snapshot *s = aligned_alloc(64, size);
+    if (s) {
+        memset(s, 0, size);
         s->count = count;
+        s->ekeys = (uint64_t *)((char *)s + keys);
+        s->eidx = (uint32_t *)((char *)s + idx);
+    }
     return s;
+}
+
+/* Fill node @k's subtree of the Eytzinger array in order from ranges[@i...]; next i. */
+static unsigned eytzinger_fill(struct snapshot *s, unsigned i, unsigned k)
+{
+    if (k > s->count)
+        return i;
+    i = eytzinger_fill(s, i, 2 * k);
+    s->ekeys[k] = s->ranges[i].base;
+    s->eidx[k] = i;
+    return eytzinger_fill(s, i + 1, 2 * k + 1);
 }
 
 struct vmio_bus *vmio_bus_new(enum vmio_space space, const char *name)
@@ -118,9 +157,15 @@ static void reclaim_locked(struct vmio_bus *bus)
     }
 }
 
-/* Publish @next in place of the current snapshot. Called with lock held. */
+/*
+ * Publish @next (ranges[] filled) in place of the current snapshot. Called
+ * with lock held. next->gen is set before it becomes visible, so a reader
+ * that finds it sees the generation it belongs to.
+ */
 static void publish_locked(struct vmio_bus *bus, struct snapshot *next)
 {
+    eytzinger_fill(next, 0, 1);
+    next->gen = atomic_load(&bus->gen) + 1;
     struct snapshot *old = atomic_exchange(&bus->current, next);
     old->retired_gen = atomic_fetch_add(&bus->gen, 1) + 1;
     old->next_retired = bus->retired;
@@ -128,18 +173,18 @@ static void publish_locked(struct vmio_bus *bus, struct snapshot *next)
     reclaim_locked(bus);
 }
 
-/* Index of the first range whose base is > addr (upper bound). */
-static unsigned upper_bound(const struct snapshot *s, uint64_t addr)
+/* Index in ranges[] of the first range whose base is > addr (upper bound), or count. */
+static inline unsigned upper_bound(const struct snapshot *s, uint64_t addr)
 {
-    unsigned lo = 0, hi = s->count;
-    while (lo < hi) {
-        unsigned mid = lo + (hi - lo) / 2;
-        if (s->ranges[mid].base <= addr)
-            lo = mid + 1;
-        else
-            hi = mid;
+    const uint64_t *keys = s->ekeys;
+    unsigned n = s->count, k = 1;
+    while (k <= n) {
+        __builtin_prefetch(keys + 16 * k); /* four levels down: one cache line of keys */
+        k = 2 * k + (keys[k] <= addr);
     }
-    return lo;
+    /* The path went right (past keys <= addr) then left once at the answer: undo it. */
+    k >>= __builtin_ffs((int)~k);
+    return k ? s->eidx[k] : n;
 }
 
 static uint64_t range_last(const struct vmio_bus_range *r)
@@ -226,18 +271,42 @@ int vmio_bus_unregister(struct vmio_bus *bus, struct vmio_device *dev, uint64_t 
     return 0;
 }
 
+/* Whole access inside @r: addr - base + width <= len, written to avoid overflow. */
+static inline bool inside(const struct vmio_bus_range *r, uint64_t addr, uint64_t width)
+{
+    uint64_t off = addr - r->base;
+    return off < r->len && width <= r->len - off && width > 0;
+}
+
+/* The range of snapshot @s holding [addr, addr + width), or NULL. */
+static inline const struct vmio_bus_range *search(const struct snapshot *s, uint64_t addr,
+                                                  uint64_t width)
+{
+    unsigned pos = upper_bound(s, addr);
+    if (pos == 0)
+        return NULL;
+    const struct vmio_bus_range *r = &s->ranges[pos - 1];
+    return inside(r, addr, width) ? r : NULL;
+}
+
 const struct vmio_bus_range *vmio_bus_lookup(const struct vmio_bus *bus, uint64_t addr,
                                              uint64_t width)
 {
-    const struct snapshot *s = atomic_load_explicit(&bus->current, memory_order_acquire);
-    unsigned pos = upper_bound(s, addr);
-    if (pos == 0 || width == 0)
-        return NULL;
-    const struct vmio_bus_range *r = &s->ranges[pos - 1];
-    /* Whole access inside: addr - base + width <= len, written to avoid overflow. */
-    uint64_t off = addr - r->base;
-    if (off >= r->len || width > r->len - off)
-        return NULL;
+    return search(atomic_load_explicit(&bus->current, memory_order_acquire), addr, width);
+}
+
+const struct vmio_bus_range *vmio_bus_reader_lookup(struct vmio_bus_reader *reader, uint64_t addr,
+                                                    uint64_t width)
+{
+    uint64_t seen = atomic_load_explicit(&reader->seen_gen, memory_order_relaxed);
+    if (reader->last_gen == seen && inside(reader->last, addr, width))
+        return reader->last;
+    const struct snapshot *s = atomic_load_explicit(&reader->bus->current, memory_order_acquire);
+    const struct vmio_bus_range *r = search(s, addr, width);
+    if (r) {
+        reader->last = r;
+        reader->last_gen = s->gen;
+    }
     return r;
 }
 

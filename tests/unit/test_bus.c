@@ -1,7 +1,10 @@
 /*
  * Bus unit tests (no KVM): registration, overlap errors naming both devices,
  * lookup at range edges, accesses that straddle two devices or run off the
- * end, unregistration, PIO limits, and snapshot reclamation with readers.
+ * end, unregistration, PIO limits, and snapshot reclamation with readers;
+ * the Eytzinger search against a linear scan for every bus size up to 300
+ * and addresses around every range edge; a reader's remembered range never
+ * outliving a registration change.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -145,6 +148,89 @@ static void test_many_sorted(void **state)
 }
 
 /* A range pointer stays valid until its reader quiesces, across re-registration. */
+/* The range holding [addr, addr + width) by a plain scan of the listing. */
+static const struct vmio_bus_range *scan(const struct vmio_bus *bus, uint64_t addr, uint64_t w)
+{
+    for (unsigned i = 0; i < vmio_bus_count(bus); i++) {
+        const struct vmio_bus_range *r = vmio_bus_range_at(bus, i);
+        if (addr >= r->base && addr - r->base < r->len && w <= r->len - (addr - r->base))
+            return r;
+    }
+    return NULL;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* Every bus size 0..300, ranges of random sizes and gaps: lookup == scan at every edge. */
+static void test_search_matches_scan(void **state)
+{
+    (void)state;
+    static struct vmio_device devs[300];
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    for (unsigned n = 0; n <= 300; n += n < 20 ? 1 : 7) {
+        struct vmio_bus *bus = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
+        uint64_t base = xorshift(&seed) % 64;
+        uint64_t edges[1024];
+        unsigned nedges = 0;
+        for (unsigned i = 0; i < n; i++) {
+            devs[i] = (struct vmio_device){.name = "d", .ops = &dummy_ops};
+            uint64_t len = 1 + xorshift(&seed) % 32;
+            assert_int_equal(vmio_bus_register(bus, &devs[i], base, len, NULL), 0);
+            if (nedges + 2 <= sizeof(edges) / sizeof(edges[0])) {
+                edges[nedges++] = base;
+                edges[nedges++] = base + len;
+            }
+            base += len + xorshift(&seed) % 3; /* gaps of 0, 1 or 2 */
+        }
+        edges[nedges++] = UINT64_MAX - 1; /* far beyond everything */
+        for (unsigned e = 0; e < nedges; e++)
+            for (uint64_t d = 0; d < 3; d++)
+                for (uint64_t w = 1; w <= 8; w *= 2) {
+                    uint64_t a = edges[e] - 1 + d;
+                    assert_ptr_equal(vmio_bus_lookup(bus, a, w), scan(bus, a, w));
+                }
+        vmio_bus_free(bus);
+    }
+}
+
+/* A reader's remembered range is used only while nothing was published. */
+static void test_reader_lookup(void **state)
+{
+    (void)state;
+    struct vmio_bus *bus = vmio_bus_new(VMIO_SPACE_PIO, "pio");
+    struct vmio_device a = {.name = "a", .ops = &dummy_ops}, b = {.name = "b", .ops = &dummy_ops};
+    struct vmio_bus_reader *rd = vmio_bus_reader_add(bus);
+    assert_non_null(rd);
+    assert_null(vmio_bus_reader_lookup(rd, 0x100, 1)); /* empty bus, nothing remembered */
+    assert_int_equal(vmio_bus_register(bus, &a, 0x100, 8, NULL), 0);
+    vmio_bus_reader_quiesce(rd);
+    const struct vmio_bus_range *r = vmio_bus_reader_lookup(rd, 0x104, 4);
+    assert_non_null(r);
+    assert_ptr_equal(r->dev, &a);
+    assert_ptr_equal(vmio_bus_reader_lookup(rd, 0x100, 2), r); /* remembered, same range */
+    assert_null(vmio_bus_reader_lookup(rd, 0x106, 4));         /* runs off its end */
+    assert_null(vmio_bus_reader_lookup(rd, 0x0ff, 1));
+    /* Replace a with b at the same ports: after the next quiesce the reader sees b. */
+    assert_int_equal(vmio_bus_unregister(bus, &a, 0x100, NULL), 0);
+    assert_int_equal(vmio_bus_register(bus, &b, 0x100, 8, NULL), 0);
+    vmio_bus_reader_quiesce(rd);
+    r = vmio_bus_reader_lookup(rd, 0x100, 1);
+    assert_non_null(r);
+    assert_ptr_equal(r->dev, &b);
+    /* Unregistered: the remembered range must not answer any more. */
+    assert_int_equal(vmio_bus_unregister(bus, &b, 0x100, NULL), 0);
+    vmio_bus_reader_quiesce(rd);
+    assert_null(vmio_bus_reader_lookup(rd, 0x100, 1));
+    vmio_bus_reader_remove(bus, rd);
+    vmio_bus_free(bus);
+}
+
 static void test_reader_keeps_snapshot(void **state)
 {
     (void)state;
@@ -177,6 +263,8 @@ int main(void)
         cmocka_unit_test(test_unregister),
         cmocka_unit_test(test_many_sorted),
         cmocka_unit_test(test_reader_keeps_snapshot),
+        cmocka_unit_test(test_search_matches_scan),
+        cmocka_unit_test(test_reader_lookup),
     };
     return cmocka_run_group_tests_name("bus", tests, NULL, NULL);
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""exit_insns: user-space instructions per exit, counted by callgrind (deterministic).
+
+Usage: exit_insns.py FAKE_BENCH [--n1 N] [--n2 N]
+
+Runs FAKE_BENCH (exit_insn_bench) under `valgrind --tool=callgrind` in both
+modes with N1 and N2 exits and reports the instructions of vmio's exit path
+per exit: ((vmio N2 - vmio N1) - (bare N2 - bare N1)) / (N2 - N1), i.e. with
+the fake backend's own replay subtracted (exit_insn_bench.c says what is in
+it). The same binary, inputs and environment give the same count on any
+machine, loaded or not, so this is the exit path's regression figure.
+Prints a table; writes JSON to $VMIO_BENCH_JSON; without valgrind it says so
+and writes {"skipped": ...}.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def instructions(cmd):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] + cmd,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            raise SystemExit("exit_insns: %s failed:\n%s" % (" ".join(cmd), p.stderr[-2000:]))
+        m = re.search(r"Collected : (\d+)", p.stderr) or re.search(r"refs:\s+([\d,]+)", p.stderr)
+        if m:
+            return int(m.group(1).replace(",", ""))
+        with open(out) as f:
+            for line in f:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    return int(line.split()[1])
+    raise SystemExit("exit_insns: no instruction count from callgrind")
+
+
+def main(argv):
+    args = argv[1:]
+    n1, n2 = 1, 20001
+    for flag in ("--n1", "--n2"):
+        if flag in args:
+            i = args.index(flag)
+            if flag == "--n1":
+                n1 = int(args[i + 1])
+            else:
+                n2 = int(args[i + 1])
+            del args[i:i + 2]
+    bench = os.path.abspath(args[0])
+    path = os.environ.get("VMIO_BENCH_JSON")
+    if not shutil.which("valgrind"):
+        print("exit_insns: skipped: valgrind is not installed (Debian package valgrind)")
+        if path:
+            with open(path, "w") as f:
+                json.dump({"skipped": "valgrind not installed"}, f)
+        return 0
+    ir = {(mode, n): instructions([bench, mode, str(n)]) for mode in ("vmio", "bare")
+          for n in (n1, n2)}
+    per_vmio = (ir["vmio", n2] - ir["vmio", n1]) / (n2 - n1)
+    per_bare = (ir["bare", n2] - ir["bare", n1]) / (n2 - n1)
+    loop = per_vmio - per_bare
+    print("Exit path, user-space instructions per exit (callgrind, fake backend, %d exits)"
+          % (n2 - n1))
+    print("%-40s %10.1f" % ("backend replay + script (bare loop)", per_bare))
+    print("%-40s %10.1f" % ("vmio_vcpu_run() total", per_vmio))
+    print("%-40s %10.1f" % ("vmio's exit path (the difference)", loop))
+    if path:
+        with open(path, "w") as f:
+            json.dump({"n1": n1, "n2": n2, "instructions": {"%s_%d" % k: v for k, v in ir.items()},
+                       "per_exit_bare": per_bare, "per_exit_vmio": per_vmio,
+                       "per_exit_vmio_path": loop}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
