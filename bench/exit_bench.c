@@ -24,6 +24,9 @@
  * time per access (its stats, timing on) is reported as well.
  *
  * Usage: exit_bench [--exits N] [--reps R] [--json PATH]
+ *        exit_bench --only bare|vmio-timing-off|vmio-timing-on --exits N
+ *   (--only: one pio_out run of that variant and nothing else, no output:
+ *   bench/exit_insns.py --kvm counts its instructions under callgrind)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -146,7 +149,9 @@ static const struct vmio_stat_counter *stat_counter(struct vmio_vcpu *vcpu, enum
 {
     static const enum vmio_stat_kind kinds[] = {VMIO_STAT_PIO_OUT, VMIO_STAT_PIO_IN,
                                                 VMIO_STAT_MMIO_WRITE, VMIO_STAT_MMIO_READ};
-    return &vmio_vcpu_stats(vcpu)->kind[kinds[k]];
+    static struct vmio_stats st; /* one benchmark thread */
+    vmio_vcpu_stats(vcpu, &st);
+    return &st.kind[kinds[k]];
 }
 
 /* One sample: per-exit wall/user/sys ns and the exit count it was divided by. */
@@ -281,6 +286,35 @@ static void summarize(enum kase k, int reps, struct summary out[NVARIANTS])
     }
 }
 
+/* --only: one pio_out run of one variant (for instruction counting), status 0 on success. */
+static int run_only(const char *variant, uint32_t n)
+{
+    uint8_t code[64];
+    size_t len = build_guest(code, PIO_OUT, n);
+    struct sample s;
+    if (strcmp(variant, "bare") == 0) {
+        struct bare_vm *bare = NULL;
+        if (bare_vm_create(&bare, GUEST_MEM, DEV_PORT, DEV_MMIO) < 0)
+            return 1;
+        int rc = run_bare(bare, code, len, n, &s);
+        bare_vm_destroy(bare);
+        return rc < 0;
+    }
+    bool timing = strcmp(variant, "vmio-timing-on") == 0;
+    if (!timing && strcmp(variant, "vmio-timing-off") != 0) {
+        fprintf(stderr, "exit_bench: --only %s: expected bare, vmio-timing-off or vmio-timing-on\n",
+                variant);
+        return 2;
+    }
+    struct vmio_side vs = {0};
+    if (vmio_side_create(&vs) < 0)
+        return 1;
+    int rc = run_vmio(&vs, PIO_OUT, code, len, n, timing, &s);
+    vmio_vcpu_destroy(vs.vcpu);
+    vmio_vm_destroy(vs.vm);
+    return rc < 0;
+}
+
 static void json_skip(FILE *json, const char *why)
 {
     printf("\n== Per-exit cost: skipped (%s) ==\n", why);
@@ -294,12 +328,17 @@ int main(int argc, char **argv)
         return 1;
     uint32_t n = 20000;
     int reps = 15;
+    const char *only = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--exits") == 0)
             n = (uint32_t)strtoul(argv[i + 1], NULL, 0);
         else if (strcmp(argv[i], "--reps") == 0)
             reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--only") == 0)
+            only = argv[i + 1];
     }
+    if (only)
+        return run_only(only, n);
     if (n < 1 || reps < 1 || reps > MAX_REPS) {
         fprintf(stderr, "usage: exit_bench [--exits N>0] [--reps 1..%d] [--json PATH]\n", MAX_REPS);
         return 2;

@@ -79,7 +79,9 @@ int main(int argc, char **argv)
         struct vmio_exit e;
         if (vmio_vcpu_run(vcpu, &e) < 0 || e.reason != VMIO_EXIT_UNKNOWN)
             die("run", NULL);
-        got = vmio_vcpu_stats(vcpu)->kind[VMIO_STAT_PIO_OUT].count;
+        static struct vmio_stats st;
+        vmio_vcpu_stats(vcpu, &st);
+        got = st.kind[VMIO_STAT_PIO_OUT].count;
         vmio_vcpu_destroy(vcpu);
         vmio_vm_destroy(vm);
     }

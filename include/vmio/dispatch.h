@@ -19,6 +19,13 @@
 struct vmio_dispatcher {
     const struct vmio_bus *mmio;
     const struct vmio_bus *pio;
+    /*
+     * Optional: the calling thread's readers of those buses (the run loop's);
+     * lookups then go through vmio_bus_reader_lookup(), which remembers the
+     * last range found. NULL: plain vmio_bus_lookup().
+     */
+    struct vmio_bus_reader *mmio_reader;
+    struct vmio_bus_reader *pio_reader;
     enum vmio_unclaimed_policy policy;
     FILE *log; /* LOG policy output; NULL = stderr */
     /* Optional: fetch the guest instruction pointer for reports (may be NULL). */

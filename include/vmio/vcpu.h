@@ -157,7 +157,11 @@ int vmio_vcpu_set_regs(struct vmio_vcpu *vcpu, const struct vmio_x86_regs *regs)
 int vmio_vcpu_get_sregs(struct vmio_vcpu *vcpu, struct vmio_x86_sregs *sregs);
 int vmio_vcpu_set_sregs(struct vmio_vcpu *vcpu, const struct vmio_x86_sregs *sregs);
 
-/* vmio_vcpu_stats - this vCPU's counters so far (read by its own thread). */
-const struct vmio_stats *vmio_vcpu_stats(const struct vmio_vcpu *vcpu);
+/*
+ * vmio_vcpu_stats - copy this vCPU's counters so far into *@out, times in ns
+ * (read by the vCPU's own thread, or when it is not running, for exact
+ * figures).
+ */
+void vmio_vcpu_stats(const struct vmio_vcpu *vcpu, struct vmio_stats *out);
 
 #endif

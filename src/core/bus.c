@@ -33,38 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmio/bus.h"
-
-struct snapshot {
-    unsigned count;
-    uint64_t gen;                  /* the bus generation that made it current */
-    struct snapshot *next_retired; /* writer-only: retired list link */
-    uint64_t retired_gen;          /* writer-only: generation that replaced it */
-    uint64_t *ekeys;               /* [1..count]: range bases in Eytzinger order */
-    uint32_t *eidx;                /* [1..count]: position of ekeys[k] in ranges[] */
-    struct vmio_bus_range ranges[];
-};
-
-struct vmio_bus_reader {
-    _Atomic uint64_t seen_gen; /* last generation this reader observed while holding nothing */
-    struct vmio_bus *bus;
-    struct vmio_bus_reader *next;
-    /* The last range found, valid while its snapshot's gen == seen_gen (owner thread only). */
-    const struct vmio_bus_range *last;
-    uint64_t last_gen;
-    /* Keep readers on their own cache lines: each vCPU writes only its own. */
-    char pad[64 - 2 * sizeof(uint64_t) - 3 * sizeof(void *)];
-};
-
-struct vmio_bus {
-    _Atomic(struct snapshot *) current;
-    _Atomic uint64_t gen;
-    enum vmio_space space;
-    char name[16];
-    pthread_mutex_t lock; /* serialises writers and the reader list */
-    struct vmio_bus_reader *readers;
-    struct snapshot *retired;
-};
+#include "core/bus_internal.h"
 
 /* One allocation: the header, ranges[count], ekeys[count + 1], eidx[count + 1]. */
 static struct snapshot *snapshot_alloc(unsigned count)
@@ -173,20 +142,6 @@ static void publish_locked(struct vmio_bus *bus, struct snapshot *next)
     reclaim_locked(bus);
 }
 
-/* Index in ranges[] of the first range whose base is > addr (upper bound), or count. */
-static inline unsigned upper_bound(const struct snapshot *s, uint64_t addr)
-{
-    const uint64_t *keys = s->ekeys;
-    unsigned n = s->count, k = 1;
-    while (k <= n) {
-        __builtin_prefetch(keys + 16 * k); /* four levels down: one cache line of keys */
-        k = 2 * k + (keys[k] <= addr);
-    }
-    /* The path went right (past keys <= addr) then left once at the answer: undo it. */
-    k >>= __builtin_ffs((int)~k);
-    return k ? s->eidx[k] : n;
-}
-
 static uint64_t range_last(const struct vmio_bus_range *r)
 {
     return r->base + (r->len - 1);
@@ -215,7 +170,7 @@ int vmio_bus_register(struct vmio_bus *bus, struct vmio_device *dev, uint64_t ba
 
     pthread_mutex_lock(&bus->lock);
     struct snapshot *cur = atomic_load(&bus->current);
-    unsigned pos = upper_bound(cur, base);
+    unsigned pos = bus_upper_bound(cur, base);
     /* Overlap can only be with the range just before or just after pos. */
     const struct vmio_bus_range *clash = NULL;
     if (pos > 0 && range_last(&cur->ranges[pos - 1]) >= base)
@@ -251,7 +206,7 @@ int vmio_bus_unregister(struct vmio_bus *bus, struct vmio_device *dev, uint64_t 
 {
     pthread_mutex_lock(&bus->lock);
     struct snapshot *cur = atomic_load(&bus->current);
-    unsigned pos = upper_bound(cur, base);
+    unsigned pos = bus_upper_bound(cur, base);
     if (pos == 0 || cur->ranges[pos - 1].base != base || cur->ranges[pos - 1].dev != dev) {
         pthread_mutex_unlock(&bus->lock);
         return vmio_error_set(err, -ENOENT, "%s bus: device %s has no range at 0x%" PRIx64,
@@ -271,43 +226,18 @@ int vmio_bus_unregister(struct vmio_bus *bus, struct vmio_device *dev, uint64_t 
     return 0;
 }
 
-/* Whole access inside @r: addr - base + width <= len, written to avoid overflow. */
-static inline bool inside(const struct vmio_bus_range *r, uint64_t addr, uint64_t width)
-{
-    uint64_t off = addr - r->base;
-    return off < r->len && width <= r->len - off && width > 0;
-}
-
-/* The range of snapshot @s holding [addr, addr + width), or NULL. */
-static inline const struct vmio_bus_range *search(const struct snapshot *s, uint64_t addr,
-                                                  uint64_t width)
-{
-    unsigned pos = upper_bound(s, addr);
-    if (pos == 0)
-        return NULL;
-    const struct vmio_bus_range *r = &s->ranges[pos - 1];
-    return inside(r, addr, width) ? r : NULL;
-}
-
 const struct vmio_bus_range *vmio_bus_lookup(const struct vmio_bus *bus, uint64_t addr,
                                              uint64_t width)
 {
-    return search(atomic_load_explicit(&bus->current, memory_order_acquire), addr, width);
+    if (width == 0)
+        return NULL;
+    return bus_search(atomic_load_explicit(&bus->current, memory_order_acquire), addr, width);
 }
 
 const struct vmio_bus_range *vmio_bus_reader_lookup(struct vmio_bus_reader *reader, uint64_t addr,
                                                     uint64_t width)
 {
-    uint64_t seen = atomic_load_explicit(&reader->seen_gen, memory_order_relaxed);
-    if (reader->last_gen == seen && inside(reader->last, addr, width))
-        return reader->last;
-    const struct snapshot *s = atomic_load_explicit(&reader->bus->current, memory_order_acquire);
-    const struct vmio_bus_range *r = search(s, addr, width);
-    if (r) {
-        reader->last = r;
-        reader->last_gen = s->gen;
-    }
-    return r;
+    return width ? bus_reader_lookup(reader, addr, width) : NULL;
 }
 
 unsigned vmio_bus_count(const struct vmio_bus *bus)
@@ -347,16 +277,7 @@ struct vmio_bus_reader *vmio_bus_reader_add(struct vmio_bus *bus)
 
 void vmio_bus_reader_quiesce(struct vmio_bus_reader *reader)
 {
-    /*
-     * Only this reader's thread writes seen_gen; writers read it under their
-     * lock. Any snapshot this reader loads after this point was current at or
-     * after generation seen_gen, so every snapshot retired at or before it is
-     * no longer reachable from this reader.
-     */
-    uint64_t gen = atomic_load(&reader->bus->gen);
-    /* Skip the store (and the cache-line write) when nothing was published. */
-    if (atomic_load_explicit(&reader->seen_gen, memory_order_relaxed) != gen)
-        atomic_store(&reader->seen_gen, gen);
+    bus_reader_quiesce(reader);
 }
 
 void vmio_bus_reader_remove(struct vmio_bus *bus, struct vmio_bus_reader *reader)

@@ -2,14 +2,16 @@
  * vmio_dispatch(): one access from "which device?" to "completed" (see
  * vmio/dispatch.h). Runs on vCPU threads for every I/O exit, so it allocates
  * nothing, takes no lock (the bus lookup is lock-free) and touches no
- * shared mutable state.
+ * shared mutable state. The path of a claimed single access is inline in
+ * core/dispatch_internal.h (the run loop includes it); this file has the
+ * rest: unclaimed accesses, devices that stop the vCPU, string I/O.
  *
  * Invariant: a device is called only with an access that lies entirely in
  * its range and has width 1, 2, 4 or 8; everything else is unclaimed.
  */
 #include <string.h>
 
-#include "vmio/dispatch.h"
+#include "core/dispatch_internal.h"
 
 static void fill_ip(const struct vmio_dispatcher *d, struct vmio_exit *e)
 {
@@ -18,7 +20,7 @@ static void fill_ip(const struct vmio_dispatcher *d, struct vmio_exit *e)
 }
 
 /* Returns 1 when the caller must stop (strict), 0 when the access is completed. */
-static int handle_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
+int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
 {
     struct vmio_access *a = &e->access;
     if (d->policy == VMIO_UNCLAIMED_STRICT) {
@@ -45,8 +47,21 @@ static int handle_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e
     return 0;
 }
 
-static int deliver(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                   const struct vmio_bus_range *r)
+/* A device stopped the access (rc > 0: debug-exit, rc < 0: failure): describe it. */
+int dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                        const struct vmio_device *dev, int rc)
+{
+    e->device = dev->name;
+    e->reason = rc > 0 ? VMIO_EXIT_DEBUG_EXIT : VMIO_EXIT_DEVICE_ERROR;
+    if (rc < 0)
+        e->code = (uint64_t)(int64_t)rc;
+    fill_ip(d, e);
+    return 1;
+}
+
+/* String I/O (count > 1): the device sees each element in order. */
+int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                    const struct vmio_bus_range *r)
 {
     struct vmio_access *a = &e->access;
     struct vmio_device *dev = r->dev;
@@ -72,33 +87,11 @@ static int deliver(const struct vmio_dispatcher *d, struct vmio_exit *e,
                 a->data = value;
         }
     }
-    if (rc == 0)
-        return 0;
-    e->device = dev->name;
-    e->reason = rc > 0 ? VMIO_EXIT_DEBUG_EXIT : VMIO_EXIT_DEVICE_ERROR;
-    if (rc < 0)
-        e->code = (uint64_t)(int64_t)rc;
-    fill_ip(d, e);
-    return 1;
+    return rc == 0 ? 0 : dispatch_stopped_by(d, e, dev, rc);
 }
 
 int vmio_dispatch(const struct vmio_dispatcher *d, struct vmio_exit *e,
                   const struct vmio_bus_range **claimed)
 {
-    struct vmio_access *a = &e->access;
-    const struct vmio_bus *bus = a->space == VMIO_SPACE_PIO    ? d->pio
-                                 : a->space == VMIO_SPACE_MMIO ? d->mmio
-                                                               : NULL;
-    const struct vmio_bus_range *r = NULL;
-    bool width_ok = a->width == 1 || a->width == 2 || a->width == 4 || a->width == 8;
-    if (bus && width_ok && a->count >= 1)
-        r = vmio_bus_lookup(bus, a->addr, a->width);
-    if (claimed)
-        *claimed = r;
-    if (!r) {
-        if (!width_ok) /* never memset/complete with a width we do not model */
-            a->width = a->width > 8 ? 8 : a->width;
-        return handle_unclaimed(d, e);
-    }
-    return deliver(d, e, r);
+    return dispatch_access(d, e, claimed);
 }

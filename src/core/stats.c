@@ -28,6 +28,10 @@ static void counter_add(struct vmio_stat_counter *d, const struct vmio_stat_coun
     d->count += s->count;
     d->elements += s->elements;
     d->ns += s->ns;
+    if (s->max_ns > d->max_ns)
+        d->max_ns = s->max_ns;
+    for (unsigned b = 0; b < VMIO_STAT_HIST_BUCKETS; b++)
+        d->hist[b] += s->hist[b];
 }
 
 void vmio_stats_add(struct vmio_stats *dst, const struct vmio_stats *src)
@@ -38,14 +42,55 @@ void vmio_stats_add(struct vmio_stats *dst, const struct vmio_stats *src)
         counter_add(&dst->device[i], &src->device[i]);
 }
 
+static uint64_t scale(uint64_t units, double unit_ns)
+{
+    double ns = (double)units * unit_ns + 0.5;
+    return ns >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)ns;
+}
+
+void stats_to_ns(struct vmio_stats *s, double unit_ns)
+{
+    s->unit_ns = unit_ns;
+    if (unit_ns == 1.0)
+        return;
+    for (unsigned i = 0; i < VMIO_STAT_NKINDS; i++) {
+        s->kind[i].ns = scale(s->kind[i].ns, unit_ns);
+        s->kind[i].max_ns = scale(s->kind[i].max_ns, unit_ns);
+    }
+    for (unsigned i = 0; i < VMIO_STATS_MAX_DEVICES; i++) {
+        s->device[i].ns = scale(s->device[i].ns, unit_ns);
+        s->device[i].max_ns = scale(s->device[i].max_ns, unit_ns);
+    }
+}
+
 void vmio_vm_stats(struct vmio_vm *vm, struct vmio_stats *out)
 {
     pthread_mutex_lock(&vm->lock);
     *out = vm->stats_done;
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
         if (vm->vcpus[i])
-            vmio_stats_add(out, vmio_vcpu_stats(vm->vcpus[i]));
+            vmio_stats_add(out, vcpu_raw_stats(vm->vcpus[i]));
     pthread_mutex_unlock(&vm->lock);
+    stats_to_ns(out, timing_unit_ns(&vm->clock));
+}
+
+double vmio_stat_percentile_ns(const struct vmio_stat_counter *c, double unit_ns, double p)
+{
+    uint64_t total = 0, seen = 0;
+    for (unsigned b = 0; b < VMIO_STAT_HIST_BUCKETS; b++)
+        total += c->hist[b];
+    if (total == 0 || p <= 0)
+        return 0.0;
+    double want = (double)total * (p > 100 ? 100 : p) / 100.0;
+    for (unsigned b = 0; b < VMIO_STAT_HIST_BUCKETS; b++) {
+        seen += c->hist[b];
+        if ((double)seen >= want) {
+            double top = b == 0 ? 0.0 : (double)(1ULL << b) * unit_ns; /* times < 2^b units */
+            return top < (double)c->max_ns && b + 1 < VMIO_STAT_HIST_BUCKETS ? top
+                                                                             : (double)c->max_ns;
+        }
+    }
+    return (double)c->max_ns;
 }
 
 static const char *device_name(struct vmio_vm *vm, unsigned id)
@@ -66,12 +111,22 @@ static void print_row(FILE *out, const char *name, const struct vmio_stat_counte
             (double)c->ns / 1e6, mean_ns(c));
 }
 
+static void print_device_row(FILE *out, const char *name, const struct vmio_stat_counter *c,
+                             double unit_ns)
+{
+    fprintf(out, "  %-20s %12" PRIu64 " %12" PRIu64 " %14.3f %10.0f %10.0f %10.0f %10" PRIu64 "\n",
+            name, c->count, c->elements, (double)c->ns / 1e6, mean_ns(c),
+            vmio_stat_percentile_ns(c, unit_ns, 50), vmio_stat_percentile_ns(c, unit_ns, 99),
+            c->max_ns);
+}
+
 void vmio_stats_print(struct vmio_vm *vm, const struct vmio_stats *s, FILE *out)
 {
-    const char *header = "  %-20s %12s %12s %14s %10s\n";
+    const char *header = "  %-20s %12s %12s %14s %10s";
     uint64_t total = 0;
     fprintf(out, "vmio exit statistics\n");
     fprintf(out, header, "by kind", "exits", "accesses", "total ms", "mean ns");
+    fputc('\n', out);
     for (unsigned i = 0; i < VMIO_STAT_NKINDS; i++) {
         total += s->kind[i].count;
         if (s->kind[i].count)
@@ -79,9 +134,10 @@ void vmio_stats_print(struct vmio_vm *vm, const struct vmio_stats *s, FILE *out)
     }
     fprintf(out, "  %-20s %12" PRIu64 "\n", "total", total);
     fprintf(out, header, "by device", "exits", "accesses", "total ms", "mean ns");
+    fprintf(out, " %10s %10s %10s\n", "p50 ns", "p99 ns", "max ns");
     unsigned n = vm->ndevices < VMIO_STATS_MAX_DEVICES ? vm->ndevices : VMIO_STATS_MAX_DEVICES;
     for (unsigned i = 0; i < n; i++)
-        print_row(out, device_name(vm, i), &s->device[i]);
+        print_device_row(out, device_name(vm, i), &s->device[i], s->unit_ns);
 }
 
 /* Print @s as a JSON string body, escaping what JSON requires. */
@@ -108,6 +164,16 @@ static void json_counter(FILE *out, const struct vmio_stat_counter *c)
             c->count, c->elements, c->ns, mean_ns(c));
 }
 
+/* A device's counter: json_counter() plus its latency percentiles and maximum. */
+static void json_device_counter(FILE *out, const struct vmio_stat_counter *c, double unit_ns)
+{
+    fprintf(out,
+            "{\"exits\":%" PRIu64 ",\"accesses\":%" PRIu64 ",\"total_ns\":%" PRIu64
+            ",\"mean_ns\":%.1f,\"p50_ns\":%.0f,\"p99_ns\":%.0f,\"max_ns\":%" PRIu64 "}",
+            c->count, c->elements, c->ns, mean_ns(c), vmio_stat_percentile_ns(c, unit_ns, 50),
+            vmio_stat_percentile_ns(c, unit_ns, 99), c->max_ns);
+}
+
 void vmio_stats_write_json(struct vmio_vm *vm, const struct vmio_stats *s, FILE *out)
 {
     uint64_t total = 0;
@@ -123,7 +189,7 @@ void vmio_stats_write_json(struct vmio_vm *vm, const struct vmio_stats *s, FILE 
         fprintf(out, "%s{\"name\":", i ? "," : "");
         json_string(out, device_name(vm, i));
         fprintf(out, ",\"stats\":");
-        json_counter(out, &s->device[i]);
+        json_device_counter(out, &s->device[i], s->unit_ns);
         fputc('}', out);
     }
     fprintf(out, "]}\n");

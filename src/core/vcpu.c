@@ -12,7 +12,17 @@
  *
  * The hypervisor is reached only through the backend ops table
  * (vmio/backend.h): entering the guest costs one indirect call per exit.
- * Handling time is read from the VM's clock (vmio_vm_options.clock).
+ * Handling time is read in the VM's time units (core/timing.h: TSC ticks or
+ * the VM's clock), turned into ns only when reported. This loop is the exit
+ * path: bench/exit_insns.py counts its instructions per exit (callgrind), so
+ * keep anything that is not needed for every access out of it.
+ *
+ * Stall watchdog: while a device handles an access, `busy_since` holds the
+ * handling's start (in time units, never 0) and `busy_exit` the access;
+ * both are published with release stores and cleared after the call, so
+ * vmio_vm_watchdog_check() on another thread can name a handler that has not
+ * returned (it re-reads busy_since after copying the access to make sure the
+ * copy belongs to that same call).
  *
  * Kicks: `kick_lock` guards the kick state, which other threads change:
  * `kick` (a kick not yet consumed), the backend's immediate-exit flag (set
@@ -33,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dispatch_internal.h"
 #include "core/trace.h"
 #include "core/vm_internal.h"
 #include "vmio/dispatch.h"
@@ -45,6 +56,9 @@ struct vmio_vcpu {
     struct vmio_bus_reader *pio_reader;
     uint64_t nexits;
     struct vmio_dispatcher dispatcher;
+    _Atomic uint64_t busy_since;               /* see the top of this file */
+    const struct vmio_exit *_Atomic busy_exit; /* the access being handled */
+    uint64_t stall_reported;                   /* busy_since of the last stall reported */
     struct vmio_stats stats;
     struct vmio_insn_cache *icache; /* decodes for traces and reports; NULL until needed */
 
@@ -120,6 +134,8 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
     }
     v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio,
                                              .pio = vm->pio,
+                                             .mmio_reader = v->mmio_reader,
+                                             .pio_reader = v->pio_reader,
                                              .policy = vm->policy,
                                              .log = vm->log,
                                              .get_ip = vcpu_ip,
@@ -149,7 +165,7 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     pthread_mutex_lock(&vm->lock);
     if (vm->vcpus[v->index] == v)
         vm->vcpus[v->index] = NULL;
-    vmio_stats_add(&vm->stats_done, &v->stats);
+    vmio_stats_add(&vm->stats_done, &v->stats); /* both in time units */
     pthread_mutex_unlock(&vm->lock);
     vmio_bus_reader_remove(vm->mmio, v->mmio_reader);
     vmio_bus_reader_remove(vm->pio, v->pio_reader);
@@ -171,15 +187,21 @@ void vmio_vcpu_kick(struct vmio_vcpu *v)
 }
 
 /* Consume pending kicks; returns whether there was one. */
-static bool kick_consume(struct vmio_vcpu *v)
+static bool kick_take(struct vmio_vcpu *v)
 {
-    if (!atomic_load(&v->kick))
-        return false;
     pthread_mutex_lock(&v->kick_lock);
     bool was = atomic_exchange(&v->kick, false);
     vmio_backend_vcpu_set_immediate_exit(v->hv, false);
     pthread_mutex_unlock(&v->kick_lock);
     return was;
+}
+
+/* The common case, inline: no kick, one relaxed load (kick_take() re-checks under the lock). */
+static inline bool kick_consume(struct vmio_vcpu *v)
+{
+    if (__builtin_expect(!atomic_load_explicit(&v->kick, memory_order_relaxed), 1))
+        return false;
+    return kick_take(v);
 }
 
 unsigned vmio_vcpu_index(const struct vmio_vcpu *v)
@@ -193,13 +215,14 @@ int vmio_vcpu_mp_state(struct vmio_vcpu *v, unsigned *state)
 }
 
 /* Stats bucket of an access: which kind it is, claimed or not. */
-static enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed)
+static inline enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed)
 {
-    if (!claimed)
+    /* A claimed access is on the MMIO (0) or PIO (1) bus; dir is 0 (read) or 1 (write). */
+    static const uint8_t kinds[4] = {VMIO_STAT_MMIO_READ, VMIO_STAT_MMIO_WRITE, VMIO_STAT_PIO_IN,
+                                     VMIO_STAT_PIO_OUT};
+    if (__builtin_expect(!claimed, 0))
         return a->dir == VMIO_WRITE ? VMIO_STAT_UNCLAIMED_WRITE : VMIO_STAT_UNCLAIMED_READ;
-    if (a->space == VMIO_SPACE_PIO)
-        return a->dir == VMIO_WRITE ? VMIO_STAT_PIO_OUT : VMIO_STAT_PIO_IN;
-    return a->dir == VMIO_WRITE ? VMIO_STAT_MMIO_WRITE : VMIO_STAT_MMIO_READ;
+    return (enum vmio_stat_kind)kinds[(a->space & 1) << 1 | (a->dir & 1)];
 }
 
 /* Register accessors for the trace decoder (ctx is the vCPU). */
@@ -258,35 +281,69 @@ static void report_strict_stop(struct vmio_vcpu *v, const struct vmio_exit *e)
             e->access.addr, e->access.width, e->ip, insn);
 }
 
-/* Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it. */
-static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
+/* Histogram bucket of a handling time: floor(log2(t)) + 1, the last bucket open-ended. */
+static inline unsigned hist_bucket(uint64_t t)
 {
-    struct vmio_access *a = &e->access;
-    struct vmio_vm *vm = v->vm;
-    uint64_t t0 = vm->timing ? vmio_clock_now(vm->clock) : 0;
-    const struct vmio_bus_range *r;
-    int stop = vmio_dispatch(&v->dispatcher, e, &r);
-    uint64_t dt = vm->timing ? vmio_clock_now(vm->clock) - t0 : 0;
+    unsigned b = t ? 64u - (unsigned)__builtin_clzll(t) : 0;
+    return b < VMIO_STAT_HIST_BUCKETS ? b : VMIO_STAT_HIST_BUCKETS - 1;
+}
 
+/* Count (and time) one access in its kind and, when claimed, its device's counters. */
+static inline void count_access(struct vmio_vcpu *v, const struct vmio_access *a,
+                                const struct vmio_bus_range *r, uint64_t dt)
+{
     struct vmio_stat_counter *k = &v->stats.kind[access_kind(a, r != NULL)];
     k->count++;
     k->elements += a->count;
     k->ns += dt;
-    if (r) {
-        unsigned id = r->dev->id < VMIO_STATS_MAX_DEVICES ? r->dev->id : VMIO_STATS_MAX_DEVICES - 1;
-        struct vmio_stat_counter *d = &v->stats.device[id];
-        d->count++;
-        d->elements += a->count;
-        d->ns += dt;
-    }
+    if (!r)
+        return;
+    unsigned id = r->dev->id < VMIO_STATS_MAX_DEVICES ? r->dev->id : VMIO_STATS_MAX_DEVICES - 1;
+    struct vmio_stat_counter *d = &v->stats.device[id];
+    d->count++;
+    d->elements += a->count;
+    d->ns += dt;
+    d->hist[hist_bucket(dt)]++;
+    if (dt > d->max_ns)
+        d->max_ns = dt;
+}
+
+/* The rare parts of an access: strict-stop report, trace line. */
+static void access_extras(struct vmio_vcpu *v, struct vmio_exit *e, const struct vmio_bus_range *r,
+                          int stop)
+{
+    const struct vmio_access *a = &e->access;
     if (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
         a->dir == VMIO_READ)
         report_strict_stop(v, e);
-    if (vm->trace) { /* never on the untraced path of a claimed access */
+    if (v->vm->trace) {
         char insn[256];
         exit_insn(v, e, insn, sizeof(insn));
-        vmio_trace_exit(vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
+        vmio_trace_exit(v->vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
     }
+}
+
+/* Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it. */
+static inline int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    struct vmio_vm *vm = v->vm;
+    uint64_t t0 = 0;
+    if (vm->timing) {
+        t0 = timing_now(&vm->clock);
+        atomic_store_explicit(&v->busy_exit, e, memory_order_relaxed);
+        /* | 1: never 0, which means idle to the watchdog (one unit of skew there only) */
+        atomic_store_explicit(&v->busy_since, t0 | 1, memory_order_release);
+    }
+    const struct vmio_bus_range *r;
+    int stop = dispatch_access(&v->dispatcher, e, &r);
+    uint64_t dt = 0;
+    if (vm->timing) {
+        atomic_store_explicit(&v->busy_since, 0, memory_order_release);
+        dt = timing_now(&vm->clock) - t0;
+    }
+    count_access(v, &e->access, r, dt);
+    if (__builtin_expect(stop || vm->trace, 0))
+        access_extras(v, e, r, stop);
     return stop;
 }
 
@@ -317,8 +374,8 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
             e->access.reg = VMIO_REG_NONE;
             return 0;
         }
-        vmio_bus_reader_quiesce(v->mmio_reader);
-        vmio_bus_reader_quiesce(v->pio_reader);
+        bus_reader_quiesce(v->mmio_reader);
+        bus_reader_quiesce(v->pio_reader);
         int rc = vmio_backend_vcpu_enter(v->hv, e);
         v->nexits++;
         if (rc < 0)
@@ -528,7 +585,13 @@ int vmio_vcpu_set_sregs(struct vmio_vcpu *v, const struct vmio_x86_sregs *sregs)
     return vmio_backend_vcpu_set_sregs(v->hv, sregs);
 }
 
-const struct vmio_stats *vmio_vcpu_stats(const struct vmio_vcpu *v)
+const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *v)
 {
     return &v->stats;
+}
+
+void vmio_vcpu_stats(const struct vmio_vcpu *v, struct vmio_stats *out)
+{
+    *out = v->stats;
+    stats_to_ns(out, timing_unit_ns(&v->vm->clock));
 }

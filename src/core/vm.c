@@ -377,7 +377,7 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     vm->policy = opts->unclaimed;
     vm->log = opts->log ? opts->log : stderr;
     vm->timing = true;
-    vm->clock = opts->clock;
+    timing_init(&vm->clock, opts->clock);
     vm->irqchip = opts->irqchip;
     vm->cpus = opts->cpus ? opts->cpus : 1;
     atomic_init(&vm->power_event, 0);

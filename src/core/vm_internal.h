@@ -16,6 +16,7 @@
 #include "vmio/backend.h"
 #include "vmio/clock.h"
 #include "vmio/guest_mem.h"
+#include "core/timing.h"
 #include "vmio/stats.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
@@ -41,8 +42,8 @@ struct vmio_vm {
     enum vmio_unclaimed_policy policy;
     FILE *log;
     FILE *trace;
-    bool timing;
-    const struct vmio_clock *clock; /* handling time; NULL = system (vmio_clock_now()) */
+    bool timing;              /* measure handling time (vmio_vm_set_timing()) */
+    struct vmio_timing clock; /* handling-time units (core/timing.h) */
 
     pthread_mutex_t lock;         /* devices[], vcpus[], stats_done */
     struct vmio_device **devices; /* owned, destroyed once, by id */
@@ -50,7 +51,7 @@ struct vmio_vm {
     struct vmio_vcpu *vcpus[VMIO_MAX_VCPUS];
     struct vmio_stats stats_done; /* folded in from destroyed vCPUs */
 
-    unsigned cpus; /* vmio_vm_options.cpus, at least 1 */
+    unsigned cpus;          /* vmio_vm_options.cpus, at least 1 */
     atomic_int power_event; /* 0, or the first enum vmio_power_event requested */
 
     /* Interrupts: fixed at creation. */
@@ -58,5 +59,11 @@ struct vmio_vm {
     bool pit;
     struct vmio_irq_line lines[VMIO_IRQCHIP_GSIS]; /* vmio_vm_irq_line() */
 };
+
+/* The raw counters of a vCPU (time in units of vm->clock): stats.c sums them. */
+const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *vcpu);
+
+/* stats_to_ns - turn @s's times from units into ns (@unit_ns per unit); sets s->unit_ns. */
+void stats_to_ns(struct vmio_stats *s, double unit_ns);
 
 #endif

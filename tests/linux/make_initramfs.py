@@ -9,7 +9,9 @@ milestones the test checks, then powers the machine off:
 then ends the way the kernel command line says: vmio.end=reboot (reboot -f:
 ACPI reset register), vmio.end=panic (a kernel crash through sysrq: with
 panic=-1 the kernel reboots), or by default poweroff -f (ACPI S5 through the
-FADT's sleep control register). Each must end the VMM with status 0.
+FADT's sleep control register). Each must end the VMM with status 0. The
+second before a reboot or a crash lets the serial line drain the marker:
+the kernel's own messages would otherwise cut into it.
 Deterministic: the same busybox gives the same bytes.
 """
 import gzip
@@ -30,8 +32,8 @@ echo "VMIO-INIT: up"
 echo "VMIO-INIT: cpus=$(grep -c ^processor /proc/cpuinfo)"
 for f in /init.d/*.sh; do [ -e "$f" ] && . "$f"; done
 case " $(cat /proc/cmdline) " in
-*" vmio.end=reboot "*) echo "VMIO-INIT: rebooting"; reboot -f ;;
-*" vmio.end=panic "*) echo "VMIO-INIT: panicking"; echo c > /proc/sysrq-trigger ;;
+*" vmio.end=reboot "*) echo "VMIO-INIT: rebooting"; sleep 1; reboot -f ;;
+*" vmio.end=panic "*) echo "VMIO-INIT: panicking"; sleep 1; echo c > /proc/sysrq-trigger ;;
 esac
 echo "VMIO-INIT: powering off"
 poweroff -f

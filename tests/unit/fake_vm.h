@@ -72,6 +72,14 @@ static inline void fake_vm_vcpu(struct fake_vm *m, unsigned i)
         fail_msg("vmio_vcpu_create %u: %s", i, err.msg);
 }
 
+/* vCPU @v's statistics (vmio_vcpu_stats()) in a static copy, valid until the next call. */
+static inline const struct vmio_stats *fake_vm_stats(const struct vmio_vcpu *v)
+{
+    static struct vmio_stats s;
+    vmio_vcpu_stats(v, &s);
+    return &s;
+}
+
 /* Everything written to the log so far (NUL-terminated). */
 static inline const char *fake_vm_log(struct fake_vm *m)
 {

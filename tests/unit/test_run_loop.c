@@ -84,7 +84,7 @@ static void test_widths(void **state)
     for (unsigned i = 0; i < nex; i++)
         expect_completion(&m, ex[i].step, ex[i].bytes, ex[i].n);
 
-    const struct vmio_stats *st = vmio_vcpu_stats(m.vcpu[0]);
+    const struct vmio_stats *st = fake_vm_stats(m.vcpu[0]);
     assert_int_equal(st->kind[VMIO_STAT_MMIO_WRITE].count, 4);
     assert_int_equal(st->kind[VMIO_STAT_MMIO_READ].count, 4 + 7); /* echo + pattern reads */
     assert_int_equal(st->kind[VMIO_STAT_PIO_OUT].count, 3);
@@ -150,7 +150,7 @@ static void test_string_pio(void **state)
     }
     for (unsigned i = 0; i < nex; i++)
         expect_completion(&m, ex[i].step, ex[i].bytes, ex[i].n);
-    const struct vmio_stats *st = vmio_vcpu_stats(m.vcpu[0]);
+    const struct vmio_stats *st = fake_vm_stats(m.vcpu[0]);
     assert_int_equal(st->kind[VMIO_STAT_PIO_OUT].count, 3); /* a string exit counts once */
     assert_int_equal(st->kind[VMIO_STAT_PIO_OUT].elements, 15);
     assert_int_equal(st->kind[VMIO_STAT_PIO_IN].count, 12);
@@ -187,7 +187,7 @@ static void check_all_ones(struct fake_vm *m, const struct unclaimed_script *s)
     expect_completion(m, s->pio_read, ones, 2);
     expect_completion(m, s->mmio_read, ones, 4);
     expect_completion(m, s->straddle, ones, 8);
-    const struct vmio_stats *st = vmio_vcpu_stats(m->vcpu[0]);
+    const struct vmio_stats *st = fake_vm_stats(m->vcpu[0]);
     assert_int_equal(st->kind[VMIO_STAT_UNCLAIMED_READ].count, 3);
     assert_int_equal(st->kind[VMIO_STAT_UNCLAIMED_WRITE].count, 2);
     assert_int_equal(st->kind[VMIO_STAT_MMIO_READ].count, 0);
@@ -266,7 +266,7 @@ static void test_unclaimed_strict(void **state)
                                                      "[ebx+0x8]\" (8b 43 08)\n"));
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_UNCLAIMED); /* the straddle */
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
-    const struct vmio_stats *st = vmio_vcpu_stats(m.vcpu[0]);
+    const struct vmio_stats *st = fake_vm_stats(m.vcpu[0]);
     assert_int_equal(st->kind[VMIO_STAT_UNCLAIMED_READ].count, 3);
     fake_vm_fini(&m);
 }
@@ -325,7 +325,7 @@ static void test_stats_time(void **state)
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_SHUTDOWN);
 
-    const struct vmio_stats *st = vmio_vcpu_stats(m.vcpu[0]);
+    const struct vmio_stats *st = fake_vm_stats(m.vcpu[0]);
     assert_int_equal(st->kind[VMIO_STAT_PIO_IN].count, 4);
     assert_int_equal(st->kind[VMIO_STAT_PIO_IN].elements, 7);
     assert_int_equal(st->kind[VMIO_STAT_PIO_IN].ns, 3 * 1000 + 4 * 1000);
@@ -344,8 +344,19 @@ static void test_stats_time(void **state)
     vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 1, 0x6000, 0);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
+    st = fake_vm_stats(m.vcpu[0]);
     assert_int_equal(st->device[id].count, 7);
     assert_int_equal(st->device[id].ns, 7500);
+    /* Latency: 3 x 1000 ns, 2 x 250, the string exit 4 x 1000 in one, the untimed one 0. */
+    assert_true(st->unit_ns == 1.0); /* the manual clock: units are ns */
+    assert_int_equal(st->device[id].max_ns, 4000);
+    assert_int_equal(st->device[id].hist[0], 1);
+    assert_int_equal(st->device[id].hist[8], 2);  /* 128 <= 250 < 256 */
+    assert_int_equal(st->device[id].hist[10], 3); /* 512 <= 1000 < 1024 */
+    assert_int_equal(st->device[id].hist[12], 1); /* 2048 <= 4000 < 4096 */
+    assert_true(vmio_stat_percentile_ns(&st->device[id], st->unit_ns, 50) == 1024.0);
+    assert_true(vmio_stat_percentile_ns(&st->device[id], st->unit_ns, 99) == 4000.0);
+    assert_true(vmio_stat_percentile_ns(&st->kind[VMIO_STAT_HLT], st->unit_ns, 50) == 0.0);
 
     /* The VM's totals keep a destroyed vCPU's numbers. */
     vmio_vcpu_destroy(m.vcpu[0]);
@@ -438,7 +449,7 @@ static void test_stops_and_exits(void **state)
     e = fake_vm_run(&m, 0, 0); /* the script is over */
     assert_int_equal(e.reason, VMIO_EXIT_UNKNOWN);
     assert_int_equal(e.code, VMIO_FAKE_SCRIPT_END);
-    const struct vmio_stats *st = vmio_vcpu_stats(m.vcpu[0]);
+    const struct vmio_stats *st = fake_vm_stats(m.vcpu[0]);
     assert_int_equal(st->kind[VMIO_STAT_HLT].count, 1);
     assert_int_equal(st->kind[VMIO_STAT_OTHER].count, n - 1 + 1); /* the others + script end */
     assert_int_equal(st->kind[VMIO_STAT_PIO_OUT].count, 2);
