@@ -58,7 +58,7 @@ struct vmio_vcpu {
     struct vmio_dispatcher dispatcher;
     _Atomic uint64_t busy_since;               /* see the top of this file */
     const struct vmio_exit *_Atomic busy_exit; /* the access being handled */
-    uint64_t stall_reported;                   /* busy_since of the last stall reported */
+    _Atomic uint64_t stall_reported; /* busy_since of the last stall reported */
     struct vmio_stats stats;
     struct vmio_insn_cache *icache; /* decodes for traces and reports; NULL until needed */
 
@@ -583,6 +583,23 @@ int vmio_vcpu_get_sregs(struct vmio_vcpu *v, struct vmio_x86_sregs *sregs)
 int vmio_vcpu_set_sregs(struct vmio_vcpu *v, const struct vmio_x86_sregs *sregs)
 {
     return vmio_backend_vcpu_set_sregs(v->hv, sregs);
+}
+
+bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, struct vmio_access *a,
+                  uint64_t *since)
+{
+    uint64_t s = atomic_load_explicit(&v->busy_since, memory_order_acquire);
+    if (!s || now - s < timeout || now < s)
+        return false;
+    const struct vmio_exit *e = atomic_load_explicit(&v->busy_exit, memory_order_relaxed);
+    *a = e->access; /* the exit outlives the call: it is the run loop caller's */
+    a->buf = NULL;
+    if (atomic_load_explicit(&v->busy_since, memory_order_acquire) != s)
+        return false; /* the call ended meanwhile: the copy may mix two accesses */
+    if (atomic_exchange(&v->stall_reported, s) == s)
+        return false; /* reported already */
+    *since = s;
+    return true;
 }
 
 const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *v)

@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 
 #include "core/vm_internal.h"
+#include "vmio/watchdog.h"
 
 #define DEFAULT_MEM_SIZE (64ULL << 20)
 #define MAX_MEM_SIZE (1ULL << 40)
@@ -130,6 +131,7 @@ void vmio_vm_destroy(struct vmio_vm *vm)
 {
     if (!vm)
         return;
+    vmio_vm_watchdog_stop(vm);
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
         vmio_vcpu_destroy(vm->vcpus[i]);
     vmio_bus_free(vm->mmio);

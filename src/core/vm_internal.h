@@ -51,7 +51,8 @@ struct vmio_vm {
     struct vmio_vcpu *vcpus[VMIO_MAX_VCPUS];
     struct vmio_stats stats_done; /* folded in from destroyed vCPUs */
 
-    unsigned cpus;          /* vmio_vm_options.cpus, at least 1 */
+    unsigned cpus;                /* vmio_vm_options.cpus, at least 1 */
+    struct vm_watchdog *watchdog; /* core/watchdog.c; NULL when none runs */
     atomic_int power_event; /* 0, or the first enum vmio_power_event requested */
 
     /* Interrupts: fixed at creation. */
@@ -59,6 +60,15 @@ struct vmio_vm {
     bool pit;
     struct vmio_irq_line lines[VMIO_IRQCHIP_GSIS]; /* vmio_vm_irq_line() */
 };
+
+/*
+ * vcpu_stalled - whether @v has been inside one device call since before
+ * @now - @timeout (time units) and that stall was not reported yet; if so,
+ * a copy of the access and the call's start, and the stall counts as
+ * reported. Any thread (the watchdog's).
+ */
+bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, struct vmio_access *a,
+                  uint64_t *since);
 
 /* The raw counters of a vCPU (time in units of vm->clock): stats.c sums them. */
 const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *vcpu);

@@ -1,0 +1,178 @@
+/*
+ * The stall watchdog (see vmio/watchdog.h).
+ *
+ * A scan reads each vCPU's published handling start (vcpu_stalled() in
+ * vcpu.c, lock-free) and compares it with now, both in the VM's time units
+ * (core/timing.h); the device is named by looking the access up on the VM's
+ * bus through the watchdog's own readers, which quiesce after every scan so
+ * the lookup's result is never a freed range. vm->lock guards the vCPU table
+ * while scanning, as for statistics. The thread sleeps on a condition
+ * variable, so stopping it is immediate.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bus_internal.h"
+#include "core/vm_internal.h"
+#include "vmio/watchdog.h"
+
+struct vm_watchdog {
+    struct vmio_vm *vm;
+    struct vmio_watchdog_options opts;
+    struct vmio_bus_reader *mmio, *pio;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+};
+
+void vmio_stall_log(void *ctx, const struct vmio_stall *s)
+{
+    const struct vmio_access *a = &s->access;
+    fprintf(ctx ? ctx : stderr,
+            "vmio: watchdog: vCPU %u has been in device %s for %" PRIu64
+            " ms: %s %s of %u bytes at 0x%" PRIx64 "\n",
+            s->vcpu, s->device, s->ns / 1000000, vmio_space_name(a->space),
+            a->dir == VMIO_WRITE ? "write" : "read", a->width, a->addr);
+}
+
+/* The name of the device holding @a, through @w's readers when there are (else a plain lookup). */
+static const char *device_name_of(struct vmio_vm *vm, struct vm_watchdog *w,
+                                  const struct vmio_access *a)
+{
+    const struct vmio_bus_range *r = NULL;
+    unsigned width = a->width ? a->width : 1;
+    if (a->space == VMIO_SPACE_MMIO)
+        r = w ? vmio_bus_reader_lookup(w->mmio, a->addr, width)
+              : vmio_bus_lookup(vm->mmio, a->addr, width);
+    else if (a->space == VMIO_SPACE_PIO)
+        r = w ? vmio_bus_reader_lookup(w->pio, a->addr, width)
+              : vmio_bus_lookup(vm->pio, a->addr, width);
+    return r && r->dev->name ? r->dev->name : "?";
+}
+
+static unsigned check(struct vmio_vm *vm, struct vm_watchdog *w, uint64_t timeout_ns,
+                      vmio_stall_fn on_stall, void *ctx)
+{
+    double unit_ns = timing_unit_ns(&vm->clock);
+    if (unit_ns <= 0)
+        return 0; /* the TSC's rate is not known yet: nothing can have stalled */
+    uint64_t timeout = (uint64_t)((double)timeout_ns / unit_ns);
+    unsigned found = 0;
+    pthread_mutex_lock(&vm->lock);
+    uint64_t now = timing_now(&vm->clock);
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++) {
+        struct vmio_vcpu *v = vm->vcpus[i];
+        struct vmio_stall s;
+        uint64_t since;
+        if (!v || !vcpu_stalled(v, now, timeout, &s.access, &since))
+            continue;
+        s.vcpu = vmio_vcpu_index(v);
+        s.device = device_name_of(vm, w, &s.access);
+        s.ns = (uint64_t)((double)(now - since) * unit_ns);
+        if (on_stall)
+            on_stall(ctx, &s);
+        else
+            vmio_stall_log(vm->log, &s);
+        found++;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    if (w) {
+        bus_reader_quiesce(w->mmio);
+        bus_reader_quiesce(w->pio);
+    }
+    return found;
+}
+
+unsigned vmio_vm_watchdog_check(struct vmio_vm *vm, uint64_t timeout_ns, vmio_stall_fn on_stall,
+                                void *ctx)
+{
+    return check(vm, NULL, timeout_ns ? timeout_ns : VMIO_WATCHDOG_DEFAULT_TIMEOUT_NS, on_stall,
+                 ctx);
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct vm_watchdog *w = arg;
+    pthread_mutex_lock(&w->lock);
+    while (!w->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t t = (uint64_t)ts.tv_nsec + w->opts.period_ns;
+        ts.tv_sec += (time_t)(t / 1000000000ULL);
+        ts.tv_nsec = (long)(t % 1000000000ULL);
+        pthread_cond_timedwait(&w->wake, &w->lock, &ts);
+        if (w->stop)
+            break;
+        pthread_mutex_unlock(&w->lock);
+        check(w->vm, w, w->opts.timeout_ns, w->opts.on_stall, w->opts.ctx);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static void watchdog_free(struct vm_watchdog *w)
+{
+    vmio_bus_reader_remove(w->vm->mmio, w->mmio);
+    vmio_bus_reader_remove(w->vm->pio, w->pio);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
+int vmio_vm_watchdog_start(struct vmio_vm *vm, const struct vmio_watchdog_options *opts,
+                           struct vmio_error *err)
+{
+    if (vm->watchdog)
+        return vmio_error_set(err, -EEXIST, "the VM's watchdog runs already");
+    struct vm_watchdog *w = calloc(1, sizeof(*w));
+    if (!w)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    w->vm = vm;
+    if (opts)
+        w->opts = *opts;
+    if (!w->opts.timeout_ns)
+        w->opts.timeout_ns = VMIO_WATCHDOG_DEFAULT_TIMEOUT_NS;
+    if (!w->opts.period_ns)
+        w->opts.period_ns = w->opts.timeout_ns / 4 ? w->opts.timeout_ns / 4 : 1;
+    if (!w->opts.on_stall) {
+        w->opts.on_stall = vmio_stall_log;
+        w->opts.ctx = vm->log;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    w->mmio = vmio_bus_reader_add(vm->mmio);
+    w->pio = vmio_bus_reader_add(vm->pio);
+    if (!w->mmio || !w->pio) {
+        watchdog_free(w);
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    }
+    int e = pthread_create(&w->thread, NULL, watchdog_main, w);
+    if (e) {
+        watchdog_free(w);
+        return vmio_error_set(err, -EAGAIN, "cannot start the watchdog thread: %s", strerror(e));
+    }
+    vm->watchdog = w;
+    return 0;
+}
+
+void vmio_vm_watchdog_stop(struct vmio_vm *vm)
+{
+    struct vm_watchdog *w = vm->watchdog;
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    vm->watchdog = NULL;
+    watchdog_free(w);
+}

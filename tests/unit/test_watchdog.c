@@ -1,0 +1,186 @@
+/*
+ * The stall watchdog (vmio/watchdog.h) on the fake backend with a manual
+ * clock: a device whose write blocks until the test releases it is named
+ * (vCPU, device, access, duration) once per stall and only past the timeout;
+ * an idle vCPU or one that returned is never reported; the watchdog thread
+ * reports through its callback and stops cleanly; the default log line.
+ */
+#include <pthread.h>
+#include <semaphore.h>
+
+#include "fake_vm.h"
+#include "vmio/watchdog.h"
+
+#define STUCK_PORT 0x6100
+#define MS 1000000ULL
+
+struct stuck {
+    struct vmio_device dev;
+    sem_t entered, release;
+};
+
+static int stuck_read(struct vmio_device *dev, uint64_t off, unsigned w, uint64_t *v)
+{
+    (void)dev;
+    (void)off;
+    (void)w;
+    *v = 0;
+    return 0;
+}
+
+static int stuck_write(struct vmio_device *dev, uint64_t off, unsigned w, uint64_t v)
+{
+    (void)off;
+    (void)w;
+    (void)v;
+    struct stuck *s = vmio_container_of(dev, struct stuck, dev);
+    sem_post(&s->entered);
+    sem_wait(&s->release);
+    return 0;
+}
+
+static const struct vmio_device_ops stuck_ops = {.read = stuck_read, .write = stuck_write};
+
+struct seen {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned n;
+    struct vmio_stall last;
+};
+
+static void on_stall(void *ctx, const struct vmio_stall *s)
+{
+    struct seen *seen = ctx;
+    pthread_mutex_lock(&seen->lock);
+    seen->n++;
+    seen->last = *s;
+    pthread_cond_broadcast(&seen->cond);
+    pthread_mutex_unlock(&seen->lock);
+}
+
+static void *run_vcpu(void *arg)
+{
+    struct fake_vm *m = arg;
+    struct vmio_exit e;
+    vmio_vcpu_run(m->vcpu[0], &e);
+    return NULL;
+}
+
+static void setup(struct fake_vm *m, struct stuck *s)
+{
+    fake_vm_init(m, VMIO_UNCLAIMED_IGNORE, false);
+    *s = (struct stuck){.dev = {.name = "stuck", .ops = &stuck_ops}};
+    sem_init(&s->entered, 0, 0);
+    sem_init(&s->release, 0, 0);
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_vm_add_device(m->vm, VMIO_SPACE_PIO, &s->dev, STUCK_PORT, 4, &err), 0);
+    fake_vm_vcpu(m, 0);
+    vmio_fake_push_io(m->fake, 0, VMIO_SPACE_PIO, VMIO_WRITE, 2, STUCK_PORT + 2, 0xbeef);
+}
+
+static void teardown(struct fake_vm *m, struct stuck *s)
+{
+    vmio_vm_watchdog_stop(m->vm);
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_bus_unregister(vmio_vm_bus(m->vm, VMIO_SPACE_PIO), &s->dev, STUCK_PORT,
+                                         &err),
+                     0);
+    fake_vm_fini(m);
+    sem_destroy(&s->entered);
+    sem_destroy(&s->release);
+}
+
+static void test_check(void **state)
+{
+    (void)state;
+    struct fake_vm m;
+    struct stuck s;
+    struct seen seen = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    setup(&m, &s);
+    assert_int_equal(vmio_vm_watchdog_check(m.vm, 100 * MS, on_stall, &seen), 0); /* idle */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_vcpu, &m), 0);
+    sem_wait(&s.entered); /* the vCPU is inside the device now */
+    assert_int_equal(vmio_vm_watchdog_check(m.vm, 100 * MS, on_stall, &seen), 0);
+    vmio_manual_clock_advance(&m.clk, 99 * MS);
+    assert_int_equal(vmio_vm_watchdog_check(m.vm, 100 * MS, on_stall, &seen), 0); /* not yet */
+    vmio_manual_clock_advance(&m.clk, 51 * MS);
+    assert_int_equal(vmio_vm_watchdog_check(m.vm, 100 * MS, on_stall, &seen), 1);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.last.vcpu, 0);
+    assert_string_equal(seen.last.device, "stuck");
+    assert_int_equal(seen.last.access.space, VMIO_SPACE_PIO);
+    assert_int_equal(seen.last.access.dir, VMIO_WRITE);
+    assert_int_equal(seen.last.access.width, 2);
+    assert_int_equal(seen.last.access.addr, STUCK_PORT + 2);
+    assert_true(seen.last.ns >= 150 * MS - 1 && seen.last.ns <= 150 * MS); /* start | 1 */
+    vmio_manual_clock_advance(&m.clk, 500 * MS);
+    assert_int_equal(vmio_vm_watchdog_check(m.vm, 100 * MS, on_stall, &seen), 0); /* once */
+    sem_post(&s.release);
+    pthread_join(th, NULL);
+    vmio_manual_clock_advance(&m.clk, 500 * MS);
+    assert_int_equal(vmio_vm_watchdog_check(m.vm, 100 * MS, on_stall, &seen), 0); /* returned */
+    assert_int_equal(seen.n, 1);
+    teardown(&m, &s);
+}
+
+/* The thread: reports through the callback, then stops at once when asked. */
+static void test_thread(void **state)
+{
+    (void)state;
+    struct fake_vm m;
+    struct stuck s;
+    struct seen seen = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    setup(&m, &s);
+    struct vmio_watchdog_options o = {
+        .timeout_ns = 100 * MS, .period_ns = 1 * MS, .on_stall = on_stall, .ctx = &seen};
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_vm_watchdog_start(m.vm, &o, &err), 0);
+    assert_int_equal(vmio_vm_watchdog_start(m.vm, &o, &err), -EEXIST);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_vcpu, &m), 0);
+    sem_wait(&s.entered);
+    vmio_manual_clock_advance(&m.clk, 200 * MS);
+    pthread_mutex_lock(&seen.lock);
+    while (seen.n == 0) /* no time limit here: a hang is the test timeout's business */
+        pthread_cond_wait(&seen.cond, &seen.lock);
+    pthread_mutex_unlock(&seen.lock);
+    assert_string_equal(seen.last.device, "stuck");
+    vmio_vm_watchdog_stop(m.vm);
+    vmio_vm_watchdog_stop(m.vm); /* twice is fine */
+    sem_post(&s.release);
+    pthread_join(th, NULL);
+    assert_int_equal(seen.n, 1);
+    teardown(&m, &s);
+}
+
+static void test_log_line(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    struct vmio_stall s = {.vcpu = 1,
+                           .device = "blk0",
+                           .access = {.space = VMIO_SPACE_MMIO,
+                                      .dir = VMIO_READ,
+                                      .width = 4,
+                                      .addr = 0xd0001050},
+                           .ns = 250 * MS + 7};
+    vmio_stall_log(f, &s);
+    fclose(f);
+    assert_string_equal(buf, "vmio: watchdog: vCPU 1 has been in device blk0 for 250 ms: mmio "
+                             "read of 4 bytes at 0xd0001050\n");
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_thread),
+        cmocka_unit_test(test_log_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
