@@ -46,8 +46,15 @@
 #define TESTDEV_LOG_DEPTH 64
 /* Read-only: accesses that were rejected (straddling or outside). */
 #define TESTDEV_BAD 0x48
+/*
+ * A deliberately slow register: a write of v makes that write's handling
+ * take v milliseconds (at most TESTDEV_DELAY_MAX_MS), for the stall
+ * watchdog; reads return the last v.
+ */
+#define TESTDEV_DELAY 0x50
+#define TESTDEV_DELAY_MAX_MS 10000
 /* First offset past the register file. */
-#define TESTDEV_END 0x50
+#define TESTDEV_END 0x58
 
 /* Debug-exit (QEMU isa-debug-exit compatible) and debug console ports. */
 #define VMIO_DEBUG_EXIT_PORT 0xf4

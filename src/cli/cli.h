@@ -15,6 +15,7 @@ enum {
     VMIO_STATUS_UNCLAIMED = 4,  /* strict policy stopped on an unclaimed access */
     VMIO_STATUS_GUEST_DEAD = 6, /* shutdown/triple fault, KVM internal error, entry failure */
     VMIO_STATUS_HOST = 8,       /* host failure (KVM, memory, device backend) */
+    VMIO_STATUS_STALLED = 10,   /* --on-stall exit: a device handler did not return */
 };
 
 int cli_run(int argc, char **argv);

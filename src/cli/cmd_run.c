@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "demo_embed.h"
@@ -47,6 +48,7 @@
 #include "vmio/uart16550.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
+#include "vmio/watchdog.h"
 
 #define MAX_IMAGE_SIZE (512u << 20)
 #define MAX_INITRD_SIZE (2048u << 20)
@@ -68,6 +70,8 @@ struct run_options {
     bool trace;
     bool irqchip;  /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
     unsigned cpus; /* --cpus N (0: not given) */
+    uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
+    bool stall_exit;    /* --on-stall exit */
 };
 
 static void run_usage(FILE *out)
@@ -95,6 +99,9 @@ static void run_usage(FILE *out)
             "                          PIT, COM1 on IRQ 4 (not with a config: it uses\n"
             "                          devices.interrupt_mode); HLT then waits for an\n"
             "                          interrupt instead of ending the run\n"
+            "  --stall-timeout MS      name a device handler that has not returned after MS\n"
+            "                          milliseconds (default 100; 0: no watchdog)\n"
+            "  --on-stall log|exit     then log it once (default) or exit with status 10\n"
             "  --cpus N                vCPUs, 1-64 (default 1; not with a config: it uses\n"
             "                          base.cpu_num); N > 1 implies --irqchip; vCPU 0 boots,\n"
             "                          the others wait for its INIT/SIPI\n"
@@ -104,7 +111,8 @@ static void run_usage(FILE *out)
             "(never with --irqchip: HLT waits for an interrupt), powers off or resets (ACPI,\n"
             "port 0x92, i8042: vmio does not reboot); 2 bad arguments or image;\n"
             "4 unclaimed access under --unhandled strict;\n"
-            "6 guest crashed (shutdown, KVM internal error, entry failure); 8 host error.\n");
+            "6 guest crashed (shutdown, KVM internal error, entry failure); 8 host error;\n"
+            "10 a device handler stalled (--on-stall exit).\n");
 }
 
 /* Parse "64M", "1G", "65536K", "1048576" into bytes. */
@@ -159,7 +167,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_CONFIG,
         OPT_IRQCHIP,
         OPT_CPUS,
-        OPT_INITRD
+        OPT_INITRD,
+        OPT_STALL_TIMEOUT,
+        OPT_ON_STALL
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -174,9 +184,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"irqchip", no_argument, NULL, OPT_IRQCHIP},
         {"cpus", required_argument, NULL, OPT_CPUS},
         {"initrd", required_argument, NULL, OPT_INITRD},
+        {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+        {"on-stall", required_argument, NULL, OPT_ON_STALL},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct run_options){.serial = "stdio", .policy = VMIO_UNCLAIMED_IGNORE};
+    *o = (struct run_options){.serial = "stdio",
+                              .policy = VMIO_UNCLAIMED_IGNORE,
+                              .stall_ns = VMIO_WATCHDOG_DEFAULT_TIMEOUT_NS};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -206,6 +220,25 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case OPT_INITRD:
             o->initrd = optarg;
+            break;
+        case OPT_STALL_TIMEOUT: {
+            char *end;
+            errno = 0;
+            unsigned long long ms = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || ms > 3600000) {
+                fprintf(stderr, "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
+                        optarg);
+                return -EINVAL;
+            }
+            o->stall_ns = ms * 1000000ULL;
+            break;
+        }
+        case OPT_ON_STALL:
+            if (strcmp(optarg, "log") != 0 && strcmp(optarg, "exit") != 0) {
+                fprintf(stderr, "vmio run: --on-stall '%s': expected log or exit\n", optarg);
+                return -EINVAL;
+            }
+            o->stall_exit = strcmp(optarg, "exit") == 0;
             break;
         case OPT_STATS:
             o->stats = true;
@@ -635,6 +668,20 @@ static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_confi
 }
 
 /*
+ * --on-stall exit: report the stall and end the process. The stuck vCPU
+ * cannot be stopped (it is inside the device), so nothing is joined or
+ * freed; the terminal is restored. Serial output still buffered is lost.
+ */
+static void stall_exit(void *ctx, const struct vmio_stall *s)
+{
+    vmio_stall_log(ctx, s);
+    fprintf(ctx, "vmio: stopping: a device handler stalled (--on-stall exit)\n");
+    fflush(NULL);
+    chardev_terminal_restore();
+    _exit(VMIO_STATUS_STALLED);
+}
+
+/*
  * Run @ncpus vCPUs of a built VM (vCPU 0 set up to boot, the others waiting
  * for SIPI) until the first one stops; @cfg (may be NULL) pins them.
  */
@@ -671,9 +718,15 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
     else if (pump)
         fprintf(stderr, "vmio: no input thread: host input reaches the guest only when it "
                         "reads the UART\n");
+    struct vmio_watchdog_options wo = {.timeout_ns = o->stall_ns,
+                                       .on_stall = o->stall_exit ? stall_exit : vmio_stall_log,
+                                       .ctx = stderr};
+    if (o->stall_ns && vmio_vm_watchdog_start(vm, &wo, err) < 0)
+        fprintf(stderr, "vmio: no stall watchdog: %s\n", err->msg);
     struct vmio_run_options ro = {.thread_init = pin_vcpu, .ctx = (void *)cfg};
     struct vmio_run_result res;
     int rc = vmio_vm_run(vm, vcpus, ncpus, &ro, &res, err);
+    vmio_vm_watchdog_stop(vm);
     if (p.running) {
         atomic_store(&p.stop, true);
         pthread_join(p.thread, NULL);

@@ -7,9 +7,11 @@
  * when it lies entirely inside one slot below TESTDEV_END. Everything else
  * is counted in BAD and answered with all-ones (reads) or dropped (writes).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "vmio/devices.h"
 #include "vmio/testdev_regs.h"
@@ -17,7 +19,7 @@
 struct testdev {
     struct vmio_device dev;
     pthread_mutex_t lock;
-    uint64_t echo, sum, reads, writes, last, bad;
+    uint64_t echo, sum, reads, writes, last, bad, delay;
     uint64_t log_value[TESTDEV_LOG_DEPTH];
     unsigned log_head, log_len;
 };
@@ -95,6 +97,9 @@ static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width
         case TESTDEV_BAD:
             reg = t->bad;
             break;
+        case TESTDEV_DELAY:
+            reg = t->delay;
+            break;
         }
     }
     *value = reg_slice(reg, k, width);
@@ -111,6 +116,7 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
     value &= vmio_width_mask(width);
     unsigned k = (unsigned)(offset & 7);
     bool reset_counters = false;
+    uint64_t delay_ms = 0;
     if (!slot_ok(offset, width)) {
         t->bad++;
     } else {
@@ -136,6 +142,10 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
             t->log_len = 0;
             t->log_head = 0;
             break;
+        case TESTDEV_DELAY:
+            t->delay = reg_merge(t->delay, k, width, value);
+            delay_ms = t->delay < TESTDEV_DELAY_MAX_MS ? t->delay : TESTDEV_DELAY_MAX_MS;
+            break;
         default: /* read-only registers ignore writes */
             break;
         }
@@ -148,6 +158,12 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
     }
     note_access(t, offset, width, true);
     pthread_mutex_unlock(&t->lock);
+    if (delay_ms) { /* slow on purpose, without the lock: other vCPUs are not held up */
+        struct timespec ts = {.tv_sec = (time_t)(delay_ms / 1000),
+                              .tv_nsec = (long)(delay_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
     return 0;
 }
 

@@ -27,6 +27,11 @@
 #                              TRACE_EXPECT lists accesses (address, insn
 #                              regex) that must appear; the last line per
 #                              vCPU gives the decode cache's counters
+#   stall   NAME ELF VMIO      the stall guest (one 300 ms testdev write): with the
+#                              default watchdog (100 ms) exactly one stderr line
+#                              names testdev-pio and the access, status as usual;
+#                              with --on-stall exit, status 10 and the serial
+#                              output stops before the slow write returns
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
 #                              interrupt_mode = "emulated"; config_extra() adds
@@ -63,6 +68,9 @@ TIMEOUT = 60
 STATUS = {"exitcode": (0x2A << 1) | 1}
 DEFAULT_STATUS = 1
 STRICT_STATUS = 4  # VMIO_STATUS_UNCLAIMED (src/cli/cli.h)
+STALLED_STATUS = 10  # VMIO_STATUS_STALLED
+STALL_LINE = re.compile(r"^vmio: watchdog: vCPU 0 has been in device testdev-pio for \d+ ms: "
+                        r"pio write of 4 bytes at 0x7050$")
 STRICT_LAST_LINE = "unclaimed: first unclaimed access: read MMIO 0xe0000000"
 
 # Extra `vmio run` options, and bytes the host sends on the serial line.
@@ -415,6 +423,33 @@ def main(argv):
                 print("FAIL %s: vmio and QEMU serial output differ:" % name)
                 sys.stdout.writelines(difflib.unified_diff(
                     b.splitlines(True), a.splitlines(True), "qemu", "vmio"))
+        elif mode == "stall":
+            name, elf, vmio = args
+            r = run_vmio(vmio, elf, tmp)
+            ok = check_run("vmio " + name, r, name, "")
+            if r is not None:
+                lines = [l for l in r[3].splitlines() if STALL_LINE.match(l)]
+                if len(lines) == 1:
+                    print("ok   one watchdog line: " + lines[0])
+                else:
+                    ok = False
+                    print("FAIL expected one watchdog line, got %d:\n%s" % (len(lines), r[3]))
+            r = run_vmio(vmio, elf, tmp, ["--on-stall", "exit"])
+            if r is None:
+                return 1
+            status, serial, _, err = r
+            ok &= check_status("vmio --on-stall exit " + name, status, STALLED_STATUS)
+            if "stopping: a device handler stalled" in err and any(
+                    STALL_LINE.match(l) for l in err.splitlines()):
+                print("ok   --on-stall exit names the device and says why it stopped")
+            else:
+                ok = False
+                print("FAIL --on-stall exit stderr:\n" + err)
+            if "the write returned" not in serial:
+                print("ok   the run ended inside the slow write")
+            else:
+                ok = False
+                print("FAIL the guest got past the slow write:\n" + serial)
         elif mode == "strict":
             name, elf, vmio = args
             r = run_vmio(vmio, elf, tmp, ["--unhandled", "strict"])
