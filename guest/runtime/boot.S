@@ -127,8 +127,10 @@ ap_long_entry:
 
 /*
  * Exception stubs for vectors 0-31: push a zero error code where the CPU
- * does not, push the vector, and hand both and the faulting RIP to
- * guest_exception(vector, error, rip), which does not return.
+ * does not, push the vector, save the registers the C ABI lets
+ * guest_exception(vector, error, rip) clobber and call it. It returns the
+ * RIP to resume at (a fixup: msr_read_safe() and msr_write_safe() expect a
+ * #GP); fatal exceptions never return from it.
  */
     .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 exc_stub_\v:
@@ -140,13 +142,37 @@ exc_stub_\v:
     jmp exc_common
     .endr
 exc_common:
-    mov (%rsp), %edi            /* vector */
-    mov 8(%rsp), %rsi           /* error code */
-    mov 16(%rsp), %rdx          /* RIP pushed by the CPU */
+    push %rax
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %rbp
+    mov %rsp, %rbp
+    mov 80(%rsp), %edi          /* vector, above the 10 saved registers */
+    mov 88(%rsp), %rsi          /* error code */
+    mov 96(%rsp), %rdx          /* RIP pushed by the CPU */
     and $-16, %rsp
-    call guest_exception
-2:  hlt
-    jmp 2b
+    cld
+    call guest_exception        /* returns the RIP to resume at */
+    mov %rbp, %rsp
+    mov %rax, 96(%rsp)
+    pop %rbp
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rax
+    add $16, %rsp               /* the vector and the error code */
+    iretq
 
 /*
  * Interrupt stubs for vectors 32-63 and 255: push the vector, save the

@@ -153,6 +153,13 @@ void gvprint(const char *fmt, va_list ap);
 /* test_summary() caps the failure count here, below GUEST_EXIT_EXCEPTION. */
 #define GUEST_EXIT_MAX_FAILURES 0x7d
 
+/*
+ * RDMSR / WRMSR of MSR @index that survive a #GP (an MSR nobody implements):
+ * 0 on success, -1 when the instruction faulted (then *@value is untouched).
+ */
+int msr_read_safe(uint32_t index, uint64_t *value);
+int msr_write_safe(uint32_t index, uint64_t value);
+
 /* Write `code` to the debug-exit port 0xf4, then cli; hlt forever. */
 __attribute__((noreturn)) void guest_exit(int code);
 

@@ -487,13 +487,57 @@ int ap_start(uint32_t apic_id, ap_entry_fn fn, void *arg, void *stack_top, uint6
     return spin_wait_nonzero(&ap_arrived, max_cycles) ? 0 : -1;
 }
 
-void guest_exception(uint64_t vector, uint64_t error, uint64_t rip);
-void guest_exception(uint64_t vector, uint64_t error, uint64_t rip)
+/* The one instruction allowed to fault with #GP, and where to go then (msr_*_safe()). */
+static volatile uint64_t gp_fixup_at, gp_fixup_to;
+static volatile int gp_faulted;
+
+uint64_t guest_exception(uint64_t vector, uint64_t error, uint64_t rip);
+uint64_t guest_exception(uint64_t vector, uint64_t error, uint64_t rip)
 {
+    if (vector == 13 && gp_fixup_at && rip == gp_fixup_at) {
+        gp_faulted = 1;
+        return gp_fixup_to;
+    }
     uint64_t cr2;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
     gprint("EXCEPTION vector %lu error 0x%lx rip 0x%lx cr2 0x%lx\n", vector, error, rip, cr2);
     guest_exit(GUEST_EXIT_EXCEPTION);
+}
+
+int msr_read_safe(uint32_t index, uint64_t *value)
+{
+    uint32_t lo = 0, hi = 0;
+    gp_faulted = 0;
+    __asm__ volatile("leaq 1f(%%rip), %%r8\n\t"
+                     "movq %%r8, %[at]\n\t"
+                     "leaq 2f(%%rip), %%r8\n\t"
+                     "movq %%r8, %[to]\n\t"
+                     "1: rdmsr\n\t"
+                     "2:"
+                     : "=a"(lo), "=d"(hi), [at] "=m"(gp_fixup_at), [to] "=m"(gp_fixup_to)
+                     : "c"(index)
+                     : "r8", "memory");
+    gp_fixup_at = 0;
+    if (gp_faulted)
+        return -1;
+    *value = (uint64_t)hi << 32 | lo;
+    return 0;
+}
+
+int msr_write_safe(uint32_t index, uint64_t value)
+{
+    gp_faulted = 0;
+    __asm__ volatile("leaq 1f(%%rip), %%r8\n\t"
+                     "movq %%r8, %[at]\n\t"
+                     "leaq 2f(%%rip), %%r8\n\t"
+                     "movq %%r8, %[to]\n\t"
+                     "1: wrmsr\n\t"
+                     "2:"
+                     : [at] "=m"(gp_fixup_at), [to] "=m"(gp_fixup_to)
+                     : "c"(index), "a"((uint32_t)value), "d"((uint32_t)(value >> 32))
+                     : "r8", "memory");
+    gp_fixup_at = 0;
+    return gp_faulted ? -1 : 0;
 }
 
 /* ---- tests ---- */

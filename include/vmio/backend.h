@@ -51,6 +51,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vmio/bus.h"
 #include "vmio/error.h"
 #include "vmio/exit.h"
 #include "vmio/x86.h"
@@ -108,6 +109,19 @@ struct vmio_backend_ops {
      */
     int (*irq_line)(struct vmio_backend_vm *vm, unsigned gsi, int level);
 
+    /*
+     * set_sysreg_exits - make guest accesses to the system registers in
+     * @ranges (@n ranges of [base, base + count)) exit to vmio as
+     * VMIO_SPACE_SYSREG accesses (x86 KVM: user-space MSR exits through an
+     * MSR filter); with @unknown, also the registers the hypervisor does not
+     * implement itself (else it faults them as hardware would). Replaces the
+     * previous set; n == 0 and !unknown turns the exits off. Optional.
+     * Errors: -ENOTSUP without the capability, -E2BIG for more ranges than
+     * the hypervisor takes (KVM: 16), -errno, described.
+     */
+    int (*set_sysreg_exits)(struct vmio_backend_vm *vm, const struct vmio_bus_range *ranges,
+                            unsigned n, bool unknown, struct vmio_error *err);
+
     /* ---- vCPUs ---- */
 
     /*
@@ -136,6 +150,14 @@ struct vmio_backend_ops {
      * without an extra register read. Optional. Errors: -ENOTSUP.
      */
     int (*vcpu_set_sync_regs)(struct vmio_backend_vcpu *vcpu, bool on);
+
+    /*
+     * vcpu_fault_access - the system-register access of the last exit is
+     * refused: the guest gets the architectural fault when it resumes (x86:
+     * #GP for RDMSR/WRMSR). Call between that exit and the next enter.
+     * Optional. Errors: -EINVAL when the last exit was no such access.
+     */
+    int (*vcpu_fault_access)(struct vmio_backend_vcpu *vcpu);
 
     /* vcpu_mp_state - VMIO_MP_* of the vCPU (vmio/vcpu.h). Optional. Errors: -errno. */
     int (*vcpu_mp_state)(struct vmio_backend_vcpu *vcpu, unsigned *state);
@@ -188,6 +210,21 @@ static inline int vmio_backend_create_irqchip(struct vmio_backend_vm *vm, bool p
         return vmio_error_set(err, -ENOTSUP, "the %s backend has no in-kernel irqchip",
                               vm->ops->name);
     return vm->ops->create_irqchip(vm, pit, err);
+}
+
+static inline int vmio_backend_set_sysreg_exits(struct vmio_backend_vm *vm,
+                                                const struct vmio_bus_range *ranges, unsigned n,
+                                                bool unknown, struct vmio_error *err)
+{
+    if (!vm->ops->set_sysreg_exits)
+        return vmio_error_set(err, -ENOTSUP, "the %s backend has no system-register exits",
+                              vm->ops->name);
+    return vm->ops->set_sysreg_exits(vm, ranges, n, unknown, err);
+}
+
+static inline int vmio_backend_vcpu_fault_access(struct vmio_backend_vcpu *vcpu)
+{
+    return vcpu->ops->vcpu_fault_access ? vcpu->ops->vcpu_fault_access(vcpu) : -ENOTSUP;
 }
 
 static inline int vmio_backend_irq_line(struct vmio_backend_vm *vm, unsigned gsi, int level)

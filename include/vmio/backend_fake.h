@@ -63,6 +63,7 @@
 #include <stdint.h>
 
 #include "vmio/backend.h"
+#include "vmio/bus.h"
 #include "vmio/error.h"
 #include "vmio/exit.h"
 #include "vmio/x86.h"
@@ -95,7 +96,7 @@ enum vmio_fake_kind {
 struct vmio_fake_step {
     enum vmio_fake_kind kind;
     /*
-     * VMIO_FAKE_IO: space (MMIO or PIO), dir, width (MMIO 1..8, PIO 1/2/4),
+     * VMIO_FAKE_IO: space (MMIO, PIO or SYSREG), dir, width (MMIO 1..8, PIO 1/2/4, SYSREG 8),
      * count (0 means 1; MMIO always 1), addr, and for a single write `data`
      * (its low `width` bytes are what the guest wrote). For a string write
      * (count > 1) `buf` points at the count * width bytes of the elements,
@@ -174,6 +175,7 @@ struct vmio_fake_cpu_info {
     unsigned long immediate; /* enters that returned INTR at once for the flag */
     unsigned long ran_out;   /* enters past the end of the script */
     unsigned count;          /* vCPU count given at creation (the topology) */
+    unsigned long faults;    /* system-register accesses refused (vcpu_fault_access) */
 };
 
 /* vmio_fake_cpu_info - copy vCPU @cpu's state into *@out. Errors: -EINVAL for a bad @cpu. */
@@ -212,6 +214,15 @@ struct vmio_fake_slot {
  * @slot >= VMIO_FAKE_MAX_SLOTS.
  */
 int vmio_fake_slot(struct vmio_fake *fake, unsigned slot, struct vmio_fake_slot *out);
+
+/*
+ * vmio_fake_sysreg_exits - the system-register ranges the VM last asked to
+ * exit on (set_sysreg_exits): up to @max copied into @out, the count
+ * returned; *@unknown (may be NULL): whether unknown registers exit too.
+ */
+#define VMIO_FAKE_MAX_SYSREG_RANGES 16
+unsigned vmio_fake_sysreg_exits(struct vmio_fake *fake, struct vmio_bus_range *out, unsigned max,
+                                bool *unknown);
 
 /* vmio_fake_irqchip - whether the VM created its irqchip; *@pit (may be NULL): and the PIT. */
 bool vmio_fake_irqchip(struct vmio_fake *fake, bool *pit);

@@ -104,7 +104,7 @@ void vmio_bus_reader_remove(struct vmio_bus *bus, struct vmio_bus_reader *reader
  * range needs no search while no registration has been published since the
  * reader's last quiesce. Same result and lifetime rule as vmio_bus_lookup().
  */
-const struct vmio_bus_range *vmio_bus_reader_lookup(struct vmio_bus_reader *reader,
-                                                    uint64_t addr, uint64_t width);
+const struct vmio_bus_range *vmio_bus_reader_lookup(struct vmio_bus_reader *reader, uint64_t addr,
+                                                    uint64_t width);
 
 #endif

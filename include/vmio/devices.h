@@ -22,6 +22,17 @@
 struct vmio_device *vmio_testdev_create(const char *name);
 
 /*
+ * vmio_msr_window_create - show @inner's register file as consecutive x86
+ * MSRs, for the system-register bus (VMIO_SPACE_SYSREG): MSR base + i (i
+ * being the offset the bus gives) is @inner's register at offset i * @stride,
+ * read and written 8 bytes at a time. Takes ownership of @inner (also on
+ * failure: NULL @inner, stride 0 or out of memory return NULL). @name is not
+ * copied.
+ */
+struct vmio_device *vmio_msr_window_create(const char *name, struct vmio_device *inner,
+                                           unsigned stride);
+
+/*
  * vmio_debug_exit_create - QEMU isa-debug-exit compatible device: a write of
  * value v at offset 0 (any width; v is the written bytes) stops the vCPU with
  * VMIO_EXIT_DEBUG_EXIT and code v; the vmio command then exits with status
@@ -57,7 +68,9 @@ int vmio_add_com1(struct vmio_vm *vm, struct chardev *serial, struct vmio_error 
  * (not owned; may be NULL; its interrupt line drives GSI 4 when @vm has the
  * in-kernel irqchip, see vmio_vm_options.irqchip), debug-exit at 0xf4-0xf7, debug console at 0xe9
  * writing to @debugcon_out (not owned; NULL drops it), testdev at MMIO
- * 0xd0000000 and ports 0x7000-0x70ff. The VM owns the devices.
+ * 0xd0000000 and ports 0x7000-0x70ff, and where the backend can route system
+ * registers, testdev's registers as MSRs TESTDEV_MSR_BASE.. (one MSR per
+ * register). The VM owns the devices.
  * Errors: those of vmio_vm_add_device() (a port or window already taken),
  * -ENOMEM.
  */

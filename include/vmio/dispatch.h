@@ -26,6 +26,9 @@ struct vmio_dispatcher {
      */
     struct vmio_bus_reader *mmio_reader;
     struct vmio_bus_reader *pio_reader;
+    /* Optional: system registers (x86 MSRs), and the thread's reader of that bus. */
+    const struct vmio_bus *sysreg;
+    struct vmio_bus_reader *sysreg_reader;
     enum vmio_unclaimed_policy policy;
     FILE *log; /* LOG policy output; NULL = stderr */
     /* Optional: fetch the guest instruction pointer for reports (may be NULL). */

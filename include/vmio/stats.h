@@ -21,6 +21,8 @@ enum vmio_stat_kind {
     VMIO_STAT_MMIO_WRITE,
     VMIO_STAT_PIO_IN,
     VMIO_STAT_PIO_OUT,
+    VMIO_STAT_SYSREG_READ,  /* x86 RDMSR (arm64 MRS) of a device's system register */
+    VMIO_STAT_SYSREG_WRITE, /* x86 WRMSR (arm64 MSR) */
     VMIO_STAT_UNCLAIMED_READ,
     VMIO_STAT_UNCLAIMED_WRITE,
     VMIO_STAT_HLT,
@@ -28,14 +30,15 @@ enum vmio_stat_kind {
     VMIO_STAT_NKINDS
 };
 
-/* Histogram buckets: bucket b > 0 counts times t with 2^(b-1) <= t < 2^b units (the last: t >= 2^30). */
+/* Histogram buckets: bucket b > 0 counts times t with 2^(b-1) <= t < 2^b units (the last: t >=
+ * 2^30). */
 #define VMIO_STAT_HIST_BUCKETS 32
 
 struct vmio_stat_counter {
-    uint64_t count;    /* exits (a string I/O exit counts once) */
-    uint64_t elements; /* accesses delivered (count > 1 for string I/O) */
-    uint64_t ns;       /* total handling time */
-    uint64_t max_ns;   /* longest handling time (devices only) */
+    uint64_t count;                        /* exits (a string I/O exit counts once) */
+    uint64_t elements;                     /* accesses delivered (count > 1 for string I/O) */
+    uint64_t ns;                           /* total handling time */
+    uint64_t max_ns;                       /* longest handling time (devices only) */
     uint64_t hist[VMIO_STAT_HIST_BUCKETS]; /* handling times by bucket (devices only) */
 };
 

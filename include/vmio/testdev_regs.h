@@ -17,6 +17,13 @@
 #define TESTDEV_MMIO_SIZE 0x1000
 #define TESTDEV_PIO_BASE 0x7000 /* I/O port */
 #define TESTDEV_PIO_SIZE 0x100
+/*
+ * The same registers as x86 MSRs: register at offset 8 * i is MSR
+ * TESTDEV_MSR_BASE + i (an index no CPU or hypervisor defines). RDMSR/WRMSR
+ * move the whole 64-bit register.
+ */
+#define TESTDEV_MSR_BASE 0x564d4900u
+#define TESTDEV_MSR_COUNT (TESTDEV_END / 8)
 
 /* Read/write scratch: reads return what was written, byte for byte. */
 #define TESTDEV_ECHO 0x00

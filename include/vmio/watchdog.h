@@ -42,8 +42,8 @@ struct vmio_stall {
 typedef void (*vmio_stall_fn)(void *ctx, const struct vmio_stall *stall);
 
 struct vmio_watchdog_options {
-    uint64_t timeout_ns; /* a handler running longer is stalled; 0: 100 ms */
-    uint64_t period_ns;  /* time between scans; 0: a quarter of the timeout */
+    uint64_t timeout_ns;    /* a handler running longer is stalled; 0: 100 ms */
+    uint64_t period_ns;     /* time between scans; 0: a quarter of the timeout */
     vmio_stall_fn on_stall; /* NULL: vmio_stall_log() to the VM's log stream */
     void *ctx;
 };

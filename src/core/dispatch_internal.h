@@ -87,6 +87,12 @@ static inline const struct vmio_bus_range *dispatch_lookup(const struct vmio_dis
             return bus_reader_lookup(d->mmio_reader, a->addr, w);
         return d->mmio ? vmio_bus_lookup(d->mmio, a->addr, w) : NULL;
     }
+    if (a->space == VMIO_SPACE_SYSREG) {
+        /* A system register is one address: width is the register's, not a span. */
+        if (d->sysreg_reader)
+            return bus_reader_lookup(d->sysreg_reader, a->addr, 1);
+        return d->sysreg ? vmio_bus_lookup(d->sysreg, a->addr, 1) : NULL;
+    }
     return NULL;
 }
 

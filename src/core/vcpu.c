@@ -54,11 +54,12 @@ struct vmio_vcpu {
     unsigned index;
     struct vmio_bus_reader *mmio_reader;
     struct vmio_bus_reader *pio_reader;
+    struct vmio_bus_reader *sysreg_reader;
     uint64_t nexits;
     struct vmio_dispatcher dispatcher;
     _Atomic uint64_t busy_since;               /* see the top of this file */
     const struct vmio_exit *_Atomic busy_exit; /* the access being handled */
-    _Atomic uint64_t stall_reported; /* busy_since of the last stall reported */
+    _Atomic uint64_t stall_reported;           /* busy_since of the last stall reported */
     struct vmio_stats stats;
     struct vmio_insn_cache *icache; /* decodes for traces and reports; NULL until needed */
 
@@ -129,13 +130,16 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
     if (rc == 0) {
         v->mmio_reader = vmio_bus_reader_add(vm->mmio);
         v->pio_reader = vmio_bus_reader_add(vm->pio);
-        if (!v->mmio_reader || !v->pio_reader)
+        v->sysreg_reader = vmio_bus_reader_add(vm->sysreg);
+        if (!v->mmio_reader || !v->pio_reader || !v->sysreg_reader)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
     }
     v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio,
                                              .pio = vm->pio,
                                              .mmio_reader = v->mmio_reader,
                                              .pio_reader = v->pio_reader,
+                                             .sysreg = vm->sysreg,
+                                             .sysreg_reader = v->sysreg_reader,
                                              .policy = vm->policy,
                                              .log = vm->log,
                                              .get_ip = vcpu_ip,
@@ -169,6 +173,7 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     pthread_mutex_unlock(&vm->lock);
     vmio_bus_reader_remove(vm->mmio, v->mmio_reader);
     vmio_bus_reader_remove(vm->pio, v->pio_reader);
+    vmio_bus_reader_remove(vm->sysreg, v->sysreg_reader);
     vmio_backend_vcpu_destroy(v->hv);
     pthread_mutex_destroy(&v->kick_lock);
     free(v->icache);
@@ -217,12 +222,13 @@ int vmio_vcpu_mp_state(struct vmio_vcpu *v, unsigned *state)
 /* Stats bucket of an access: which kind it is, claimed or not. */
 static inline enum vmio_stat_kind access_kind(const struct vmio_access *a, bool claimed)
 {
-    /* A claimed access is on the MMIO (0) or PIO (1) bus; dir is 0 (read) or 1 (write). */
-    static const uint8_t kinds[4] = {VMIO_STAT_MMIO_READ, VMIO_STAT_MMIO_WRITE, VMIO_STAT_PIO_IN,
-                                     VMIO_STAT_PIO_OUT};
+    /* A claimed access is on the MMIO (0), PIO (1) or system-register (2) bus; dir is 0 or 1. */
+    static const uint8_t kinds[3][2] = {{VMIO_STAT_MMIO_READ, VMIO_STAT_MMIO_WRITE},
+                                        {VMIO_STAT_PIO_IN, VMIO_STAT_PIO_OUT},
+                                        {VMIO_STAT_SYSREG_READ, VMIO_STAT_SYSREG_WRITE}};
     if (__builtin_expect(!claimed, 0))
         return a->dir == VMIO_WRITE ? VMIO_STAT_UNCLAIMED_WRITE : VMIO_STAT_UNCLAIMED_READ;
-    return (enum vmio_stat_kind)kinds[(a->space & 1) << 1 | (a->dir & 1)];
+    return (enum vmio_stat_kind)kinds[a->space][a->dir & 1];
 }
 
 /* Register accessors for the trace decoder (ctx is the vCPU). */
@@ -308,11 +314,16 @@ static inline void count_access(struct vmio_vcpu *v, const struct vmio_access *a
         d->max_ns = dt;
 }
 
-/* The rare parts of an access: strict-stop report, trace line. */
+/*
+ * The rare parts of an access: the fault of an unclaimed system register (as
+ * the hardware: x86 #GP), strict-stop report, trace line.
+ */
 static void access_extras(struct vmio_vcpu *v, struct vmio_exit *e, const struct vmio_bus_range *r,
                           int stop)
 {
     const struct vmio_access *a = &e->access;
+    if (!r && a->space == VMIO_SPACE_SYSREG)
+        vmio_backend_vcpu_fault_access(v->hv);
     if (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
         a->dir == VMIO_READ)
         report_strict_stop(v, e);
@@ -342,7 +353,7 @@ static inline int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
         dt = timing_now(&vm->clock) - t0;
     }
     count_access(v, &e->access, r, dt);
-    if (__builtin_expect(stop || vm->trace, 0))
+    if (__builtin_expect(stop || vm->trace || !r, 0))
         access_extras(v, e, r, stop);
     return stop;
 }
@@ -376,6 +387,7 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
         }
         bus_reader_quiesce(v->mmio_reader);
         bus_reader_quiesce(v->pio_reader);
+        bus_reader_quiesce(v->sysreg_reader);
         int rc = vmio_backend_vcpu_enter(v->hv, e);
         v->nexits++;
         if (rc < 0)

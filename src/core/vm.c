@@ -136,6 +136,7 @@ void vmio_vm_destroy(struct vmio_vm *vm)
         vmio_vcpu_destroy(vm->vcpus[i]);
     vmio_bus_free(vm->mmio);
     vmio_bus_free(vm->pio);
+    vmio_bus_free(vm->sysreg);
     for (unsigned i = 0; i < vm->ndevices; i++) {
         struct vmio_device *dev = vm->devices[i];
         if (dev->ops->destroy)
@@ -158,9 +159,36 @@ struct vmio_bus *vmio_vm_bus(struct vmio_vm *vm, enum vmio_space space)
         return vm->mmio;
     case VMIO_SPACE_PIO:
         return vm->pio;
+    case VMIO_SPACE_SYSREG:
+        return vm->sysreg;
     default:
         return NULL;
     }
+}
+
+/*
+ * The backend's system-register exits: the sysreg bus's ranges, merged where
+ * they touch, and (unless the policy ignores unclaimed accesses) the
+ * registers the hypervisor does not know, so they are logged or stop the
+ * vCPU. Lock held (vm->lock).
+ */
+static int update_sysreg_exits_locked(struct vmio_vm *vm, struct vmio_error *err)
+{
+    unsigned n = vmio_bus_count(vm->sysreg), m = 0;
+    struct vmio_bus_range *merged = calloc(n ? n : 1, sizeof(*merged));
+    if (!merged)
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    for (unsigned i = 0; i < n; i++) {
+        const struct vmio_bus_range *r = vmio_bus_range_at(vm->sysreg, i);
+        if (m && merged[m - 1].base + merged[m - 1].len == r->base)
+            merged[m - 1].len += r->len;
+        else
+            merged[m++] = *r;
+    }
+    int rc =
+        vmio_backend_set_sysreg_exits(vm->hv, merged, m, vm->policy != VMIO_UNCLAIMED_IGNORE, err);
+    free(merged);
+    return rc;
 }
 
 /* The ports and windows KVM's in-kernel interrupt controllers and PIT decode. */
@@ -274,6 +302,8 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
         dev->id = vm->ndevices;
     }
     int rc = vmio_bus_register(bus, dev, base, len, err);
+    if (rc == 0 && space == VMIO_SPACE_SYSREG && (rc = update_sysreg_exits_locked(vm, err)) < 0)
+        vmio_bus_unregister(bus, dev, base, NULL); /* the hypervisor cannot route it: refuse */
     if (rc == 0 && is_new)
         vm->devices[vm->ndevices++] = dev;
     pthread_mutex_unlock(&vm->lock);
@@ -402,8 +432,17 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     if (rc == 0) {
         vm->mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
         vm->pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
-        if (!vm->mmio || !vm->pio)
+        vm->sysreg = vmio_bus_new(VMIO_SPACE_SYSREG, "sysreg");
+        if (!vm->mmio || !vm->pio || !vm->sysreg)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (rc == 0 && vm->policy != VMIO_UNCLAIMED_IGNORE) {
+        /* log/strict see unknown system registers too; a backend without the exits faults them */
+        rc = update_sysreg_exits_locked(vm, err);
+        if (rc == -ENOTSUP) {
+            rc = 0;
+            vmio_error_clear(err);
+        }
     }
     if (rc < 0) {
         vmio_vm_destroy(vm);

@@ -34,6 +34,7 @@ struct vmio_vm {
     struct vmio_backend_vm *hv; /* the backend's VM */
     struct vmio_bus *mmio;
     struct vmio_bus *pio;
+    struct vmio_bus *sysreg;    /* system registers (x86 MSRs) */
     struct vmio_guest_mem *mem; /* RAM and pass-through regions, fixed before vCPUs run */
     unsigned nram;              /* RAM regions in mem */
     unsigned next_slot;         /* next free memory slot */
@@ -53,7 +54,7 @@ struct vmio_vm {
 
     unsigned cpus;                /* vmio_vm_options.cpus, at least 1 */
     struct vm_watchdog *watchdog; /* core/watchdog.c; NULL when none runs */
-    atomic_int power_event; /* 0, or the first enum vmio_power_event requested */
+    atomic_int power_event;       /* 0, or the first enum vmio_power_event requested */
 
     /* Interrupts: fixed at creation. */
     bool irqchip;

@@ -44,5 +44,15 @@ int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *
     if (rc == 0)
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_testdev_create("testdev-pio"),
                                    TESTDEV_PIO_BASE, TESTDEV_PIO_SIZE, err);
+    if (rc == 0) {
+        struct vmio_device *msr =
+            vmio_msr_window_create("testdev-msr", vmio_testdev_create("testdev-msr-regs"), 8);
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_SYSREG, msr, TESTDEV_MSR_BASE, TESTDEV_MSR_COUNT,
+                                   err);
+        if (rc == -ENOTSUP) { /* a backend without system-register exits: no MSR window */
+            rc = 0;
+            vmio_error_clear(err);
+        }
+    }
     return rc;
 }

@@ -32,6 +32,9 @@
 #                              names testdev-pio and the access, status as usual;
 #                              with --on-stall exit, status 10 and the serial
 #                              output stops before the slow write returns
+#   msr-policies NAME ELF VMIO the msr guest's unknown MSR under --unhandled log
+#                              (one line per access, #GP, the guest completes)
+#                              and strict (status 4, the stop names the MSR)
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
 #                              interrupt_mode = "emulated"; config_extra() adds
@@ -450,6 +453,25 @@ def main(argv):
             else:
                 ok = False
                 print("FAIL the guest got past the slow write:\n" + serial)
+        elif mode == "msr-policies":
+            name, elf, vmio = args
+            r = run_vmio(vmio, elf, tmp, ["--unhandled", "log"])
+            ok = check_run("vmio --unhandled log " + name, r, name, "")
+            if r is not None:
+                for what in ("unclaimed sysreg read of 8 bytes at 0x564d4a00",
+                             "unclaimed sysreg write of 8 bytes at 0x564d4a00 value 0x1"):
+                    n = sum(what in l for l in r[3].splitlines())
+                    ok &= n == 1
+                    print("%s one log line: %s (%d)" % ("ok  " if n == 1 else "FAIL", what, n))
+            r = run_vmio(vmio, elf, tmp, ["--unhandled", "strict"])
+            if r is None:
+                return 1
+            ok &= check_status("vmio --unhandled strict " + name, r[0], STRICT_STATUS)
+            if "stopped: unclaimed sysreg read of 8 bytes at 0x564d4a00" in r[3]:
+                print("ok   the strict stop names the unknown MSR")
+            else:
+                ok = False
+                print("FAIL strict stderr:\n" + r[3])
         elif mode == "strict":
             name, elf, vmio = args
             r = run_vmio(vmio, elf, tmp, ["--unhandled", "strict"])

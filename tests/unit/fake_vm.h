@@ -2,7 +2,7 @@
  * A VM on the scripted fake backend, for the unit tests that drive vmio's
  * run loop with no /dev/kvm (test_run_loop.c, test_vm_fake.c,
  * test_vm_run_fake.c): vmio's standard machine (COM1 id 0, debug-exit 1,
- * debugcon 2, testdev-mmio 3, testdev-pio 4), 2 MiB of RAM, a manual clock
+ * debugcon 2, testdev-mmio 3, testdev-pio 4, testdev-msr 5), 2 MiB of RAM, a manual clock
  * for the handling-time statistics (it only moves when a test or a device
  * advances it) and the unclaimed-access log captured in memory.
  *

@@ -308,7 +308,7 @@ static void test_stats_time(void **state)
     assert_int_equal(vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, &slow.dev, 0xe1000000, 0x1000, &err),
                      0);
     const unsigned id = slow.dev.id;
-    assert_int_equal(id, 5); /* after the standard machine's five */
+    assert_int_equal(id, 6); /* after the standard machine's six */
     fake_vm_vcpu(&m, 0);
     for (int i = 0; i < 3; i++)
         vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 1, 0x6000, 0);
@@ -497,6 +497,64 @@ static void test_trace_lines(void **state)
     free(buf);
 }
 
+/*
+ * System registers (x86 MSRs) on the sysreg bus: testdev's registers as MSRs
+ * read and written whole, counted as sysreg_read/write; the backend asked to
+ * exit on exactly that range (and on unknown registers unless ignored);
+ * an unclaimed register is refused with the architectural fault under every
+ * policy (and stops the vCPU under strict).
+ */
+static void run_sysreg(enum vmio_unclaimed_policy policy)
+{
+    struct fake_vm m;
+    fake_vm_init(&m, policy, false);
+    struct vmio_bus_range ranges[4];
+    bool unknown = true;
+    assert_int_equal(vmio_fake_sysreg_exits(m.fake, ranges, 4, &unknown), 1);
+    assert_int_equal(ranges[0].base, TESTDEV_MSR_BASE);
+    assert_int_equal(ranges[0].len, TESTDEV_MSR_COUNT);
+    assert_int_equal(unknown, policy != VMIO_UNCLAIMED_IGNORE);
+    fake_vm_vcpu(&m, 0);
+    const uint64_t echo = TESTDEV_MSR_BASE + TESTDEV_ECHO / 8;
+    int pat = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_READ, 8,
+                                TESTDEV_MSR_BASE + TESTDEV_PATTERN / 8, 0);
+    vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_WRITE, 8, echo, 0x1122334455667788ULL);
+    int back = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_READ, 8, echo, 0);
+    vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_READ, 8, 0xc0001234, 0); /* nobody's */
+    vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
+    struct vmio_exit e = fake_vm_run(&m, 0, 0);
+    uint64_t v = 0;
+    assert_int_equal(vmio_fake_read_value(m.fake, 0, (unsigned)pat, &v), 0);
+    assert_int_equal(v, TESTDEV_PATTERN_VALUE);
+    assert_int_equal(vmio_fake_read_value(m.fake, 0, (unsigned)back, &v), 0);
+    assert_int_equal(v, 0x1122334455667788ULL);
+    struct vmio_fake_cpu_info ci;
+    assert_int_equal(vmio_fake_cpu_info(m.fake, 0, &ci), 0);
+    assert_int_equal(ci.faults, 1); /* the unclaimed register: #GP, as the hardware */
+    const struct vmio_stats *st = fake_vm_stats(m.vcpu[0]);
+    assert_int_equal(st->kind[VMIO_STAT_SYSREG_READ].count, 2);
+    assert_int_equal(st->kind[VMIO_STAT_SYSREG_WRITE].count, 1);
+    assert_int_equal(st->kind[VMIO_STAT_UNCLAIMED_READ].count, 1);
+    if (policy == VMIO_UNCLAIMED_STRICT) {
+        assert_int_equal(e.reason, VMIO_EXIT_UNCLAIMED);
+        assert_int_equal(e.access.space, VMIO_SPACE_SYSREG);
+        assert_int_equal(e.access.addr, 0xc0001234);
+    } else {
+        assert_int_equal(e.reason, VMIO_EXIT_HLT);
+    }
+    if (policy == VMIO_UNCLAIMED_LOG)
+        assert_non_null(strstr(fake_vm_log(&m), "unclaimed sysreg read of 8 bytes at 0xc0001234"));
+    fake_vm_fini(&m);
+}
+
+static void test_sysreg(void **state)
+{
+    (void)state;
+    run_sysreg(VMIO_UNCLAIMED_IGNORE);
+    run_sysreg(VMIO_UNCLAIMED_LOG);
+    run_sysreg(VMIO_UNCLAIMED_STRICT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_unclaimed_ignore), cmocka_unit_test(test_unclaimed_log),
         cmocka_unit_test(test_unclaimed_strict), cmocka_unit_test(test_stats_time),
         cmocka_unit_test(test_stops_and_exits),  cmocka_unit_test(test_trace_lines),
+        cmocka_unit_test(test_sysreg),
     };
     return cmocka_run_group_tests_name("run_loop", tests, NULL, NULL);
 }

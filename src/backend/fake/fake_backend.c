@@ -52,6 +52,7 @@ struct fake_cpu {
     struct vmio_x86_regs regs;
     struct vmio_x86_sregs sregs;
     unsigned long enters, immediate, ran_out;
+    unsigned long faults; /* vcpu_fault_access calls (refused system-register accesses) */
 };
 
 struct fake_vcpu {
@@ -67,6 +68,9 @@ struct vmio_fake {
     pthread_cond_t cond;
     bool vm_live;
     bool irqchip, pit;
+    struct vmio_bus_range sysreg[VMIO_FAKE_MAX_SYSREG_RANGES]; /* set_sysreg_exits */
+    unsigned nsysreg;
+    bool sysreg_unknown;
     bool slot_set[VMIO_FAKE_MAX_SLOTS];
     struct vmio_fake_slot slots[VMIO_FAKE_MAX_SLOTS];
     struct vmio_fake_irq irq[VMIO_FAKE_GSIS];
@@ -209,6 +213,43 @@ static int fake_create_irqchip(struct vmio_backend_vm *b, bool pit, struct vmio_
     }
     pthread_mutex_unlock(&f->lock);
     return rc;
+}
+
+static int fake_set_sysreg_exits(struct vmio_backend_vm *b, const struct vmio_bus_range *ranges,
+                                 unsigned n, bool unknown, struct vmio_error *err)
+{
+    struct vmio_fake *f = vm_fake(b);
+    if (n > VMIO_FAKE_MAX_SYSREG_RANGES)
+        return vmio_error_set(err, -E2BIG, "fake set_sysreg_exits: %u ranges (at most %d)", n,
+                              VMIO_FAKE_MAX_SYSREG_RANGES);
+    pthread_mutex_lock(&f->lock);
+    memcpy(f->sysreg, ranges, n * sizeof(*ranges));
+    f->nsysreg = n;
+    f->sysreg_unknown = unknown;
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+static int fake_vcpu_fault_access(struct vmio_backend_vcpu *b)
+{
+    struct fake_vcpu *v = to_vcpu(b);
+    pthread_mutex_lock(&v->fake->lock);
+    v->fake->cpu[v->index].faults++;
+    pthread_mutex_unlock(&v->fake->lock);
+    return 0;
+}
+
+unsigned vmio_fake_sysreg_exits(struct vmio_fake *fake, struct vmio_bus_range *out, unsigned max,
+                                bool *unknown)
+{
+    pthread_mutex_lock(&fake->lock);
+    unsigned n = fake->nsysreg;
+    for (unsigned i = 0; i < n && i < max; i++)
+        out[i] = fake->sysreg[i];
+    if (unknown)
+        *unknown = fake->sysreg_unknown;
+    pthread_mutex_unlock(&fake->lock);
+    return n;
 }
 
 static int fake_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
@@ -480,6 +521,8 @@ static const struct vmio_backend_ops fake_ops = {
     .vm_destroy = fake_vm_destroy,
     .set_memory = fake_set_memory,
     .create_irqchip = fake_create_irqchip,
+    .set_sysreg_exits = fake_set_sysreg_exits,
+    .vcpu_fault_access = fake_vcpu_fault_access,
     .irq_line = fake_irq_line,
     .vcpu_create = fake_vcpu_create,
     .vcpu_destroy = fake_vcpu_destroy,
@@ -548,6 +591,9 @@ static bool io_step_ok(struct vmio_access *a)
             return false;
     } else if (a->space == VMIO_SPACE_PIO) {
         if ((a->width != 1 && a->width != 2 && a->width != 4) || a->addr > 0xffff)
+            return false;
+    } else if (a->space == VMIO_SPACE_SYSREG) { /* x86 RDMSR/WRMSR: 8 bytes, one register */
+        if (a->width != 8 || a->count != 1)
             return false;
     } else {
         return false;
@@ -706,6 +752,7 @@ int vmio_fake_cpu_info(struct vmio_fake *fake, unsigned cpu, struct vmio_fake_cp
                                        .enters = c->enters,
                                        .immediate = c->immediate,
                                        .ran_out = c->ran_out,
+                                       .faults = c->faults,
                                        .count = c->count};
     pthread_mutex_unlock(&fake->lock);
     return 0;

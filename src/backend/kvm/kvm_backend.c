@@ -50,6 +50,10 @@ struct kvmb_vcpu {
 
 static const struct vmio_backend_ops kvm_ops;
 
+/* KVM's MSR filter holds at most this many ranges of at most this many MSRs each. */
+#define KVMB_MSR_RANGES KVM_MSR_FILTER_MAX_RANGES
+#define KVMB_MSR_RANGE_MAX (KVM_MSR_FILTER_MAX_BITMAP_SIZE * 8)
+
 static struct kvmb_vm *to_vm(struct vmio_backend_vm *b)
 {
     return (struct kvmb_vm *)b;
@@ -181,6 +185,51 @@ static int kvmb_vm_create_irqchip(struct vmio_backend_vm *b, bool pit, struct vm
         if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &cfg) < 0)
             return vmio_error_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
     }
+    return 0;
+}
+
+/*
+ * User-space MSR exits: KVM_CAP_X86_USER_SPACE_MSR (exit on filtered MSRs, and
+ * with @unknown on those KVM does not know), then a filter whose ranges deny
+ * (all-zero bitmaps) exactly the MSRs in @ranges, reads and writes: KVM then
+ * exits with KVM_EXIT_X86_RDMSR/WRMSR instead of handling them. Everything
+ * else stays as KVM has it (default allow).
+ */
+static int kvmb_vm_set_sysreg_exits(struct vmio_backend_vm *b, const struct vmio_bus_range *ranges,
+                                    unsigned n, bool unknown, struct vmio_error *err)
+{
+    struct kvmb_vm *vm = to_vm(b);
+    if (n > KVMB_MSR_RANGES)
+        return vmio_error_set(err, -E2BIG,
+                              "%u MSR ranges on the system-register bus; KVM filters at most %d", n,
+                              KVMB_MSR_RANGES);
+    static const uint8_t deny[KVM_MSR_FILTER_MAX_BITMAP_SIZE]; /* all zero: deny every MSR */
+    struct kvm_msr_filter f;
+    memset(&f, 0, sizeof(f));
+    f.flags = KVM_MSR_FILTER_DEFAULT_ALLOW;
+    for (unsigned i = 0; i < n; i++) {
+        if (ranges[i].len > KVMB_MSR_RANGE_MAX || ranges[i].base > UINT32_MAX ||
+            ranges[i].len > (uint64_t)UINT32_MAX + 1 - ranges[i].base)
+            return vmio_error_set(err, -E2BIG,
+                                  "MSRs 0x%llx+%llu: KVM filters at most %d MSRs per range, "
+                                  "indices below 2^32",
+                                  (unsigned long long)ranges[i].base,
+                                  (unsigned long long)ranges[i].len, KVMB_MSR_RANGE_MAX);
+        f.ranges[i] =
+            (struct kvm_msr_filter_range){.flags = KVM_MSR_FILTER_READ | KVM_MSR_FILTER_WRITE,
+                                          .nmsrs = (uint32_t)ranges[i].len,
+                                          .base = (uint32_t)ranges[i].base,
+                                          .bitmap = (uint8_t *)deny};
+    }
+    struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR};
+    cap.args[0] =
+        (n ? KVM_MSR_EXIT_REASON_FILTER : 0) | (unknown ? KVM_MSR_EXIT_REASON_UNKNOWN : 0);
+    if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+        return vmio_error_set(err, errno == EINVAL ? -ENOTSUP : -errno,
+                              "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR): %s", strerror(errno));
+    if (ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+        return vmio_error_set(err, -errno, "KVM_X86_SET_MSR_FILTER (%u ranges): %s", n,
+                              strerror(errno));
     return 0;
 }
 
@@ -473,6 +522,20 @@ static int kvmb_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
         exit->reason = VMIO_EXIT_IO;
         translate_mmio(run, exit);
         break;
+    case KVM_EXIT_X86_RDMSR:
+    case KVM_EXIT_X86_WRMSR: {
+        struct vmio_access *a = &exit->access;
+        exit->reason = VMIO_EXIT_IO;
+        a->space = VMIO_SPACE_SYSREG;
+        a->dir = run->exit_reason == KVM_EXIT_X86_WRMSR ? VMIO_WRITE : VMIO_READ;
+        a->width = 8;
+        a->count = 1;
+        a->addr = run->msr.index;
+        a->buf = (uint8_t *)&run->msr.data; /* a read completes into it */
+        a->data = a->dir == VMIO_WRITE ? run->msr.data : 0;
+        run->msr.error = 0;
+        break;
+    }
     case KVM_EXIT_HLT:
         exit->reason = VMIO_EXIT_HLT;
         break;
@@ -512,6 +575,16 @@ static int kvmb_vcpu_set_immediate_exit(struct vmio_backend_vcpu *b, bool on)
         return -ENOTSUP;
     /* The kicking thread and the vCPU thread both touch this byte: atomic stores. */
     __atomic_store_n(&vcpu->run->immediate_exit, (uint8_t)(on ? 1 : 0), __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+/* #GP for the RDMSR/WRMSR of the last exit (KVM injects it on the next KVM_RUN). */
+static int kvmb_vcpu_fault_access(struct vmio_backend_vcpu *b)
+{
+    struct kvm_run *run = to_vcpu(b)->run;
+    if (run->exit_reason != KVM_EXIT_X86_RDMSR && run->exit_reason != KVM_EXIT_X86_WRMSR)
+        return -EINVAL;
+    run->msr.error = 1;
     return 0;
 }
 
@@ -665,6 +738,7 @@ static const struct vmio_backend_ops kvm_ops = {
     .vm_destroy = kvmb_vm_destroy,
     .set_memory = kvmb_vm_set_memory,
     .create_irqchip = kvmb_vm_create_irqchip,
+    .set_sysreg_exits = kvmb_vm_set_sysreg_exits,
     .irq_line = kvmb_vm_irq_line,
     .vcpu_create = kvmb_vcpu_create,
     .vcpu_destroy = kvmb_vcpu_destroy,
@@ -672,6 +746,7 @@ static const struct vmio_backend_ops kvm_ops = {
     .vcpu_set_immediate_exit = kvmb_vcpu_set_immediate_exit,
     .vcpu_set_sync_regs = kvmb_vcpu_set_sync_regs,
     .vcpu_mp_state = kvmb_vcpu_mp_state,
+    .vcpu_fault_access = kvmb_vcpu_fault_access,
     .vcpu_get_ip = kvmb_vcpu_get_ip,
     .vcpu_get_regs = kvmb_vcpu_get_regs,
     .vcpu_set_regs = kvmb_vcpu_set_regs,

@@ -1,0 +1,64 @@
+/*
+ * An MSR window: a device's register file seen through consecutive x86 MSRs
+ * (see vmio/devices.h, vmio_msr_window_create()). Register i of the window is
+ * the inner device's @stride-byte register at offset i * stride; RDMSR and
+ * WRMSR move all 8 bytes (EDX:EAX), the only width the instructions have.
+ * The window owns the inner device and destroys it with itself.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "vmio/devices.h"
+
+struct msr_window {
+    struct vmio_device dev;
+    struct vmio_device *inner;
+    unsigned stride;
+};
+
+static struct msr_window *to_window(struct vmio_device *dev)
+{
+    return vmio_container_of(dev, struct msr_window, dev);
+}
+
+static int window_read(struct vmio_device *dev, uint64_t index, unsigned width, uint64_t *value)
+{
+    struct msr_window *w = to_window(dev);
+    return w->inner->ops->read(w->inner, index * w->stride, width, value);
+}
+
+static int window_write(struct vmio_device *dev, uint64_t index, unsigned width, uint64_t value)
+{
+    struct msr_window *w = to_window(dev);
+    return w->inner->ops->write(w->inner, index * w->stride, width, value);
+}
+
+static void window_destroy(struct vmio_device *dev)
+{
+    struct msr_window *w = to_window(dev);
+    if (w->inner->ops->destroy)
+        w->inner->ops->destroy(w->inner);
+    free(w);
+}
+
+static const struct vmio_device_ops window_ops = {
+    .read = window_read,
+    .write = window_write,
+    .destroy = window_destroy,
+};
+
+struct vmio_device *vmio_msr_window_create(const char *name, struct vmio_device *inner,
+                                           unsigned stride)
+{
+    if (!inner)
+        return NULL;
+    struct msr_window *w = stride ? calloc(1, sizeof(*w)) : NULL;
+    if (!w) {
+        if (inner->ops->destroy)
+            inner->ops->destroy(inner);
+        return NULL;
+    }
+    *w = (struct msr_window){
+        .dev = {.name = name, .ops = &window_ops}, .inner = inner, .stride = stride};
+    return &w->dev;
+}
