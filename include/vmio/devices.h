@@ -22,6 +22,16 @@
 struct vmio_device *vmio_testdev_create(const char *name);
 
 /*
+ * vmio_testdev_attach_page - keep a copy of @dev's registers (register at
+ * offset 8 * i in 64-bit word i; LOG_POP shows the oldest entry without
+ * popping) in @page (@size bytes, 8-byte aligned; not owned) after every
+ * access: the status page of vmio_vm_add_status_page(), read by the guest
+ * without exits. Errors: -EINVAL for a device that is not a testdev, a NULL
+ * or misaligned page.
+ */
+int vmio_testdev_attach_page(struct vmio_device *dev, void *page, size_t size);
+
+/*
  * vmio_msr_window_create - show @inner's register file as consecutive x86
  * MSRs, for the system-register bus (VMIO_SPACE_SYSREG): MSR base + i (i
  * being the offset the bus gives) is @inner's register at offset i * @stride,
@@ -68,7 +78,8 @@ int vmio_add_com1(struct vmio_vm *vm, struct chardev *serial, struct vmio_error 
  * (not owned; may be NULL; its interrupt line drives GSI 4 when @vm has the
  * in-kernel irqchip, see vmio_vm_options.irqchip), debug-exit at 0xf4-0xf7, debug console at 0xe9
  * writing to @debugcon_out (not owned; NULL drops it), testdev at MMIO
- * 0xd0000000 and ports 0x7000-0x70ff, and where the backend can route system
+ * 0xd0000000 and ports 0x7000-0x70ff (its MMIO registers also readable without
+ * exits on the status page at TESTDEV_STATUS_BASE), and where the backend can route system
  * registers, testdev's registers as MSRs TESTDEV_MSR_BASE.. (one MSR per
  * register). The VM owns the devices.
  * Errors: those of vmio_vm_add_device() (a port or window already taken),

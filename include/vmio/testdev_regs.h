@@ -18,6 +18,14 @@
 #define TESTDEV_PIO_BASE 0x7000 /* I/O port */
 #define TESTDEV_PIO_SIZE 0x100
 /*
+ * The MMIO window's status page: word i (offset 8 * i) holds the register at
+ * offset 8 * i as of the last access (LOG_POP: the oldest entry, not popped).
+ * Guest reads there are plain memory reads (no exit); writes reach the
+ * registers at the same offsets, through exits.
+ */
+#define TESTDEV_STATUS_BASE 0xd0010000ULL
+#define TESTDEV_STATUS_SIZE 0x1000
+/*
  * The same registers as x86 MSRs: register at offset 8 * i is MSR
  * TESTDEV_MSR_BASE + i (an index no CPU or hypervisor defines). RDMSR/WRMSR
  * move the whole 64-bit register.

@@ -284,4 +284,25 @@ int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readon
 int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned flags,
                      const char *name, struct vmio_error *err);
 
+/*
+ * vmio_vm_add_status_page - exit-less reads of a device's read-mostly
+ * registers: guest-physical [@gpa, @gpa + @size) (4 KiB aligned, free) becomes
+ * @dev's MMIO window AND a read-only memory slot over a zeroed page the VM
+ * owns. Guest reads there are memory reads: no exit. Guest writes still exit
+ * and reach @dev (offsets relative to @gpa) like any MMIO write. *@page is
+ * the host view of that memory: the device keeps its contents up to date
+ * (aligned 8-byte stores are seen whole by the guest), e.g. on every state
+ * change. Suits status and counter registers a guest polls (a virtio
+ * transport's InterruptStatus and ConfigGeneration, a UART's line status
+ * seen by a polling driver); not registers whose read has side effects
+ * (read-to-clear), since a memory read tells the device nothing.
+ * The VM owns @dev as with vmio_vm_add_device() (on failure the caller
+ * keeps it) and unmaps the page when destroyed.
+ * Errors: -EINVAL unaligned or empty; -EBUSY overlapping RAM, a mapping or a
+ * device (named); those of vmio_vm_add_device(); -ENOMEM; the backend's
+ * (a read-only slot needs KVM_CAP_READONLY_MEM).
+ */
+int vmio_vm_add_status_page(struct vmio_vm *vm, struct vmio_device *dev, uint64_t gpa,
+                            uint64_t size, void **page, struct vmio_error *err);
+
 #endif

@@ -554,3 +554,41 @@ int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host
         vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
     return 0;
 }
+
+int vmio_vm_add_status_page(struct vmio_vm *vm, struct vmio_device *dev, uint64_t gpa,
+                            uint64_t size, void **page, struct vmio_error *err)
+{
+    char what[160];
+    snprintf(what, sizeof(what), "status page of %s", dev && dev->name ? dev->name : "(unnamed)");
+    int rc = check_aligned(what, gpa, size, err);
+    if (rc == 0)
+        rc = check_free_range(vm, what, gpa, size, err);
+    if (rc == 0)
+        rc = reserve_owned(vm, err);
+    if (rc < 0)
+        return rc;
+    void *host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (host == MAP_FAILED)
+        return vmio_error_set(err, -errno, "%s: cannot allocate %" PRIu64 " bytes: %s", what, size,
+                              strerror(errno));
+    /* The device first (a window over no memory yet), then the read-only memory over it. */
+    rc = vmio_vm_add_device(vm, VMIO_SPACE_MMIO, dev, gpa, size, err);
+    if (rc == 0) {
+        struct vmio_mem_region r = {.gpa = gpa,
+                                    .size = size,
+                                    .host = host,
+                                    .readonly = true,
+                                    .kind = VMIO_MEM_PASSTHROUGH,
+                                    .name = what};
+        rc = map_region(vm, &r, err);
+        if (rc < 0)
+            vmio_bus_unregister(vm->mmio, dev, gpa, NULL);
+    }
+    if (rc < 0) {
+        munmap(host, size);
+        return rc;
+    }
+    vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
+    *page = host;
+    return 0;
+}

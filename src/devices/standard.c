@@ -38,9 +38,18 @@ int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO,
                                    vmio_debugcon_create("debugcon", debugcon_out),
                                    VMIO_DEBUGCON_PORT, 1, err);
-    if (rc == 0)
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, vmio_testdev_create("testdev-mmio"),
-                                   TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE, err);
+    struct vmio_device *td = NULL;
+    if (rc == 0) {
+        td = vmio_testdev_create("testdev-mmio");
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, td, TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE,
+                                   err);
+    }
+    if (rc == 0) { /* the VM owns td now: on failure here nothing more to free */
+        void *page = NULL;
+        rc = vmio_vm_add_status_page(vm, td, TESTDEV_STATUS_BASE, TESTDEV_STATUS_SIZE, &page, err);
+        if (rc == 0)
+            rc = vmio_testdev_attach_page(td, page, TESTDEV_STATUS_SIZE);
+    }
     if (rc == 0)
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_testdev_create("testdev-pio"),
                                    TESTDEV_PIO_BASE, TESTDEV_PIO_SIZE, err);

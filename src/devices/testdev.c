@@ -22,7 +22,45 @@ struct testdev {
     uint64_t echo, sum, reads, writes, last, bad, delay;
     uint64_t log_value[TESTDEV_LOG_DEPTH];
     unsigned log_head, log_len;
+    volatile uint64_t *page; /* status page (vmio_testdev_attach_page()), or NULL */
+    size_t page_words;
 };
+
+/* The register at 8-byte slot @off (the value a read of all 8 bytes gives), lock held. */
+static uint64_t reg_value(const struct testdev *t, uint64_t off)
+{
+    switch (off) {
+    case TESTDEV_ECHO:
+        return t->echo;
+    case TESTDEV_PATTERN:
+        return TESTDEV_PATTERN_VALUE;
+    case TESTDEV_READS:
+        return t->reads;
+    case TESTDEV_WRITES:
+        return t->writes;
+    case TESTDEV_LAST:
+        return t->last;
+    case TESTDEV_SUM:
+        return t->sum;
+    case TESTDEV_LOG_POP: /* what a pop would return, without popping */
+        return t->log_len ? t->log_value[t->log_head] : ~0ULL;
+    case TESTDEV_LOG_LEN:
+        return t->log_len;
+    case TESTDEV_BAD:
+        return t->bad;
+    case TESTDEV_DELAY:
+        return t->delay;
+    default:
+        return 0;
+    }
+}
+
+/* Mirror the registers into the status page after a change, lock held. */
+static void sync_page(struct testdev *t)
+{
+    for (size_t i = 0; t->page && i < t->page_words && i < TESTDEV_END / 8; i++)
+        t->page[i] = reg_value(t, i * 8);
+}
 
 static struct testdev *to_testdev(struct vmio_device *dev)
 {
@@ -105,6 +143,7 @@ static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width
     *value = reg_slice(reg, k, width);
     t->reads++;
     note_access(t, offset, width, false);
+    sync_page(t);
     pthread_mutex_unlock(&t->lock);
     return 0;
 }
@@ -157,6 +196,7 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
         t->writes++;
     }
     note_access(t, offset, width, true);
+    sync_page(t);
     pthread_mutex_unlock(&t->lock);
     if (delay_ms) { /* slow on purpose, without the lock: other vCPUs are not held up */
         struct timespec ts = {.tv_sec = (time_t)(delay_ms / 1000),
@@ -189,4 +229,17 @@ struct vmio_device *vmio_testdev_create(const char *name)
     t->dev.ops = &testdev_ops;
     pthread_mutex_init(&t->lock, NULL);
     return &t->dev;
+}
+
+int vmio_testdev_attach_page(struct vmio_device *dev, void *page, size_t size)
+{
+    if (dev->ops != &testdev_ops || !page || ((uintptr_t)page & 7))
+        return -EINVAL;
+    struct testdev *t = to_testdev(dev);
+    pthread_mutex_lock(&t->lock);
+    t->page = page;
+    t->page_words = size / 8;
+    sync_page(t);
+    pthread_mutex_unlock(&t->lock);
+    return 0;
 }
