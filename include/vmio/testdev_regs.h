@@ -68,8 +68,27 @@
  */
 #define TESTDEV_DELAY 0x50
 #define TESTDEV_DELAY_MAX_MS 10000
+/*
+ * The write buffer: every write inside [TESTDEV_WBUF, TESTDEV_WBUF_END) (cut
+ * short by a smaller window, as the 256-port one) stores its bytes there (reads give them back) and folds
+ * (offset, width, value) into WBUF_HASH, so the hash says whether the device
+ * saw the guest's writes in the guest's order. vmio lets KVM buffer these
+ * writes (coalesced MMIO and PIO): a burst costs a few exits, not one each.
+ * WBUF_HASH (read) is FNV-1a 64 over, per write, the bytes of offset (2,
+ * little-endian), width (1) and value (8, little-endian); any write to
+ * WBUF_COUNT resets both. WBUF_COUNT (read): writes to the buffer.
+ */
+#define TESTDEV_WBUF_HASH 0x58
+#define TESTDEV_WBUF_COUNT 0x60
+#define TESTDEV_WBUF 0x80
+/* The buffer ends before the window does: offsets from here on are no register
+ * (BAD), and the last page bytes stay free for "across the window end" tests,
+ * which KVM splits at the page boundary into two accesses. */
+#define TESTDEV_WBUF_END 0x800
+#define TESTDEV_WBUF_HASH_SEED 0xcbf29ce484222325ULL
+#define TESTDEV_WBUF_HASH_PRIME 0x100000001b3ULL
 /* First offset past the register file. */
-#define TESTDEV_END 0x58
+#define TESTDEV_END 0x68
 
 /* Debug-exit (QEMU isa-debug-exit compatible) and debug console ports. */
 #define VMIO_DEBUG_EXIT_PORT 0xf4

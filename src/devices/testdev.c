@@ -20,6 +20,8 @@ struct testdev {
     struct vmio_device dev;
     pthread_mutex_t lock;
     uint64_t echo, sum, reads, writes, last, bad, delay;
+    uint64_t wbuf_hash, wbuf_count;
+    uint8_t wbuf[TESTDEV_WBUF_END - TESTDEV_WBUF];
     uint64_t log_value[TESTDEV_LOG_DEPTH];
     unsigned log_head, log_len;
     volatile uint64_t *page; /* status page (vmio_testdev_attach_page()), or NULL */
@@ -50,9 +52,34 @@ static uint64_t reg_value(const struct testdev *t, uint64_t off)
         return t->bad;
     case TESTDEV_DELAY:
         return t->delay;
+    case TESTDEV_WBUF_HASH:
+        return t->wbuf_hash;
+    case TESTDEV_WBUF_COUNT:
+        return t->wbuf_count;
     default:
         return 0;
     }
+}
+
+/* Fold @n little-endian bytes of @v into the FNV-1a hash @h. */
+static uint64_t fnv_bytes(uint64_t h, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        h = (h ^ ((v >> (8 * i)) & 0xff)) * TESTDEV_WBUF_HASH_PRIME;
+    return h;
+}
+
+/* A write wholly inside the write buffer (in_wbuf()), lock held. */
+static void wbuf_write(struct testdev *t, uint64_t offset, unsigned width, uint64_t value)
+{
+    uint64_t at = offset - TESTDEV_WBUF;
+    for (unsigned i = 0; i < width; i++)
+        t->wbuf[at + i] = (uint8_t)(value >> (8 * i));
+    uint64_t h = t->wbuf_count ? t->wbuf_hash : TESTDEV_WBUF_HASH_SEED;
+    h = fnv_bytes(h, offset, 2);
+    h = fnv_bytes(h, width, 1);
+    t->wbuf_hash = fnv_bytes(h, value, 8);
+    t->wbuf_count++;
 }
 
 /* Mirror the registers into the status page after a change, lock held. */
@@ -80,6 +107,12 @@ static uint64_t reg_merge(uint64_t reg, unsigned k, unsigned width, uint64_t val
     return (reg & ~mask) | ((value << (8 * k)) & mask);
 }
 
+/* Whether an access lies wholly inside the write buffer. */
+static bool in_wbuf(uint64_t offset, unsigned width)
+{
+    return offset >= TESTDEV_WBUF && offset < TESTDEV_WBUF_END && offset + width <= TESTDEV_WBUF_END;
+}
+
 static bool slot_ok(uint64_t offset, unsigned width)
 {
     return offset < TESTDEV_END && (offset & 7) + width <= 8;
@@ -96,49 +129,23 @@ static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width
     pthread_mutex_lock(&t->lock);
     uint64_t reg = ~0ULL;
     unsigned k = (unsigned)(offset & 7);
-    if (!slot_ok(offset, width)) {
+    if (in_wbuf(offset, width)) { /* the write buffer: its bytes, little-endian */
+        uint64_t at = offset - TESTDEV_WBUF;
+        reg = 0;
+        for (unsigned i = 0; i < width; i++)
+            reg |= (uint64_t)t->wbuf[at + i] << (8 * i);
+        k = 0;
+    } else if (!slot_ok(offset, width)) {
         t->bad++;
         k = 0; /* all-ones at the access width */
-    } else {
-        switch (offset & ~7ULL) {
-        case TESTDEV_ECHO:
-            reg = t->echo;
-            break;
-        case TESTDEV_PATTERN:
-            reg = TESTDEV_PATTERN_VALUE;
-            break;
-        case TESTDEV_READS:
-            reg = t->reads;
-            break;
-        case TESTDEV_WRITES:
-            reg = t->writes;
-            break;
-        case TESTDEV_LAST:
-            reg = t->last;
-            break;
-        case TESTDEV_SUM:
-            reg = t->sum;
-            break;
-        case TESTDEV_LOG_PUSH:
-            reg = 0;
-            break;
-        case TESTDEV_LOG_POP:
-            if (t->log_len) {
-                reg = t->log_value[t->log_head];
-                t->log_head = (t->log_head + 1) % TESTDEV_LOG_DEPTH;
-                t->log_len--;
-            }
-            break;
-        case TESTDEV_LOG_LEN:
-            reg = t->log_len;
-            break;
-        case TESTDEV_BAD:
-            reg = t->bad;
-            break;
-        case TESTDEV_DELAY:
-            reg = t->delay;
-            break;
+    } else if ((offset & ~7ULL) == TESTDEV_LOG_POP) {
+        if (t->log_len) {
+            reg = t->log_value[t->log_head];
+            t->log_head = (t->log_head + 1) % TESTDEV_LOG_DEPTH;
+            t->log_len--;
         }
+    } else {
+        reg = reg_value(t, offset & ~7ULL); /* LOG_PUSH reads 0, as every register not listed */
     }
     *value = reg_slice(reg, k, width);
     t->reads++;
@@ -156,7 +163,9 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
     unsigned k = (unsigned)(offset & 7);
     bool reset_counters = false;
     uint64_t delay_ms = 0;
-    if (!slot_ok(offset, width)) {
+    if (in_wbuf(offset, width)) {
+        wbuf_write(t, offset, width, value);
+    } else if (!slot_ok(offset, width)) {
         t->bad++;
     } else {
         switch (offset & ~7ULL) {
@@ -180,6 +189,10 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
         case TESTDEV_LOG_LEN:
             t->log_len = 0;
             t->log_head = 0;
+            break;
+        case TESTDEV_WBUF_COUNT:
+            t->wbuf_count = 0;
+            t->wbuf_hash = 0;
             break;
         case TESTDEV_DELAY:
             t->delay = reg_merge(t->delay, k, width, value);

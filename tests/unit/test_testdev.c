@@ -49,10 +49,14 @@ static void test_bad_accesses(void **state)
     struct vmio_device *d = vmio_testdev_create("t");
     assert_int_equal(rd(d, TESTDEV_ECHO + 6, 4), 0xffffffff); /* straddles ECHO/PATTERN */
     assert_int_equal(rd(d, TESTDEV_END, 1), 0xff);
-    assert_int_equal(rd(d, 0xff8, 8), ~0ULL);
+    assert_int_equal(rd(d, TESTDEV_WBUF - 8, 8), ~0ULL); /* between the registers and the buffer */
+    assert_int_equal(rd(d, TESTDEV_WBUF_END - 4, 8), ~0ULL); /* runs past the buffer */
+    assert_int_equal(rd(d, TESTDEV_WBUF_END + 0x100, 2), 0xffff); /* no register */
     wr(d, TESTDEV_ECHO + 7, 2, 0x1234);
+    wr(d, TESTDEV_WBUF_END - 2, 4, 0x1234);
     assert_int_equal(rd(d, TESTDEV_ECHO, 8), 0); /* the straddling write was dropped */
-    assert_int_equal(rd(d, TESTDEV_BAD, 8), 4);
+    assert_int_equal(rd(d, TESTDEV_WBUF_COUNT, 8), 0); /* and so was the one past the buffer */
+    assert_int_equal(rd(d, TESTDEV_BAD, 8), 7);
     wr(d, TESTDEV_PATTERN, 8, 0); /* read-only */
     assert_int_equal(rd(d, TESTDEV_PATTERN, 8), TESTDEV_PATTERN_VALUE);
     d->ops->destroy(d);
@@ -76,11 +80,49 @@ static void test_log_fifo(void **state)
     d->ops->destroy(d);
 }
 
+/* The expected WBUF_HASH after writes (offset, width, value) in this order. */
+static uint64_t wbuf_hash(const uint64_t (*w)[3], unsigned n)
+{
+    uint64_t h = TESTDEV_WBUF_HASH_SEED;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t parts[3][2] = {{w[i][0], 2}, {w[i][1], 1}, {w[i][2], 8}};
+        for (unsigned p = 0; p < 3; p++)
+            for (unsigned b = 0; b < parts[p][1]; b++)
+                h = (h ^ ((parts[p][0] >> (8 * b)) & 0xff)) * TESTDEV_WBUF_HASH_PRIME;
+    }
+    return h;
+}
+
+static void test_write_buffer(void **state)
+{
+    (void)state;
+    struct vmio_device *d = vmio_testdev_create("t");
+    static const uint64_t w[][3] = {
+        {TESTDEV_WBUF, 1, 0xab}, {TESTDEV_WBUF + 2, 2, 0xbeef}, {TESTDEV_WBUF_END - 8, 8, 0x0102030405060708ULL}};
+    for (unsigned i = 0; i < 3; i++)
+        wr(d, w[i][0], (unsigned)w[i][1], w[i][2]);
+    assert_int_equal(rd(d, TESTDEV_WBUF_COUNT, 8), 3);
+    assert_int_equal(rd(d, TESTDEV_WBUF_HASH, 8), wbuf_hash(w, 3));
+    assert_int_equal(rd(d, TESTDEV_WBUF, 4), 0xbeef00ab); /* the bytes back */
+    assert_int_equal(rd(d, TESTDEV_WBUF_END - 8, 8), 0x0102030405060708ULL);
+    assert_int_equal(rd(d, TESTDEV_WBUF_END - 2, 2), 0x0102);
+    /* The same writes in another order give another hash: the order is seen. */
+    wr(d, TESTDEV_WBUF_COUNT, 1, 0);
+    assert_int_equal(rd(d, TESTDEV_WBUF_COUNT, 8), 0);
+    static const uint64_t swapped[][3] = {
+        {TESTDEV_WBUF + 2, 2, 0xbeef}, {TESTDEV_WBUF, 1, 0xab}, {TESTDEV_WBUF_END - 8, 8, 0x0102030405060708ULL}};
+    for (unsigned i = 0; i < 3; i++)
+        wr(d, swapped[i][0], (unsigned)swapped[i][1], swapped[i][2]);
+    assert_int_equal(rd(d, TESTDEV_WBUF_HASH, 8), wbuf_hash(swapped, 3));
+    assert_true(wbuf_hash(swapped, 3) != wbuf_hash(w, 3));
+    d->ops->destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_last_and_sum),
-        cmocka_unit_test(test_bad_accesses),
+        cmocka_unit_test(test_bad_accesses), cmocka_unit_test(test_write_buffer),
         cmocka_unit_test(test_log_fifo),
     };
     return cmocka_run_group_tests_name("testdev", tests, NULL, NULL);
