@@ -39,10 +39,9 @@
  * wrappers below then return -ENOTSUP, so the core never calls through
  * NULL. New capabilities are added as new optional entries at the end of
  * the table (planned, not implemented: ioeventfd and irqfd registration,
- * a coalesced-MMIO ring, user-space MSR exits delivered as
- * VMIO_SPACE_SYSREG accesses, and an AArch64 KVM backend whose vCPUs offer
- * an arm64 register accessor instead of the x86 ones), so an older backend
- * keeps compiling and simply lacks them.
+ * and an AArch64 KVM backend whose vCPUs offer an arm64 register accessor
+ * instead of the x86 ones), so an older backend keeps compiling and simply
+ * lacks them.
  */
 #ifndef VMIO_BACKEND_H
 #define VMIO_BACKEND_H
@@ -121,6 +120,35 @@ struct vmio_backend_ops {
      */
     int (*set_sysreg_exits)(struct vmio_backend_vm *vm, const struct vmio_bus_range *ranges,
                             unsigned n, bool unknown, struct vmio_error *err);
+
+    /*
+     * coalesce - with @on, buffer guest writes wholly inside [@base, @base +
+     * @len) of @space (MMIO or PIO) instead of exiting on each (KVM: the
+     * coalesced MMIO/PIO ring); without, remove exactly that zone. A buffered
+     * write is not reported by vcpu_enter: the core takes it with
+     * coalesced_pop(), in the order the guest made the writes, before it
+     * handles any exit. Reads in a zone still exit; a write made while the
+     * buffer is full exits as usual (so order is kept). Optional.
+     * Errors: -ENOTSUP without the capability (PIO: KVM_CAP_COALESCED_PIO),
+     * -ENOENT when removing a zone that is not there, -errno, described.
+     */
+    int (*coalesce)(struct vmio_backend_vm *vm, enum vmio_space space, uint64_t base, uint64_t len,
+                    bool on, struct vmio_error *err);
+
+    /*
+     * coalesced_pending - whether a buffered write waits (a hint: lock-free,
+     * any thread, may race with a vCPU adding one). Optional.
+     */
+    bool (*coalesced_pending)(struct vmio_backend_vm *vm);
+
+    /*
+     * coalesced_pop - the oldest buffered write into *@a (space, dir
+     * VMIO_WRITE, addr, width 1..8, count 1, data and buf = @data, which
+     * receives its bytes; reg VMIO_REG_NONE). Returns 1 with a write, 0 with
+     * none. Any thread, one at a time per VM (the core holds a lock).
+     * Optional (never called when coalesce is absent).
+     */
+    int (*coalesced_pop)(struct vmio_backend_vm *vm, struct vmio_access *a, uint8_t data[8]);
 
     /* ---- vCPUs ---- */
 
@@ -220,6 +248,26 @@ static inline int vmio_backend_set_sysreg_exits(struct vmio_backend_vm *vm,
         return vmio_error_set(err, -ENOTSUP, "the %s backend has no system-register exits",
                               vm->ops->name);
     return vm->ops->set_sysreg_exits(vm, ranges, n, unknown, err);
+}
+
+static inline int vmio_backend_coalesce(struct vmio_backend_vm *vm, enum vmio_space space,
+                                        uint64_t base, uint64_t len, bool on,
+                                        struct vmio_error *err)
+{
+    if (!vm->ops->coalesce)
+        return vmio_error_set(err, -ENOTSUP, "the %s backend cannot buffer writes", vm->ops->name);
+    return vm->ops->coalesce(vm, space, base, len, on, err);
+}
+
+static inline bool vmio_backend_coalesced_pending(struct vmio_backend_vm *vm)
+{
+    return vm->ops->coalesced_pending && vm->ops->coalesced_pending(vm);
+}
+
+static inline int vmio_backend_coalesced_pop(struct vmio_backend_vm *vm, struct vmio_access *a,
+                                             uint8_t data[8])
+{
+    return vm->ops->coalesced_pop ? vm->ops->coalesced_pop(vm, a, data) : 0;
 }
 
 static inline int vmio_backend_vcpu_fault_access(struct vmio_backend_vcpu *vcpu)

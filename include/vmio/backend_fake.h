@@ -224,6 +224,41 @@ int vmio_fake_slot(struct vmio_fake *fake, unsigned slot, struct vmio_fake_slot 
 unsigned vmio_fake_sysreg_exits(struct vmio_fake *fake, struct vmio_bus_range *out, unsigned max,
                                 bool *unknown);
 
+/*
+ * Coalesced writes, as KVM buffers them: the VM's zones (coalesce) and one
+ * ring for all vCPUs of VMIO_FAKE_RING_DEFAULT entries. When the step a
+ * vCPU is about to replay is a single write wholly inside a zone and the
+ * ring has room, the write goes to the ring (its completion is captured at
+ * once: the bytes written), the step counts as replayed, and the enter goes
+ * on with the next step: no exit, as under KVM. A write that finds the ring
+ * full exits as usual. coalesced_pop takes the oldest entry.
+ */
+#define VMIO_FAKE_MAX_ZONES 64
+#define VMIO_FAKE_RING_DEFAULT 8
+#define VMIO_FAKE_RING_MAX 256
+
+struct vmio_fake_zone {
+    enum vmio_space space;
+    uint64_t base, len;
+};
+
+struct vmio_fake_coalesce_info {
+    unsigned nzones;
+    struct vmio_fake_zone zones[VMIO_FAKE_MAX_ZONES];
+    unsigned queued;        /* writes in the ring now */
+    unsigned long buffered; /* writes ever put in the ring */
+    unsigned long popped;   /* writes ever taken out (coalesced_pop) */
+};
+
+/* vmio_fake_coalesced - the coalescing state into *@out. */
+void vmio_fake_coalesced(struct vmio_fake *fake, struct vmio_fake_coalesce_info *out);
+
+/*
+ * vmio_fake_set_ring_size - the ring's capacity, 1..VMIO_FAKE_RING_MAX
+ * entries. Errors: -EINVAL out of range, -EBUSY while writes are queued.
+ */
+int vmio_fake_set_ring_size(struct vmio_fake *fake, unsigned entries);
+
 /* vmio_fake_irqchip - whether the VM created its irqchip; *@pit (may be NULL): and the PIT. */
 bool vmio_fake_irqchip(struct vmio_fake *fake, bool *pit);
 
@@ -251,6 +286,7 @@ enum vmio_fake_op {
     VMIO_FAKE_OP_SET_REGS,
     VMIO_FAKE_OP_GET_SREGS,
     VMIO_FAKE_OP_SET_SREGS,
+    VMIO_FAKE_OP_COALESCE,
     VMIO_FAKE_NOPS
 };
 

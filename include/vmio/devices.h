@@ -88,4 +88,15 @@ int vmio_add_com1(struct vmio_vm *vm, struct chardev *serial, struct vmio_error 
 int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *debugcon_out,
                               struct vmio_error *err);
 
+/*
+ * vmio_coalesce_standard_devices - let the hypervisor buffer the guest's
+ * writes to the write buffers (TESTDEV_WBUF..) of the standard machine's
+ * MMIO and port testdevs (vmio_vm_coalesce()): a burst of them costs an exit
+ * only when the guest next reads the device. What `vmio run` does unless
+ * told --coalesce off. A backend that cannot buffer writes in a space is not
+ * an error (that space's writes exit one by one). Errors: those of
+ * vmio_vm_coalesce() other than -ENOTSUP.
+ */
+int vmio_coalesce_standard_devices(struct vmio_vm *vm, struct vmio_error *err);
+
 #endif

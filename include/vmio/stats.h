@@ -23,6 +23,7 @@ enum vmio_stat_kind {
     VMIO_STAT_PIO_OUT,
     VMIO_STAT_SYSREG_READ,  /* x86 RDMSR (arm64 MRS) of a device's system register */
     VMIO_STAT_SYSREG_WRITE, /* x86 WRMSR (arm64 MSR) */
+    VMIO_STAT_COALESCED_WRITE, /* writes the hypervisor buffered: accesses, never exits */
     VMIO_STAT_UNCLAIMED_READ,
     VMIO_STAT_UNCLAIMED_WRITE,
     VMIO_STAT_HLT,
@@ -35,8 +36,8 @@ enum vmio_stat_kind {
 #define VMIO_STAT_HIST_BUCKETS 32
 
 struct vmio_stat_counter {
-    uint64_t count;                        /* exits (a string I/O exit counts once) */
-    uint64_t elements;                     /* accesses delivered (count > 1 for string I/O) */
+    uint64_t count;    /* exits (a string I/O exit counts once; a buffered write is no exit) */
+    uint64_t elements; /* accesses delivered (several for string I/O; buffered writes too) */
     uint64_t ns;                           /* total handling time */
     uint64_t max_ns;                       /* longest handling time (devices only) */
     uint64_t hist[VMIO_STAT_HIST_BUCKETS]; /* handling times by bucket (devices only) */

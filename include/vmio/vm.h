@@ -305,4 +305,39 @@ int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host
 int vmio_vm_add_status_page(struct vmio_vm *vm, struct vmio_device *dev, uint64_t gpa,
                             uint64_t size, void **page, struct vmio_error *err);
 
+/*
+ * vmio_vm_coalesce - let the hypervisor buffer guest writes to [@base, @base
+ * + @len) of @space (VMIO_SPACE_MMIO, or VMIO_SPACE_PIO for ports) instead
+ * of exiting on each one (KVM: the coalesced MMIO/PIO ring). Buffered writes
+ * reach the device later, one write() call each, in the order the guest
+ * made them (across vCPUs too), on the thread of whichever vCPU exits next,
+ * and always before vmio handles any later exit: a read of the device, or
+ * any other exit, first delivers every write buffered before it. So a burst
+ * of writes followed by a read (a doorbell, a status poll) costs one exit
+ * instead of one per write. Suits registers whose writes have no effect the
+ * guest can observe before its next exit: write buffers, index/data pairs
+ * written ahead of a read, framebuffers, log FIFOs; not a doorbell that must
+ * act at once (use an ioeventfd) or a register whose write must stop the VM.
+ * Reads in the zone still exit. Buffered writes count as the
+ * "coalesced_write" kind in the statistics, not as exits.
+ * The zone must lie inside one device's window on that bus and overlap no
+ * other zone; the VM holds no reference to the device (a write that finds
+ * no device is unclaimed, reported per the VM's policy; it cannot stop the
+ * run).
+ * Errors: -EINVAL for another space or an empty/out-of-range zone, -ENOENT
+ * when no one device window holds it, -EBUSY overlapping a zone, -ENOSPC
+ * beyond 32 zones, -ENOTSUP when the backend cannot buffer writes there
+ * (ports need KVM_CAP_COALESCED_PIO), the backend's -errno; all described.
+ */
+int vmio_vm_coalesce(struct vmio_vm *vm, enum vmio_space space, uint64_t base, uint64_t len,
+                     struct vmio_error *err);
+
+/*
+ * vmio_vm_uncoalesce - remove the zone vmio_vm_coalesce() made with exactly
+ * these @space, @base and @len. Writes buffered before still arrive.
+ * Errors: -ENOENT when there is no such zone, the backend's -errno.
+ */
+int vmio_vm_uncoalesce(struct vmio_vm *vm, enum vmio_space space, uint64_t base, uint64_t len,
+                       struct vmio_error *err);
+
 #endif

@@ -72,6 +72,7 @@ struct run_options {
     unsigned cpus; /* --cpus N (0: not given) */
     uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
     bool stall_exit;    /* --on-stall exit */
+    bool no_coalesce;   /* --coalesce off */
 };
 
 static void run_usage(FILE *out)
@@ -102,6 +103,8 @@ static void run_usage(FILE *out)
             "  --stall-timeout MS      name a device handler that has not returned after MS\n"
             "                          milliseconds (default 100; 0: no watchdog)\n"
             "  --on-stall log|exit     then log it once (default) or exit with status 10\n"
+            "  --coalesce on|off       let KVM buffer writes to testdev's write buffers and\n"
+            "                          deliver them at the next exit (default on)\n"
             "  --cpus N                vCPUs, 1-64 (default 1; not with a config: it uses\n"
             "                          base.cpu_num); N > 1 implies --irqchip; vCPU 0 boots,\n"
             "                          the others wait for its INIT/SIPI\n"
@@ -169,7 +172,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_CPUS,
         OPT_INITRD,
         OPT_STALL_TIMEOUT,
-        OPT_ON_STALL
+        OPT_ON_STALL,
+        OPT_COALESCE
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -186,6 +190,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"initrd", required_argument, NULL, OPT_INITRD},
         {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
         {"on-stall", required_argument, NULL, OPT_ON_STALL},
+        {"coalesce", required_argument, NULL, OPT_COALESCE},
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.serial = "stdio",
@@ -239,6 +244,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                 return -EINVAL;
             }
             o->stall_exit = strcmp(optarg, "exit") == 0;
+            break;
+        case OPT_COALESCE:
+            if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
+                fprintf(stderr, "vmio run: --coalesce '%s': expected on or off\n", optarg);
+                return -EINVAL;
+            }
+            o->no_coalesce = strcmp(optarg, "off") == 0;
             break;
         case OPT_STATS:
             o->stats = true;
@@ -522,7 +534,8 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
                        "take no initrd)",
                        o->initrd, o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
-               vmio_add_standard_devices(*vm, serial, stdout, err) == 0) {
+               vmio_add_standard_devices(*vm, serial, stdout, err) == 0 &&
+               (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0)) {
         status = 0;
         if (vmio_multiboot_load(vmio_vm_memory(*vm), img, img_size, o->cmdline, &plan->mb, err) <
             0) {

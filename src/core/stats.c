@@ -14,6 +14,7 @@ static const char *const kind_names[VMIO_STAT_NKINDS] = {
     [VMIO_STAT_PIO_OUT] = "pio_out",
     [VMIO_STAT_SYSREG_READ] = "sysreg_read",
     [VMIO_STAT_SYSREG_WRITE] = "sysreg_write",
+    [VMIO_STAT_COALESCED_WRITE] = "coalesced_write",
     [VMIO_STAT_UNCLAIMED_READ] = "unclaimed_read",
     [VMIO_STAT_UNCLAIMED_WRITE] = "unclaimed_write",
     [VMIO_STAT_HLT] = "hlt",
@@ -102,9 +103,11 @@ static const char *device_name(struct vmio_vm *vm, unsigned id)
     return id < vm->ndevices && vm->devices[id]->name ? vm->devices[id]->name : "?";
 }
 
+/* Mean handling time per exit, or per access for counters of accesses without exits. */
 static double mean_ns(const struct vmio_stat_counter *c)
 {
-    return c->count ? (double)c->ns / (double)c->count : 0.0;
+    uint64_t n = c->count ? c->count : c->elements;
+    return n ? (double)c->ns / (double)n : 0.0;
 }
 
 static void print_row(FILE *out, const char *name, const struct vmio_stat_counter *c)
@@ -131,7 +134,7 @@ void vmio_stats_print(struct vmio_vm *vm, const struct vmio_stats *s, FILE *out)
     fputc('\n', out);
     for (unsigned i = 0; i < VMIO_STAT_NKINDS; i++) {
         total += s->kind[i].count;
-        if (s->kind[i].count)
+        if (s->kind[i].count || s->kind[i].elements)
             print_row(out, kind_names[i], &s->kind[i]);
     }
     fprintf(out, "  %-20s %12" PRIu64 "\n", "total", total);

@@ -294,24 +294,36 @@ static inline unsigned hist_bucket(uint64_t t)
     return b < VMIO_STAT_HIST_BUCKETS ? b : VMIO_STAT_HIST_BUCKETS - 1;
 }
 
-/* Count (and time) one access in its kind and, when claimed, its device's counters. */
-static inline void count_access(struct vmio_vcpu *v, const struct vmio_access *a,
-                                const struct vmio_bus_range *r, uint64_t dt)
+/*
+ * Count (and time) one access in @kind and, when claimed (@r), its device's
+ * counters; @exits is 1 for an exit, 0 for a buffered write (an access that
+ * cost no exit of its own).
+ */
+static inline void count_access_as(struct vmio_vcpu *v, enum vmio_stat_kind kind,
+                                   const struct vmio_access *a, const struct vmio_bus_range *r,
+                                   uint64_t dt, unsigned exits)
 {
-    struct vmio_stat_counter *k = &v->stats.kind[access_kind(a, r != NULL)];
-    k->count++;
+    struct vmio_stat_counter *k = &v->stats.kind[kind];
+    k->count += exits;
     k->elements += a->count;
     k->ns += dt;
     if (!r)
         return;
     unsigned id = r->dev->id < VMIO_STATS_MAX_DEVICES ? r->dev->id : VMIO_STATS_MAX_DEVICES - 1;
     struct vmio_stat_counter *d = &v->stats.device[id];
-    d->count++;
+    d->count += exits;
     d->elements += a->count;
     d->ns += dt;
     d->hist[hist_bucket(dt)]++;
     if (dt > d->max_ns)
         d->max_ns = dt;
+}
+
+/* Count one access in its own kind (by bus and direction, or unclaimed). */
+static inline void count_access(struct vmio_vcpu *v, const struct vmio_access *a,
+                                const struct vmio_bus_range *r, uint64_t dt)
+{
+    count_access_as(v, access_kind(a, r != NULL), a, r, dt, 1);
 }
 
 /*
@@ -359,6 +371,60 @@ static inline int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
 }
 
 /*
+ * Deliver the writes the backend buffered (vmio_vm_coalesce()), oldest first,
+ * under the VM's drain lock so that each reaches its device once and in
+ * order. Each counts as an access, not an exit, of the "coalesced_write"
+ * kind (or unclaimed write) and of its device. Returns 1 when a device asked to stop (debug exit, device error):
+ * *@e becomes that stop; the exit that was pending is abandoned (a read of
+ * it completes as all-ones), since the run ends.
+ */
+static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    struct vmio_vm *vm = v->vm;
+    if (!vmio_backend_coalesced_pending(vm->hv))
+        return 0;
+    int stop = 0;
+    pthread_mutex_lock(&vm->drain_lock);
+    uint8_t data[8];
+    struct vmio_exit w;
+    memset(&w, 0, sizeof(w));
+    while (!stop && vmio_backend_coalesced_pop(vm->hv, &w.access, data) > 0) {
+        w.reason = VMIO_EXIT_IO;
+        w.ip = 0;
+        w.code = 0;
+        w.device = NULL;
+        uint64_t t0 = vm->timing ? timing_now(&vm->clock) : 0;
+        const struct vmio_bus_range *r;
+        int s = dispatch_access(&v->dispatcher, &w, &r);
+        uint64_t dt = vm->timing ? timing_now(&vm->clock) - t0 : 0;
+        /* A buffered write is its own kind: it was no exit of the bus's kinds. */
+        count_access_as(v, r ? VMIO_STAT_COALESCED_WRITE : VMIO_STAT_UNCLAIMED_WRITE, &w.access, r,
+                        dt, 0);
+        if (vm->trace)
+            vmio_trace_exit(vm->trace, v->index, v->nexits, &w, r ? r->dev->name : NULL,
+                            " buffered");
+        if (s && w.reason == VMIO_EXIT_UNCLAIMED) { /* strict, but a past write cannot stop */
+            char line[256];
+            w.ip = 0;
+            vmio_exit_describe(&w, line, sizeof(line));
+            fprintf(vm->log, "vmio: %s (buffered: dropped, the run goes on)\n", line);
+        } else if (s) {
+            stop = 1;
+        }
+    }
+    pthread_mutex_unlock(&vm->drain_lock);
+    if (!stop)
+        return 0;
+    if (e->reason == VMIO_EXIT_IO && e->access.dir == VMIO_READ && e->access.buf &&
+        e->access.count && e->access.width <= 8)
+        memset(e->access.buf, 0xff, (size_t)e->access.count * e->access.width);
+    *e = w;
+    e->access.buf = NULL; /* it pointed at this frame's data */
+    e->ip = current_ip(v);
+    return 1;
+}
+
+/*
  * Why a kicked vCPU stops: the guest's power request when one was made
  * (vmio_vm_power_request() kicks every vCPU), else a plain interruption.
  */
@@ -392,6 +458,8 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
         v->nexits++;
         if (rc < 0)
             return rc;
+        if (atomic_load_explicit(&v->vm->drain, memory_order_relaxed) && coalesced_drain(v, e))
+            return 0;
         if (e->reason == VMIO_EXIT_IO) {
             if (handle_access(v, e))
                 return 0;

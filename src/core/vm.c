@@ -148,6 +148,7 @@ void vmio_vm_destroy(struct vmio_vm *vm)
         munmap(vm->owned[i].host, vm->owned[i].size);
     free(vm->owned);
     vmio_guest_mem_destroy(vm->mem);
+    pthread_mutex_destroy(&vm->drain_lock);
     pthread_mutex_destroy(&vm->lock);
     free(vm);
 }
@@ -406,6 +407,8 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     if (!vm)
         return vmio_error_set(err, -ENOMEM, "out of memory");
     pthread_mutex_init(&vm->lock, NULL);
+    pthread_mutex_init(&vm->drain_lock, NULL);
+    atomic_init(&vm->drain, false);
     vm->policy = opts->unclaimed;
     vm->log = opts->log ? opts->log : stderr;
     vm->timing = true;

@@ -23,6 +23,13 @@
 
 #define VMIO_MAX_RAM_REGIONS 4
 #define VMIO_MAX_VCPUS 64
+#define VMIO_MAX_COALESCE_ZONES 32
+
+/* A range whose guest writes the backend buffers (vmio_vm_coalesce()). */
+struct vm_coalesce_zone {
+    enum vmio_space space;
+    uint64_t base, len;
+};
 
 /* Host memory the VM munmap()s when destroyed (its RAM, VMIO_MAP_OWNED mappings). */
 struct vmio_vm_owned {
@@ -55,6 +62,20 @@ struct vmio_vm {
     unsigned cpus;                /* vmio_vm_options.cpus, at least 1 */
     struct vm_watchdog *watchdog; /* core/watchdog.c; NULL when none runs */
     atomic_int power_event;       /* 0, or the first enum vmio_power_event requested */
+
+    /*
+     * Coalesced writes (core/coalesce.c). Zones change under `lock`;
+     * `drain_lock` makes one thread at a time take buffered writes from the
+     * backend and deliver them, so each reaches its device once and in the
+     * guest's order. Once a zone has existed (`drain`, never cleared: writes
+     * buffered before a zone's removal must still arrive), the run loop
+     * drains after every exit, so a buffered write reaches its device
+     * before anything the guest did after it.
+     */
+    pthread_mutex_t drain_lock;
+    atomic_bool drain;
+    unsigned ncoalesce;
+    struct vm_coalesce_zone zones[VMIO_MAX_COALESCE_ZONES];
 
     /* Interrupts: fixed at creation. */
     bool irqchip;

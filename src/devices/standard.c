@@ -65,3 +65,23 @@ int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *
     }
     return rc;
 }
+
+int vmio_coalesce_standard_devices(struct vmio_vm *vm, struct vmio_error *err)
+{
+    static const struct {
+        enum vmio_space space;
+        uint64_t base, end;
+    } zones[] = {
+        {VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + TESTDEV_WBUF, TESTDEV_MMIO_BASE + TESTDEV_WBUF_END},
+        {VMIO_SPACE_PIO, TESTDEV_PIO_BASE + TESTDEV_WBUF, TESTDEV_PIO_BASE + TESTDEV_PIO_SIZE},
+    };
+    for (unsigned i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+        int rc = vmio_vm_coalesce(vm, zones[i].space, zones[i].base,
+                                  zones[i].end - zones[i].base, err);
+        if (rc == -ENOTSUP)
+            vmio_error_clear(err);
+        else if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -75,6 +75,12 @@ struct vmio_fake {
     struct vmio_fake_slot slots[VMIO_FAKE_MAX_SLOTS];
     struct vmio_fake_irq irq[VMIO_FAKE_GSIS];
     int fail[VMIO_FAKE_NOPS];
+    /* Coalesced writes: the zones, and a ring shared by all vCPUs (KVM's model). */
+    struct vmio_fake_zone zones[VMIO_FAKE_MAX_ZONES];
+    unsigned nzones;
+    struct vmio_access ring[VMIO_FAKE_RING_MAX]; /* data holds the bytes; buf unused */
+    unsigned ring_size, ring_head, ring_len;
+    unsigned long buffered, popped;
     struct fake_cpu cpu[VMIO_FAKE_MAX_VCPUS];
 };
 
@@ -143,6 +149,8 @@ static int fake_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
         f->irqchip = f->pit = false;
         memset(f->slot_set, 0, sizeof(f->slot_set));
         memset(f->irq, 0, sizeof(f->irq));
+        f->nzones = 0;
+        f->ring_head = f->ring_len = 0;
         *out = &f->vm;
     }
     pthread_mutex_unlock(&f->lock);
@@ -237,6 +245,98 @@ static int fake_vcpu_fault_access(struct vmio_backend_vcpu *b)
     v->fake->cpu[v->index].faults++;
     pthread_mutex_unlock(&v->fake->lock);
     return 0;
+}
+
+static int fake_coalesce(struct vmio_backend_vm *b, enum vmio_space space, uint64_t base,
+                         uint64_t len, bool on, struct vmio_error *err)
+{
+    struct vmio_fake *f = vm_fake(b);
+    if (space != VMIO_SPACE_MMIO && space != VMIO_SPACE_PIO)
+        return vmio_error_set(err, -ENOTSUP, "fake coalesce: only MMIO and ports buffer writes");
+    if (len == 0 || base + len < base)
+        return vmio_error_set(err, -EINVAL, "fake coalesce: bad zone 0x%" PRIx64 "+0x%" PRIx64,
+                              base, len);
+    pthread_mutex_lock(&f->lock);
+    int rc = take_fail(f, VMIO_FAKE_OP_COALESCE);
+    if (rc) {
+        vmio_error_set(err, rc, "fake coalesce failure");
+    } else if (on) {
+        if (f->nzones == VMIO_FAKE_MAX_ZONES)
+            rc = vmio_error_set(err, -ENOSPC, "fake coalesce: %d zones already",
+                                VMIO_FAKE_MAX_ZONES);
+        else
+            f->zones[f->nzones++] = (struct vmio_fake_zone){space, base, len};
+    } else {
+        rc = vmio_error_set(err, -ENOENT, "fake coalesce: no zone 0x%" PRIx64 "+0x%" PRIx64, base,
+                            len);
+        for (unsigned i = 0; i < f->nzones; i++) {
+            struct vmio_fake_zone *z = &f->zones[i];
+            if (z->space == space && z->base == base && z->len == len) {
+                *z = f->zones[--f->nzones];
+                vmio_error_clear(err);
+                rc = 0;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static bool fake_coalesced_pending(struct vmio_backend_vm *b)
+{
+    struct vmio_fake *f = vm_fake(b);
+    pthread_mutex_lock(&f->lock);
+    bool pending = f->ring_len > 0;
+    pthread_mutex_unlock(&f->lock);
+    return pending;
+}
+
+static int fake_coalesced_pop(struct vmio_backend_vm *b, struct vmio_access *a, uint8_t data[8])
+{
+    struct vmio_fake *f = vm_fake(b);
+    pthread_mutex_lock(&f->lock);
+    int got = f->ring_len > 0;
+    if (got) {
+        *a = f->ring[f->ring_head];
+        f->ring_head = (f->ring_head + 1) % f->ring_size;
+        f->ring_len--;
+        f->popped++;
+        memset(data, 0, 8);
+        for (unsigned i = 0; i < a->width; i++)
+            data[i] = (uint8_t)(a->data >> (8 * i));
+        a->buf = data;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return got;
+}
+
+/*
+ * Whether I/O step @r is a write KVM would buffer now (a single write wholly
+ * inside a zone, room in the ring); if so it is buffered. Lock held.
+ */
+static bool try_buffer(struct vmio_fake *f, struct fake_step_rec *r)
+{
+    const struct vmio_access *s = &r->step.access;
+    if (s->dir != VMIO_WRITE || s->count != 1 || f->ring_len == f->ring_size)
+        return false;
+    for (unsigned i = 0; i < f->nzones; i++) {
+        const struct vmio_fake_zone *z = &f->zones[i];
+        if (z->space == s->space && s->addr >= z->base && s->addr + s->width <= z->base + z->len) {
+            struct vmio_access *a = &f->ring[(f->ring_head + f->ring_len) % f->ring_size];
+            *a = *s;
+            a->reg = VMIO_REG_NONE;
+            a->buf = NULL;
+            a->data = 0;
+            memcpy(&a->data, r->page, s->width);
+            f->ring_len++;
+            f->buffered++;
+            memcpy(r->result, r->page, r->len); /* its completion: the bytes written */
+            r->captured = true;
+            return true;
+        }
+    }
+    return false;
 }
 
 unsigned vmio_fake_sysreg_exits(struct vmio_fake *fake, struct vmio_bus_range *out, unsigned max,
@@ -355,6 +455,14 @@ static int fake_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *e)
     capture(c);
     int rc = 0;
     bool has_ip = true; /* whether the exit reports RIP (not for INTR / host errors, as KVM) */
+    /* Writes KVM would buffer do not exit: they go to the ring, and the enter goes on. */
+    while (!c->immediate_exit && c->next < c->n && c->steps[c->next].step.kind == VMIO_FAKE_IO &&
+           try_buffer(f, &c->steps[c->next])) {
+        struct fake_step_rec *r = &c->steps[c->next++];
+        r->replayed = true;
+        if (r->step.ip)
+            c->regs.rip = r->step.ip;
+    }
     if (c->immediate_exit) {
         c->immediate++;
         e->reason = VMIO_EXIT_INTR;
@@ -524,6 +632,9 @@ static const struct vmio_backend_ops fake_ops = {
     .set_sysreg_exits = fake_set_sysreg_exits,
     .vcpu_fault_access = fake_vcpu_fault_access,
     .irq_line = fake_irq_line,
+    .coalesce = fake_coalesce,
+    .coalesced_pending = fake_coalesced_pending,
+    .coalesced_pop = fake_coalesced_pop,
     .vcpu_create = fake_vcpu_create,
     .vcpu_destroy = fake_vcpu_destroy,
     .vcpu_enter = fake_vcpu_enter,
@@ -546,6 +657,7 @@ int vmio_fake_create(struct vmio_fake **out, struct vmio_error *err)
         return vmio_error_set(err, -ENOMEM, "out of memory");
     f->backend.ops = &fake_ops;
     f->vm.ops = &fake_ops;
+    f->ring_size = VMIO_FAKE_RING_DEFAULT;
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     for (unsigned i = 0; i < VMIO_FAKE_MAX_VCPUS; i++) {
@@ -849,4 +961,29 @@ int vmio_fake_fail(struct vmio_fake *fake, enum vmio_fake_op op, int error)
     fake->fail[op] = error;
     pthread_mutex_unlock(&fake->lock);
     return 0;
+}
+
+int vmio_fake_set_ring_size(struct vmio_fake *fake, unsigned entries)
+{
+    if (entries < 1 || entries > VMIO_FAKE_RING_MAX)
+        return -EINVAL;
+    pthread_mutex_lock(&fake->lock);
+    int rc = fake->ring_len ? -EBUSY : 0;
+    if (rc == 0) {
+        fake->ring_size = entries;
+        fake->ring_head = 0;
+    }
+    pthread_mutex_unlock(&fake->lock);
+    return rc;
+}
+
+void vmio_fake_coalesced(struct vmio_fake *fake, struct vmio_fake_coalesce_info *out)
+{
+    pthread_mutex_lock(&fake->lock);
+    out->nzones = fake->nzones;
+    memcpy(out->zones, fake->zones, sizeof(out->zones));
+    out->queued = fake->ring_len;
+    out->buffered = fake->buffered;
+    out->popped = fake->popped;
+    pthread_mutex_unlock(&fake->lock);
 }

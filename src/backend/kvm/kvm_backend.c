@@ -37,6 +37,17 @@ struct kvmb_vm {
     bool immediate_exit;      /* KVM_CAP_IMMEDIATE_EXIT */
     bool irqchip;             /* KVM_CREATE_IRQCHIP done: vCPUs get an in-kernel LAPIC */
     struct kvm_cpuid2 *cpuid; /* supported CPUID, adjusted per vCPU (x86_cpuid.h) */
+    /*
+     * The coalesced-write ring: one page per VM that KVM appends to at
+     * `last` and vmio consumes at `first`; reached through a vCPU's mmap, so
+     * mapped (on its own, until the VM goes) when the first vCPU is made.
+     * NULL before that, or without KVM_CAP_COALESCED_MMIO.
+     */
+    int ring_page;     /* KVM_CAP_COALESCED_MMIO: the ring's page offset in a vCPU mmap; 0: none */
+    bool coalesce_pio; /* KVM_CAP_COALESCED_PIO */
+    struct kvm_coalesced_mmio_ring *ring;
+    size_t ring_bytes;
+    uint32_t ring_max; /* entries: KVM_COALESCED_MMIO_MAX for this page size */
 };
 
 struct kvmb_vcpu {
@@ -106,6 +117,9 @@ static int kvmb_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
         goto fail;
     }
     vm->immediate_exit = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+    int ring_page = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+    vm->ring_page = ring_page > 0 ? ring_page : 0;
+    vm->coalesce_pio = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
     uint64_t idmap = KVMB_IDENTITY_MAP_ADDR;
     (void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
 
@@ -141,6 +155,8 @@ fail:
 
 static void kvmb_vm_free(struct kvmb_vm *vm)
 {
+    if (vm->ring)
+        munmap(vm->ring, vm->ring_bytes);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
     if (vm->kvm_fd >= 0)
@@ -239,6 +255,90 @@ static int kvmb_vm_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
     struct kvmb_vm *vm = to_vm(b);
     struct kvm_irq_level l = {.irq = gsi, .level = level ? 1 : 0};
     return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+/* KVM_(UN)REGISTER_COALESCED_MMIO for a zone of MMIO or (with the capability) ports. */
+static int kvmb_vm_coalesce(struct vmio_backend_vm *b, enum vmio_space space, uint64_t base,
+                            uint64_t len, bool on, struct vmio_error *err)
+{
+    struct kvmb_vm *vm = to_vm(b);
+    const char *what = space == VMIO_SPACE_PIO ? "ports" : "MMIO";
+    if (!vm->ring_page || (space == VMIO_SPACE_PIO && !vm->coalesce_pio) ||
+        (space != VMIO_SPACE_PIO && space != VMIO_SPACE_MMIO))
+        return vmio_error_set(err, -ENOTSUP, "this KVM cannot buffer writes to %s",
+                              space == VMIO_SPACE_SYSREG ? "system registers" : what);
+    if (len == 0 || len > UINT32_MAX || base + len < base)
+        return vmio_error_set(err, -EINVAL, "coalesced %s zone 0x%llx+0x%llx: bad size", what,
+                              (unsigned long long)base, (unsigned long long)len);
+    struct kvm_coalesced_mmio_zone z = {.addr = base, .size = (uint32_t)len};
+    z.pio = space == VMIO_SPACE_PIO;
+    if (ioctl(vm->vm_fd, on ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO, &z) < 0)
+        return vmio_error_set(err, -errno, "KVM_%sREGISTER_COALESCED_MMIO %s 0x%llx+0x%llx: %s",
+                              on ? "" : "UN", what, (unsigned long long)base,
+                              (unsigned long long)len, strerror(errno));
+    return 0;
+}
+
+static bool kvmb_vm_coalesced_pending(struct vmio_backend_vm *b)
+{
+    struct kvm_coalesced_mmio_ring *r = to_vm(b)->ring;
+    return r && __atomic_load_n(&r->last, __ATOMIC_ACQUIRE) != r->first;
+}
+
+/*
+ * Take the entry at `first`. KVM wrote it before it published `last`
+ * (acquire above pairs with its barrier); `first` moves on only after the
+ * entry is copied (release), or KVM could overwrite it. Indices are
+ * bounds-checked: a ring that makes no sense reads as empty.
+ */
+static int kvmb_vm_coalesced_pop(struct vmio_backend_vm *b, struct vmio_access *a, uint8_t data[8])
+{
+    struct kvmb_vm *vm = to_vm(b);
+    struct kvm_coalesced_mmio_ring *r = vm->ring;
+    if (!r)
+        return 0;
+    uint32_t first = r->first, last = __atomic_load_n(&r->last, __ATOMIC_ACQUIRE);
+    if (first == last || first >= vm->ring_max || last >= vm->ring_max)
+        return 0;
+    const struct kvm_coalesced_mmio *m = &r->coalesced_mmio[first];
+    uint32_t len = m->len;
+    memset(a, 0, sizeof(*a));
+    a->space = m->pio ? VMIO_SPACE_PIO : VMIO_SPACE_MMIO;
+    a->dir = VMIO_WRITE;
+    a->addr = m->phys_addr;
+    a->width = len >= 1 && len <= 8 ? len : 8;
+    a->count = 1;
+    a->reg = VMIO_REG_NONE;
+    memset(data, 0, 8);
+    for (unsigned i = 0; i < a->width; i++)
+        data[i] = m->data[i];
+    for (unsigned i = 0; i < a->width; i++)
+        a->data |= (uint64_t)data[i] << (8 * i);
+    a->buf = data;
+    __atomic_store_n(&r->first, (first + 1) % vm->ring_max, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/*
+ * Map the coalesced ring through @fd (vCPU @index's), once per VM. Failing
+ * fails the vCPU: zones may already be registered, and writes KVM buffers
+ * that vmio cannot read would be lost.
+ */
+static int map_ring(struct kvmb_vm *vm, int fd, unsigned index, struct vmio_error *err)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (vm->ring || !vm->ring_page || page <= 0)
+        return 0;
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   (off_t)vm->ring_page * page);
+    if (p == MAP_FAILED)
+        return vmio_error_set(err, -errno, "mmap of the coalesced-write ring through vCPU %u: %s",
+                              index, strerror(errno));
+    vm->ring = p;
+    vm->ring_bytes = (size_t)page;
+    vm->ring_max = (uint32_t)(((size_t)page - sizeof(struct kvm_coalesced_mmio_ring)) /
+                              sizeof(struct kvm_coalesced_mmio));
+    return 0;
 }
 
 static void kvmb_vcpu_free(struct kvmb_vcpu *vcpu);
@@ -376,7 +476,9 @@ static int kvmb_vcpu_create(struct vmio_backend_vm *b, unsigned index, unsigned 
         free(v);
         return rc;
     }
-    rc = set_cpuid(vm, v->fd, index, count, err);
+    rc = map_ring(vm, v->fd, index, err);
+    if (rc == 0)
+        rc = set_cpuid(vm, v->fd, index, count, err);
     if (rc == 0)
         rc = set_msrs(v->fd, index, err);
     if (rc == 0)
@@ -740,6 +842,9 @@ static const struct vmio_backend_ops kvm_ops = {
     .create_irqchip = kvmb_vm_create_irqchip,
     .set_sysreg_exits = kvmb_vm_set_sysreg_exits,
     .irq_line = kvmb_vm_irq_line,
+    .coalesce = kvmb_vm_coalesce,
+    .coalesced_pending = kvmb_vm_coalesced_pending,
+    .coalesced_pop = kvmb_vm_coalesced_pop,
     .vcpu_create = kvmb_vcpu_create,
     .vcpu_destroy = kvmb_vcpu_destroy,
     .vcpu_enter = kvmb_vcpu_enter,
