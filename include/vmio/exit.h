@@ -68,7 +68,7 @@ enum vmio_exit_reason {
     VMIO_EXIT_FAIL_ENTRY,     /* VM entry failed; code = hardware entry failure reason */
     VMIO_EXIT_UNCLAIMED,      /* strict policy: access no device claims; see access */
     VMIO_EXIT_DEVICE_ERROR,   /* a device callback returned an error; see access */
-    VMIO_EXIT_INTR,           /* interrupted by a signal / vmio_vcpu_kick() */
+    VMIO_EXIT_INTR,           /* stopped by vmio_vcpu_kick() (other signals re-enter) */
     VMIO_EXIT_HOST_ERROR,     /* a host system call failed; code = -errno */
     VMIO_EXIT_UNKNOWN,        /* an exit vmio does not know; code = raw reason */
     VMIO_EXIT_POWEROFF,       /* guest asked to be switched off (ACPI S5, PSCI SYSTEM_OFF) */

@@ -45,8 +45,11 @@ void vmio_vcpu_destroy(struct vmio_vcpu *vcpu);
  * describe it in *@exit. Returns 0 (see exit->reason), or a negative errno
  * when the host failed in a way that is not the guest's doing (also
  * reported as VMIO_EXIT_HOST_ERROR in *@exit).
- * A kick (vmio_vcpu_kick()) ends it with VMIO_EXIT_INTR, as does any other
- * signal with a handler that reaches the thread while it is in KVM_RUN.
+ * Only a kick (vmio_vcpu_kick(), or a power request) ends it with
+ * VMIO_EXIT_INTR (POWEROFF/RESET): any other signal that interrupts KVM_RUN
+ * (SIGSTOP/SIGCONT, Ctrl-Z then fg, a debugger attaching, a handler of the
+ * caller's) makes it re-enter the guest. To stop a vCPU from a signal
+ * handler, have the handler wake a thread that calls vmio_vcpu_kick().
  * Thread rules: one thread at a time per vCPU (any thread; the vCPU
  * remembers it for kicks while the call lasts). The kick signal is
  * unblocked in the calling thread for the duration of the call.

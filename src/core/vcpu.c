@@ -466,7 +466,13 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
             continue;
         }
         if (e->reason == VMIO_EXIT_INTR) {
-            kick_consume(v); /* a kick's or another signal's: either way the run ends */
+            /*
+             * Only a kick ends the run. Any other signal (SIGSTOP/SIGCONT,
+             * Ctrl-Z then fg, a debugger attaching, a handler of the
+             * embedder's) interrupts KVM_RUN with EINTR too: re-enter.
+             */
+            if (!kick_consume(v))
+                continue;
             e->reason = stopped_reason(v->vm);
             e->code = (uint64_t)atomic_load(&v->vm->power_event);
             return 0;
@@ -665,11 +671,12 @@ int vmio_vcpu_set_sregs(struct vmio_vcpu *v, const struct vmio_x86_sregs *sregs)
     return vmio_backend_vcpu_set_sregs(v->hv, sregs);
 }
 
-bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, struct vmio_access *a,
-                  uint64_t *since)
+bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,
+                  struct vmio_access *a, uint64_t *since)
 {
     uint64_t s = atomic_load_explicit(&v->busy_since, memory_order_acquire);
-    if (!s || now - s < timeout || now < s)
+    uint64_t from = s > floor ? s : floor;
+    if (!s || now < from || now - from < timeout)
         return false;
     const struct vmio_exit *e = atomic_load_explicit(&v->busy_exit, memory_order_relaxed);
     *a = e->access; /* the exit outlives the call: it is the run loop caller's */
@@ -678,7 +685,7 @@ bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, struct vm
         return false; /* the call ended meanwhile: the copy may mix two accesses */
     if (atomic_exchange(&v->stall_reported, s) == s)
         return false; /* reported already */
-    *since = s;
+    *since = from;
     return true;
 }
 

@@ -8,6 +8,12 @@
  * the lookup's result is never a freed range. vm->lock guards the vCPU table
  * while scanning, as for statistics. The thread sleeps on a condition
  * variable, so stopping it is immediate.
+ *
+ * Time the whole process did not run (SIGSTOP, Ctrl-Z, a debugger holding
+ * it, a suspended host) is not a stall: when a scan comes much later, on the
+ * monotonic clock the thread sleeps by, than its period asked, the thread
+ * was not running either, so handling time before that late scan is not
+ * held against any device (check()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,7 +32,20 @@ struct vm_watchdog {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;
+    struct watchdog_pacer pacer;
 };
+
+bool watchdog_pacer_held(uint64_t from_ns, uint64_t to_ns, uint64_t late_ns)
+{
+    return from_ns && to_ns > from_ns && to_ns - from_ns > late_ns;
+}
+
+static uint64_t wall_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 void vmio_stall_log(void *ctx, const struct vmio_stall *s)
 {
@@ -53,21 +72,44 @@ static const char *device_name_of(struct vmio_vm *vm, struct vm_watchdog *w,
     return r && r->dev->name ? r->dev->name : "?";
 }
 
+/*
+ * One scan. With the thread's state @w, time the process was held is
+ * forgiven (see the top of the file): a hold before the scan shows as a gap
+ * since the last scan (then `resumed` becomes a VM time read after it); a
+ * hold during the scan, before a vCPU is judged, as a gap since the scan
+ * began (then the scan ends without judging). `now` is read after the
+ * scan's start, so a hold after a vCPU's check cannot inflate what it saw.
+ */
 static unsigned check(struct vmio_vm *vm, struct vm_watchdog *w, uint64_t timeout_ns,
                       vmio_stall_fn on_stall, void *ctx)
 {
+    uint64_t late_ns = w ? w->opts.period_ns + timeout_ns / 2 : 0;
     double unit_ns = timing_unit_ns(&vm->clock);
-    if (unit_ns <= 0)
-        return 0; /* the TSC's rate is not known yet: nothing can have stalled */
+    if (unit_ns <= 0) { /* the TSC's rate is not known yet: nothing can have stalled */
+        if (w)
+            w->pacer.last_wall_ns = 0; /* and what comes before the first real scan is forgiven */
+        return 0;
+    }
     uint64_t timeout = (uint64_t)((double)timeout_ns / unit_ns);
     unsigned found = 0;
     pthread_mutex_lock(&vm->lock);
+    uint64_t w0 = w ? wall_now_ns() : 0;
+    /* Held since the last scan, or no scan yet (nobody watched before this one). */
+    if (w && (!w->pacer.last_wall_ns || watchdog_pacer_held(w->pacer.last_wall_ns, w0, late_ns)))
+        w->pacer.resumed = timing_now(&vm->clock);
+    uint64_t floor = w ? w->pacer.resumed : 0;
     uint64_t now = timing_now(&vm->clock);
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++) {
         struct vmio_vcpu *v = vm->vcpus[i];
+        if (!v)
+            continue;
+        if (w && watchdog_pacer_held(w0, wall_now_ns(), late_ns)) {
+            w->pacer.resumed = timing_now(&vm->clock); /* held mid-scan: judge next time */
+            break;
+        }
         struct vmio_stall s;
         uint64_t since;
-        if (!v || !vcpu_stalled(v, now, timeout, &s.access, &since))
+        if (!vcpu_stalled(v, now, timeout, floor, &s.access, &since))
             continue;
         s.vcpu = vmio_vcpu_index(v);
         s.device = device_name_of(vm, w, &s.access);
@@ -78,6 +120,8 @@ static unsigned check(struct vmio_vm *vm, struct vm_watchdog *w, uint64_t timeou
             vmio_stall_log(vm->log, &s);
         found++;
     }
+    if (w)
+        w->pacer.last_wall_ns = wall_now_ns();
     pthread_mutex_unlock(&vm->lock);
     if (w) {
         bus_reader_quiesce(w->mmio);

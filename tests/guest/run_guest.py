@@ -40,6 +40,15 @@
 #                              COALESCED_MIN buffered writes; with --coalesce
 #                              off, none, every hash check still passes and
 #                              only the "all 64 buffered" check fails
+#   signals NAME ELF VMIO      the signals guest (run this runner itself through
+#                              vmio-kvm-exec: signals go to the vmio it starts),
+#                              with --irqchip and with --cpus 2: before each
+#                              byte the guest waits for, vmio is stopped and
+#                              continued (SIGSTOP/SIGCONT, SIGTSTP/SIGCONT)
+#                              and every thread is attached and detached by
+#                              ptrace; the run must end normally with every
+#                              phase passed (phase 3 needs the second CPU)
+#                              and no watchdog line on stderr
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
 #                              interrupt_mode = "emulated"; config_extra() adds
@@ -55,11 +64,13 @@
 # or in the nested KVM VM; a missing QEMU is a failure); never leaves files
 # behind (temporary directory); every VMM run has a timeout. Set VMIO_REGEN=1 to rewrite the expected files from
 # the observed output instead of comparing (then inspect the diff!).
+import ctypes
 import difflib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -85,12 +96,14 @@ STALL_LINE = re.compile(r"^vmio: watchdog: vCPU 0 has been in device testdev-pio
 STRICT_LAST_LINE = "unclaimed: first unclaimed access: read MMIO 0xe0000000"
 
 # Extra `vmio run` options, and bytes the host sends on the serial line.
-VMIO_ARGS = {"uart_irq": ["--irqchip"], "smp": ["--cpus", "2"]}
-QEMU_ARGS = {"smp": ["-smp", "2"]}
+VMIO_ARGS = {"uart_irq": ["--irqchip"], "smp": ["--cpus", "2"], "signals": ["--cpus", "2"]}
+QEMU_ARGS = {"smp": ["-smp", "2"], "signals": ["-smp", "2"]}
 # A list sends its chunks in turn: a (marker, bytes) pair waits until the
 # guest has printed the marker. uart_irq announces that it is about to sleep
 # in HLT before the last byte is sent, so that byte cannot race the HLT.
-SERIAL_INPUT = {"uart_irq": [b"IRQ-RX", (b"RX: waiting in HLT", b"!")]}
+SERIAL_INPUT = {"uart_irq": [b"IRQ-RX", (b"RX: waiting in HLT", b"!")],
+                "signals": [(b"phase 1, spinning", b"1"), (b"phase 2, halted", b"2"),
+                            (b"phase 3, halted", b"3")]}
 
 # The VM config of the config mode: {elf} is the absolute image path.
 CONFIG_TEMPLATE = '''[base]
@@ -253,6 +266,38 @@ def same(what, got, expected_path):
     return False
 
 
+def ptrace_cycle(pid):
+    """Attach to every thread of @pid as a debugger does (PTRACE_SEIZE, then
+    PTRACE_INTERRUPT: each stops), hold them a moment, detach."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    PTRACE_DETACH, PTRACE_SEIZE, PTRACE_INTERRUPT, WALL = 17, 0x4206, 0x4207, 0x40000000
+    tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+    held = []
+    for tid in tids:
+        if libc.ptrace(PTRACE_SEIZE, tid, None, None) == 0:
+            libc.ptrace(PTRACE_INTERRUPT, tid, None, None)
+            held.append(tid)
+    for tid in held:
+        os.waitpid(tid, WALL)
+    time.sleep(0.3)
+    for tid in held:
+        libc.ptrace(PTRACE_DETACH, tid, None, None)
+    if len(held) != len(tids):
+        raise OSError("ptrace attached %d of %d threads" % (len(held), len(tids)))
+
+
+def disturb(pid):
+    """What a user and a debugger do to a running VMM; none of it may end the VM."""
+    for stop in (signal.SIGSTOP, signal.SIGTSTP):
+        os.kill(pid, stop)
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.1)
+    ptrace_cycle(pid)
+    time.sleep(0.1)
+
+
 def run_interactive(cmd, tmp, steps):
     """Run a VMM feeding @steps (see SERIAL_INPUT) to its stdin as its stdout shows markers."""
     p = subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -273,13 +318,15 @@ def run_interactive(cmd, tmp, steps):
     deadline = time.monotonic() + TIMEOUT
     try:
         for step in steps:
-            marker, data = step if isinstance(step, tuple) else (None, step)
+            marker, data = step[:2] if isinstance(step, tuple) else (None, step)
             with seen:
                 while marker is not None and marker not in out:
                     left = deadline - time.monotonic()
                     if left <= 0 or p.poll() is not None:
                         break
                     seen.wait(min(left, 0.1))
+            if isinstance(step, tuple) and len(step) > 2 and p.poll() is None:
+                step[2](p.pid)  # an action on the running VMM (the signals mode)
             p.stdin.write(data)
             p.stdin.flush()
         p.stdin.close()
@@ -486,6 +533,27 @@ def main(argv):
                 print("%s coalesce %s: %d buffered writes delivered (%s)" %
                       ("ok  " if good else "FAIL", "on" if on else "off", n,
                        ">= %d expected" % COALESCED_MIN if on else "0 expected"))
+        elif mode == "signals":
+            name, elf, vmio = args
+            ok = True
+            for extra, phases in ((["--irqchip"], 2), (["--cpus", "2"], 3)):
+                steps = [(m, d, disturb) for m, d in SERIAL_INPUT[name][:phases]]
+                r = run_vmio(vmio, elf, tmp, extra, steps)
+                if r is None:
+                    return 1
+                status, serial, err = r[0], r[1], r[3]
+                ok &= check_status("vmio %s %s under signals" % (" ".join(extra), name), status,
+                                   DEFAULT_STATUS)
+                # Time the process was held is no device's fault: no stall report.
+                held = [l for l in err.splitlines() if "watchdog" in l]
+                ok &= not held
+                print("%s the watchdog blamed no device for the time vmio was held%s" %
+                      ("ok  " if not held else "FAIL", "".join("\n  " + l for l in held)))
+                passed = sum(l.startswith("PASS phase") for l in serial.splitlines())
+                good = passed == phases and "0 failed" in serial
+                ok &= good
+                print("%s %d of %d phases passed through stop/continue and ptrace\n%s" %
+                      ("ok  " if good else "FAIL", passed, phases, serial))
         elif mode == "msr-policies":
             name, elf, vmio = args
             r = run_vmio(vmio, elf, tmp, ["--unhandled", "log"])

@@ -168,7 +168,10 @@ static void test_kick_while_blocked(void **state)
     fake_vm_fini(&m);
 }
 
-/* A signal that is not a kick (EINTR with nothing pending) ends the run as well. */
+/*
+ * A signal that is not a kick (EINTR with nothing pending: SIGSTOP/SIGCONT, a
+ * debugger, Ctrl-Z then fg) does not end the run: the vCPU re-enters.
+ */
 static void test_stray_eintr(void **state)
 {
     (void)state;
@@ -176,7 +179,16 @@ static void test_stray_eintr(void **state)
     fake_vm_init(&m, VMIO_UNCLAIMED_IGNORE, false);
     fake_vm_vcpu(&m, 0);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_EINTR, 0);
+    vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_EINTR, 0);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
+    assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
+    struct vmio_fake_cpu_info info = cpu_info(&m, 0);
+    assert_int_equal(info.replayed, 3);
+    assert_int_equal(info.enters, 3);
+    /* A kick still ends it, stray signals or not. */
+    vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_EINTR, 0);
+    vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
+    vmio_vcpu_kick(m.vcpu[0]);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_INTR);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     fake_vm_fini(&m);

@@ -9,6 +9,7 @@
 #include <semaphore.h>
 
 #include "fake_vm.h"
+#include "core/vm_internal.h"
 #include "vmio/watchdog.h"
 
 #define STUCK_PORT 0x6100
@@ -140,10 +141,25 @@ static void test_thread(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, run_vcpu, &m), 0);
     sem_wait(&s.entered);
-    vmio_manual_clock_advance(&m.clk, 200 * MS);
+    /*
+     * VM time moves 10 ms per real millisecond or so, as if the device really
+     * stalled: in small steps, since the thread does not hold handling time
+     * from before its first scan, nor across a jump it sees as the process
+     * having been held, against the device. No time limit here: a hang is
+     * the test timeout's business.
+     */
     pthread_mutex_lock(&seen.lock);
-    while (seen.n == 0) /* no time limit here: a hang is the test timeout's business */
-        pthread_cond_wait(&seen.cond, &seen.lock);
+    while (seen.n == 0) {
+        vmio_manual_clock_advance(&m.clk, 10 * MS);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&seen.cond, &seen.lock, &ts);
+    }
     pthread_mutex_unlock(&seen.lock);
     assert_string_equal(seen.last.device, "stuck");
     vmio_vm_watchdog_stop(m.vm);
@@ -151,6 +167,42 @@ static void test_thread(void **state)
     sem_post(&s.release);
     pthread_join(th, NULL);
     assert_int_equal(seen.n, 1);
+    teardown(&m, &s);
+}
+
+/*
+ * The pacing rule: a scan that comes late on the wall clock (the process was
+ * stopped or traced) moves the floor to a VM time after the hold, and then
+ * the handler's time before it does not count: no stall until a full
+ * timeout after the resumption.
+ */
+static void test_pause_is_not_a_stall(void **state)
+{
+    (void)state;
+    uint64_t late = 150 * MS;
+    assert_false(watchdog_pacer_held(0, 1000 * MS, late));        /* no scan before */
+    assert_false(watchdog_pacer_held(1000 * MS, 1025 * MS, late)); /* on time */
+    assert_false(watchdog_pacer_held(1025 * MS, 1175 * MS, late)); /* 150: not late */
+    assert_true(watchdog_pacer_held(1175 * MS, 3000 * MS, late));  /* held 1.8 s */
+    assert_false(watchdog_pacer_held(3000 * MS, 2000 * MS, late)); /* clock went back */
+
+    /* vcpu_stalled() with that floor: the device's time before it is forgiven. */
+    struct fake_vm m;
+    struct stuck s;
+    setup(&m, &s);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_vcpu, &m), 0);
+    sem_wait(&s.entered);
+    uint64_t t0 = m.clk.mono_ns; /* the VM counts in ns on a manual clock */
+    vmio_manual_clock_advance(&m.clk, 500 * MS); /* "stopped" for 500 ms */
+    uint64_t resumed = t0 + 500 * MS;
+    struct vmio_access a;
+    uint64_t since;
+    assert_false(vcpu_stalled(m.vcpu[0], resumed + 50 * MS, 100 * MS, resumed, &a, &since));
+    assert_true(vcpu_stalled(m.vcpu[0], resumed + 100 * MS, 100 * MS, resumed, &a, &since));
+    assert_int_equal(since, resumed);
+    sem_post(&s.release);
+    pthread_join(th, NULL);
     teardown(&m, &s);
 }
 
@@ -181,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_thread),
         cmocka_unit_test(test_log_line),
+        cmocka_unit_test(test_pause_is_not_a_stall),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
