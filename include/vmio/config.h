@@ -161,6 +161,9 @@ struct vmio_config {
     enum vmio_irq_mode irq_mode;
     uint64_t *passthrough_ports; /* [base, length] pairs (newer AxVM key) */
     size_t npassthrough_ports;
+
+    /* The memory and port map (vmio_config_memmap()), built once by the load; owned. */
+    struct vmio_memmap *memmap;
 };
 
 /*

@@ -23,9 +23,12 @@
 
 #define MAX_CONFIG_SIZE (4u << 20)
 #define MAX_VCPUS 64
+/* Entries in any one list: plenty, and bounded. The four lists that feed the memory map
+ * (memory_regions, emu_devices, passthrough_devices, passthrough_addresses) then stay
+ * within VMIO_MEMMAP_MAX_ENTRIES together. */
 #define MAX_LIST 4096
-#define VMIO_CONFIG_MAX_RAM                                                                        \
-    4 /* VMIO_MAX_RAM_REGIONS of the VM */ /* entries in any one list: plenty, and bounded */
+#define VMIO_CONFIG_MAX_RAM 4 /* VMIO_MAX_RAM_REGIONS of the VM */
+_Static_assert(4 * MAX_LIST <= VMIO_MEMMAP_MAX_ENTRIES, "a config at its caps fits the memory map");
 
 typedef const struct vmio_toml_value tv;
 
@@ -190,6 +193,7 @@ void vmio_config_free(struct vmio_config *cfg)
     free(cfg->excluded);
     free(cfg->nexcluded_each);
     free(cfg->passthrough_ports);
+    vmio_memmap_free(cfg->memmap);
     free(cfg);
 }
 
@@ -606,6 +610,22 @@ static int parse_kernel(struct ctx *c, tv *t)
 
 /* ---- [devices] ---- */
 
+/*
+ * A device name: not empty, and short enough to appear in the memory map
+ * (VMIO_MEMMAP_NAME_MAX) and in messages; @what is e.g. "devices.emu_devices[2]".
+ */
+static int check_name(struct ctx *c, tv *v, const char *what, const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return fail_at(c, vmio_toml_pos(v), -EINVAL, "%s: the name is empty", what);
+    if (len > VMIO_MEMMAP_NAME_MAX)
+        return fail_at(c, vmio_toml_pos(v), -EINVAL,
+                       "%s: the name '%.32s...' is %zu bytes long (at most %d)", what, name, len,
+                       VMIO_MEMMAP_NAME_MAX);
+    return 0;
+}
+
 static int parse_emu(struct ctx *c, tv *v, size_t i)
 {
     static const char *const f[] = {"name", "base_gpa", "length", "irq_id", "emu_type", "cfg_list"};
@@ -637,8 +657,9 @@ static int parse_emu(struct ctx *c, tv *v, size_t i)
                        "%s '%s': emu_type 0x%" PRIx64 " is not an AxVM emulated device type", w,
                        d->name, type);
     d->emu_type = (unsigned)type;
-    if (!*d->name)
-        return fail_at(c, vmio_toml_pos(x[0]), -EINVAL, "%s: the name is empty", w);
+    rc = check_name(c, x[0], w, d->name);
+    if (rc < 0)
+        return rc;
     if (d->length == 0)
         return fail_at(c, vmio_toml_pos(x[2]), -EINVAL, "%s '%s': length is 0", w, d->name);
     if (d->base_gpa + (d->length - 1) < d->base_gpa)
@@ -671,8 +692,9 @@ static int parse_pt(struct ctx *c, tv *v, size_t i, struct vmio_cfg_pt_device *d
         return rc;
     d->line = vmio_toml_pos(v).line;
     d->column = vmio_toml_pos(v).column;
-    if (!*d->name)
-        return fail_at(c, vmio_toml_pos(x[0]), -EINVAL, "%s: the name is empty", w);
+    rc = check_name(c, x[0], w, d->name);
+    if (rc < 0)
+        return rc;
     if (d->length && (d->base_gpa + (d->length - 1) < d->base_gpa ||
                       d->base_hpa + (d->length - 1) < d->base_hpa))
         return fail_at(c, vmio_toml_pos(v), -EINVAL,
@@ -1207,11 +1229,8 @@ int vmio_config_parse(const char *buf, size_t len, const char *path, struct vmio
         rc = decide_arch(&c, arch_value);
     if (rc == 0)
         rc = assign_models(&c);
-    if (rc == 0) {
-        struct vmio_memmap *mm = NULL;
-        rc = vmio_config_memmap(cfg, &mm, err);
-        vmio_memmap_free(mm);
-    }
+    if (rc == 0)
+        rc = vmio_config_memmap(cfg, &cfg->memmap, err);
 out:
     vmio_toml_free(root);
     if (rc < 0) {

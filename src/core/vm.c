@@ -235,6 +235,8 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
     if (!bus)
         return vmio_error_set(err, -EINVAL, "device %s: no bus for address space %d",
                               dev && dev->name ? dev->name : "(unnamed)", (int)space);
+    if (!dev || len == 0 || base + (len - 1) < base)
+        return vmio_bus_register(bus, dev, base, len, err); /* refuses it, with the reason */
     if (vm->irqchip) {
         char what[96];
         snprintf(what, sizeof(what), "device %s", dev && dev->name ? dev->name : "(unnamed)");
