@@ -83,6 +83,22 @@ struct vmio_vm_options {
 #define VMIO_IRQCHIP_GSIS 24
 
 /*
+ * vmio_irqchip_reserved_check - whether [@base, @base + @len) in @space is
+ * clear of what the in-kernel interrupt controllers decode themselves (the
+ * PIC pair at ports 0x20 and 0xa0, the ELCR at 0x4d0, the IOAPIC window at
+ * 0xfec00000, the local APIC window at 0xfee00000; with @pit also the PIT at
+ * 0x40-0x43 and port 0x61). A VM with the irqchip refuses memory and devices
+ * there with exactly this check; configuration checks call it before
+ * anything exists. @what names the range in the message ("device com1",
+ * "RAM", ...). Returns 0 when clear (also for an empty or wrapping range,
+ * which others refuse), else -EBUSY with @err saying
+ * "<what> at A-B overlaps the <controller> at C-D (KVM handles those
+ * accesses itself)".
+ */
+int vmio_irqchip_reserved_check(enum vmio_space space, uint64_t base, uint64_t len, bool pit,
+                                const char *what, struct vmio_error *err);
+
+/*
  * vmio_vm_create - create a VM with @opts (NULL = defaults) on
  * opts->backend (NULL: KVM, which opens /dev/kvm) and map its RAM. On
  * success *@out owns the VM.

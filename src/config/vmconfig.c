@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config_internal.h"
 #include "vmio/boot.h"
 #include "vmio/config.h"
 #include "vmio/toml.h"
@@ -36,6 +37,7 @@ struct ctx {
     const char *path;
     struct vmio_config *cfg;
     struct vmio_error *err;
+    struct vmio_config_options opts;
 };
 
 /* ---- errors ---- */
@@ -277,6 +279,21 @@ static int get_u64_list(struct ctx *c, tv *v, const char *what, uint64_t **out, 
     return 0;
 }
 
+/*
+ * A relative path @p of the value @v must stay inside the config's folder
+ * unless the caller allowed otherwise (vmio_config_options).
+ */
+static int check_inside(struct ctx *c, tv *v, const char *what, const char *p)
+{
+    if (c->opts.allow_outside_paths || !vmio_config_path_escapes(c->cfg->dir, p))
+        return 0;
+    return fail_at(c, vmio_toml_pos(v), -EPERM,
+                   "%s: '%s' leads outside the config's folder %s; vmio refuses that unless "
+                   "asked (vmio run/check --allow-outside-paths; docs/config.md, \"Config files "
+                   "are privileged\")",
+                   what, p, c->cfg->dir);
+}
+
 /* Resolve @p (relative to the config's directory) into a new string. */
 static int resolve_path(struct ctx *c, tv *v, const char *what, char **out)
 {
@@ -289,6 +306,11 @@ static int resolve_path(struct ctx *c, tv *v, const char *what, char **out)
         return fail_at(c, vmio_toml_pos(v), -EINVAL, "%s: is empty", what);
     }
     if (p[0] != '/') {
+        rc = check_inside(c, v, what, p);
+        if (rc < 0) {
+            free(p);
+            return rc;
+        }
         size_t l = strlen(c->cfg->dir) + strlen(p) + 2;
         char *abs = malloc(l);
         if (!abs) {
@@ -757,12 +779,14 @@ static int parse_backing(struct ctx *c, tv *v, size_t i)
         if (strncmp(spec, "file:", 5) == 0 && spec[5]) {
             const char *p = spec + 5;
             size_t l = strlen(c->cfg->dir) + strlen(p) + 8;
-            resolved = malloc(l);
-            if (!resolved)
+            if (p[0] != '/')
+                rc = check_inside(c, x[1], w, p);
+            resolved = rc == 0 ? malloc(l) : NULL;
+            if (rc == 0 && !resolved)
                 rc = oom(c);
-            else if (p[0] == '/')
+            else if (rc == 0 && p[0] == '/')
                 snprintf(resolved, l, "file:%s", p);
-            else
+            else if (rc == 0)
                 snprintf(resolved, l, "file:%s/%s", c->cfg->dir, p);
         } else if (strncmp(spec, "shm:", 4) == 0 && spec[4] && !strchr(spec + 4, '/') &&
                    strlen(spec + 4) < NAME_MAX) {
@@ -1181,11 +1205,20 @@ static char *dir_of(const char *path)
 int vmio_config_parse(const char *buf, size_t len, const char *path, struct vmio_config **out,
                       struct vmio_error *err)
 {
+    return vmio_config_parse_with(buf, len, path, NULL, out, err);
+}
+
+int vmio_config_parse_with(const char *buf, size_t len, const char *path,
+                           const struct vmio_config_options *opts, struct vmio_config **out,
+                           struct vmio_error *err)
+{
     *out = NULL;
     if (!path)
         path = "(config)";
     struct vmio_config *cfg = calloc(1, sizeof(*cfg));
     struct ctx c = {.path = path, .cfg = cfg, .err = err};
+    if (opts)
+        c.opts = *opts;
     if (!cfg)
         return oom(&c);
     cfg->cpu_num = 1;
@@ -1243,13 +1276,19 @@ out:
 
 int vmio_config_load(const char *path, struct vmio_config **out, struct vmio_error *err)
 {
+    return vmio_config_load_with(path, NULL, out, err);
+}
+
+int vmio_config_load_with(const char *path, const struct vmio_config_options *opts,
+                          struct vmio_config **out, struct vmio_error *err)
+{
     uint8_t *data = NULL;
     size_t size = 0;
     *out = NULL;
     int rc = vmio_read_file(path, MAX_CONFIG_SIZE, &data, &size, err);
     if (rc < 0)
         return rc;
-    rc = vmio_config_parse((const char *)data, size, path, out, err);
+    rc = vmio_config_parse_with((const char *)data, size, path, opts, out, err);
     free(data);
     return rc;
 }

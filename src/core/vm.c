@@ -161,45 +161,18 @@ struct vmio_bus *vmio_vm_bus(struct vmio_vm *vm, enum vmio_space space)
     }
 }
 
-/* The ports and windows KVM's in-kernel interrupt controllers and PIT decode. */
-struct reserved_range {
-    enum vmio_space space;
-    uint64_t base, len;
-    bool pit; /* reserved only with the PIT */
-    const char *name;
-};
-static const struct reserved_range reserved_ranges[] = {
-    {VMIO_SPACE_PIO, 0x20, 2, false, "in-kernel PIC (master)"},
-    {VMIO_SPACE_PIO, 0xa0, 2, false, "in-kernel PIC (slave)"},
-    {VMIO_SPACE_PIO, 0x4d0, 2, false, "in-kernel PIC ELCR"},
-    {VMIO_SPACE_PIO, 0x40, 4, true, "in-kernel PIT"},
-    {VMIO_SPACE_PIO, 0x61, 1, true, "in-kernel PIT speaker port"},
-    {VMIO_SPACE_MMIO, 0xfec00000, 0x1000, false, "in-kernel IOAPIC"},
-    {VMIO_SPACE_MMIO, 0xfee00000, 0x1000, false, "in-kernel local APIC"},
-};
-
 /*
- * -EBUSY (described, naming @what) when [base, base + len) (len > 0) overlaps
- * a range the in-kernel irqchip/PIT decode: KVM would answer those accesses
- * itself and the device or memory there would never see them.
+ * -EBUSY (described, naming @what) when [base, base + len) overlaps a range
+ * the VM's in-kernel irqchip/PIT decode (vmio_irqchip_reserved_check()): KVM
+ * would answer those accesses itself and the device or memory there would
+ * never see them.
  */
 static int check_reserved(const struct vmio_vm *vm, enum vmio_space space, const char *what,
                           uint64_t base, uint64_t len, struct vmio_error *err)
 {
-    if (!vm->irqchip || len == 0)
+    if (!vm->irqchip)
         return 0;
-    uint64_t last = base + (len - 1);
-    for (size_t i = 0; i < sizeof(reserved_ranges) / sizeof(reserved_ranges[0]); i++) {
-        const struct reserved_range *r = &reserved_ranges[i];
-        if (r->space != space || (r->pit && !vm->pit))
-            continue;
-        if (base <= r->base + (r->len - 1) && r->base <= last)
-            return vmio_error_set(err, -EBUSY,
-                                  "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the %s at 0x%" PRIx64
-                                  "-0x%" PRIx64 " (KVM handles those accesses itself)",
-                                  what, base, last, r->name, r->base, r->base + (r->len - 1));
-    }
-    return 0;
+    return vmio_irqchip_reserved_check(space, base, len, vm->pit, what, err);
 }
 
 /*

@@ -17,6 +17,7 @@
 #include <errno.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmio/backend_fake.h"
@@ -66,7 +67,7 @@ static const char full_doc[] =
     "[kernel]\n"
     "entry_point = 0x100000\n"
     "image_location = \"memory\"\n"
-    "kernel_path = \"../img/k.elf\"\n"
+    "kernel_path = \"img/./k.elf\"\n"
     "kernel_load_addr = 0x100000\n"
     "dtb_path = \"/abs/x.dtb\"\n"
     "dtb_load_addr = 0x300000\n"
@@ -117,7 +118,7 @@ static void test_full(void **state)
     assert_int_equal(c->phys_cpu_sets[0], 2);
     assert_true(c->has_entry_point && c->entry_point == 0x100000);
     assert_string_equal(c->image_location, "memory");
-    assert_string_equal(c->kernel_path, "t/../img/k.elf");
+    assert_string_equal(c->kernel_path, "t/img/./k.elf");
     assert_string_equal(c->dtb_path, "/abs/x.dtb");
     assert_string_equal(c->ramdisk_path, "t/rd.img");
     assert_int_equal(c->ramdisk_load_addr, 0x400000);
@@ -752,6 +753,78 @@ static void test_load_kernel_raw(void **state)
     rmdir(dir);
 }
 
+/*
+ * Relative paths that leave the config's folder are refused unless the
+ * caller allows them: "..", and symbolic links inside the folder that point
+ * out (checked on a real folder); absolute paths are taken as written.
+ */
+static void test_paths_stay_inside(void **state)
+{
+    (void)state;
+    struct {
+        const char *kernel;
+        bool escapes;
+    } cases[] = {
+        {"k.elf", false},          {"sub/../k.elf", false},
+        {"./sub/./k.elf", false},  {"../k.elf", true},
+        {"sub/../../k.elf", true}, {"sub//..//..//x", true},
+        {"/abs/k.elf", false},     {"..", true},
+        {"a/b/../../../c", true},
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char doc[256];
+        snprintf(doc, sizeof(doc),
+                 "[kernel]\nkernel_path = \"%s\"\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n",
+                 cases[i].kernel);
+        struct vmio_config *cfg = NULL;
+        struct vmio_error err = {0};
+        int rc = vmio_config_parse(doc, strlen(doc), PATH, &cfg, &err);
+        if (rc != (cases[i].escapes ? -EPERM : 0))
+            fail_msg("%s: %d %s", cases[i].kernel, rc, err.msg);
+        if (cases[i].escapes) {
+            char want[512];
+            snprintf(want, sizeof(want),
+                     "t/vm.toml: line 2, column 15: kernel.kernel_path: '%s' leads outside the "
+                     "config's folder t; vmio refuses that unless asked (vmio run/check "
+                     "--allow-outside-paths; docs/config.md, \"Config files are privileged\")",
+                     cases[i].kernel);
+            assert_string_equal(err.msg, want);
+            struct vmio_config_options o = {.allow_outside_paths = true};
+            assert_int_equal(vmio_config_parse_with(doc, strlen(doc), PATH, &o, &cfg, &err), 0);
+        }
+        vmio_config_free(cfg);
+    }
+    /* file: backings too. */
+    const char *bdoc = KERNEL "[devices]\npassthrough_devices = [[\"p\", 0xe000_0000, 0, 0x1000]]\n"
+                              "[[devices.passthrough_backing]]\ndevice = \"p\"\n"
+                              "backing = \"file:../pt.bin\"\n";
+    struct vmio_config *cfg = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_parse(bdoc, strlen(bdoc), PATH, &cfg, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "line 8, column 11: devices.passthrough_backing[0]: "
+                                    "'../pt.bin' leads outside the config's folder t;"));
+
+    /* A symbolic link in the folder that points outside it. */
+    char dir[] = "/tmp/vmio-test-paths-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char inner[64], link[96], cfgpath[96];
+    snprintf(inner, sizeof(inner), "%s/vm", dir);
+    assert_int_equal(mkdir(inner, 0700), 0);
+    snprintf(link, sizeof(link), "%s/out", inner);
+    assert_int_equal(symlink(dir, link), 0); /* vm/out -> the parent */
+    snprintf(cfgpath, sizeof(cfgpath), "%s/vm.toml", inner);
+    const char *ldoc = "[kernel]\nkernel_path = \"out/k.elf\"\n"
+                       "memory_regions = [[0, 0x100_0000, 7, 0]]\n";
+    assert_int_equal(vmio_config_parse(ldoc, strlen(ldoc), cfgpath, &cfg, &err), -EPERM);
+    const char *okdoc = "[kernel]\nkernel_path = \"k.elf\"\n"
+                        "memory_regions = [[0, 0x100_0000, 7, 0]]\n";
+    assert_int_equal(vmio_config_parse(okdoc, strlen(okdoc), cfgpath, &cfg, &err), 0);
+    vmio_config_free(cfg);
+    unlink(link);
+    rmdir(inner);
+    rmdir(dir);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -778,6 +851,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_config_at_the_caps),
         cmocka_unit_test(test_load_kernel_raw),
+        cmocka_unit_test(test_paths_stay_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
