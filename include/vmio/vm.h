@@ -29,8 +29,10 @@ struct vmio_vm;
 /* What happens to an access that no device claims. */
 enum vmio_unclaimed_policy {
     VMIO_UNCLAIMED_IGNORE = 0, /* reads return all-ones, writes are dropped; both counted */
-    VMIO_UNCLAIMED_LOG,        /* as ignore, and one line per access on the log stream */
-    VMIO_UNCLAIMED_STRICT,     /* the vCPU stops with VMIO_EXIT_UNCLAIMED */
+    /* As ignore, and a line on the log stream: at most 10 per second per source
+       (vmio/ratelimit.h), the rest counted and summarised. */
+    VMIO_UNCLAIMED_LOG,
+    VMIO_UNCLAIMED_STRICT, /* the vCPU stops with VMIO_EXIT_UNCLAIMED */
 };
 
 /* Guest RAM below 4 GiB ends here; RAM beyond that continues at 4 GiB. */
@@ -165,9 +167,14 @@ enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm);
  * off). MMIO lines end with the guest instruction of a read, decoded by
  * vmio's x86 decoder, or `insn -` for a write (format: docs/cli.md, "Trace
  * lines"); each vmio_vcpu_run() that decoded something ends with a line of
- * its vCPU's decode-cache counters. Set before vCPUs run, and before they
- * are created so that KVM's sync regs give every line its RIP. @out stays
- * owned by the caller.
+ * its vCPU's decode-cache counters. The trace is complete unless @out is a
+ * terminal, which shows at most 1000 lines per second (on the VM's clock):
+ * the rest are counted, and "vmio-trace: N lines suppressed ..." comes with
+ * the next line shown, when tracing is turned off or changed, and at
+ * vmio_vm_destroy(). Set before vCPUs run, and before they are created so
+ * that KVM's sync regs give every line its RIP. @out stays owned by the
+ * caller and must stay open until tracing is turned off or the VM is
+ * destroyed.
  */
 void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out);
 

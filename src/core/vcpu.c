@@ -124,7 +124,8 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
                                              .log = vm->log,
                                              .get_ip = vcpu_ip,
                                              .describe_insn = vcpu_describe_insn,
-                                             .ctx = v};
+                                             .ctx = v,
+                                             .limits = &vm->log_limits};
     if (rc == 0 && vm->trace) {
         rc = vmio_backend_vcpu_set_sync_regs(v->hv, true);
         if (rc == -ENOTSUP) /* RIP then costs a register read per traced exit */
@@ -282,7 +283,7 @@ static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
     if (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
         a->dir == VMIO_READ)
         report_strict_stop(v, e);
-    if (vm->trace) { /* never on the untraced path of a claimed access */
+    if (vm->trace && vmio_trace_allow(vm->trace_limit, vm->trace)) { /* never untraced */
         char insn[256];
         exit_insn(v, e, insn, sizeof(insn));
         vmio_trace_exit(vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);

@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include "core/trace.h"
 #include "core/vm_internal.h"
 
 #define DEFAULT_MEM_SIZE (64ULL << 20)
@@ -132,6 +134,15 @@ void vmio_vm_destroy(struct vmio_vm *vm)
         return;
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
         vmio_vcpu_destroy(vm->vcpus[i]);
+    /* The end of a flood that stopped: its count, naming the devices while they exist. */
+    const char *names[VMIO_STATS_MAX_DEVICES] = {0};
+    for (unsigned i = 0; i < vm->ndevices && i < VMIO_STATS_MAX_DEVICES; i++)
+        names[i] = vm->devices[i]->name;
+    vmio_log_limits_flush(&vm->log_limits, vm->log ? vm->log : stderr, names,
+                          VMIO_STATS_MAX_DEVICES);
+    vmio_log_limits_destroy(&vm->log_limits);
+    vmio_vm_set_trace(vm, NULL); /* reports trace lines still unreported */
+    vmio_ratelimit_destroy(&vm->trace_tty_limit);
     vmio_bus_free(vm->mmio);
     vmio_bus_free(vm->pio);
     for (unsigned i = 0; i < vm->ndevices; i++) {
@@ -281,7 +292,14 @@ enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm)
 
 void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out)
 {
+    uint64_t n = vmio_ratelimit_take_suppressed(&vm->trace_tty_limit);
+    if (n && vm->trace)
+        fprintf(vm->trace,
+                "vmio-trace: %" PRIu64 " lines suppressed (a terminal shows at most %d "
+                "per second; --trace 2>FILE keeps every line)\n",
+                n, VMIO_TRACE_TTY_BURST);
     vm->trace = out;
+    vm->trace_limit = out && isatty(fileno(out)) ? &vm->trace_tty_limit : NULL;
 }
 
 void vmio_vm_set_timing(struct vmio_vm *vm, bool on)
@@ -349,6 +367,9 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     if (!vm)
         return vmio_error_set(err, -ENOMEM, "out of memory");
     pthread_mutex_init(&vm->lock, NULL);
+    vmio_log_limits_init(&vm->log_limits, opts->clock);
+    vmio_ratelimit_init(&vm->trace_tty_limit, opts->clock, VMIO_TRACE_TTY_BURST,
+                        VMIO_LOG_WINDOW_NS);
     vm->policy = opts->unclaimed;
     vm->log = opts->log ? opts->log : stderr;
     vm->timing = true;

@@ -16,6 +16,7 @@
 #include "vmio/backend.h"
 #include "vmio/clock.h"
 #include "vmio/guest_mem.h"
+#include "vmio/ratelimit.h"
 #include "vmio/stats.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
@@ -50,8 +51,15 @@ struct vmio_vm {
     struct vmio_vcpu *vcpus[VMIO_MAX_VCPUS];
     struct vmio_stats stats_done; /* folded in from destroyed vCPUs */
 
-    unsigned cpus; /* vmio_vm_options.cpus, at least 1 */
+    unsigned cpus;          /* vmio_vm_options.cpus, at least 1 */
     atomic_int power_event; /* 0, or the first enum vmio_power_event requested */
+
+    /* Rate limits of the unclaimed-access log lines (vmio/ratelimit.h), on `clock`. */
+    struct vmio_log_limits log_limits;
+    /* Trace lines to a terminal: trace_limit points at trace_tty_limit; NULL (a file, a
+     * pipe: the trace is complete) otherwise. Set with the trace, before vCPUs run. */
+    struct vmio_ratelimit *trace_limit;
+    struct vmio_ratelimit trace_tty_limit;
 
     /* Interrupts: fixed at creation. */
     bool irqchip;
