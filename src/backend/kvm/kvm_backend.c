@@ -242,14 +242,16 @@ static int set_msrs(int fd, unsigned index, struct vmio_error *err)
         {MSR_MTRR_DEF_TYPE, MSR_MTRR_ENABLE_WB, "MTRRdefType"},
     };
     enum { N = sizeof(msrs) / sizeof(msrs[0]) };
-    struct {
+    /* struct kvm_msrs ends in a flexible array: give it room for N entries (a union, since a
+     * struct with a flexible array may not be followed by another field in ISO C). */
+    union {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry e[N];
+        uint8_t room[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
     } m;
     memset(&m, 0, sizeof(m));
     m.hdr.nmsrs = N;
     for (unsigned i = 0; i < N; i++)
-        m.e[i] = (struct kvm_msr_entry){.index = msrs[i].index, .data = msrs[i].value};
+        m.hdr.entries[i] = (struct kvm_msr_entry){.index = msrs[i].index, .data = msrs[i].value};
     int done = ioctl(fd, KVM_SET_MSRS, &m);
     if (done < 0)
         return vmio_error_set(err, -errno, "KVM_SET_MSRS on vCPU %u: %s", index, strerror(errno));
