@@ -75,7 +75,11 @@ def main():
     vmio, configs = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     pairs = sys.argv[3:]
     ok = True
-    for cfg in sorted(glob.glob(os.path.join(configs, "*.toml"))):
+    examples = sorted(glob.glob(os.path.join(configs, "*.toml")))
+    if not examples:
+        print("FAIL: no example config in %s" % configs)
+        ok = False
+    for cfg in examples:
         p = run([vmio, "check", "--allow-outside-paths", cfg])
         good = p is not None and p.returncode == 0 and b"runnable on this host" in p.stdout
         print("%s check %s" % ("ok  " if good else "FAIL", os.path.basename(cfg)))
