@@ -95,6 +95,14 @@ const char *vmio_bus_name(const struct vmio_bus *bus);
  * hold no range pointer (the run loop does so before each guest entry).
  */
 struct vmio_bus_reader *vmio_bus_reader_add(struct vmio_bus *bus);
+
+/*
+ * vmio_bus_retired_count - snapshots replaced by a registration and not yet
+ * freed because some reader may still hold them (it has not quiesced since).
+ * Diagnostics and tests: with every reader quiescing it stays at most 1
+ * after a registration; with none registered it is 0.
+ */
+unsigned vmio_bus_retired_count(struct vmio_bus *bus);
 void vmio_bus_reader_quiesce(struct vmio_bus_reader *reader);
 void vmio_bus_reader_remove(struct vmio_bus *bus, struct vmio_bus_reader *reader);
 

@@ -4,14 +4,23 @@
  *
  * Backends, selected by a spec string exactly like the `--serial` option:
  *   "stdio"      output to stdout, input from stdin (the default: spec NULL)
- *   "file:PATH"  output to PATH (created or truncated, mode 0666 & ~umask);
+ *   "file:PATH"  output to PATH (created or truncated, mode 0666 & ~umask): a
+ *                regular file or a character device (/dev/null); a FIFO,
+ *                socket or directory is refused (opening never blocks);
  *                no input
  *   "none"       output dropped; no input
  * and, for tests, a memory backend (chardev_open_memory()) that captures
  * output and serves input from a buffer the test fills.
  *
- * Output: chardev_write() writes every byte (retrying on EINTR, partial
- * writes and EAGAIN) or returns an error; it never aborts. Output to a
+ * Output: chardev_write() writes every byte (retrying on partial writes) or
+ * returns an error; it never aborts, and it never blocks without bound: a
+ * write waits for the output in poll(2) and gives up, dropping the bytes it
+ * could not write, when a signal interrupts the wait (a vCPU kick:
+ * vmio_vm_stop() reaches a vCPU stuck writing to a pipe nobody reads) or
+ * when the output took no byte for 5 s on the chardev's clock (a stalled
+ * reader); after such a stall later writes do not wait until the output
+ * drains. Dropped bytes are counted (chardev_output_dropped()), the first
+ * drop is reported on stderr and the total at chardev_close(). Output to a
  * terminal is written through unbuffered (so prompts and echoed keystrokes
  * appear at once). Output to anything else (file, pipe) goes through a
  * 4 KiB buffer that is flushed at each newline, when full, by an input poll
@@ -29,9 +38,9 @@
  * UART between every byte it prints does not pay a system call per exit;
  * while input flows, every call polls.
  *
- * Time: the 10 ms flush age and the 200 us poll deferral are measured on the
- * chardev's clock, the system's monotonic clock unless chardev_set_clock()
- * gives another (tests use a struct vmio_manual_clock and advance it).
+ * Time: the 10 ms flush age, the 200 us poll deferral and the 5 s write
+ * stall are measured on the chardev's clock, the system's monotonic clock unless
+ * chardev_set_clock() gives another (tests use a struct vmio_manual_clock and advance it).
  *
  * Terminal: when a stdio chardev's input is a terminal, the terminal is put
  * in raw mode while the chardev is open: no echo, no canonical (line) mode,
@@ -175,6 +184,12 @@ int chardev_flush(struct chardev *cd);
  * A NULL @cd does nothing. Thread-safe, like every call on a chardev.
  */
 void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock);
+
+/*
+ * chardev_output_dropped - output bytes @cd gave up so far because its
+ * output stalled or a signal interrupted a wait for it (see "Output").
+ */
+uint64_t chardev_output_dropped(struct chardev *cd);
 
 /* chardev_kind - the backend of @cd. */
 enum chardev_kind chardev_kind(const struct chardev *cd);

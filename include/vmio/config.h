@@ -17,7 +17,8 @@
  *
  * Invariants of a loaded config: every key was known (unknown keys are
  * errors naming the key and its line), every number is in range, paths are
- * resolved relative to the directory of the config file, every emulated
+ * resolved relative to the directory of the config file (and stay inside it
+ * unless vmio_config_options.allow_outside_paths), every emulated
  * device has a vmio model (others are rejected by name), and the memory map
  * of vmio_config_memmap() has been built once successfully. Nothing is
  * opened or mapped: loading is pure validation (only the config file itself
@@ -161,6 +162,24 @@ struct vmio_config {
     enum vmio_irq_mode irq_mode;
     uint64_t *passthrough_ports; /* [base, length] pairs (newer AxVM key) */
     size_t npassthrough_ports;
+
+    /* The memory and port map (vmio_config_memmap()), built once by the load; owned. */
+    struct vmio_memmap *memmap;
+};
+
+/*
+ * How a config is loaded. All false (or a NULL pointer) is the default.
+ *   allow_outside_paths: relative paths (kernel_path, dtb_path, ...,
+ *     file: backings) may lead outside the config's folder ("../x", or a
+ *     symbolic link inside the folder that points out). By default they are
+ *     refused (-EPERM, naming the key and its line): a config file is
+ *     privileged (it names files vmio reads, creates and maps into the
+ *     guest, and /dev/mem), so one that reaches outside its folder must be
+ *     let do so by whoever runs it (`--allow-outside-paths`). Absolute paths
+ *     are always taken as written.
+ */
+struct vmio_config_options {
+    bool allow_outside_paths;
 };
 
 /*
@@ -175,12 +194,25 @@ struct vmio_config {
 int vmio_config_load(const char *path, struct vmio_config **out, struct vmio_error *err);
 
 /*
+ * vmio_config_load_with - vmio_config_load() with @opts (NULL: defaults).
+ * Errors: also -EPERM for a relative path that leaves the config's folder
+ * without opts->allow_outside_paths.
+ */
+int vmio_config_load_with(const char *path, const struct vmio_config_options *opts,
+                          struct vmio_config **out, struct vmio_error *err);
+
+/*
  * vmio_config_parse - as vmio_config_load() for a document already in memory
  * (@buf, @len bytes, not retained). @path names it in messages and its
  * directory anchors relative paths (it is not opened).
  */
 int vmio_config_parse(const char *buf, size_t len, const char *path, struct vmio_config **out,
                       struct vmio_error *err);
+
+/* vmio_config_parse_with - vmio_config_parse() with @opts (NULL: defaults). */
+int vmio_config_parse_with(const char *buf, size_t len, const char *path,
+                           const struct vmio_config_options *opts, struct vmio_config **out,
+                           struct vmio_error *err);
 
 /* vmio_config_free - free @cfg (may be NULL) and everything in it. */
 void vmio_config_free(struct vmio_config *cfg);
@@ -212,6 +244,34 @@ const char *vmio_config_backing_name(const struct vmio_cfg_pt_device *pt);
  * without interrupt_mode = "emulated", whose local APICs start them).
  */
 int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err);
+
+/*
+ * vmio_config_check_run - everything vmio refuses about running @cfg on this
+ * host that can be known before anything is created. `vmio run` calls it
+ * before it opens /dev/kvm or any other host resource and `vmio check` calls
+ * it for its "runnable" verdict, so the two agree and print the same
+ * message. In order:
+ *   - vmio_config_runnable() (architecture, features vmio lacks);
+ *   - the kernel's kind: the first 4 KiB of kernel_path are read (the only
+ *     file opened; a FIFO or other non-regular file is refused without
+ *     blocking) to learn whether it is a Linux bzImage, which `vmio run`
+ *     boots on vmio's PC (vmio_pc_build()); *@linux_kernel (may be NULL)
+ *     receives the answer;
+ *   - a Linux kernel needs interrupt_mode = "emulated", takes no
+ *     ramdisk_load_addr, and the config's port windows must leave the PC's
+ *     ports (vmio_pc_port_ranges()) free;
+ *   - with interrupt_mode = "emulated" the VM gets the in-kernel interrupt
+ *     controllers: no RAM region, pass-through mapping or emulated device
+ *     (as the memory map has them) may overlap the ports and windows they
+ *     decode (vmio_irqchip_reserved_check(), the check the VM itself makes).
+ * Errors (the message starts with the config's path): those of
+ * vmio_config_runnable(); -errno when the kernel cannot be read; -EINVAL or
+ * -EBUSY for the Linux and irqchip rules.
+ * What it cannot know (host resources: /dev/kvm, memory, backings, a kernel
+ * image too big for RAM) still fails later in the run, as a host error.
+ */
+int vmio_config_check_run(const struct vmio_config *cfg, bool *linux_kernel,
+                          struct vmio_error *err);
 
 /* vmio_arch_name - "x86_64", "aarch64" or "riscv64". */
 const char *vmio_arch_name(enum vmio_arch arch);
@@ -245,8 +305,9 @@ struct vmio_vm_options;
  * Console (16550) device gets @serial (not owned; may be NULL), later ones
  * no backend. @opts gives the unclaimed policy and log (its mem_size is
  * ignored). On success *@out owns the VM; nothing is left behind on failure.
- * Errors: those of vmio_config_runnable(), vmio_config_memmap(),
- * vmio_vm_add_ram(), vmio_vm_map_host() and device creation, each with a
+ * Errors: those of vmio_config_check_run() for a kernel that is not a Linux
+ * bzImage (this builds no PC; the kernel file is not read here), then those
+ * of vmio_vm_add_ram(), vmio_vm_map_host() and device creation, each with a
  * message naming the region or device.
  */
 int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_options *opts,

@@ -14,6 +14,7 @@
 
 #include "vmio/bus.h"
 #include "vmio/exit.h"
+#include "vmio/ratelimit.h"
 #include "vmio/vm.h"
 
 struct vmio_dispatcher {
@@ -40,6 +41,12 @@ struct vmio_dispatcher {
      */
     void (*describe_insn)(void *ctx, const struct vmio_exit *exit, char *buf, size_t size);
     void *ctx; /* passed to get_ip and describe_insn */
+    /*
+     * Optional: rate limits of the LOG policy's lines (vmio/ratelimit.h),
+     * per device whose window the access starts in and per space for
+     * accesses in no window; NULL prints every line. A VM passes its own.
+     */
+    struct vmio_log_limits *limits;
 };
 
 /*

@@ -78,6 +78,14 @@ struct vmio_bzimage {
 bool vmio_bzimage_detect(const uint8_t *image, size_t size);
 
 /*
+ * vmio_bzimage_detect_file - vmio_bzimage_detect() on the first 4 KiB of the
+ * regular file @path (vmio_read_file_head()). Returns 1 (a bzImage), 0 (not
+ * one, or shorter than a header), or -errno with @err naming the path when
+ * it cannot be read (a FIFO or other non-regular file: -EINVAL).
+ */
+int vmio_bzimage_detect_file(const char *path, struct vmio_error *err);
+
+/*
  * vmio_bzimage_parse - read and check the setup header of the bzImage
  * @image (@size bytes, not retained) into *@out.
  * Errors: -ENOEXEC with a message that names the field and its file offset:

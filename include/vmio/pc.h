@@ -22,6 +22,7 @@
 #ifndef VMIO_PC_H
 #define VMIO_PC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -53,6 +54,21 @@ struct vmio_pc_info {
     uint64_t acpi_base; /* the tables: [acpi_base, acpi_base + acpi_size) */
     uint64_t acpi_size;
 };
+
+/* A port range vmio_pc_build() gives one of its devices. */
+struct vmio_pc_port_range {
+    uint16_t base, len;
+    const char *name; /* the device's name on the bus */
+};
+
+/*
+ * vmio_pc_port_ranges - every port range vmio_pc_build() registers (a static
+ * table of *@n entries, in the order it registers them), so that a machine
+ * description (a VM config with a Linux kernel) can be checked against the PC
+ * before anything is built. The IOAPIC and local APIC windows are the
+ * irqchip's (vmio_irqchip_reserved_check()).
+ */
+const struct vmio_pc_port_range *vmio_pc_port_ranges(size_t *n);
 
 /*
  * vmio_pc_build - add the PC platform to @vm (created with the irqchip, its

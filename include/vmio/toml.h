@@ -29,6 +29,12 @@
 /* Maximum nesting depth of the tree (root table is depth 0). */
 #define VMIO_TOML_MAX_DEPTH 128
 
+/*
+ * Maximum number of keys in one table (inline tables and [[array]] elements
+ * included): one more is an error naming the table and the line of the key.
+ */
+#define VMIO_TOML_MAX_TABLE_KEYS 16384
+
 enum vmio_toml_type {
     VMIO_TOML_STRING,
     VMIO_TOML_INTEGER,

@@ -29,8 +29,10 @@ struct vmio_vm;
 /* What happens to an access that no device claims. */
 enum vmio_unclaimed_policy {
     VMIO_UNCLAIMED_IGNORE = 0, /* reads return all-ones, writes are dropped; both counted */
-    VMIO_UNCLAIMED_LOG,        /* as ignore, and one line per access on the log stream */
-    VMIO_UNCLAIMED_STRICT,     /* the vCPU stops with VMIO_EXIT_UNCLAIMED */
+    /* As ignore, and a line on the log stream: at most 10 per second per source
+       (vmio/ratelimit.h), the rest counted and summarised. */
+    VMIO_UNCLAIMED_LOG,
+    VMIO_UNCLAIMED_STRICT, /* the vCPU stops with VMIO_EXIT_UNCLAIMED */
 };
 
 /* Guest RAM below 4 GiB ends here; RAM beyond that continues at 4 GiB. */
@@ -81,6 +83,22 @@ struct vmio_vm_options {
 
 /* GSIs vmio_vm_set_irq() accepts: 0-15 reach the PICs and IOAPIC, 16-23 the IOAPIC only. */
 #define VMIO_IRQCHIP_GSIS 24
+
+/*
+ * vmio_irqchip_reserved_check - whether [@base, @base + @len) in @space is
+ * clear of what the in-kernel interrupt controllers decode themselves (the
+ * PIC pair at ports 0x20 and 0xa0, the ELCR at 0x4d0, the IOAPIC window at
+ * 0xfec00000, the local APIC window at 0xfee00000; with @pit also the PIT at
+ * 0x40-0x43 and port 0x61). A VM with the irqchip refuses memory and devices
+ * there with exactly this check; configuration checks call it before
+ * anything exists. @what names the range in the message ("device com1",
+ * "RAM", ...). Returns 0 when clear (also for an empty or wrapping range,
+ * which others refuse), else -EBUSY with @err saying
+ * "<what> at A-B overlaps the <controller> at C-D (KVM handles those
+ * accesses itself)".
+ */
+int vmio_irqchip_reserved_check(enum vmio_space space, uint64_t base, uint64_t len, bool pit,
+                                const char *what, struct vmio_error *err);
 
 /*
  * vmio_vm_create - create a VM with @opts (NULL = defaults) on
@@ -149,9 +167,14 @@ enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm);
  * off). MMIO lines end with the guest instruction of a read, decoded by
  * vmio's x86 decoder, or `insn -` for a write (format: docs/cli.md, "Trace
  * lines"); each vmio_vcpu_run() that decoded something ends with a line of
- * its vCPU's decode-cache counters. Set before vCPUs run, and before they
- * are created so that KVM's sync regs give every line its RIP. @out stays
- * owned by the caller.
+ * its vCPU's decode-cache counters. The trace is complete unless @out is a
+ * terminal, which shows at most 1000 lines per second (on the VM's clock):
+ * the rest are counted, and "vmio-trace: N lines suppressed ..." comes with
+ * the next line shown, when tracing is turned off or changed, and at
+ * vmio_vm_destroy(). Set before vCPUs run, and before they are created so
+ * that KVM's sync regs give every line its RIP. @out stays owned by the
+ * caller and must stay open until tracing is turned off or the VM is
+ * destroyed.
  */
 void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out);
 

@@ -70,6 +70,7 @@ struct run_options {
     bool trace;
     bool irqchip;  /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
     unsigned cpus; /* --cpus N (0: not given) */
+    bool allow_outside_paths; /* --allow-outside-paths: a config's relative paths may leave it */
     uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
     bool stall_exit;    /* --on-stall exit */
     bool no_coalesce;   /* --coalesce off */
@@ -84,6 +85,7 @@ static void run_usage(FILE *out)
             "docs/config.md), build the VM it describes.\n"
             "\n"
             "  --config PATH           the VM config (same as a last argument ending in .toml)\n"
+            "  --allow-outside-paths   let the config's relative paths lead outside its folder\n"
             "  --mem SIZE              guest RAM, e.g. 64M, 1G (default 64M, 256M for Linux;\n"
             "                          not with a config)\n"
             "  --initrd FILE           Linux: the initial RAM disk\n"
@@ -173,7 +175,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_INITRD,
         OPT_STALL_TIMEOUT,
         OPT_ON_STALL,
-        OPT_COALESCE
+        OPT_COALESCE,
+        OPT_ALLOW_OUTSIDE
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -191,6 +194,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
         {"on-stall", required_argument, NULL, OPT_ON_STALL},
         {"coalesce", required_argument, NULL, OPT_COALESCE},
+        {"allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE},
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.serial = "stdio",
@@ -251,6 +255,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                 return -EINVAL;
             }
             o->no_coalesce = strcmp(optarg, "off") == 0;
+            break;
+        case OPT_ALLOW_OUTSIDE:
+            o->allow_outside_paths = true;
             break;
         case OPT_STATS:
             o->stats = true;
@@ -561,20 +568,7 @@ static int build_config_vm(const struct run_options *o, const struct vmio_config
                            struct boot_plan *plan, struct vmio_error *err)
 {
     const char *cmdline = o->cmdline ? o->cmdline : cfg->cmdline;
-    if (linux_kernel && cfg->irq_mode != VMIO_IRQ_EMULATED) {
-        vmio_error_set(err, -EINVAL,
-                       "%s: the Linux kernel %s needs interrupt_mode = \"emulated\" (the PC's "
-                       "IOAPIC and local APICs)",
-                       cfg->path, cfg->kernel_path);
-        return VMIO_STATUS_USAGE;
-    }
-    if (linux_kernel && cfg->has_ramdisk_load_addr) {
-        vmio_error_set(err, -EINVAL,
-                       "%s: kernel.ramdisk_load_addr does not apply to a Linux kernel: the boot "
-                       "protocol places the ramdisk",
-                       cfg->path);
-        return VMIO_STATUS_USAGE;
-    }
+    /* What the config asks of the PC was checked by vmio_config_check_run(). */
     if (vmio_config_build_vm(cfg, vo, linux_kernel ? NULL : serial, vm, err) < 0)
         return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
     if (!linux_kernel) {
@@ -593,18 +587,6 @@ static int build_config_vm(const struct run_options *o, const struct vmio_config
     int status = add_linux(&lo, serial, (unsigned)cfg->cpu_num, img, size, *vm, plan, err);
     free(img);
     return status;
-}
-
-/* 1 when the file @path is a Linux bzImage, 0 when not, -errno when it cannot be read. */
-static int file_is_bzimage(const char *path, struct vmio_error *err)
-{
-    uint8_t *data = NULL;
-    size_t size = 0;
-    int rc = vmio_read_file(path, MAX_IMAGE_SIZE, &data, &size, err);
-    if (rc == 0)
-        rc = vmio_bzimage_detect(data, size) ? 1 : 0;
-    free(data);
-    return rc;
 }
 
 /* Does the config have a Console? Only then is --serial opened (stdio goes raw). */
@@ -776,19 +758,19 @@ int cli_run(int argc, char **argv)
                                  .irqchip = o.irqchip,
                                  .pit = o.irqchip};
     int status = VMIO_STATUS_USAGE;
-    int linux_config = 0; /* 1: the config's kernel is a bzImage */
-    if (o.config && vmio_config_load(o.config, &cfg, &err) < 0)
+    bool linux_config = false; /* the config's kernel is a bzImage */
+    struct vmio_config_options co = {.allow_outside_paths = o.allow_outside_paths};
+    if (o.config && vmio_config_load_with(o.config, &co, &cfg, &err) < 0)
         goto out;
-    if (cfg && vmio_config_runnable(cfg, &err) < 0)
-        goto out;
-    if (cfg && (linux_config = file_is_bzimage(cfg->kernel_path, &err)) < 0)
+    /* The same validation as `vmio check`, before any host resource. */
+    if (cfg && vmio_config_check_run(cfg, &linux_config, &err) < 0)
         goto out;
     if ((!cfg || linux_config || config_has_console(cfg)) &&
         chardev_open(o.serial, &serial, &err) < 0)
         goto out;
     unsigned ncpus = cfg ? (unsigned)cfg->cpu_num : (o.cpus ? o.cpus : 1);
     vo.cpus = ncpus;
-    status = cfg ? build_config_vm(&o, cfg, linux_config == 1, serial, &vo, &vm, &plan, &err)
+    status = cfg ? build_config_vm(&o, cfg, linux_config, serial, &vo, &vm, &plan, &err)
                  : build_image_vm(&o, serial, &vo, ncpus, &vm, &plan, &err);
     if (status == 0) {
         if (o.trace)

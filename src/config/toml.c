@@ -22,14 +22,27 @@
  * - Multi-line strings return CRLF line ends as LF.
  * - Positions are computed while scanning forward (pos_at() caches the
  *   column on the current line), so recording them costs O(n) in total.
+ * - Table lookups cannot be made to degrade by the document: tables with
+ *   INDEX_MIN keys or more have an open-addressing index hashed with
+ *   SipHash-1-3 under a key drawn from getrandom() once per process, so
+ *   colliding keys cannot be computed in advance (an unkeyed hash such as
+ *   FNV-1a with low-bit masking let a crafted file send every key to one
+ *   chain); a table holds at most VMIO_TOML_MAX_TABLE_KEYS keys. The parser
+ *   counts the index slots it visits per table (tab.probes, read by tests
+ *   through toml_internal.h).
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "config/toml_internal.h"
 #include "vmio/toml.h"
 
 /* ---- the tree ------------------------------------------------------------- */
@@ -65,6 +78,9 @@ struct vmio_toml_value {
             size_t n, cap;
             uint32_t *index; /* open-addressing hash of entry numbers + 1, or NULL */
             size_t index_cap;
+            const char *name; /* the key it is the value of (owned by the parent), or NULL */
+            size_t name_len;
+            uint64_t probes; /* index slots the parser visited (lookups and inserts) */
         } tab;
     } u;
 };
@@ -72,14 +88,71 @@ struct vmio_toml_value {
 /* Tables with fewer keys than this are searched linearly. */
 #define INDEX_MIN 16
 
+/*
+ * The index hash: SipHash-1-3 (one compression round per 8-byte block, three
+ * finalisation rounds) keyed with 128 random bits chosen once per process.
+ * Keyed, a document cannot choose keys that collide; fast enough for keys of
+ * a few bytes.
+ */
+static uint64_t hash_key[2];
+static pthread_once_t hash_key_once = PTHREAD_ONCE_INIT;
+
+static void hash_key_init(void)
+{
+    if (getrandom(hash_key, sizeof(hash_key), GRND_NONBLOCK) == (ssize_t)sizeof(hash_key))
+        return;
+    /* No entropy yet (early boot): still different per process and per run. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    hash_key[0] = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)getpid();
+    hash_key[1] = (uint64_t)(uintptr_t)&ts ^ 0x736f6d6570736575ull;
+}
+
+static uint64_t rotl(uint64_t x, unsigned b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+#define SIP_ROUND(v0, v1, v2, v3)                                                                  \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = rotl(v1, 13) ^ v0;                                                                    \
+        v0 = rotl(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = rotl(v3, 16) ^ v2;                                                                    \
+        v0 += v3;                                                                                  \
+        v3 = rotl(v3, 21) ^ v0;                                                                    \
+        v2 += v1;                                                                                  \
+        v1 = rotl(v1, 17) ^ v2;                                                                    \
+        v2 = rotl(v2, 32);                                                                         \
+    } while (0)
+
 static uint64_t key_hash(const char *s, size_t len)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
+    pthread_once(&hash_key_once, hash_key_init);
+    uint64_t v0 = hash_key[0] ^ 0x736f6d6570736575ull, v1 = hash_key[1] ^ 0x646f72616e646f6dull,
+             v2 = hash_key[0] ^ 0x6c7967656e657261ull, v3 = hash_key[1] ^ 0x7465646279746573ull;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t full = len & ~(size_t)7;
+    for (size_t i = 0; i < full; i += 8) {
+        uint64_t m = 0;
+        for (unsigned b = 0; b < 8; b++)
+            m |= (uint64_t)p[i + b] << (8 * b);
+        v3 ^= m;
+        SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= m;
     }
-    return h;
+    uint64_t last = (uint64_t)(len & 0xff) << 56;
+    for (size_t b = 0; b < (len & 7); b++)
+        last |= (uint64_t)p[full + b] << (8 * b);
+    v3 ^= last;
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
 }
 
 static void toml_value_free(struct vmio_toml_value *v)
@@ -103,14 +176,18 @@ static void toml_value_free(struct vmio_toml_value *v)
     free(v);
 }
 
+/* The entry of @key in @t, or NULL; adds the index slots visited to *@probes (may be NULL). */
 static struct vmio_toml_entry *toml_table_lookup_entry(const struct vmio_toml_value *t,
-                                                       const char *key, size_t len)
+                                                       const char *key, size_t len,
+                                                       uint64_t *probes)
 {
     const struct vmio_toml_entry *e = t->u.tab.e;
     if (t->u.tab.index) {
         size_t mask = t->u.tab.index_cap - 1;
         for (size_t i = (size_t)key_hash(key, len) & mask;; i = (i + 1) & mask) {
             uint32_t x = t->u.tab.index[i];
+            if (probes)
+                ++*probes;
             if (!x)
                 return NULL;
             if (e[x - 1].key_len == len && memcmp(e[x - 1].key, key, len) == 0)
@@ -124,19 +201,24 @@ static struct vmio_toml_entry *toml_table_lookup_entry(const struct vmio_toml_va
     return NULL;
 }
 
-static struct vmio_toml_value *toml_table_lookup(const struct vmio_toml_value *t, const char *key,
+/* The parser's lookup: counts its probes in @t. */
+static struct vmio_toml_value *toml_table_lookup(struct vmio_toml_value *t, const char *key,
                                                  size_t len)
 {
-    struct vmio_toml_entry *e = toml_table_lookup_entry(t, key, len);
+    struct vmio_toml_entry *e = toml_table_lookup_entry(t, key, len, &t->u.tab.probes);
     return e ? (struct vmio_toml_value *)e->value : NULL;
 }
 
-static void index_insert(uint32_t *index, size_t cap, const struct vmio_toml_entry *e, uint32_t n)
+static void index_insert(uint32_t *index, size_t cap, const struct vmio_toml_entry *e, uint32_t n,
+                         uint64_t *probes)
 {
     size_t mask = cap - 1;
     size_t i = (size_t)key_hash(e->key, e->key_len) & mask;
-    while (index[i])
+    ++*probes;
+    while (index[i]) {
         i = (i + 1) & mask;
+        ++*probes;
+    }
     index[i] = n;
 }
 
@@ -150,7 +232,7 @@ static int index_grow(struct vmio_toml_value *t)
     if (!index)
         return -ENOMEM;
     for (size_t i = 0; i < t->u.tab.n; i++)
-        index_insert(index, cap, &t->u.tab.e[i], (uint32_t)(i + 1));
+        index_insert(index, cap, &t->u.tab.e[i], (uint32_t)(i + 1), &t->u.tab.probes);
     free(t->u.tab.index);
     t->u.tab.index = index;
     t->u.tab.index_cap = cap;
@@ -183,7 +265,7 @@ static int toml_table_add(struct vmio_toml_value *t, char *key, size_t len,
     e->value = v;
     t->u.tab.n++;
     if (t->u.tab.index)
-        index_insert(t->u.tab.index, t->u.tab.index_cap, e, (uint32_t)t->u.tab.n);
+        index_insert(t->u.tab.index, t->u.tab.index_cap, e, (uint32_t)t->u.tab.n, &t->u.tab.probes);
     return 0;
 }
 
@@ -252,7 +334,7 @@ const struct vmio_toml_entry *vmio_toml_table_find(const struct vmio_toml_value 
 {
     if (!table || table->type != VMIO_TOML_TABLE || (!key && key_len))
         return NULL;
-    return toml_table_lookup_entry(table, key ? key : "", key_len);
+    return toml_table_lookup_entry(table, key ? key : "", key_len, NULL);
 }
 
 const struct vmio_toml_value *vmio_toml_table_get(const struct vmio_toml_value *table,
@@ -918,14 +1000,37 @@ static struct vmio_toml_value *new_value(struct parser *p, enum vmio_toml_type t
     return v;
 }
 
+/* "table 'name'", "the root table" or "an inline table in an array", for messages. */
+static const char *table_name(const struct vmio_toml_value *t, char *out, size_t outsz)
+{
+    char sb[80];
+    if (t->depth == 0)
+        snprintf(out, outsz, "the root table");
+    else if (t->u.tab.name)
+        snprintf(out, outsz, "table '%s'", show(t->u.tab.name, t->u.tab.name_len, sb, sizeof(sb)));
+    else
+        snprintf(out, outsz, "an inline table in an array");
+    return out;
+}
+
 /* Add @v under key part @kp of @t; takes ownership of @v (and frees it on error). */
 static int add(struct parser *p, struct vmio_toml_value *t, struct keypart *kp,
                struct vmio_toml_value *v)
 {
+    if (t->u.tab.n >= VMIO_TOML_MAX_TABLE_KEYS) {
+        char tn[112];
+        toml_value_free(v);
+        return fail(p, kp->off, "%s (defined at line %u) has more than %d keys",
+                    table_name(t, tn, sizeof(tn)), t->pos.line, VMIO_TOML_MAX_TABLE_KEYS);
+    }
     int r = toml_table_add(t, kp->s, kp->len, kp->pos, v);
     if (r) {
         toml_value_free(v);
         return oom(p);
+    }
+    if (v->type == VMIO_TOML_TABLE) {
+        v->u.tab.name = kp->s;
+        v->u.tab.name_len = kp->len;
     }
     kp->s = NULL; /* now owned by the table */
     return 0;
@@ -1505,6 +1610,11 @@ static int parse_header(struct parser *p)
     struct vmio_toml_value *c = toml_table_lookup(parent, last->s, last->len);
     if (aot) {
         struct vmio_toml_value *arr = c;
+        /* The key string the parent owns (last->s moves to the parent when arr is new). */
+        const char *aot_name = last->s;
+        size_t aot_name_len = last->len;
+        if (c)
+            aot_name = toml_table_lookup_entry(parent, last->s, last->len, NULL)->key;
         if (!arr) {
             if (!(arr = new_value(p, VMIO_TOML_ARRAY, parent->depth + 1, last->off, &last->pos))) {
                 r = p->failed;
@@ -1523,6 +1633,8 @@ static int parse_header(struct parser *p)
             goto out;
         }
         t->flags = T_DEFINED;
+        t->u.tab.name = aot_name; /* the elements of [[x]] are named x */
+        t->u.tab.name_len = aot_name_len;
         if (toml_array_push(arr, t)) {
             toml_value_free(t);
             r = oom(p);
@@ -1613,4 +1725,9 @@ int vmio_toml_parse(const char *buf, size_t len, struct vmio_toml_value **out,
     }
     *out = p.root;
     return 0;
+}
+
+uint64_t vmio_toml__table_probes(const struct vmio_toml_value *t)
+{
+    return t && t->type == VMIO_TOML_TABLE ? t->u.tab.probes : 0;
 }

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/config_internal.h"
 #include "vmio/boot.h"
 #include "vmio/config.h"
 #include "vmio/devices.h"
@@ -47,7 +48,7 @@ static int map_backing(const struct vmio_mm_entry *e, void **host, struct vmio_e
     if (devmem)
         fd = open("/dev/mem", (e->readonly ? O_RDONLY : O_RDWR) | O_SYNC | O_CLOEXEC);
     else if (strncmp(b, "file:", 5) == 0)
-        fd = open(b + 5, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        fd = open(b + 5, O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0666);
     else if (strncmp(b, "shm:", 4) == 0) {
         char name[300];
         snprintf(name, sizeof(name), "/%s", b + 4);
@@ -65,6 +66,13 @@ static int map_backing(const struct vmio_mm_entry *e, void **host, struct vmio_e
     if (!devmem) {
         struct stat st;
         uint64_t need = e->src + e->size;
+        if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+            close(fd);
+            return vmio_error_set(err, -EINVAL,
+                                  "pass-through %s: %s is not a regular file (a file: or shm: "
+                                  "backing is mapped, grown and shared as a regular file)",
+                                  e->owner, b);
+        }
         if (fstat(fd, &st) < 0 || ((uint64_t)st.st_size < need && ftruncate(fd, (off_t)need) < 0)) {
             int e2 = errno;
             close(fd);
@@ -243,23 +251,19 @@ int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_
 int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_options *opts,
                          struct chardev *serial, struct vmio_vm **out, struct vmio_error *err)
 {
-    struct vmio_memmap *mm = NULL;
     struct vmio_vm *vm = NULL;
     struct vmio_vm_options o = {0};
     if (opts)
         o = *opts;
     o.irqchip = cfg->irq_mode == VMIO_IRQ_EMULATED; /* the config decides */
     o.pit = false;
-    int rc = vmio_config_runnable(cfg, err);
-    if (rc == 0)
-        rc = vmio_config_memmap(cfg, &mm, err);
+    int rc = vmio_config_check_layout(cfg, false, err);
     if (rc == 0)
         rc = vmio_vm_create_empty(&o, &vm, err);
     if (rc == 0)
-        rc = build_memory(vm, mm, err);
+        rc = build_memory(vm, cfg->memmap, err);
     if (rc == 0)
         rc = build_devices(vm, cfg, serial, err);
-    vmio_memmap_free(mm);
     if (rc < 0) {
         vmio_vm_destroy(vm);
         return rc;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config_internal.h"
 #include "vmio/boot.h"
 #include "vmio/config.h"
 #include "vmio/toml.h"
@@ -23,9 +24,12 @@
 
 #define MAX_CONFIG_SIZE (4u << 20)
 #define MAX_VCPUS 64
+/* Entries in any one list: plenty, and bounded. The four lists that feed the memory map
+ * (memory_regions, emu_devices, passthrough_devices, passthrough_addresses) then stay
+ * within VMIO_MEMMAP_MAX_ENTRIES together. */
 #define MAX_LIST 4096
-#define VMIO_CONFIG_MAX_RAM                                                                        \
-    4 /* VMIO_MAX_RAM_REGIONS of the VM */ /* entries in any one list: plenty, and bounded */
+#define VMIO_CONFIG_MAX_RAM 4 /* VMIO_MAX_RAM_REGIONS of the VM */
+_Static_assert(4 * MAX_LIST <= VMIO_MEMMAP_MAX_ENTRIES, "a config at its caps fits the memory map");
 
 typedef const struct vmio_toml_value tv;
 
@@ -33,6 +37,7 @@ struct ctx {
     const char *path;
     struct vmio_config *cfg;
     struct vmio_error *err;
+    struct vmio_config_options opts;
 };
 
 /* ---- errors ---- */
@@ -190,6 +195,7 @@ void vmio_config_free(struct vmio_config *cfg)
     free(cfg->excluded);
     free(cfg->nexcluded_each);
     free(cfg->passthrough_ports);
+    vmio_memmap_free(cfg->memmap);
     free(cfg);
 }
 
@@ -273,6 +279,21 @@ static int get_u64_list(struct ctx *c, tv *v, const char *what, uint64_t **out, 
     return 0;
 }
 
+/*
+ * A relative path @p of the value @v must stay inside the config's folder
+ * unless the caller allowed otherwise (vmio_config_options).
+ */
+static int check_inside(struct ctx *c, tv *v, const char *what, const char *p)
+{
+    if (c->opts.allow_outside_paths || !vmio_config_path_escapes(c->cfg->dir, p))
+        return 0;
+    return fail_at(c, vmio_toml_pos(v), -EPERM,
+                   "%s: '%s' leads outside the config's folder %s; vmio refuses that unless "
+                   "asked (vmio run/check --allow-outside-paths; docs/config.md, \"Config files "
+                   "are privileged\")",
+                   what, p, c->cfg->dir);
+}
+
 /* Resolve @p (relative to the config's directory) into a new string. */
 static int resolve_path(struct ctx *c, tv *v, const char *what, char **out)
 {
@@ -285,6 +306,11 @@ static int resolve_path(struct ctx *c, tv *v, const char *what, char **out)
         return fail_at(c, vmio_toml_pos(v), -EINVAL, "%s: is empty", what);
     }
     if (p[0] != '/') {
+        rc = check_inside(c, v, what, p);
+        if (rc < 0) {
+            free(p);
+            return rc;
+        }
         size_t l = strlen(c->cfg->dir) + strlen(p) + 2;
         char *abs = malloc(l);
         if (!abs) {
@@ -606,6 +632,22 @@ static int parse_kernel(struct ctx *c, tv *t)
 
 /* ---- [devices] ---- */
 
+/*
+ * A device name: not empty, and short enough to appear in the memory map
+ * (VMIO_MEMMAP_NAME_MAX) and in messages; @what is e.g. "devices.emu_devices[2]".
+ */
+static int check_name(struct ctx *c, tv *v, const char *what, const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return fail_at(c, vmio_toml_pos(v), -EINVAL, "%s: the name is empty", what);
+    if (len > VMIO_MEMMAP_NAME_MAX)
+        return fail_at(c, vmio_toml_pos(v), -EINVAL,
+                       "%s: the name '%.32s...' is %zu bytes long (at most %d)", what, name, len,
+                       VMIO_MEMMAP_NAME_MAX);
+    return 0;
+}
+
 static int parse_emu(struct ctx *c, tv *v, size_t i)
 {
     static const char *const f[] = {"name", "base_gpa", "length", "irq_id", "emu_type", "cfg_list"};
@@ -637,8 +679,9 @@ static int parse_emu(struct ctx *c, tv *v, size_t i)
                        "%s '%s': emu_type 0x%" PRIx64 " is not an AxVM emulated device type", w,
                        d->name, type);
     d->emu_type = (unsigned)type;
-    if (!*d->name)
-        return fail_at(c, vmio_toml_pos(x[0]), -EINVAL, "%s: the name is empty", w);
+    rc = check_name(c, x[0], w, d->name);
+    if (rc < 0)
+        return rc;
     if (d->length == 0)
         return fail_at(c, vmio_toml_pos(x[2]), -EINVAL, "%s '%s': length is 0", w, d->name);
     if (d->base_gpa + (d->length - 1) < d->base_gpa)
@@ -671,8 +714,9 @@ static int parse_pt(struct ctx *c, tv *v, size_t i, struct vmio_cfg_pt_device *d
         return rc;
     d->line = vmio_toml_pos(v).line;
     d->column = vmio_toml_pos(v).column;
-    if (!*d->name)
-        return fail_at(c, vmio_toml_pos(x[0]), -EINVAL, "%s: the name is empty", w);
+    rc = check_name(c, x[0], w, d->name);
+    if (rc < 0)
+        return rc;
     if (d->length && (d->base_gpa + (d->length - 1) < d->base_gpa ||
                       d->base_hpa + (d->length - 1) < d->base_hpa))
         return fail_at(c, vmio_toml_pos(v), -EINVAL,
@@ -735,12 +779,14 @@ static int parse_backing(struct ctx *c, tv *v, size_t i)
         if (strncmp(spec, "file:", 5) == 0 && spec[5]) {
             const char *p = spec + 5;
             size_t l = strlen(c->cfg->dir) + strlen(p) + 8;
-            resolved = malloc(l);
-            if (!resolved)
+            if (p[0] != '/')
+                rc = check_inside(c, x[1], w, p);
+            resolved = rc == 0 ? malloc(l) : NULL;
+            if (rc == 0 && !resolved)
                 rc = oom(c);
-            else if (p[0] == '/')
+            else if (rc == 0 && p[0] == '/')
                 snprintf(resolved, l, "file:%s", p);
-            else
+            else if (rc == 0)
                 snprintf(resolved, l, "file:%s/%s", c->cfg->dir, p);
         } else if (strncmp(spec, "shm:", 4) == 0 && spec[4] && !strchr(spec + 4, '/') &&
                    strlen(spec + 4) < NAME_MAX) {
@@ -1159,11 +1205,20 @@ static char *dir_of(const char *path)
 int vmio_config_parse(const char *buf, size_t len, const char *path, struct vmio_config **out,
                       struct vmio_error *err)
 {
+    return vmio_config_parse_with(buf, len, path, NULL, out, err);
+}
+
+int vmio_config_parse_with(const char *buf, size_t len, const char *path,
+                           const struct vmio_config_options *opts, struct vmio_config **out,
+                           struct vmio_error *err)
+{
     *out = NULL;
     if (!path)
         path = "(config)";
     struct vmio_config *cfg = calloc(1, sizeof(*cfg));
     struct ctx c = {.path = path, .cfg = cfg, .err = err};
+    if (opts)
+        c.opts = *opts;
     if (!cfg)
         return oom(&c);
     cfg->cpu_num = 1;
@@ -1207,11 +1262,8 @@ int vmio_config_parse(const char *buf, size_t len, const char *path, struct vmio
         rc = decide_arch(&c, arch_value);
     if (rc == 0)
         rc = assign_models(&c);
-    if (rc == 0) {
-        struct vmio_memmap *mm = NULL;
-        rc = vmio_config_memmap(cfg, &mm, err);
-        vmio_memmap_free(mm);
-    }
+    if (rc == 0)
+        rc = vmio_config_memmap(cfg, &cfg->memmap, err);
 out:
     vmio_toml_free(root);
     if (rc < 0) {
@@ -1224,13 +1276,19 @@ out:
 
 int vmio_config_load(const char *path, struct vmio_config **out, struct vmio_error *err)
 {
+    return vmio_config_load_with(path, NULL, out, err);
+}
+
+int vmio_config_load_with(const char *path, const struct vmio_config_options *opts,
+                          struct vmio_config **out, struct vmio_error *err)
+{
     uint8_t *data = NULL;
     size_t size = 0;
     *out = NULL;
     int rc = vmio_read_file(path, MAX_CONFIG_SIZE, &data, &size, err);
     if (rc < 0)
         return rc;
-    rc = vmio_config_parse((const char *)data, size, path, out, err);
+    rc = vmio_config_parse_with((const char *)data, size, path, opts, out, err);
     free(data);
     return rc;
 }

@@ -275,6 +275,16 @@ struct vmio_bus_reader *vmio_bus_reader_add(struct vmio_bus *bus)
     return r;
 }
 
+unsigned vmio_bus_retired_count(struct vmio_bus *bus)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&bus->lock);
+    for (const struct snapshot *s = bus->retired; s; s = s->next_retired)
+        n++;
+    pthread_mutex_unlock(&bus->lock);
+    return n;
+}
+
 void vmio_bus_reader_quiesce(struct vmio_bus_reader *reader)
 {
     bus_reader_quiesce(reader);

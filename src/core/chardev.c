@@ -12,12 +12,25 @@
  *     set before tcsetattr(raw) so a signal in between still restores.
  *   - Every open chardev is on the registry list so the atexit handler can
  *     flush it.
- *   - Time (the 10 ms flush age, the 200 us idle-poll delay) is only read
- *     through the chardev's clock (chardev_set_clock(); NULL = the system's
- *     monotonic clock), under the chardev's lock.
+ *   - Time (the 10 ms flush age, the 200 us idle-poll delay, the write
+ *     stall limit) is only read through the chardev's clock
+ *     (chardev_set_clock(); NULL = the system's monotonic clock), under the
+ *     chardev's lock.
+ *   - Output never blocks a thread without bound: a write waits for room in
+ *     poll(2) (in slices of CHARDEV_WAIT_SLICE_MS), and gives up, dropping
+ *     the bytes it could not write (counted in `dropped`), when a signal
+ *     interrupts the wait (a vCPU kick: vmio is stopping; poll(2) is never
+ *     restarted by SA_RESTART) or when the output made no progress for
+ *     CHARDEV_WRITE_STALL_NS. After a stall, writes do not wait at all until
+ *     the output takes bytes again (`stalled`). A vCPU writing to a pipe
+ *     nobody reads therefore still stops when asked. Descriptors vmio does
+ *     not own (stdout) stay blocking (their flags are shared with other
+ *     processes); on those a write is issued only when poll(2) says there is
+ *     room, at most PIPE_BUF bytes at a time, which a pipe takes whole.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -42,17 +56,29 @@
  * while input is flowing, polls are not throttled at all.
  */
 #define CHARDEV_IDLE_POLL_NS 200000ull
+/*
+ * Output that takes no byte for this long is dropped: the reader stalled. A
+ * guest then runs on without its console instead of freezing, and a VM whose
+ * vCPU is stuck writing still stops (a kick interrupts the wait at once; this
+ * bounds the rare kick that lands just before the wait begins).
+ */
+#define CHARDEV_WRITE_STALL_NS 5000000000ull
+#define CHARDEV_WAIT_SLICE_MS 20
 
 struct chardev {
     enum chardev_kind kind;
     pthread_mutex_t lock;
-    int in_fd;       /* -1: no input */
-    int out_fd;      /* -1: output dropped */
-    bool own_out_fd; /* file:PATH: we opened it, we close it */
-    bool in_eof;     /* input ended (EOF or read error) */
-    bool tty_ref;    /* holds a reference on the raw-mode terminal */
-    bool reported;   /* first output error already printed */
-    char desc[80];   /* "stdout", "file 'x'": for messages */
+    int in_fd;          /* -1: no input */
+    int out_fd;         /* -1: output dropped */
+    bool own_out_fd;    /* file:PATH: we opened it, we close it */
+    bool in_eof;        /* input ended (EOF or read error) */
+    bool tty_ref;       /* holds a reference on the raw-mode terminal */
+    bool reported;      /* first output error already printed */
+    bool out_regular;   /* output is a regular file: writes never wait for a reader */
+    bool stalled;       /* the output took nothing for CHARDEV_WRITE_STALL_NS: do not wait */
+    bool drop_reported; /* the first dropped output already printed */
+    uint64_t dropped;   /* output bytes given up (stalled or interrupted writes) */
+    char desc[80];      /* "stdout", "file 'x'": for messages */
 
     uint8_t *obuf; /* NULL: unbuffered */
     size_t olen;
@@ -303,26 +329,69 @@ static void report_error(struct chardev *cd, int code)
     }
 }
 
+/* Give up the @n bytes a write could not deliver; @why (-EINTR or -EAGAIN) says why. */
+static int drop_output(struct chardev *cd, size_t n, int why)
+{
+    cd->dropped += n;
+    if (!cd->drop_reported) {
+        cd->drop_reported = true;
+        fprintf(stderr,
+                "vmio: serial output to %s %s: dropping output (the count comes at the end)\n",
+                cd->desc,
+                why == -EINTR ? "was interrupted while its reader was not reading"
+                              : "took no byte for 5 s (its reader stalled)");
+    }
+    return why;
+}
+
+/*
+ * Wait until the output can take bytes. Returns 0; -EINTR when a signal (a
+ * vCPU kick) interrupted the wait; -EAGAIN when the output stalled, now or
+ * earlier and it is still full; -errno of poll(2).
+ */
+static int wait_writable(struct chardev *cd)
+{
+    uint64_t start = now_ns(cd);
+    for (;;) {
+        struct pollfd pfd = {.fd = cd->out_fd, .events = POLLOUT};
+        int pr = poll(&pfd, 1, cd->stalled ? 0 : CHARDEV_WAIT_SLICE_MS);
+        if (pr > 0) {
+            cd->stalled = false;
+            return 0; /* writable, or an error the write will report */
+        }
+        if (pr < 0)
+            return errno == EINTR ? -EINTR : -errno;
+        if (cd->stalled)
+            return -EAGAIN;
+        if (now_ns(cd) - start >= CHARDEV_WRITE_STALL_NS) {
+            cd->stalled = true;
+            return -EAGAIN;
+        }
+    }
+}
+
 static int write_all(struct chardev *cd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
-        ssize_t w = write(cd->out_fd, p, n);
+        if (!cd->out_regular) {
+            int rc = wait_writable(cd);
+            if (rc == -EINTR || rc == -EAGAIN)
+                return drop_output(cd, n, rc);
+            if (rc < 0) {
+                report_error(cd, rc);
+                return rc;
+            }
+        }
+        /* After POLLOUT, a pipe takes PIPE_BUF bytes without blocking. */
+        size_t chunk = !cd->out_regular && n > PIPE_BUF ? PIPE_BUF : n;
+        ssize_t w = write(cd->out_fd, p, chunk);
         if (w > 0) {
             p += w;
             n -= (size_t)w;
             continue;
         }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pfd = {.fd = cd->out_fd, .events = POLLOUT};
-            if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
-                int e = -errno;
-                report_error(cd, e);
-                return e;
-            }
-            continue;
-        }
+        if (w < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+            continue; /* wait again (a regular file does not return these) */
         int e = w < 0 ? -errno : -EIO;
         report_error(cd, e);
         return e;
@@ -576,6 +645,8 @@ int chardev_open_stdio_fds(int in_fd, int out_fd, struct chardev **out, struct v
         return vmio_error_set(err, -ENOMEM, "serial: out of memory");
     cd->in_fd = in_fd;
     cd->out_fd = out_fd;
+    struct stat st;
+    cd->out_regular = out_fd >= 0 && fstat(out_fd, &st) == 0 && S_ISREG(st.st_mode);
     if (out_fd >= 0)
         snprintf(cd->desc, sizeof(cd->desc), out_fd == 1 ? "stdout" : "fd %d", out_fd);
     else
@@ -640,15 +711,39 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
             chardev_close(cd);
             return vmio_error_set(err, -ENOMEM, "serial: out of memory");
         }
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        /*
+         * Never block in open: a FIFO with no reader would wait forever (with
+         * O_NONBLOCK the open fails at once). Only regular files and
+         * character devices (/dev/null, a terminal) are outputs; O_NONBLOCK
+         * stays on, so a terminal's writes wait in poll(2) like a pipe's.
+         */
+        struct stat st;
+        if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+            chardev_close(cd);
+            return vmio_error_set(err, -EINVAL,
+                                  "serial: '%s' is %s: file:PATH takes a regular file or a "
+                                  "character device such as /dev/null (for a pipe, use stdio "
+                                  "and redirect it)",
+                                  path,
+                                  S_ISFIFO(st.st_mode)  ? "a FIFO"
+                                  : S_ISDIR(st.st_mode) ? "a directory"
+                                                        : "not a regular file");
+        }
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0666);
         if (fd < 0) {
             int e = errno;
             chardev_close(cd);
             return vmio_error_set(err, -e, "serial: cannot open '%s' for writing: %s", path,
                                   strerror(e));
         }
+        if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) {
+            close(fd); /* replaced between the check and the open */
+            chardev_close(cd);
+            return vmio_error_set(err, -EINVAL, "serial: '%s' is not a regular file", path);
+        }
         cd->out_fd = fd;
         cd->own_out_fd = true;
+        cd->out_regular = S_ISREG(st.st_mode);
         chardev_register(cd);
         *out = cd;
         return 0;
@@ -666,6 +761,16 @@ void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock)
     cd->obuf_since = vmio_clock_now(clock); /* times taken on another clock mean nothing here */
     cd->next_poll = 0;
     pthread_mutex_unlock(&cd->lock);
+}
+
+uint64_t chardev_output_dropped(struct chardev *cd)
+{
+    if (!cd)
+        return 0;
+    pthread_mutex_lock(&cd->lock);
+    uint64_t n = cd->dropped;
+    pthread_mutex_unlock(&cd->lock);
+    return n;
 }
 
 enum chardev_kind chardev_kind(const struct chardev *cd)
@@ -688,6 +793,9 @@ void chardev_close(struct chardev *cd)
     pthread_mutex_lock(&cd->lock);
     (void)flush_locked(cd);
     pthread_mutex_unlock(&cd->lock);
+    if (cd->dropped)
+        fprintf(stderr, "vmio: serial output to %s: %llu bytes dropped\n", cd->desc,
+                (unsigned long long)cd->dropped);
     if (cd->tty_ref)
         tty_release();
     if (cd->own_out_fd && cd->out_fd >= 0)

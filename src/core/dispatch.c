@@ -7,7 +7,11 @@
  * rest: unclaimed accesses, devices that stop the vCPU, string I/O.
  *
  * Invariant: a device is called only with an access that lies entirely in
- * its range and has width 1, 2, 4 or 8; everything else is unclaimed.
+ * its range and has width 1, 2, 4 or 8; everything else is unclaimed. The
+ * LOG policy's lines go through the dispatcher's rate limits (one per device
+ * window an access starts in, one per space for the rest), so a guest
+ * spinning on an unclaimed address cannot flood the log: that path takes the
+ * limit's mutex and the log stream's lock, a claimed access takes neither.
  */
 #include <string.h>
 
@@ -17,6 +21,29 @@ static void fill_ip(const struct vmio_dispatcher *d, struct vmio_exit *e)
 {
     if (!e->ip && d->get_ip)
         e->ip = d->get_ip(d->ctx);
+}
+
+/*
+ * The rate limit of a LOG line about unclaimed @e: the device whose window
+ * its first byte is in (it straddles the end, or has a width no device
+ * takes), else its space's; NULL without limits. *@device names the device.
+ */
+static struct vmio_ratelimit *log_limit(const struct vmio_dispatcher *d, const struct vmio_exit *e,
+                                        const char **device)
+{
+    if (!d->limits)
+        return NULL;
+    const struct vmio_access *a = &e->access;
+    const struct vmio_bus *bus = a->space == VMIO_SPACE_PIO    ? d->pio
+                                 : a->space == VMIO_SPACE_MMIO ? d->mmio
+                                                               : NULL;
+    const struct vmio_bus_range *r = bus ? vmio_bus_lookup(bus, a->addr, 1) : NULL;
+    if (r) {
+        unsigned id = r->dev->id < VMIO_STATS_MAX_DEVICES ? r->dev->id : VMIO_STATS_MAX_DEVICES - 1;
+        *device = r->dev->name;
+        return &d->limits->device[id];
+    }
+    return &d->limits->unclaimed[a->space == VMIO_SPACE_PIO ? 1 : 0];
 }
 
 /* Returns 1 when the caller must stop (strict), 0 when the access is completed. */
@@ -34,6 +61,14 @@ int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
             memset(a->buf, 0xff, (size_t)a->width * a->count);
     }
     if (d->policy == VMIO_UNCLAIMED_LOG) {
+        FILE *out = d->log ? d->log : stderr;
+        const char *device = NULL;
+        uint64_t suppressed = 0;
+        struct vmio_ratelimit *rl = log_limit(d, e, &device);
+        if (rl && !vmio_ratelimit_allow(rl, &suppressed))
+            return 0; /* counted; reported with the next line let through */
+        if (suppressed)
+            vmio_log_suppressed(out, suppressed, a->space, device);
         char line[256];
         struct vmio_exit shown = *e;
         shown.reason = VMIO_EXIT_UNCLAIMED;
@@ -42,7 +77,7 @@ int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
         char insn[256] = "";
         if (d->describe_insn)
             d->describe_insn(d->ctx, &shown, insn, sizeof(insn));
-        fprintf(d->log ? d->log : stderr, "vmio: %s%s\n", line, insn);
+        fprintf(out, "vmio: %s%s\n", line, insn);
     }
     return 0;
 }

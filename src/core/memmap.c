@@ -4,11 +4,24 @@
  * mappings and emulated device windows (rules in include/vmio/memmap.h and
  * docs/config.md).
  *
- * Invariants: ranges are handled as [first, last] (inclusive) so that a
- * range ending at 2^64 - 1 never overflows; every string an entry points to
- * is a private copy owned by that entry (entries never share strings), so
- * freeing is entry by entry; vmio_memmap_build() works on copies and only
- * replaces the inputs when it succeeds.
+ * Invariants:
+ * - Ranges are handled as [first, last] (inclusive) so that a range ending
+ *   at 2^64 - 1 never overflows; every "+ 1" past a last address is guarded
+ *   by a comparison with UINT64_MAX first.
+ * - Every string an entry points to lives in the map's string arena, which
+ *   is freed as a whole by vmio_memmap_free(): entries may share strings
+ *   (the pieces of one carved mapping share its owner), and nothing is
+ *   freed entry by entry.
+ * - Bounded work whatever the input (configs are untrusted): the inputs are
+ *   sorted once per kind and then swept; a name is at most
+ *   VMIO_MEMMAP_NAME_MAX bytes and a joined name lists at most
+ *   VMIO_MEMMAP_JOIN_SHOWN names, so strings stay short and no step
+ *   depends on how many inputs were merged. Total: O(N log N) time and
+ *   O(N) memory for N inputs. mm->work counts the steps (comparisons in
+ *   sorts and binary searches, entries visited by sweeps) so that tests can
+ *   bound it without timing anything.
+ * - vmio_memmap_build() works on copies of the entry structs and replaces
+ *   the inputs only when it succeeds.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,14 +31,24 @@
 #include "vmio/memmap.h"
 
 #define PAGE_MASK ((uint64_t)VMIO_PAGE_SIZE - 1)
+#define ARENA_CHUNK 16384
+
+/* A chunk of the string arena; strings are appended and never freed alone. */
+struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used, cap;
+    char data[];
+};
 
 struct vmio_memmap {
     struct vmio_mm_entry *e;
     size_t n, cap;
     bool built;
+    uint64_t work;
+    struct arena_chunk *strings;
 };
 
-/* A growable list of entries; each entry owns its strings. */
+/* A growable array of entry structs (their strings live in the arena). */
 struct list {
     struct vmio_mm_entry *e;
     size_t n, cap;
@@ -41,58 +64,78 @@ static bool overlaps(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
     return a0 <= b1 && b0 <= a1;
 }
 
-static void entry_release(struct vmio_mm_entry *e)
-{
-    free((char *)e->owner);
-    free((char *)e->backing);
-    free((char *)e->carved_from);
-    e->owner = e->backing = e->carved_from = NULL;
-}
+/* ---- the string arena ---- */
 
-static char *dup_or_null(const char *s, bool *oom)
+/* A copy of @len bytes of @s plus a terminator in @mm's arena, or NULL (out of memory). */
+static char *arena_dup(struct vmio_memmap *mm, const char *s, size_t len)
 {
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d)
-        *oom = true;
+    struct arena_chunk *c = mm->strings;
+    if (!c || c->cap - c->used < len + 1) {
+        size_t cap = len + 1 > ARENA_CHUNK ? len + 1 : ARENA_CHUNK;
+        c = malloc(sizeof(*c) + cap);
+        if (!c)
+            return NULL;
+        c->next = mm->strings;
+        c->used = 0;
+        c->cap = cap;
+        mm->strings = c;
+    }
+    char *d = c->data + c->used;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    c->used += len + 1;
     return d;
 }
 
-/* Deep copy of @src into *@dst. Errors: -ENOMEM (then *@dst holds nothing). */
-static int entry_copy(struct vmio_mm_entry *dst, const struct vmio_mm_entry *src)
+/*
+ * Joining names: at most VMIO_MEMMAP_JOIN_SHOWN distinct names joined with
+ * '+', then "+N more" for the N further names (not deduplicated: keeping
+ * every name to compare against is what made joins grow without bound).
+ */
+struct join {
+    const char *shown[VMIO_MEMMAP_JOIN_SHOWN];
+    unsigned nshown;
+    uint64_t more;
+};
+
+static void join_add(struct join *j, const char *name)
 {
-    bool oom = false;
-    *dst = *src;
-    dst->owner = dup_or_null(src->owner, &oom);
-    dst->backing = dup_or_null(src->backing, &oom);
-    dst->carved_from = dup_or_null(src->carved_from, &oom);
-    if (oom) {
-        entry_release(dst);
-        return -ENOMEM;
-    }
-    return 0;
+    for (unsigned i = 0; i < j->nshown; i++)
+        if (strcmp(j->shown[i], name) == 0)
+            return;
+    if (j->nshown < VMIO_MEMMAP_JOIN_SHOWN)
+        j->shown[j->nshown++] = name;
+    else
+        j->more++;
 }
 
-static void list_free(struct list *l)
+/* The joined string in @mm's arena, or NULL (out of memory). */
+static const char *join_finish(struct vmio_memmap *mm, const struct join *j)
 {
-    for (size_t i = 0; i < l->n; i++)
-        entry_release(&l->e[i]);
-    free(l->e);
-    l->e = NULL;
-    l->n = l->cap = 0;
+    if (j->nshown == 1 && j->more == 0)
+        return j->shown[0]; /* already in the arena */
+    char buf[VMIO_MEMMAP_JOIN_SHOWN * (VMIO_MEMMAP_JOIN_SHOWN * (VMIO_MEMMAP_NAME_MAX + 1) + 32) +
+             32];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < j->nshown; i++)
+        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? "+" : "", j->shown[i]);
+    if (j->more)
+        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "+%" PRIu64 " more", j->more);
+    if (off >= sizeof(buf))
+        off = sizeof(buf) - 1; /* cannot happen: every part is bounded */
+    return arena_dup(mm, buf, off);
 }
 
-/* Append @e, taking ownership of its strings (also on failure: they are freed). */
-static int list_take(struct list *l, struct vmio_mm_entry *e)
+/* ---- lists and sorting ---- */
+
+static int list_push(struct list *l, const struct vmio_mm_entry *e)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         struct vmio_mm_entry *grown = realloc(l->e, cap * sizeof(*grown));
-        if (!grown) {
-            entry_release(e);
+        if (!grown)
             return -ENOMEM;
-        }
         l->e = grown;
         l->cap = cap;
     }
@@ -100,18 +143,16 @@ static int list_take(struct list *l, struct vmio_mm_entry *e)
     return 0;
 }
 
-/* Append a deep copy of @e. */
-static int list_copy(struct list *l, const struct vmio_mm_entry *e)
+static void list_free(struct list *l)
 {
-    struct vmio_mm_entry c;
-    if (entry_copy(&c, e) < 0)
-        return -ENOMEM;
-    return list_take(l, &c);
+    free(l->e);
+    *l = (struct list){0};
 }
 
-static int cmp_entry(const void *a, const void *b)
+static int cmp_entry(const void *a, const void *b, void *work)
 {
     const struct vmio_mm_entry *x = a, *y = b;
+    ++*(uint64_t *)work;
     if (x->space != y->space)
         return x->space < y->space ? -1 : 1;
     if (x->gpa != y->gpa)
@@ -123,11 +164,28 @@ static int cmp_entry(const void *a, const void *b)
     return 0;
 }
 
-static void list_sort(struct list *l)
+static void list_sort(struct list *l, uint64_t *work)
 {
     if (l->n > 1)
-        qsort(l->e, l->n, sizeof(l->e[0]), cmp_entry);
+        qsort_r(l->e, l->n, sizeof(l->e[0]), cmp_entry, work);
 }
+
+/* The first index i in [0, @n) with @keys[i] >= @x (@keys non-decreasing); @n when none. */
+static size_t lower_bound(const uint64_t *keys, size_t n, uint64_t x, uint64_t *work)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        ++*work;
+        if (keys[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---- inputs ---- */
 
 int vmio_memmap_new(struct vmio_memmap **out)
 {
@@ -139,41 +197,33 @@ void vmio_memmap_free(struct vmio_memmap *mm)
 {
     if (!mm)
         return;
-    struct list l = {.e = mm->e, .n = mm->n, .cap = mm->cap};
-    list_free(&l);
+    free(mm->e);
+    while (mm->strings) {
+        struct arena_chunk *next = mm->strings->next;
+        free(mm->strings);
+        mm->strings = next;
+    }
     free(mm);
 }
 
-static int add_entry(struct vmio_memmap *mm, const struct vmio_mm_entry *e, struct vmio_error *err)
+/* Common checks of a new input; @what names its kind in messages. */
+static int check_input(struct vmio_memmap *mm, const char *what, const char *owner, uint64_t gpa,
+                       uint64_t size, struct vmio_error *err)
 {
+    size_t len = strlen(owner);
+    if (len > VMIO_MEMMAP_NAME_MAX)
+        return vmio_error_set(err, -ENAMETOOLONG,
+                              "%s '%.32s...' at 0x%" PRIx64 ": the name is %zu bytes long (at "
+                              "most %d)",
+                              what, owner, gpa, len, VMIO_MEMMAP_NAME_MAX);
     if (mm->built)
-        return vmio_error_set(err, -EALREADY, "%s: the memory map is already built", e->owner);
-    struct list l = {.e = mm->e, .n = mm->n, .cap = mm->cap};
-    int rc = list_copy(&l, e);
-    mm->e = l.e;
-    mm->n = l.n;
-    mm->cap = l.cap;
-    if (rc < 0)
-        return vmio_error_set(err, rc, "out of memory");
-    return 0;
-}
-
-static const char *kind_name(enum vmio_mm_kind k)
-{
-    switch (k) {
-    case VMIO_MM_RAM:
-        return "RAM";
-    case VMIO_MM_PASSTHROUGH:
-        return "pass-through";
-    default:
-        return "device";
-    }
-}
-
-/* Common checks of a new range; @what names it in messages. */
-static int check_range(const char *what, const char *owner, uint64_t gpa, uint64_t size,
-                       struct vmio_error *err)
-{
+        return vmio_error_set(err, -EALREADY, "%s '%s': the memory map is already built", what,
+                              owner);
+    if (mm->n >= VMIO_MEMMAP_MAX_ENTRIES)
+        return vmio_error_set(err, -ENOSPC,
+                              "%s '%s': the memory map already has %d entries (the most it "
+                              "takes)",
+                              what, owner, VMIO_MEMMAP_MAX_ENTRIES);
     if (size == 0)
         return vmio_error_set(err, -EINVAL, "%s '%s' at 0x%" PRIx64 " has size 0", what, owner,
                               gpa);
@@ -185,11 +235,28 @@ static int check_range(const char *what, const char *owner, uint64_t gpa, uint64
     return 0;
 }
 
+/* Append @e (its strings not yet copied) to the inputs, copying its strings into the arena. */
+static int add_entry(struct vmio_memmap *mm, struct vmio_mm_entry e, struct vmio_error *err)
+{
+    e.owner = arena_dup(mm, e.owner, strlen(e.owner));
+    if (e.owner && e.backing)
+        e.backing = arena_dup(mm, e.backing, strlen(e.backing));
+    struct list l = {.e = mm->e, .n = mm->n, .cap = mm->cap};
+    int rc =
+        !e.owner || (e.kind == VMIO_MM_PASSTHROUGH && !e.backing) ? -ENOMEM : list_push(&l, &e);
+    mm->e = l.e;
+    mm->n = l.n;
+    mm->cap = l.cap;
+    if (rc < 0)
+        return vmio_error_set(err, rc, "out of memory");
+    return 0;
+}
+
 int vmio_memmap_add_ram(struct vmio_memmap *mm, uint64_t gpa, uint64_t size, bool readonly,
                         const char *owner, struct vmio_error *err)
 {
     owner = owner ? owner : "(unnamed)";
-    int rc = check_range("RAM", owner, gpa, size, err);
+    int rc = check_input(mm, "RAM", owner, gpa, size, err);
     if (rc < 0)
         return rc;
     if ((gpa | size) & PAGE_MASK)
@@ -204,7 +271,7 @@ int vmio_memmap_add_ram(struct vmio_memmap *mm, uint64_t gpa, uint64_t size, boo
                               .size = size,
                               .readonly = readonly,
                               .owner = owner};
-    return add_entry(mm, &e, err);
+    return add_entry(mm, e, err);
 }
 
 int vmio_memmap_add_passthrough(struct vmio_memmap *mm, uint64_t gpa, uint64_t size,
@@ -212,11 +279,15 @@ int vmio_memmap_add_passthrough(struct vmio_memmap *mm, uint64_t gpa, uint64_t s
                                 struct vmio_error *err)
 {
     owner = owner ? owner : "(unnamed)";
-    int rc = check_range("pass-through", owner, gpa, size, err);
+    int rc = check_input(mm, "pass-through", owner, gpa, size, err);
     if (rc < 0)
         return rc;
     if (!backing || !*backing)
         return vmio_error_set(err, -EINVAL, "pass-through '%s' has no backing", owner);
+    if (strlen(backing) > VMIO_MEMMAP_BACKING_MAX)
+        return vmio_error_set(err, -ENAMETOOLONG,
+                              "pass-through '%s': the backing '%.40s...' is longer than %d bytes",
+                              owner, backing, VMIO_MEMMAP_BACKING_MAX);
     if (src + (size - 1) < src)
         return vmio_error_set(err, -EINVAL,
                               "pass-through '%s': source 0x%" PRIx64 " with size 0x%" PRIx64
@@ -230,14 +301,14 @@ int vmio_memmap_add_passthrough(struct vmio_memmap *mm, uint64_t gpa, uint64_t s
                               .owner = owner,
                               .backing = backing,
                               .src = src};
-    return add_entry(mm, &e, err);
+    return add_entry(mm, e, err);
 }
 
 int vmio_memmap_add_device(struct vmio_memmap *mm, enum vmio_space space, uint64_t gpa,
                            uint64_t size, const char *owner, struct vmio_error *err)
 {
     owner = owner ? owner : "(unnamed)";
-    int rc = check_range("device", owner, gpa, size, err);
+    int rc = check_input(mm, "device", owner, gpa, size, err);
     if (rc < 0)
         return rc;
     if (space != VMIO_SPACE_MMIO && space != VMIO_SPACE_PIO)
@@ -249,7 +320,21 @@ int vmio_memmap_add_device(struct vmio_memmap *mm, enum vmio_space space, uint64
                               owner, gpa, size);
     struct vmio_mm_entry e = {
         .kind = VMIO_MM_DEVICE, .space = space, .gpa = gpa, .size = size, .owner = owner};
-    return add_entry(mm, &e, err);
+    return add_entry(mm, e, err);
+}
+
+/* ---- conflicts ---- */
+
+static const char *kind_name(enum vmio_mm_kind k)
+{
+    switch (k) {
+    case VMIO_MM_RAM:
+        return "RAM";
+    case VMIO_MM_PASSTHROUGH:
+        return "pass-through";
+    default:
+        return "device";
+    }
 }
 
 /* "'name' (RAM 0x1000-0x1fff)" style description of @e, for conflict messages. */
@@ -276,7 +361,8 @@ static int conflict(const struct vmio_mm_entry *a, const struct vmio_mm_entry *b
                           describe(b, db, sizeof(db)), why);
 }
 
-/* Step 1: align a pass-through mapping outward to whole pages. */
+/* ---- step 1: alignment ---- */
+
 static int align_passthrough(struct vmio_mm_entry *e, struct vmio_error *err)
 {
     uint64_t off = e->gpa & PAGE_MASK;
@@ -303,53 +389,54 @@ static int align_passthrough(struct vmio_mm_entry *e, struct vmio_error *err)
     return 0;
 }
 
-static bool mergeable(const struct vmio_mm_entry *a, const struct vmio_mm_entry *b)
+/* ---- step 2: merging ---- */
+
+/*
+ * Whether @e may be merged into @cur (sorted before it, touching or
+ * overlapping it): same backing, delta and access, and the merged source
+ * range must not wrap past 2^64 - 1 (two touching mappings whose sources
+ * are the last and the first byte of the backing's offsets).
+ */
+static bool mergeable(const struct vmio_mm_entry *cur, const struct vmio_mm_entry *e)
 {
-    return strcmp(a->backing, b->backing) == 0 && a->gpa - a->src == b->gpa - b->src &&
-           a->readonly == b->readonly;
+    if (strcmp(cur->backing, e->backing) != 0 || cur->gpa - cur->src != e->gpa - e->src ||
+        cur->readonly != e->readonly)
+        return false;
+    return cur->src + (cur->size - 1) != UINT64_MAX || e->gpa <= last_of(cur);
 }
 
-/* Join owner names "a+b" into @a (skipping a name already present). */
-static int join_owner(struct vmio_mm_entry *a, const char *name)
+/* Merge the sorted, aligned mappings @pt into @out (joined owners in @mm's arena). */
+static int merge_passthrough(struct vmio_memmap *mm, const struct list *pt, struct list *out,
+                             struct vmio_error *err)
 {
-    size_t la = strlen(a->owner), ln = strlen(name);
-    /* already listed? (exact element match) */
-    const char *p = a->owner;
-    while (p) {
-        const char *end = strchr(p, '+');
-        size_t l = end ? (size_t)(end - p) : strlen(p);
-        if (l == ln && strncmp(p, name, ln) == 0)
-            return 0;
-        p = end ? end + 1 : NULL;
-    }
-    char *j = malloc(la + ln + 2);
-    if (!j)
-        return -ENOMEM;
-    memcpy(j, a->owner, la);
-    j[la] = '+';
-    memcpy(j + la + 1, name, ln + 1);
-    free((char *)a->owner);
-    a->owner = j;
-    return 0;
-}
-
-/* Step 2: merge sorted, aligned pass-through mappings into @out. */
-static int merge_passthrough(struct list *pt, struct list *out, struct vmio_error *err)
-{
-    list_sort(pt);
+    struct join names = {0};
     for (size_t i = 0; i < pt->n; i++) {
-        struct vmio_mm_entry *e = &pt->e[i];
+        const struct vmio_mm_entry *e = &pt->e[i];
         struct vmio_mm_entry *cur = out->n ? &out->e[out->n - 1] : NULL;
+        mm->work++;
         if (cur) {
             uint64_t cl = last_of(cur);
             bool touch_or_overlap = cl == UINT64_MAX || e->gpa <= cl + 1;
             if (touch_or_overlap && mergeable(cur, e)) {
                 uint64_t el = last_of(e);
-                if (el > cl)
+                if (el > cl) {
+                    if (cur->gpa == 0 && el == UINT64_MAX) {
+                        join_add(&names, e->owner);
+                        const char *who = join_finish(mm, &names);
+                        return vmio_error_set(err, -EINVAL,
+                                              "pass-through '%s' covers the whole address space "
+                                              "once merged",
+                                              who ? who : cur->owner);
+                    }
                     cur->size = el - cur->gpa + 1;
-                if (join_owner(cur, e->owner) < 0)
-                    return vmio_error_set(err, -ENOMEM, "out of memory");
+                }
+                join_add(&names, e->owner);
                 continue;
+            }
+            if (names.nshown) {
+                cur->owner = join_finish(mm, &names);
+                if (!cur->owner)
+                    return vmio_error_set(err, -ENOMEM, "out of memory");
             }
             if (e->gpa <= cl) {
                 const char *why = strcmp(cur->backing, e->backing) != 0
@@ -362,75 +449,184 @@ static int merge_passthrough(struct list *pt, struct list *out, struct vmio_erro
                 return conflict(cur, e, why, err);
             }
         }
-        if (list_copy(out, e) < 0)
+        if (list_push(out, e) < 0)
+            return vmio_error_set(err, -ENOMEM, "out of memory");
+        names = (struct join){0};
+        join_add(&names, e->owner);
+    }
+    if (out->n && names.nshown) {
+        out->e[out->n - 1].owner = join_finish(mm, &names);
+        if (!out->e[out->n - 1].owner)
             return vmio_error_set(err, -ENOMEM, "out of memory");
     }
     return 0;
 }
 
-/* Step 3: cut the page-aligned hole of MMIO device window @dev out of @pt. */
-static int carve(struct list *pt, struct vmio_mm_entry *dev, struct vmio_error *err)
+/* ---- step 4: conflicts with RAM and between device windows ---- */
+
+/* keys[i] = last address of @l's entry i, made non-decreasing (running maximum). */
+static uint64_t *running_last(const struct list *l)
 {
-    uint64_t h0 = dev->gpa & ~PAGE_MASK, h1 = last_of(dev) | PAGE_MASK;
-    struct list out = {0};
-    int rc = 0;
-    for (size_t i = 0; i < pt->n && rc == 0; i++) {
-        struct vmio_mm_entry *m = &pt->e[i];
-        uint64_t m0 = m->gpa, m1 = last_of(m);
-        if (!overlaps(m0, m1, h0, h1)) {
-            rc = list_copy(&out, m);
-            continue;
-        }
-        if (!dev->carved_from) {
-            dev->carved_from = strdup(m->owner);
-            rc = dev->carved_from ? 0 : -ENOMEM;
-        } else if (strcmp(dev->carved_from, m->owner) != 0) {
-            struct vmio_mm_entry tmp = {.owner = dev->carved_from};
-            rc = join_owner(&tmp, m->owner);
-            dev->carved_from = tmp.owner;
-        }
-        dev->hole_gpa = h0;
-        dev->hole_size = h1 - h0 + 1;
-        if (rc == 0 && m0 < h0) {
-            struct vmio_mm_entry left;
-            rc = entry_copy(&left, m);
-            if (rc == 0) {
-                left.size = h0 - m0;
-                rc = list_take(&out, &left);
-            }
-        }
-        if (rc == 0 && m1 > h1) {
-            struct vmio_mm_entry right;
-            rc = entry_copy(&right, m);
-            if (rc == 0) {
-                right.gpa = h1 + 1;
-                right.size = m1 - h1;
-                right.src = m->src + (h1 + 1 - m0);
-                rc = list_take(&out, &right);
-            }
-        }
+    uint64_t *keys = malloc((l->n ? l->n : 1) * sizeof(*keys));
+    if (!keys)
+        return NULL;
+    uint64_t max = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        uint64_t last = last_of(&l->e[i]);
+        max = i == 0 || last > max ? last : max;
+        keys[i] = max;
     }
-    if (rc < 0) {
-        list_free(&out);
-        return vmio_error_set(err, rc, "out of memory");
-    }
-    list_free(pt);
-    *pt = out;
-    return 0;
+    return keys;
 }
+
+/*
+ * The first entry of @l (sorted by address; @keys its running_last()) that
+ * overlaps [a0, a1], or NULL. The first index whose running maximum reaches
+ * a0 holds that maximum itself, so it is the first that may overlap; if it
+ * starts after a1, every later one does too.
+ */
+static const struct vmio_mm_entry *first_overlap(const struct list *l, const uint64_t *keys,
+                                                 uint64_t a0, uint64_t a1, uint64_t *work)
+{
+    size_t k = lower_bound(keys, l->n, a0, work);
+    return k < l->n && l->e[k].gpa <= a1 ? &l->e[k] : NULL;
+}
+
+/* RAM against RAM, pass-through and MMIO device windows; device windows against each other. */
+static int check_conflicts(struct vmio_memmap *mm, const struct list *ram,
+                           const struct list *merged, const struct list *mmio,
+                           const struct list *pio, struct vmio_error *err)
+{
+    uint64_t *kp = running_last(merged), *kd = running_last(mmio);
+    int rc = kp && kd ? 0 : vmio_error_set(err, -ENOMEM, "out of memory");
+    for (size_t i = 0; i < ram->n && rc == 0; i++) {
+        const struct vmio_mm_entry *r = &ram->e[i], *o;
+        mm->work++;
+        if (i + 1 < ram->n &&
+            overlaps(r->gpa, last_of(r), ram->e[i + 1].gpa, last_of(&ram->e[i + 1])))
+            rc = conflict(r, &ram->e[i + 1], "", err);
+        else if ((o = first_overlap(merged, kp, r->gpa, last_of(r), &mm->work)))
+            rc = conflict(r, o, "", err);
+        else if ((o = first_overlap(mmio, kd, r->gpa, last_of(r), &mm->work)))
+            rc = conflict(o, r, " (a device window inside RAM would never exit)", err);
+    }
+    /* Sorted by address: if any two windows overlap, two neighbours do. */
+    const struct list *spaces[] = {mmio, pio};
+    for (unsigned s = 0; s < 2 && rc == 0; s++)
+        for (size_t i = 0; i + 1 < spaces[s]->n && rc == 0; i++) {
+            const struct vmio_mm_entry *a = &spaces[s]->e[i], *b = &spaces[s]->e[i + 1];
+            mm->work++;
+            if (overlaps(a->gpa, last_of(a), b->gpa, last_of(b)))
+                rc = conflict(a, b, "", err);
+        }
+    free(kp);
+    free(kd);
+    return rc;
+}
+
+/* ---- step 3: carving ---- */
+
+/* A page-aligned hole [first, last]. */
+struct hole {
+    uint64_t first, last;
+};
+
+/*
+ * Give each MMIO window of @mmio (sorted, disjoint) its hole and the owners
+ * of the mappings of @merged (sorted, disjoint) it cuts, and append to @holes
+ * the union of the holes that cut anything (sorted, disjoint, not touching).
+ */
+static int find_holes(struct vmio_memmap *mm, struct list *mmio, const struct list *merged,
+                      struct hole **holes, size_t *nholes, struct vmio_error *err)
+{
+    uint64_t *lasts = malloc((merged->n ? merged->n : 1) * sizeof(*lasts));
+    *holes = malloc((mmio->n ? mmio->n : 1) * sizeof(**holes));
+    *nholes = 0;
+    if (!lasts || !*holes) {
+        free(lasts);
+        return vmio_error_set(err, -ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < merged->n; i++)
+        lasts[i] = last_of(&merged->e[i]);
+    int rc = 0;
+    for (size_t i = 0; i < mmio->n && rc == 0; i++) {
+        struct vmio_mm_entry *d = &mmio->e[i];
+        uint64_t h0 = d->gpa & ~PAGE_MASK, h1 = last_of(d) | PAGE_MASK;
+        size_t k = lower_bound(lasts, merged->n, h0, &mm->work);
+        struct join names = {0};
+        /* Mappings are page-aligned and disjoint: the ones inside the hole are its own,
+         * only its first and last page can be shared with other windows. */
+        for (; k < merged->n && merged->e[k].gpa <= h1; k++) {
+            mm->work++;
+            join_add(&names, merged->e[k].owner);
+        }
+        if (!names.nshown)
+            continue;
+        d->hole_gpa = h0;
+        d->hole_size = h1 - h0 + 1;
+        d->carved_from = join_finish(mm, &names);
+        if (!d->carved_from)
+            rc = vmio_error_set(err, -ENOMEM, "out of memory");
+        struct hole *prev = *nholes ? &(*holes)[*nholes - 1] : NULL;
+        if (prev && (prev->last == UINT64_MAX || h0 <= prev->last + 1))
+            prev->last = h1 > prev->last ? h1 : prev->last;
+        else
+            (*holes)[(*nholes)++] = (struct hole){h0, h1};
+    }
+    free(lasts);
+    return rc;
+}
+
+/* Append to @out the parts of @m outside the @n holes (sorted, disjoint), from hole *@j on. */
+static int cut(struct vmio_memmap *mm, const struct vmio_mm_entry *m, const struct hole *holes,
+               size_t n, size_t *j, struct list *out)
+{
+    uint64_t m0 = m->gpa, m1 = last_of(m);
+    while (*j < n && holes[*j].last < m0) {
+        mm->work++;
+        (*j)++;
+    }
+    uint64_t cur = m0;
+    for (size_t k = *j; k < n && holes[k].first <= m1; k++) {
+        mm->work++;
+        if (holes[k].first > cur) {
+            struct vmio_mm_entry piece = *m;
+            piece.gpa = cur;
+            piece.size = holes[k].first - cur;
+            piece.src = m->src + (cur - m0);
+            if (list_push(out, &piece) < 0)
+                return -ENOMEM;
+        }
+        if (holes[k].last >= m1)
+            return 0; /* the rest is a hole */
+        cur = holes[k].last + 1;
+    }
+    struct vmio_mm_entry piece = *m;
+    piece.gpa = cur;
+    piece.size = m1 - cur + 1;
+    piece.src = m->src + (cur - m0);
+    return list_push(out, &piece);
+}
+
+/* ---- the build ---- */
 
 int vmio_memmap_build(struct vmio_memmap *mm, struct vmio_error *err)
 {
     if (mm->built)
         return vmio_error_set(err, -EALREADY, "the memory map is already built");
-    struct list ram = {0}, pt = {0}, merged = {0}, dev = {0}, all = {0};
+    mm->work = 0;
+    struct list ram = {0}, pt = {0}, merged = {0}, mmio = {0}, pio = {0}, pieces = {0}, all = {0};
+    struct hole *holes = NULL;
+    size_t nholes = 0;
     int rc = 0;
     for (size_t i = 0; i < mm->n && rc == 0; i++) {
         const struct vmio_mm_entry *e = &mm->e[i];
+        mm->work++;
         struct list *to = e->kind == VMIO_MM_RAM           ? &ram
                           : e->kind == VMIO_MM_PASSTHROUGH ? &pt
-                                                           : &dev;
-        rc = list_copy(to, e);
+                          : e->space == VMIO_SPACE_MMIO    ? &mmio
+                                                           : &pio;
+        rc = list_push(to, e);
     }
     if (rc < 0) {
         rc = vmio_error_set(err, rc, "out of memory");
@@ -440,73 +636,60 @@ int vmio_memmap_build(struct vmio_memmap *mm, struct vmio_error *err)
     /* 1 and 2: align and merge the pass-through mappings. */
     for (size_t i = 0; i < pt.n && rc == 0; i++)
         rc = align_passthrough(&pt.e[i], err);
+    list_sort(&pt, &mm->work);
     if (rc == 0)
-        rc = merge_passthrough(&pt, &merged, err);
+        rc = merge_passthrough(mm, &pt, &merged, err);
     if (rc < 0)
         goto out;
 
-    /* 4: RAM against RAM, pass-through and MMIO device windows. */
-    list_sort(&ram);
-    list_sort(&dev);
-    for (size_t i = 0; i < ram.n; i++) {
-        const struct vmio_mm_entry *r = &ram.e[i];
-        if (i + 1 < ram.n &&
-            overlaps(r->gpa, last_of(r), ram.e[i + 1].gpa, last_of(&ram.e[i + 1]))) {
-            rc = conflict(r, &ram.e[i + 1], "", err);
-            goto out;
-        }
-        for (size_t j = 0; j < merged.n; j++)
-            if (overlaps(r->gpa, last_of(r), merged.e[j].gpa, last_of(&merged.e[j]))) {
-                rc = conflict(r, &merged.e[j], "", err);
-                goto out;
-            }
-        for (size_t j = 0; j < dev.n; j++)
-            if (dev.e[j].space == VMIO_SPACE_MMIO &&
-                overlaps(r->gpa, last_of(r), dev.e[j].gpa, last_of(&dev.e[j]))) {
-                rc = conflict(&dev.e[j], r, " (a device window inside RAM would never exit)", err);
-                goto out;
-            }
-    }
-    /* Device windows against each other, per space (sorted: neighbours suffice). */
-    for (size_t i = 0; i + 1 < dev.n; i++) {
-        const struct vmio_mm_entry *a = &dev.e[i], *b = &dev.e[i + 1];
-        if (a->space == b->space && overlaps(a->gpa, last_of(a), b->gpa, last_of(b))) {
-            rc = conflict(a, b, "", err);
-            goto out;
-        }
-    }
+    /* 4: conflicts (before carving, so that messages name whole mappings). */
+    list_sort(&ram, &mm->work);
+    list_sort(&mmio, &mm->work);
+    list_sort(&pio, &mm->work);
+    rc = check_conflicts(mm, &ram, &merged, &mmio, &pio, err);
+    if (rc < 0)
+        goto out;
 
-    /* 3: carve MMIO device windows out of the pass-through mappings. */
-    for (size_t i = 0; i < dev.n && rc == 0; i++)
-        if (dev.e[i].space == VMIO_SPACE_MMIO)
-            rc = carve(&merged, &dev.e[i], err);
+    /* 3: carve the MMIO device windows' holes out of the merged mappings. */
+    rc = find_holes(mm, &mmio, &merged, &holes, &nholes, err);
+    size_t j = 0;
+    for (size_t i = 0; i < merged.n && rc == 0; i++)
+        if (cut(mm, &merged.e[i], holes, nholes, &j, &pieces) < 0)
+            rc = vmio_error_set(err, -ENOMEM, "out of memory");
     if (rc < 0)
         goto out;
 
     /* The final, sorted list: RAM, pass-through, devices (MMIO then ports). */
-    struct list *parts[] = {&ram, &merged, &dev};
-    for (unsigned p = 0; p < 3 && rc == 0; p++)
+    const struct list *parts[] = {&ram, &pieces, &mmio, &pio};
+    for (unsigned p = 0; p < 4 && rc == 0; p++)
         for (size_t i = 0; i < parts[p]->n && rc == 0; i++)
-            rc = list_copy(&all, &parts[p]->e[i]);
+            rc = list_push(&all, &parts[p]->e[i]);
     if (rc < 0) {
         rc = vmio_error_set(err, rc, "out of memory");
         goto out;
     }
-    list_sort(&all);
-    struct list old = {.e = mm->e, .n = mm->n, .cap = mm->cap};
-    list_free(&old);
+    list_sort(&all, &mm->work);
+    free(mm->e);
     mm->e = all.e;
     mm->n = all.n;
     mm->cap = all.cap;
     all = (struct list){0};
     mm->built = true;
 out:
+    free(holes);
     list_free(&ram);
     list_free(&pt);
     list_free(&merged);
-    list_free(&dev);
+    list_free(&mmio);
+    list_free(&pio);
+    list_free(&pieces);
     list_free(&all);
     return rc;
+}
+
+uint64_t vmio_memmap_work(const struct vmio_memmap *mm)
+{
+    return mm ? mm->work : 0;
 }
 
 size_t vmio_memmap_count(const struct vmio_memmap *mm)

@@ -291,6 +291,21 @@ void vmio_trace_exit_insn(struct vmio_insn_cache **cache, const struct vmio_gues
     vmio_insn_describe(&v, buf, size);
 }
 
+bool vmio_trace_allow(struct vmio_ratelimit *limit, FILE *out)
+{
+    uint64_t suppressed = 0;
+    if (!limit)
+        return true;
+    if (!vmio_ratelimit_allow(limit, &suppressed))
+        return false;
+    if (suppressed)
+        fprintf(out,
+                "vmio-trace: %" PRIu64 " lines suppressed (a terminal shows at most %d per "
+                "second; --trace 2>FILE keeps every line)\n",
+                suppressed, VMIO_TRACE_TTY_BURST);
+    return true;
+}
+
 void vmio_trace_exit(FILE *out, unsigned cpu, uint64_t n, const struct vmio_exit *e,
                      const char *dev, const char *insn)
 {

@@ -32,6 +32,7 @@
 #include "vmio/decode.h"
 #include "vmio/exit.h"
 #include "vmio/guest_mem.h"
+#include "vmio/ratelimit.h"
 #include "vmio/x86.h"
 
 #define VMIO_INSN_CACHE_SLOTS 256
@@ -107,6 +108,18 @@ int vmio_insn_describe(const struct vmio_insn_view *v, char *buf, size_t size);
 void vmio_trace_exit_insn(struct vmio_insn_cache **cache, const struct vmio_guest_mem *mem,
                           const struct vmio_trace_regs *regs, const struct vmio_exit *e, char *buf,
                           size_t size);
+
+/*
+ * vmio_trace_allow - whether the next trace line may be written to @out:
+ * always without a @limit (a trace to a file or a pipe is complete); with
+ * one (a terminal), at most VMIO_TRACE_TTY_BURST lines per second, and the
+ * first line let through after a gap is preceded by
+ * "vmio-trace: N lines suppressed (...)".
+ */
+bool vmio_trace_allow(struct vmio_ratelimit *limit, FILE *out);
+
+/* Trace lines a terminal shows per second (vmio_vm_set_trace() to a tty). */
+#define VMIO_TRACE_TTY_BURST 1000
 
 /*
  * vmio_trace_exit - write the trace line of access exit @e (exit number @n

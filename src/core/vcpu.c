@@ -144,7 +144,8 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
                                              .log = vm->log,
                                              .get_ip = vcpu_ip,
                                              .describe_insn = vcpu_describe_insn,
-                                             .ctx = v};
+                                             .ctx = v,
+                                             .limits = &vm->log_limits};
     if (rc == 0 && vm->trace) {
         rc = vmio_backend_vcpu_set_sync_regs(v->hv, true);
         if (rc == -ENOTSUP) /* RIP then costs a register read per traced exit */
@@ -339,7 +340,8 @@ static void access_extras(struct vmio_vcpu *v, struct vmio_exit *e, const struct
     if (stop && e->reason == VMIO_EXIT_UNCLAIMED && a->space == VMIO_SPACE_MMIO &&
         a->dir == VMIO_READ)
         report_strict_stop(v, e);
-    if (v->vm->trace) {
+    struct vmio_vm *vm = v->vm;
+    if (vm->trace && vmio_trace_allow(vm->trace_limit, vm->trace)) { /* never untraced */
         char insn[256];
         exit_insn(v, e, insn, sizeof(insn));
         vmio_trace_exit(v->vm->trace, v->index, v->nexits, e, r ? r->dev->name : NULL, insn);
@@ -400,7 +402,7 @@ static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
         /* A buffered write is its own kind: it was no exit of the bus's kinds. */
         count_access_as(v, r ? VMIO_STAT_COALESCED_WRITE : VMIO_STAT_UNCLAIMED_WRITE, &w.access, r,
                         dt, 0);
-        if (vm->trace)
+        if (vm->trace && vmio_trace_allow(vm->trace_limit, vm->trace))
             vmio_trace_exit(vm->trace, v->index, v->nexits, &w, r ? r->dev->name : NULL,
                             " buffered");
         if (s && w.reason == VMIO_EXIT_UNCLAIMED) { /* strict, but a past write cannot stop */

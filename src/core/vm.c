@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include "core/trace.h"
 #include "core/vm_internal.h"
 #include "vmio/watchdog.h"
 
@@ -134,6 +136,15 @@ void vmio_vm_destroy(struct vmio_vm *vm)
     vmio_vm_watchdog_stop(vm);
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
         vmio_vcpu_destroy(vm->vcpus[i]);
+    /* The end of a flood that stopped: its count, naming the devices while they exist. */
+    const char *names[VMIO_STATS_MAX_DEVICES] = {0};
+    for (unsigned i = 0; i < vm->ndevices && i < VMIO_STATS_MAX_DEVICES; i++)
+        names[i] = vm->devices[i]->name;
+    vmio_log_limits_flush(&vm->log_limits, vm->log ? vm->log : stderr, names,
+                          VMIO_STATS_MAX_DEVICES);
+    vmio_log_limits_destroy(&vm->log_limits);
+    vmio_vm_set_trace(vm, NULL); /* reports trace lines still unreported */
+    vmio_ratelimit_destroy(&vm->trace_tty_limit);
     vmio_bus_free(vm->mmio);
     vmio_bus_free(vm->pio);
     vmio_bus_free(vm->sysreg);
@@ -192,45 +203,18 @@ static int update_sysreg_exits_locked(struct vmio_vm *vm, struct vmio_error *err
     return rc;
 }
 
-/* The ports and windows KVM's in-kernel interrupt controllers and PIT decode. */
-struct reserved_range {
-    enum vmio_space space;
-    uint64_t base, len;
-    bool pit; /* reserved only with the PIT */
-    const char *name;
-};
-static const struct reserved_range reserved_ranges[] = {
-    {VMIO_SPACE_PIO, 0x20, 2, false, "in-kernel PIC (master)"},
-    {VMIO_SPACE_PIO, 0xa0, 2, false, "in-kernel PIC (slave)"},
-    {VMIO_SPACE_PIO, 0x4d0, 2, false, "in-kernel PIC ELCR"},
-    {VMIO_SPACE_PIO, 0x40, 4, true, "in-kernel PIT"},
-    {VMIO_SPACE_PIO, 0x61, 1, true, "in-kernel PIT speaker port"},
-    {VMIO_SPACE_MMIO, 0xfec00000, 0x1000, false, "in-kernel IOAPIC"},
-    {VMIO_SPACE_MMIO, 0xfee00000, 0x1000, false, "in-kernel local APIC"},
-};
-
 /*
- * -EBUSY (described, naming @what) when [base, base + len) (len > 0) overlaps
- * a range the in-kernel irqchip/PIT decode: KVM would answer those accesses
- * itself and the device or memory there would never see them.
+ * -EBUSY (described, naming @what) when [base, base + len) overlaps a range
+ * the VM's in-kernel irqchip/PIT decode (vmio_irqchip_reserved_check()): KVM
+ * would answer those accesses itself and the device or memory there would
+ * never see them.
  */
 static int check_reserved(const struct vmio_vm *vm, enum vmio_space space, const char *what,
                           uint64_t base, uint64_t len, struct vmio_error *err)
 {
-    if (!vm->irqchip || len == 0)
+    if (!vm->irqchip)
         return 0;
-    uint64_t last = base + (len - 1);
-    for (size_t i = 0; i < sizeof(reserved_ranges) / sizeof(reserved_ranges[0]); i++) {
-        const struct reserved_range *r = &reserved_ranges[i];
-        if (r->space != space || (r->pit && !vm->pit))
-            continue;
-        if (base <= r->base + (r->len - 1) && r->base <= last)
-            return vmio_error_set(err, -EBUSY,
-                                  "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps the %s at 0x%" PRIx64
-                                  "-0x%" PRIx64 " (KVM handles those accesses itself)",
-                                  what, base, last, r->name, r->base, r->base + (r->len - 1));
-    }
-    return 0;
+    return vmio_irqchip_reserved_check(space, base, len, vm->pit, what, err);
 }
 
 /*
@@ -266,6 +250,8 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
     if (!bus)
         return vmio_error_set(err, -EINVAL, "device %s: no bus for address space %d",
                               dev && dev->name ? dev->name : "(unnamed)", (int)space);
+    if (!dev || len == 0 || base + (len - 1) < base)
+        return vmio_bus_register(bus, dev, base, len, err); /* refuses it, with the reason */
     if (vm->irqchip) {
         char what[96];
         snprintf(what, sizeof(what), "device %s", dev && dev->name ? dev->name : "(unnamed)");
@@ -339,7 +325,14 @@ enum vmio_unclaimed_policy vmio_vm_policy(const struct vmio_vm *vm)
 
 void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out)
 {
+    uint64_t n = vmio_ratelimit_take_suppressed(&vm->trace_tty_limit);
+    if (n && vm->trace)
+        fprintf(vm->trace,
+                "vmio-trace: %" PRIu64 " lines suppressed (a terminal shows at most %d "
+                "per second; --trace 2>FILE keeps every line)\n",
+                n, VMIO_TRACE_TTY_BURST);
     vm->trace = out;
+    vm->trace_limit = out && isatty(fileno(out)) ? &vm->trace_tty_limit : NULL;
 }
 
 void vmio_vm_set_timing(struct vmio_vm *vm, bool on)
@@ -409,6 +402,9 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     pthread_mutex_init(&vm->lock, NULL);
     pthread_mutex_init(&vm->drain_lock, NULL);
     atomic_init(&vm->drain, false);
+    vmio_log_limits_init(&vm->log_limits, opts->clock);
+    vmio_ratelimit_init(&vm->trace_tty_limit, opts->clock, VMIO_TRACE_TTY_BURST,
+                        VMIO_LOG_WINDOW_NS);
     vm->policy = opts->unclaimed;
     vm->log = opts->log ? opts->log : stderr;
     vm->timing = true;

@@ -17,6 +17,7 @@
 #include "vmio/clock.h"
 #include "vmio/guest_mem.h"
 #include "core/timing.h"
+#include "vmio/ratelimit.h"
 #include "vmio/stats.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
@@ -76,6 +77,13 @@ struct vmio_vm {
     atomic_bool drain;
     unsigned ncoalesce;
     struct vm_coalesce_zone zones[VMIO_MAX_COALESCE_ZONES];
+
+    /* Rate limits of the unclaimed-access log lines (vmio/ratelimit.h), on `clock`. */
+    struct vmio_log_limits log_limits;
+    /* Trace lines to a terminal: trace_limit points at trace_tty_limit; NULL (a file, a
+     * pipe: the trace is complete) otherwise. Set with the trace, before vCPUs run. */
+    struct vmio_ratelimit *trace_limit;
+    struct vmio_ratelimit trace_tty_limit;
 
     /* Interrupts: fixed at creation. */
     bool irqchip;

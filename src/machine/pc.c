@@ -37,6 +37,25 @@
 #define PC_I8042_CMD 0x64
 #define PC_RESET_VECTOR 0xffff0ULL
 
+/* What add_devices() registers, in its order (tests/unit/test_config_run.c compares them). */
+static const struct vmio_pc_port_range pc_ports[] = {
+    {VMIO_COM1_PORT, 8, "com1"},
+    {VMIO_DEBUG_EXIT_PORT, 4, "debug-exit"},
+    {VMIO_DEBUGCON_PORT, 1, "debugcon"},
+    {PC_RTC_PORT, 2, "rtc"},
+    {PC_PORT80, 1, "port80"},
+    {PC_PORT92, 1, "port92"},
+    {PC_I8042_DATA, 1, "i8042-data"},
+    {PC_I8042_CMD, 1, "i8042-cmd"},
+    {VMIO_ACPI_PM_PORT_BASE, VMIO_ACPI_PM_PORT_COUNT, "acpi-pm"},
+};
+
+const struct vmio_pc_port_range *vmio_pc_port_ranges(size_t *n)
+{
+    *n = sizeof(pc_ports) / sizeof(pc_ports[0]);
+    return pc_ports;
+}
+
 /* RAM below and above 4 GiB, for the RTC's CMOS memory-size bytes. */
 static void ram_sizes(struct vmio_vm *vm, uint64_t *below, uint64_t *above)
 {

@@ -8,6 +8,10 @@
 # one error message (what and where); other-architecture fixtures show the
 # "not runnable here" line. No KVM needed. VMIO_REGEN=1 rewrites the
 # .expected files from what is observed (then review the diff).
+# `vmio check` and `vmio run` share one validation: for every fixture check
+# calls "not runnable here: REASON", `vmio run NAME.toml` must exit 2 with
+# exactly "vmio: PATH: REASON" (it refuses before touching /dev/kvm, so this
+# needs no KVM either). At least one such fixture must exist.
 # Invariants: exits 0 pass, 1 fail; every run has a timeout.
 import difflib
 import glob
@@ -19,6 +23,7 @@ import sys
 def main():
     vmio, fixtures = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     ok = True
+    compared = 0
     cases = sorted(glob.glob(os.path.join(fixtures, "*.toml")))
     if not cases:
         print("FAIL: no fixtures in %s" % fixtures)
@@ -40,6 +45,19 @@ def main():
         except FileNotFoundError:
             exp = None
         name = os.path.basename(cfg)
+        marker = cfg + ": valid; not runnable here: "
+        refused = [l[len(marker):] for l in p.stdout.decode(errors="replace").splitlines()
+                   if l.startswith(marker)]
+        if refused:
+            compared += 1
+            r = subprocess.run([vmio, "run", cfg], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            want = "vmio: %s: %s\n" % (cfg, refused[0])
+            if r.returncode != 2 or r.stderr.decode(errors="replace") != want:
+                ok = False
+                print("FAIL %s: vmio run disagrees with vmio check\n  check: %s  run (status %d): %s"
+                      % (name, want, r.returncode, r.stderr.decode(errors="replace")))
+                continue
         if exp == got:
             print("ok   %s" % name)
             continue
@@ -47,6 +65,9 @@ def main():
         print("FAIL %s" % name)
         sys.stdout.writelines(difflib.unified_diff((exp or "").splitlines(True),
                                                    got.splitlines(True), "expected", "observed"))
+    if compared == 0 and not os.environ.get("VMIO_REGEN"):
+        ok = False
+        print("FAIL: no fixture is valid but not runnable: check and run were never compared")
     print("PASS" if ok else "FAILED")
     return 0 if ok else 1
 

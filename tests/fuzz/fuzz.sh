@@ -1,6 +1,10 @@
 #!/bin/sh
 # Build and run one of vmio's libFuzzer targets with ASan+UBSan.
-#   tests/fuzz/fuzz.sh multiboot|config|bzimage [SECONDS] [extra libFuzzer args...]
+#   tests/fuzz/fuzz.sh TARGET [SECONDS] [extra libFuzzer args...]
+#   tests/fuzz/fuzz.sh all [SECONDS]     every target in turn, SECONDS each
+# TARGET: multiboot, config, bzimage, devices, decode_x86, decode_arm64,
+# decode_riscv (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
+# the budget and what the last long runs found).
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
 # No target needs /dev/kvm (`multiboot` and `bzimage` load into plain guest
 # memory). Builds into build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
@@ -10,12 +14,19 @@
 # The TOML reader has its own target: tests/toml/fuzz.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-target=${1:?usage: fuzz.sh multiboot|config|bzimage [SECONDS]}
+targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv"
+target=${1:?usage: fuzz.sh TARGET|all [SECONDS] (targets: $targets)}
 secs=${2:-60}
 [ $# -gt 1 ] && shift 2 || shift 1
-case "$target" in
-multiboot | config | bzimage) ;;
-*) echo "fuzz.sh: unknown target '$target' (multiboot, config, bzimage)" >&2; exit 2 ;;
+if [ "$target" = all ]; then
+    for t in $targets; do
+        "$0" "$t" "$secs" || exit 1
+    done
+    exit 0
+fi
+case " $targets " in
+*" $target "*) ;;
+*) echo "fuzz.sh: unknown target '$target' ($targets)" >&2; exit 2 ;;
 esac
 out=${FUZZ_BUILD:-$root/build-fuzz}
 cc=${CC:-clang}
@@ -24,12 +35,13 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/core/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c "$root"/src/devices/*.c \
-    "$root"/src/decode/*.c "$root"/src/config/*.c \
+    "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c \
+    "$root"/src/devices/*.c \
+    "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/machine/*.c \
     -o "$out/fuzz_$target" -lpthread -lm
 cp "$root"/tests/fuzz/corpus-"$target"/* "$out/work-$target/" 2>/dev/null || true
 cd "$out"
 dict=""
 [ "$target" = config ] && dict="-dict=$root/tests/toml/toml.dict"
-exec ./fuzz_"$target" -max_total_time="$secs" -max_len=16384 -timeout=10 $dict "$@" \
-    "work-$target"
+./fuzz_"$target" -max_total_time="$secs" -max_len=16384 -timeout=10 -print_final_stats=1 \
+    $dict "$@" "work-$target"

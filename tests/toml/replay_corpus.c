@@ -2,7 +2,9 @@
  * Replays fuzz inputs through the fuzz target without libFuzzer: every file
  * named on the command line, or every regular file in a directory named on
  * the command line, is fed to LLVMFuzzerTestOneInput(). A crash or abort
- * fails the test; otherwise exits 0 after printing how many inputs ran.
+ * fails the test, and so does replaying nothing (an empty or misnamed corpus
+ * directory would otherwise pass having tested nothing); otherwise exits 0
+ * after printing how many inputs ran.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -83,5 +85,9 @@ int main(int argc, char **argv)
         closedir(d);
     }
     printf("replayed %d inputs\n", count);
+    if (count == 0) {
+        fprintf(stderr, "no input replayed: is the corpus empty or misnamed?\n");
+        return 1;
+    }
     return 0;
 }

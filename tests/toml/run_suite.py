@@ -107,6 +107,9 @@ def run(decoder, path):
     return p.returncode, p.stdout, p.stderr
 
 
+MIN_CASES = 100  # toml-test 1.x has a few hundred of each
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
@@ -151,6 +154,11 @@ def main():
         print(f)
     print(f"valid: {passed['valid']}/{len(cases['valid'])} passed, "
           f"invalid: {passed['invalid']}/{len(cases['invalid'])} rejected")
+    # A suite directory that holds (next to) nothing must not pass having compared nothing.
+    if len(cases["valid"]) < MIN_CASES or len(cases["invalid"]) < MIN_CASES:
+        print(f"FAIL: fewer than {MIN_CASES} valid or invalid cases under {suite}: "
+              f"an incomplete copy of toml-test?")
+        return 1
     return 1 if failures else 0
 
 

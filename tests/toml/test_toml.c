@@ -4,6 +4,7 @@
  * handling of hostile input (NUL bytes, bad UTF-8, wrong-type access).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "config/toml_internal.h"
 #include "vmio/toml.h"
 
 static struct vmio_toml_value *parse_ok(const char *doc)
@@ -383,6 +385,107 @@ static void test_large_table(void **state)
     free(doc);
 }
 
+/* The unkeyed hash the table index used to have: 64-bit FNV-1a. */
+static uint64_t fnv1a(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/*
+ * @n keys that all fall in one slot of a 2^@bits-slot index under FNV-1a
+ * with low-bit masking (so also in one slot of every smaller index), written
+ * as "KEY = 1" lines into a new document under [t]. Found by search, as an
+ * attacker would: about 2^@bits candidates per key.
+ */
+static char *colliding_doc(unsigned n, unsigned bits, size_t *len)
+{
+    size_t cap = 64 + (size_t)n * 24;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    size_t off = (size_t)snprintf(doc, cap, "[t]\n");
+    uint64_t mask = (1ull << bits) - 1, want = fnv1a("c0", 2) & mask;
+    unsigned found = 0;
+    char key[24];
+    for (uint64_t i = 0; found < n; i++) {
+        int kl = snprintf(key, sizeof(key), "c%" PRIx64, i);
+        if ((fnv1a(key, (size_t)kl) & mask) != want)
+            continue;
+        off += (size_t)snprintf(doc + off, cap - off, "%s = 1\n", key);
+        found++;
+    }
+    *len = off;
+    return doc;
+}
+
+static void test_colliding_keys_do_not_degrade(void **state)
+{
+    (void)state;
+    /* 2000 keys: the index grows to 4096 slots (12 bits); all collide there. */
+    unsigned n = 2000;
+    size_t len;
+    char *doc = colliding_doc(n, 12, &len);
+    struct vmio_toml_value *root = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_toml_parse(doc, len, &root, &err), 0);
+    const struct vmio_toml_value *t = vmio_toml_table_get(root, "t");
+    assert_int_equal(vmio_toml_table_size(t), n);
+    /*
+     * Each key is looked up once (duplicate check) and inserted once, plus
+     * the rebuilds as the index doubles: a few slots per key at most half
+     * full. Under the old hash every key probed the whole chain before it:
+     * n^2 / 2 = 2,000,000 slots.
+     */
+    uint64_t probes = vmio_toml__table_probes(t);
+    if (probes > 16ull * n)
+        fail_msg("%u colliding keys took %" PRIu64 " index probes", n, probes);
+    /* Every key is still found. */
+    const struct vmio_toml_entry *e = vmio_toml_table_entry(t, n - 1);
+    assert_ptr_equal(vmio_toml_table_find(t, e->key, e->key_len), e);
+    vmio_toml_free(root);
+    free(doc);
+}
+
+static void test_keys_per_table_capped(void **state)
+{
+    (void)state;
+    unsigned n = VMIO_TOML_MAX_TABLE_KEYS;
+    size_t cap = 64 + (size_t)(n + 1) * 16, len = 0;
+    char *doc = malloc(cap);
+    assert_non_null(doc);
+    len += (size_t)snprintf(doc + len, cap - len, "x = 0\n[[servers]]\n");
+    for (unsigned i = 0; i < n; i++)
+        len += (size_t)snprintf(doc + len, cap - len, "k%u = 1\n", i);
+    struct vmio_toml_value *root = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_toml_parse(doc, len, &root, &err), 0); /* exactly the cap */
+    vmio_toml_free(root);
+    len += (size_t)snprintf(doc + len, cap - len, "one_more = 1\n");
+    expect_error_n(doc, len,
+                   "line 16387, column 1: table 'servers' (defined at line 2) has more than "
+                   "16384 keys");
+    /* The same for the root table, a [table] and an inline table. */
+    len = 0;
+    for (unsigned i = 0; i <= n; i++)
+        len += (size_t)snprintf(doc + len, cap - len, "k%u = 1\n", i);
+    expect_error_n(doc, len,
+                   "line 16385, column 1: the root table (defined at line 1) has more "
+                   "than 16384 keys");
+    len = (size_t)snprintf(doc, cap, "a = [{");
+    for (unsigned i = 0; i <= n; i++)
+        len += (size_t)snprintf(doc + len, cap - len, "%sk%u = 1", i ? ", " : "", i);
+    len += (size_t)snprintf(doc + len, cap - len, "}]\n");
+    struct vmio_toml_value *r2 = (struct vmio_toml_value *)1;
+    assert_int_equal(vmio_toml_parse(doc, len, &r2, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "an inline table in an array (defined at line 1) has more "
+                                    "than 16384 keys"));
+    free(doc);
+}
+
 static void test_empty_and_args(void **state)
 {
     (void)state;
@@ -411,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_large_table),
         cmocka_unit_test(test_empty_and_args),
+        cmocka_unit_test(test_colliding_keys_do_not_degrade),
+        cmocka_unit_test(test_keys_per_table_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,10 @@
  * manual clock (chardev_set_clock()), never by sleeping, and waiting for
  * input uses chardev_wait_input(), so nothing depends on how fast the
  * machine is.
+ * Hostile outputs: file: refuses a FIFO (without hanging in open), a
+ * directory and a socket; a write to a pipe nobody reads gives up when the
+ * manual clock passes the 5 s stall limit (then later writes do not wait
+ * until the pipe drains), and when a signal interrupts it (a vCPU kick).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +30,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -622,6 +628,154 @@ static void test_set_clock(void **state)
     close(out[1]);
 }
 
+/* ---- outputs that never take a byte ---- */
+
+static void test_file_refuses_fifo_and_dirs(void **state)
+{
+    (void)state;
+    char fifo[128], msg[400];
+    snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char spec[160];
+    snprintf(spec, sizeof(spec), "file:%s", fifo);
+    struct chardev *cd = NULL;
+    struct vmio_error err = {0};
+    /* Nobody reads the FIFO: opening it for writing would block forever. */
+    assert_int_equal(chardev_open(spec, &cd, &err), -EINVAL);
+    snprintf(msg, sizeof(msg),
+             "serial: '%s' is a FIFO: file:PATH takes a regular file or a character device such "
+             "as /dev/null (for a pipe, use stdio and redirect it)",
+             fifo);
+    assert_string_equal(err.msg, msg);
+    assert_null(cd);
+    snprintf(spec, sizeof(spec), "file:%s", tmpdir);
+    assert_int_equal(chardev_open(spec, &cd, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "is a directory"));
+    /* A character device is fine. */
+    assert_int_equal(chardev_open("file:/dev/null", &cd, &err), 0);
+    assert_int_equal(chardev_write(cd, "x\n", 2), 0);
+    chardev_close(cd);
+    unlink(fifo);
+}
+
+/* A pipe whose buffer is full and that nobody reads; both ends blocking. */
+static void full_pipe(int p[2])
+{
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+    static char chunk[4096];
+    while (write(p[1], chunk, sizeof(chunk)) > 0)
+        ;
+    assert_int_equal(errno, EAGAIN);
+    while (write(p[1], chunk, 1) > 0)
+        ;
+    assert_int_equal(fcntl(p[1], F_SETFL, 0), 0); /* blocking, like a shell's stdout pipe */
+}
+
+struct writer {
+    struct chardev *cd;
+    pthread_t thread;
+    atomic_int done;
+    int rc;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    w->rc = chardev_write(w->cd, "hello\n", 6); /* the newline flushes: the write waits */
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static void start_writer(struct writer *w, struct chardev *cd)
+{
+    w->cd = cd;
+    atomic_init(&w->done, 0);
+    assert_int_equal(pthread_create(&w->thread, NULL, writer_main, w), 0);
+}
+
+static void test_stalled_output_gives_up(void **state)
+{
+    (void)state;
+    int p[2];
+    full_pipe(p);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    struct vmio_manual_clock clk;
+    vmio_manual_clock_init(&clk, 0, 0);
+    chardev_set_clock(cd, &clk.clock);
+    struct writer w;
+    start_writer(&w, cd);
+    /* The writer waits for room until 5 s pass on the chardev's clock, not before. */
+    const struct timespec ms = {0, 1000000};
+    for (unsigned i = 0; i < 4; i++) {
+        nanosleep(&ms, NULL);
+        assert_int_equal(atomic_load(&w.done), 0);
+        vmio_manual_clock_advance(&clk, 1000000000ull);
+    }
+    while (!atomic_load(&w.done)) {
+        vmio_manual_clock_advance(&clk, 1000000000ull);
+        nanosleep(&ms, NULL);
+    }
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, -EAGAIN);
+    assert_int_equal(chardev_output_dropped(cd), 6);
+    /* Stalled: the next write gives up at once (the clock does not move). */
+    assert_int_equal(chardev_write(cd, "again\n", 6), -EAGAIN);
+    assert_int_equal(chardev_output_dropped(cd), 12);
+    /* Once the reader drains the pipe, output flows again. */
+    char buf[4096];
+    assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    while (read(p[0], buf, sizeof(buf)) > 0)
+        ;
+    assert_int_equal(chardev_write(cd, "back\n", 5), 0);
+    assert_int_equal(read(p[0], buf, sizeof(buf)), 5);
+    assert_memory_equal(buf, "back\n", 5);
+    assert_int_equal(chardev_output_dropped(cd), 12);
+    chardev_close(cd);
+    close(p[0]);
+    close(p[1]);
+}
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+static void test_blocked_output_interrupted_by_signal(void **state)
+{
+    (void)state;
+    /* The way vmio kicks a vCPU: a signal whose handler does nothing, SA_RESTART. */
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+    int p[2];
+    full_pipe(p);
+    struct chardev *cd = NULL;
+    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    struct vmio_manual_clock clk; /* never advanced: only the signal can end the wait */
+    vmio_manual_clock_init(&clk, 0, 0);
+    chardev_set_clock(cd, &clk.clock);
+    struct writer w;
+    start_writer(&w, cd);
+    const struct timespec ms = {0, 1000000};
+    /* Kicks do not queue and one may land before the wait: send until it returns. */
+    while (!atomic_load(&w.done)) {
+        pthread_kill(w.thread, SIGUSR1);
+        nanosleep(&ms, NULL);
+    }
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, -EINTR);
+    assert_int_equal(chardev_output_dropped(cd), 6);
+    chardev_close(cd);
+    close(p[0]);
+    close(p[1]);
+    sigaction(SIGUSR1, &old, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +796,9 @@ int main(void)
         cmocka_unit_test(test_tty_restored_at_exit),
         cmocka_unit_test(test_tty_suspend_resume),
         cmocka_unit_test(test_not_a_tty_untouched),
+        cmocka_unit_test(test_file_refuses_fifo_and_dirs),
+        cmocka_unit_test(test_stalled_output_gives_up),
+        cmocka_unit_test(test_blocked_output_interrupted_by_signal),
     };
     return cmocka_run_group_tests_name("chardev", tests, make_tmpdir, remove_tmpdir);
 }

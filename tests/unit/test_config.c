@@ -17,11 +17,14 @@
 #include <errno.h>
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmio/backend_fake.h"
+#include "vmio/boot.h"
 #include "vmio/config.h"
 #include "vmio/devices.h"
+#include "vmio/guest_mem.h"
 #include "vmio/memmap.h"
 #include "vmio/vm.h"
 
@@ -64,7 +67,7 @@ static const char full_doc[] =
     "[kernel]\n"
     "entry_point = 0x100000\n"
     "image_location = \"memory\"\n"
-    "kernel_path = \"../img/k.elf\"\n"
+    "kernel_path = \"img/./k.elf\"\n"
     "kernel_load_addr = 0x100000\n"
     "dtb_path = \"/abs/x.dtb\"\n"
     "dtb_load_addr = 0x300000\n"
@@ -115,7 +118,7 @@ static void test_full(void **state)
     assert_int_equal(c->phys_cpu_sets[0], 2);
     assert_true(c->has_entry_point && c->entry_point == 0x100000);
     assert_string_equal(c->image_location, "memory");
-    assert_string_equal(c->kernel_path, "t/../img/k.elf");
+    assert_string_equal(c->kernel_path, "t/img/./k.elf");
     assert_string_equal(c->dtb_path, "/abs/x.dtb");
     assert_string_equal(c->ramdisk_path, "t/rd.img");
     assert_int_equal(c->ramdisk_load_addr, 0x400000);
@@ -481,6 +484,20 @@ static void test_schema_errors(void **state)
         {KERNEL "[devices]\npassthrough_ports = [[0x3f8, 0x10000]]\n", -EINVAL,
          "t/vm.toml: line 5, column 30: devices.passthrough_ports[0].length: 0x10000 is over "
          "0xffff"},
+        /* wraparound: two identity mappings that reach both ends merge into 2^64 bytes */
+        {KERNEL "[devices]\npassthrough_addresses = [[0, 0x7fff_ffff_ffff_ffff], "
+                "[0x7fff_ffff_ffff_ffff, 0x7fff_ffff_ffff_ffff]]\n",
+         -EINVAL,
+         "t/vm.toml: pass-through 'passthrough_addresses[0]+passthrough_addresses[1]' covers the "
+         "whole address space once merged"},
+        /* names are capped (they appear in the memory map and in messages) */
+        {KERNEL
+         "[devices]\nemu_devices = [[\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+         "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+         "n\", 0xd000_0000, 0x1000, 0, 0xf0]]\n",
+         -EINVAL,
+         "t/vm.toml: line 5, column 17: devices.emu_devices[0]: the name "
+         "'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is 143 bytes long (at most 128)"},
         /* architecture contradictions */
         {"[base]\narch = \"x86_64\"\n" KERNEL
          "[devices]\nemu_devices = [[\"gicd\", 0x800_0000, 0x1_0000, 0, 0x21, []]]\n",
@@ -596,6 +613,218 @@ static void test_vm_host_maps(void **state)
     vmio_fake_destroy(fake);
 }
 
+/*
+ * A config at the caps (MAX_LIST = 4096 entries in each list that feeds the
+ * memory map) in the layout that made the old map builder cubic: 4096
+ * one-page mappings that merge into one, a device window between each two,
+ * 4096 more identity mappings from passthrough_addresses and 4096 RAM
+ * regions. It loads, and the map's work stays N log N (counted, not timed).
+ */
+static void test_config_at_the_caps(void **state)
+{
+    (void)state;
+    size_t cap = 4096, len = 0, size = 1 << 20;
+    char *doc = malloc(size);
+    assert_non_null(doc);
+#define PUT(...) (len += (size_t)snprintf(doc + len, size - len, __VA_ARGS__))
+    PUT("[kernel]\nkernel_path = \"k.elf\"\nmemory_regions = [\n");
+    for (size_t i = 0; i < cap; i++)
+        PUT("[0x%zx, 0x1000, 3, 0],\n", i * 0x2000);
+    PUT("]\n[devices]\npassthrough_devices = [\n");
+    for (size_t i = 0; i < cap; i++)
+        PUT("[\"pt%zu\", 0x%llx, 0x%llx, 0x2000],\n", i, 0x100000000ULL + i * 0x2000,
+            0x100000000ULL + i * 0x2000);
+    PUT("]\nemu_devices = [\n");
+    for (size_t i = 0; i < cap; i++)
+        PUT("[\"td%zu\", 0x%llx, 0x50, 0, 0xf0],\n", i, 0x100001000ULL + i * 0x2000);
+    PUT("]\npassthrough_addresses = [\n");
+    for (size_t i = 0; i < cap; i++)
+        PUT("[0x%llx, 0x800],\n", 0x200000000ULL + i * 0x2000);
+    PUT("]\n");
+#undef PUT
+    assert_true(len < size - 1);
+    struct vmio_config *cfg = parse_ok(doc, PATH);
+    const struct vmio_memmap *mm = cfg->memmap;
+    assert_non_null(mm);
+    /* 4096 RAM, 4096 windows, 4096 pieces between them, 4096 identity mappings. */
+    assert_int_equal(vmio_memmap_count(mm), 4 * cap);
+    uint64_t n = 4 * cap;
+    assert_true(vmio_memmap_work(mm) <= 8 * n * 14);
+    const struct vmio_mm_entry *piece = NULL;
+    for (size_t i = 0; i < vmio_memmap_count(mm) && !piece; i++)
+        if (vmio_memmap_at(mm, i)->kind == VMIO_MM_PASSTHROUGH)
+            piece = vmio_memmap_at(mm, i);
+    assert_non_null(piece);
+    assert_string_equal(piece->owner, "pt0+pt1+pt2+pt3+4092 more");
+    vmio_config_free(cfg);
+
+    /* One entry more in a list is refused with its line. */
+    size_t at = (size_t)(strstr(doc, "]\npassthrough_addresses") - doc);
+    char *more = malloc(len + 64);
+    assert_non_null(more);
+    memcpy(more, doc, at);
+    size_t l2 = at + (size_t)sprintf(more + at, "[\"x\", 0x900000000, 0x50, 0, 0xf0],\n");
+    memcpy(more + l2, doc + at, len - at + 1);
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_parse(more, strlen(more), PATH, &cfg, &err), -EINVAL);
+    assert_string_equal(err.msg, "t/vm.toml: line 8200, column 15: devices.emu_devices: more than "
+                                 "4096 entries");
+    free(more);
+    free(doc);
+}
+
+/* Write @len bytes of @data to @path (a test fixture). */
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * vmio_config_load_kernel() on a plain guest-memory object: a raw kernel at
+ * kernel_load_addr and a ramdisk, at the top of what a config can address
+ * (TOML integers stop at 2^63 - 1, so no end address computed from config
+ * values can wrap past 2^64), and an image one byte too high.
+ */
+static void test_load_kernel_raw(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/vmio-test-config-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char kpath[64], rpath[64], cfgpath[64];
+    snprintf(kpath, sizeof(kpath), "%s/k.bin", dir);
+    snprintf(rpath, sizeof(rpath), "%s/rd.bin", dir);
+    snprintf(cfgpath, sizeof(cfgpath), "%s/vm.toml", dir);
+    uint8_t kernel[0x1000], rd[0x800];
+    memset(kernel, 0x90, sizeof(kernel)); /* no multiboot header */
+    memset(rd, 0xab, sizeof(rd));
+    write_file(kpath, kernel, sizeof(kernel));
+    write_file(rpath, rd, sizeof(rd));
+
+    /* RAM at 0 (multiboot's 2 MiB) and in the last two pages a config can name. */
+    static uint8_t low[2 << 20];
+    static uint8_t top[0x2000] __attribute__((aligned(4096)));
+    struct vmio_guest_mem *mem = NULL;
+    assert_int_equal(vmio_guest_mem_create(&mem, NULL), 0);
+    struct vmio_mem_region r0 = {.gpa = 0, .size = sizeof(low), .host = low, .name = "low"};
+    struct vmio_mem_region r1 = {
+        .gpa = INT64_MAX - 0x1fff, .size = sizeof(top), .host = top, .name = "top"};
+    assert_int_equal(vmio_guest_mem_add(mem, &r0, NULL), 0);
+    assert_int_equal(vmio_guest_mem_add(mem, &r1, NULL), 0);
+
+    char doc[512];
+    snprintf(doc, sizeof(doc),
+             "[kernel]\nkernel_path = \"k.bin\"\nkernel_load_addr = 0x7fff_ffff_ffff_f000\n"
+             "ramdisk_path = \"rd.bin\"\nramdisk_load_addr = 0x7fff_ffff_ffff_e000\n"
+             "memory_regions = [[0, 0x20_0000, 7, 0], [0x7fff_ffff_ffff_e000, 0x2000, 7, 0]]\n");
+    struct vmio_config *cfg = parse_ok(doc, cfgpath);
+    struct vmio_boot_info boot;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_load_kernel(mem, cfg, NULL, &boot, &err), 0);
+    assert_int_equal(boot.entry, 0x7ffffffffffff000ULL);
+    assert_int_equal(boot.image_lo, 0x7ffffffffffff000ULL);
+    assert_int_equal(boot.image_hi, 0x8000000000000000ULL);
+    assert_int_equal(boot.mbi_addr, 0);
+    assert_memory_equal(top + 0x1000, kernel, sizeof(kernel));
+    assert_memory_equal(top, rd, sizeof(rd));
+    vmio_config_free(cfg);
+
+    /* One byte over the top: refused, nothing written. */
+    memset(top, 0, sizeof(top));
+    snprintf(doc, sizeof(doc),
+             "[kernel]\nkernel_path = \"k.bin\"\nkernel_load_addr = 0x7fff_ffff_ffff_f001\n"
+             "memory_regions = [[0, 0x20_0000, 7, 0], [0x7fff_ffff_ffff_e000, 0x2000, 7, 0]]\n");
+    cfg = parse_ok(doc, cfgpath);
+    assert_int_equal(vmio_config_load_kernel(mem, cfg, NULL, &boot, &err), -ERANGE);
+    char want[256];
+    snprintf(want, sizeof(want),
+             "%s: kernel %s (4096 bytes, not multiboot) does not fit in guest RAM at "
+             "kernel_load_addr 0x7ffffffffffff001",
+             cfgpath, kpath);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(top[0x1000], 0);
+    vmio_config_free(cfg);
+
+    vmio_guest_mem_destroy(mem);
+    unlink(kpath);
+    unlink(rpath);
+    rmdir(dir);
+}
+
+/*
+ * Relative paths that leave the config's folder are refused unless the
+ * caller allows them: "..", and symbolic links inside the folder that point
+ * out (checked on a real folder); absolute paths are taken as written.
+ */
+static void test_paths_stay_inside(void **state)
+{
+    (void)state;
+    struct {
+        const char *kernel;
+        bool escapes;
+    } cases[] = {
+        {"k.elf", false},          {"sub/../k.elf", false},
+        {"./sub/./k.elf", false},  {"../k.elf", true},
+        {"sub/../../k.elf", true}, {"sub//..//..//x", true},
+        {"/abs/k.elf", false},     {"..", true},
+        {"a/b/../../../c", true},
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char doc[256];
+        snprintf(doc, sizeof(doc),
+                 "[kernel]\nkernel_path = \"%s\"\nmemory_regions = [[0, 0x100_0000, 7, 0]]\n",
+                 cases[i].kernel);
+        struct vmio_config *cfg = NULL;
+        struct vmio_error err = {0};
+        int rc = vmio_config_parse(doc, strlen(doc), PATH, &cfg, &err);
+        if (rc != (cases[i].escapes ? -EPERM : 0))
+            fail_msg("%s: %d %s", cases[i].kernel, rc, err.msg);
+        if (cases[i].escapes) {
+            char want[512];
+            snprintf(want, sizeof(want),
+                     "t/vm.toml: line 2, column 15: kernel.kernel_path: '%s' leads outside the "
+                     "config's folder t; vmio refuses that unless asked (vmio run/check "
+                     "--allow-outside-paths; docs/config.md, \"Config files are privileged\")",
+                     cases[i].kernel);
+            assert_string_equal(err.msg, want);
+            struct vmio_config_options o = {.allow_outside_paths = true};
+            assert_int_equal(vmio_config_parse_with(doc, strlen(doc), PATH, &o, &cfg, &err), 0);
+        }
+        vmio_config_free(cfg);
+    }
+    /* file: backings too. */
+    const char *bdoc = KERNEL "[devices]\npassthrough_devices = [[\"p\", 0xe000_0000, 0, 0x1000]]\n"
+                              "[[devices.passthrough_backing]]\ndevice = \"p\"\n"
+                              "backing = \"file:../pt.bin\"\n";
+    struct vmio_config *cfg = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_parse(bdoc, strlen(bdoc), PATH, &cfg, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "line 8, column 11: devices.passthrough_backing[0]: "
+                                    "'../pt.bin' leads outside the config's folder t;"));
+
+    /* A symbolic link in the folder that points outside it. */
+    char dir[] = "/tmp/vmio-test-paths-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char inner[64], link[96], cfgpath[96];
+    snprintf(inner, sizeof(inner), "%s/vm", dir);
+    assert_int_equal(mkdir(inner, 0700), 0);
+    snprintf(link, sizeof(link), "%s/out", inner);
+    assert_int_equal(symlink(dir, link), 0); /* vm/out -> the parent */
+    snprintf(cfgpath, sizeof(cfgpath), "%s/vm.toml", inner);
+    const char *ldoc = "[kernel]\nkernel_path = \"out/k.elf\"\n"
+                       "memory_regions = [[0, 0x100_0000, 7, 0]]\n";
+    assert_int_equal(vmio_config_parse(ldoc, strlen(ldoc), cfgpath, &cfg, &err), -EPERM);
+    const char *okdoc = "[kernel]\nkernel_path = \"k.elf\"\n"
+                        "memory_regions = [[0, 0x100_0000, 7, 0]]\n";
+    assert_int_equal(vmio_config_parse(okdoc, strlen(okdoc), cfgpath, &cfg, &err), 0);
+    vmio_config_free(cfg);
+    unlink(link);
+    rmdir(inner);
+    rmdir(dir);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -620,6 +849,9 @@ int main(void)
         cmocka_unit_test(test_no_crash_on_mutation),
         cmocka_unit_test(test_vm_host_maps),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_config_at_the_caps),
+        cmocka_unit_test(test_load_kernel_raw),
+        cmocka_unit_test(test_paths_stay_inside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,18 +1,22 @@
 /*
  * Dispatch unit tests (no KVM): the run loop's access path driven directly,
  * QEMU-qtest style. Width handling, string I/O order, the three unclaimed
- * policies, device stop requests and device errors.
+ * policies, device stop requests and device errors; the log policy's rate
+ * limits per device window and per space, with their "suppressed" summaries,
+ * driven by a manual clock (time is an input: nothing here sleeps).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <errno.h>
 
+#include "vmio/clock.h"
 #include "vmio/devices.h"
 #include "vmio/dispatch.h"
 #include "vmio/testdev_regs.h"
@@ -268,6 +272,94 @@ static void test_device_error_reported(void **state)
     assert_int_equal(vmio_bus_unregister(f->pio, &broken, 0x100, NULL), 0);
 }
 
+static size_t count_lines(const char *buf, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = buf; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_log_rate_limited(void **state)
+{
+    struct fixture *f = *state;
+    struct vmio_manual_clock clk;
+    vmio_manual_clock_init(&clk, 5000000000ull, 0);
+    static struct vmio_log_limits limits;
+    vmio_log_limits_init(&limits, &clk.clock);
+    char *logbuf = NULL;
+    size_t loglen = 0;
+    FILE *log = open_memstream(&logbuf, &loglen);
+    f->d.policy = VMIO_UNCLAIMED_LOG;
+    f->d.log = log;
+    f->d.limits = &limits;
+
+    /* A guest spinning on an unclaimed port: 10 lines a second, the rest counted. */
+    for (unsigned i = 0; i < 100; i++)
+        wr(f, VMIO_SPACE_PIO, 0x80, 1, i);
+    /* Meanwhile a driver keeps straddling testdev's MMIO window: its own limit. */
+    for (unsigned i = 0; i < 30; i++)
+        rd(f, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + TESTDEV_MMIO_SIZE - 2, 4);
+    /* ... and an unclaimed MMIO address elsewhere still shows: another source. */
+    rd(f, VMIO_SPACE_MMIO, 0xe0000000, 4);
+    fflush(log);
+    assert_int_equal(count_lines(logbuf, "unclaimed port write"), VMIO_LOG_BURST);
+    assert_int_equal(count_lines(logbuf, "unclaimed mmio read of 4 bytes at 0xd0000ffe"),
+                     VMIO_LOG_BURST);
+    assert_int_equal(count_lines(logbuf, "at 0xe0000000"), 1);
+    assert_null(strstr(logbuf, "suppressed"));
+
+    /* A second later the next line carries the count of what was left out. */
+    vmio_manual_clock_advance(&clk, VMIO_LOG_WINDOW_NS);
+    wr(f, VMIO_SPACE_PIO, 0x80, 1, 0x77);
+    fflush(log);
+    assert_non_null(strstr(logbuf, "vmio: 90 more unclaimed pio access lines were suppressed (at "
+                                   "most 10 per second from one source)\nvmio: unclaimed port "
+                                   "write of 1 bytes at 0x80 value 0x77"));
+    /* The flood at testdev's window is reported at the end, by name. */
+    const char *names[] = {"testdev-mmio"};
+    vmio_log_limits_flush(&limits, log, names, 1);
+    fflush(log);
+    assert_non_null(strstr(logbuf, "vmio: 20 more unclaimed access lines at device testdev-mmio "
+                                   "were suppressed (at most 10 per second from one source)\n"));
+    assert_int_equal(count_lines(logbuf, "suppressed"), 2); /* each counted once */
+    vmio_log_limits_flush(&limits, log, names, 1);
+    fflush(log);
+    assert_int_equal(count_lines(logbuf, "suppressed"), 2);
+    fclose(log);
+    free(logbuf);
+    vmio_log_limits_destroy(&limits);
+    f->d.limits = NULL;
+    f->d.policy = VMIO_UNCLAIMED_IGNORE;
+    f->d.log = NULL;
+}
+
+static void test_ratelimit_windows(void **state)
+{
+    (void)state;
+    struct vmio_manual_clock clk;
+    vmio_manual_clock_init(&clk, 0, 0);
+    struct vmio_ratelimit rl;
+    vmio_ratelimit_init(&rl, &clk.clock, 2, 100);
+    uint64_t s = 99;
+    assert_true(vmio_ratelimit_allow(&rl, &s));
+    assert_int_equal(s, 0);
+    assert_true(vmio_ratelimit_allow(&rl, &s));
+    assert_false(vmio_ratelimit_allow(&rl, &s));
+    assert_false(vmio_ratelimit_allow(&rl, NULL));
+    vmio_manual_clock_advance(&clk, 99); /* still the same window */
+    assert_false(vmio_ratelimit_allow(&rl, &s));
+    vmio_manual_clock_advance(&clk, 1);
+    assert_true(vmio_ratelimit_allow(&rl, &s));
+    assert_int_equal(s, 3);
+    assert_true(vmio_ratelimit_allow(&rl, &s));
+    assert_int_equal(s, 0);
+    assert_false(vmio_ratelimit_allow(&rl, &s));
+    assert_int_equal(vmio_ratelimit_take_suppressed(&rl), 1);
+    assert_int_equal(vmio_ratelimit_take_suppressed(&rl), 0);
+    vmio_ratelimit_destroy(&rl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +370,8 @@ int main(void)
         cmocka_unit_test(test_bad_width_is_unclaimed),
         cmocka_unit_test(test_debug_exit_stops_with_value),
         cmocka_unit_test(test_device_error_reported),
+        cmocka_unit_test(test_log_rate_limited),
+        cmocka_unit_test(test_ratelimit_windows),
     };
     return cmocka_run_group_tests_name("dispatch", tests, setup, teardown);
 }

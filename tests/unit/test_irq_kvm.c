@@ -1,17 +1,21 @@
 /*
  * Interrupt delivery against real KVM (needs /dev/kvm: meson runs it
- * through vmio-kvm-exec, natively or in the nested KVM VM; never skipped): vmio_vm_set_irq() and
- * vmio_vm_irq_line() errors with and without the irqchip, the PIT needing
- * the irqchip, the reserved controller ports and windows, the standard
- * machine wiring COM1 to GSI 4, a config with interrupt_mode = "emulated",
- * and lines driven from several threads at once. Guests that take the
- * interrupts are in tests/guest (uart_irq).
+ * through vmio-kvm-exec, natively or in the nested KVM VM; never skipped):
+ * an interrupt vmio raises reaches the guest (tests/unit/irq_guest.c, given
+ * as argv[1]: a pulse on GSI 5 through the PIC and on GSI 10 through the
+ * IOAPIC and local APIC arrive as their vectors, a pulse on the masked GSI 6
+ * does not); vmio_vm_set_irq() and vmio_vm_irq_line() errors with and
+ * without the irqchip, the PIT needing the irqchip, the reserved controller
+ * ports and windows, the standard machine wiring COM1 to GSI 4, a config
+ * with interrupt_mode = "emulated", and lines driven from several threads at
+ * once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -19,11 +23,82 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include "vmio/boot.h"
 #include "vmio/config.h"
 #include "vmio/devices.h"
 #include "vmio/uart16550.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
+
+static const char *irq_guest; /* argv[1] */
+
+/* The guest's request port: a write of N pulses GSI N (from the vCPU thread). */
+struct pulser {
+    struct vmio_device dev;
+    struct vmio_vm *vm;
+    unsigned pulses;
+    int failures;
+};
+
+static int pulser_read(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t *value)
+{
+    (void)dev, (void)off, (void)width;
+    *value = 0;
+    return 0;
+}
+
+static int pulser_write(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t value)
+{
+    (void)width;
+    struct pulser *p = (struct pulser *)dev;
+    if (off != 0)
+        return 0;
+    p->pulses++;
+    if (vmio_vm_set_irq(p->vm, (unsigned)value, 1) != 0 ||
+        vmio_vm_set_irq(p->vm, (unsigned)value, 0) != 0)
+        p->failures++;
+    return 0;
+}
+
+static const struct vmio_device_ops pulser_ops = {.read = pulser_read, .write = pulser_write};
+
+static struct vmio_vm *make_vm(bool irqchip, bool pit);
+
+static void test_interrupt_reaches_guest(void **state)
+{
+    (void)state;
+    if (!irq_guest)
+        fail_msg("usage: test_irq_kvm IRQ_GUEST.elf (meson passes it)");
+    struct vmio_vm *vm = make_vm(true, false);
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_add_standard_devices(vm, NULL, NULL, &err), 0);
+    struct pulser p = {.dev = {.name = "pulser", .ops = &pulser_ops}, .vm = vm};
+    assert_int_equal(vmio_vm_add_device(vm, VMIO_SPACE_PIO, &p.dev, 0x7200, 2, &err), 0);
+    uint8_t *image = NULL;
+    size_t size = 0;
+    if (vmio_read_file(irq_guest, 1 << 20, &image, &size, &err) != 0)
+        fail_msg("%s", err.msg);
+    struct vmio_boot_info boot;
+    if (vmio_multiboot_load(vmio_vm_memory(vm), image, size, NULL, &boot, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(image);
+    struct vmio_vcpu *vcpu = NULL;
+    assert_int_equal(vmio_vcpu_create(vm, 0, &vcpu, &err), 0);
+    assert_int_equal(vmio_x86_setup_multiboot(vcpu, &boot, &err), 0);
+    struct vmio_exit e;
+    assert_int_equal(vmio_vcpu_run(vcpu, &e), 0);
+    if (e.reason != VMIO_EXIT_DEBUG_EXIT) {
+        char what[256];
+        vmio_exit_describe(&e, what, sizeof(what));
+        fail_msg("the guest stopped with %s", what);
+    }
+    /* 1: GSI 5 through the PIC; 2: GSI 10 through the IOAPIC; 4 (an error): masked GSI 6. */
+    assert_int_equal(e.code, 3);
+    assert_int_equal(p.pulses, 3);
+    assert_int_equal(p.failures, 0);
+    vmio_vcpu_destroy(vcpu);
+    vmio_vm_destroy(vm);
+}
 
 static struct vmio_vm *make_vm(bool irqchip, bool pit)
 {
@@ -190,11 +265,15 @@ static void test_threads(void **state)
     vmio_vm_destroy(vm);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    irq_guest = argc > 1 ? argv[1] : NULL;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_without_irqchip),   cmocka_unit_test(test_with_irqchip),
-        cmocka_unit_test(test_pit_needs_irqchip), cmocka_unit_test(test_config_vm),
+        cmocka_unit_test(test_interrupt_reaches_guest),
+        cmocka_unit_test(test_without_irqchip),
+        cmocka_unit_test(test_with_irqchip),
+        cmocka_unit_test(test_pit_needs_irqchip),
+        cmocka_unit_test(test_config_vm),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

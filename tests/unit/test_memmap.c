@@ -3,6 +3,10 @@
  * pass-through mappings (unaligned base keeps its tail), merging of touching,
  * overlapping and nested mappings, carving device windows at either end and
  * in the middle, every conflict message (checked exactly), and the listing.
+ * Hostile inputs: the work of a build is bounded by counting its steps
+ * (vmio_memmap_work(), never by timing it) on layouts that made the old
+ * builder quadratic or worse; names and joined names are capped; every end
+ * address near 2^64 (merges, carves, sources) is checked for wraparound.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +18,7 @@
 
 #include <cmocka.h>
 #include <errno.h>
+#include <inttypes.h>
 
 #include "vmio/memmap.h"
 
@@ -274,6 +279,12 @@ static void test_carve_two_windows_in_one_page(void **state)
     expect(mm, 1, VMIO_MM_DEVICE, 0x401000, 0x8, "d1");
     expect(mm, 2, VMIO_MM_DEVICE, 0x401100, 0x8, "d2");
     expect(mm, 3, VMIO_MM_PASSTHROUGH, 0x402000, 0x1000, "pt");
+    /* Both windows say which page was cut for them, and out of what. */
+    for (size_t i = 1; i <= 2; i++) {
+        assert_int_equal(vmio_memmap_at(mm, i)->hole_gpa, 0x401000);
+        assert_int_equal(vmio_memmap_at(mm, i)->hole_size, 0x1000);
+        assert_string_equal(vmio_memmap_at(mm, i)->carved_from, "pt");
+    }
     vmio_memmap_free(mm);
 }
 
@@ -418,6 +429,258 @@ static void test_size_format(void **state)
     assert_string_equal(vmio_size_format(UINT64_MAX, b, sizeof(b)), "18446744073709551615 B");
 }
 
+/* ---- bounded work and names (hostile configs) ---- */
+
+static unsigned log2_ceil(uint64_t n)
+{
+    unsigned l = 0;
+    while ((1ULL << l) < n)
+        l++;
+    return l;
+}
+
+/*
+ * @n touching one-page pass-through mappings that all merge into one, and a
+ * device window in every other page: each window cuts the one big mapping.
+ * The old builder copied every piece (with its ever longer joined owner) for
+ * every window: O(n^2) entries and O(n^2) bytes per copy.
+ */
+static struct vmio_memmap *comb(size_t n)
+{
+    struct vmio_memmap *mm = new_map();
+    char name[32];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "pt-%zu", i);
+        uint64_t g = 0x100000000ULL + i * 0x2000;
+        pt(mm, g, 0x2000, DEVMEM, g, name);
+        snprintf(name, sizeof(name), "dev-%zu", i);
+        dev(mm, g + 0x1000, 0x50, name);
+    }
+    return mm;
+}
+
+/*
+ * @n two-page mappings that cannot merge (their backings alternate) with a
+ * window in the second page of each: n mappings, n holes.
+ */
+static struct vmio_memmap *zebra(size_t n)
+{
+    struct vmio_memmap *mm = new_map();
+    char name[32];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "pt-%zu", i);
+        uint64_t g = 0x100000000ULL + i * 0x2000;
+        pt(mm, g, 0x2000, i % 2 ? "shm:odd" : "shm:even", g, name);
+        snprintf(name, sizeof(name), "dev-%zu", i);
+        dev(mm, g + 0x1000, 0x50, name);
+    }
+    return mm;
+}
+
+static void test_work_is_n_log_n(void **state)
+{
+    (void)state;
+    struct vmio_memmap *(*layouts[])(size_t) = {comb, zebra};
+    for (unsigned l = 0; l < 2; l++) {
+        size_t n = VMIO_MEMMAP_MAX_ENTRIES / 2;
+        struct vmio_memmap *mm = layouts[l](n);
+        build_ok(mm);
+        assert_int_equal(vmio_memmap_count(mm), 2 * n);
+        uint64_t total = 2 * n, work = vmio_memmap_work(mm);
+        if (work > 8 * total * log2_ceil(total))
+            fail_msg("layout %u: building %" PRIu64 " inputs took %" PRIu64 " steps", l, total,
+                     work);
+        vmio_memmap_free(mm);
+    }
+
+    /* The caps: VMIO_MEMMAP_MAX_ENTRIES inputs, half mappings, half windows. */
+    size_t n = VMIO_MEMMAP_MAX_ENTRIES / 2;
+    struct vmio_memmap *mm = comb(n);
+    build_ok(mm);
+    assert_int_equal(vmio_memmap_count(mm), 2 * n); /* n windows, n pieces between them */
+    uint64_t total = 2 * n, work = vmio_memmap_work(mm);
+    /* A few sorts of N entries (N log N comparisons each) plus linear sweeps. */
+    uint64_t bound = 8 * total * log2_ceil(total);
+    if (work > bound)
+        fail_msg("building %" PRIu64 " inputs took %" PRIu64 " steps (bound %" PRIu64 ")", total,
+                 work, bound);
+    /* Every piece's owner is the merged mapping's, capped. */
+    const struct vmio_mm_entry *piece = vmio_memmap_at(mm, 0);
+    assert_int_equal(piece->kind, VMIO_MM_PASSTHROUGH);
+    char want[64];
+    snprintf(want, sizeof(want), "pt-0+pt-1+pt-2+pt-3+%zu more", n - 4);
+    assert_string_equal(piece->owner, want);
+    assert_string_equal(vmio_memmap_at(mm, 1)->carved_from, want);
+    vmio_memmap_free(mm);
+
+    /* Growth: doubling the input a few times multiplies the work by about 2, never 4. */
+    uint64_t prev = 0;
+    for (size_t k = 512; k <= 4096; k *= 2) {
+        mm = comb(k);
+        build_ok(mm);
+        uint64_t w = vmio_memmap_work(mm);
+        if (prev && w > 3 * prev)
+            fail_msg("%zu inputs: %" PRIu64 " steps, %zu inputs: %" PRIu64 " steps", k, w, k / 2,
+                     prev);
+        prev = w;
+        vmio_memmap_free(mm);
+    }
+}
+
+/* One big mapping with many windows inside, and many RAM regions: the conflict checks too. */
+static void test_work_conflict_checks(void **state)
+{
+    (void)state;
+    struct vmio_memmap *mm = new_map();
+    struct vmio_error err = {0};
+    size_t n = VMIO_MEMMAP_MAX_ENTRIES / 4;
+    char name[32];
+    pt(mm, 0x100000000ULL, n * 0x2000, DEVMEM, 0x100000000ULL, "big");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "ram-%zu", i);
+        assert_int_equal(vmio_memmap_add_ram(mm, i * 0x2000, 0x1000, false, name, &err), 0);
+        snprintf(name, sizeof(name), "d-%zu", i);
+        dev(mm, 0x100000000ULL + i * 0x2000 + 0x1000, 8, name);
+        snprintf(name, sizeof(name), "p-%zu", i);
+        assert_int_equal(
+            vmio_memmap_add_device(mm, VMIO_SPACE_PIO, (uint16_t)(i * 4), 4, name, &err), 0);
+    }
+    build_ok(mm);
+    uint64_t total = 3 * n + 1;
+    assert_true(vmio_memmap_work(mm) <= 8 * total * log2_ceil(total));
+    vmio_memmap_free(mm);
+
+    /* The last RAM region overlapping the last window is still found, with the same words. */
+    mm = new_map();
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "d-%zu", i);
+        dev(mm, 0x100000000ULL + i * 0x2000, 8, name);
+    }
+    uint64_t last = 0x100000000ULL + (n - 1) * 0x2000;
+    assert_int_equal(vmio_memmap_add_ram(mm, last, 0x1000, false, "late", &err), 0);
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "device 'd-%zu' (0x%" PRIx64 "-0x%" PRIx64 ") overlaps RAM 'late' (0x%" PRIx64
+             "-0x%" PRIx64 ") (a device window inside RAM would never exit)",
+             n - 1, last, last + 7, last, last + 0xfff);
+    build_fails(mm, -EBUSY, msg);
+    assert_true(vmio_memmap_work(mm) <= 8 * (n + 1) * log2_ceil(n + 1));
+    vmio_memmap_free(mm);
+}
+
+static void test_name_and_entry_caps(void **state)
+{
+    (void)state;
+    struct vmio_error err = {0};
+    struct vmio_memmap *mm = new_map();
+    char name[VMIO_MEMMAP_NAME_MAX + 2];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0'; /* one byte too long */
+    assert_int_equal(vmio_memmap_add_device(mm, VMIO_SPACE_MMIO, 0x1000, 8, name, &err),
+                     -ENAMETOOLONG);
+    assert_string_equal(err.msg, "device 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' at 0x1000: the "
+                                 "name is 129 bytes long (at most 128)");
+    name[VMIO_MEMMAP_NAME_MAX] = '\0'; /* exactly the cap */
+    assert_int_equal(vmio_memmap_add_device(mm, VMIO_SPACE_MMIO, 0x1000, 8, name, &err), 0);
+    static char backing[VMIO_MEMMAP_BACKING_MAX + 2];
+    memset(backing, 'b', sizeof(backing) - 1);
+    assert_int_equal(vmio_memmap_add_passthrough(mm, 0, 0x1000, backing, 0, false, "p", &err),
+                     -ENAMETOOLONG);
+    for (size_t i = 1; i < VMIO_MEMMAP_MAX_ENTRIES; i++)
+        assert_int_equal(vmio_memmap_add_device(mm, VMIO_SPACE_MMIO, 0x1000 + i * 8, 8, "d", &err),
+                         0);
+    assert_int_equal(vmio_memmap_add_ram(mm, 1ULL << 40, 0x1000, false, "one-more", &err), -ENOSPC);
+    assert_string_equal(err.msg, "RAM 'one-more': the memory map already has 16384 entries (the "
+                                 "most it takes)");
+    assert_int_equal(vmio_memmap_count(mm), VMIO_MEMMAP_MAX_ENTRIES);
+    vmio_memmap_free(mm);
+}
+
+/* ---- end addresses near 2^64 ---- */
+
+static void test_merge_to_whole_space_refused(void **state)
+{
+    (void)state;
+    struct vmio_memmap *mm = new_map();
+    /* Each half is fine; merged they would be a mapping of size 2^64, i.e. 0. */
+    pt(mm, 0, 1ULL << 63, "shm:s", 0, "low");
+    pt(mm, 1ULL << 63, 1ULL << 63, "shm:s", 1ULL << 63, "high");
+    build_fails(mm, -EINVAL, "pass-through 'low+high' covers the whole address space once merged");
+    assert_int_equal(vmio_memmap_count(mm), 2); /* unchanged */
+    vmio_memmap_free(mm);
+
+    /* Overlapping pieces that reach both ends. */
+    mm = new_map();
+    pt(mm, 0, 0x10000, DEVMEM, 0, "a");
+    pt(mm, 0x8000, UINT64_MAX - 0x8000 + 1, DEVMEM, 0x8000, "b");
+    build_fails(mm, -EINVAL, "pass-through 'a+b' covers the whole address space once merged");
+    vmio_memmap_free(mm);
+
+    /* One page short of it is a valid (huge) mapping. */
+    mm = new_map();
+    pt(mm, 0, 1ULL << 63, "shm:s", 0, "low");
+    pt(mm, 1ULL << 63, (1ULL << 63) - 0x1000, "shm:s", 1ULL << 63, "high");
+    build_ok(mm);
+    assert_int_equal(vmio_memmap_count(mm), 1);
+    expect(mm, 0, VMIO_MM_PASSTHROUGH, 0, UINT64_MAX - 0xfff, "low+high");
+    vmio_memmap_free(mm);
+}
+
+static void test_touching_sources_that_wrap_stay_separate(void **state)
+{
+    (void)state;
+    struct vmio_memmap *mm = new_map();
+    /* Same delta (gpa - src mod 2^64), touching in the guest, but the first one's
+     * source ends at the backing's last offset and the second starts at offset 0:
+     * merged, the source range would wrap. */
+    pt(mm, 0x10000, 0x1000, "shm:w", UINT64_MAX - 0xfff, "end");
+    pt(mm, 0x11000, 0x1000, "shm:w", 0, "start");
+    build_ok(mm);
+    assert_int_equal(vmio_memmap_count(mm), 2);
+    expect(mm, 0, VMIO_MM_PASSTHROUGH, 0x10000, 0x1000, "end");
+    expect(mm, 1, VMIO_MM_PASSTHROUGH, 0x11000, 0x1000, "start");
+    for (size_t i = 0; i < 2; i++) {
+        const struct vmio_mm_entry *e = vmio_memmap_at(mm, i);
+        assert_true(e->size > 0);
+        assert_true(e->src + (e->size - 1) >= e->src); /* no source range wraps */
+    }
+    vmio_memmap_free(mm);
+}
+
+static void test_carve_at_the_top(void **state)
+{
+    (void)state;
+    struct vmio_memmap *mm = new_map();
+    uint64_t base = UINT64_MAX - 0x3fff; /* the last four pages */
+    pt(mm, base, 0x4000, DEVMEM, base, "top");
+    dev(mm, base + 0x1000, 0x10, "mid");
+    dev(mm, UINT64_MAX - 0xf, 0x10, "last");   /* hole ends at 2^64 - 1 */
+    dev(mm, UINT64_MAX - 0x1f, 0x10, "last2"); /* same page as "last" */
+    build_ok(mm);
+    assert_int_equal(vmio_memmap_count(mm), 5);
+    expect(mm, 0, VMIO_MM_PASSTHROUGH, base, 0x1000, "top");
+    expect(mm, 1, VMIO_MM_DEVICE, base + 0x1000, 0x10, "mid");
+    expect(mm, 2, VMIO_MM_PASSTHROUGH, base + 0x2000, 0x1000, "top");
+    assert_int_equal(vmio_memmap_at(mm, 2)->src, base + 0x2000);
+    expect(mm, 3, VMIO_MM_DEVICE, UINT64_MAX - 0x1f, 0x10, "last2");
+    expect(mm, 4, VMIO_MM_DEVICE, UINT64_MAX - 0xf, 0x10, "last");
+    assert_int_equal(vmio_memmap_at(mm, 4)->hole_gpa, UINT64_MAX - 0xfff);
+    assert_int_equal(vmio_memmap_at(mm, 4)->hole_size, 0x1000);
+    assert_int_equal(vmio_memmap_at(mm, 5), NULL);
+    vmio_memmap_free(mm);
+
+    /* RAM in the last page, against a window ending at 2^64 - 1. */
+    struct vmio_error err = {0};
+    mm = new_map();
+    assert_int_equal(vmio_memmap_add_ram(mm, UINT64_MAX - 0xfff, 0x1000, false, "r", &err), 0);
+    dev(mm, UINT64_MAX, 1, "b");
+    build_fails(mm, -EBUSY,
+                "device 'b' (0xffffffffffffffff-0xffffffffffffffff) overlaps RAM 'r' "
+                "(0xfffffffffffff000-0xffffffffffffffff) (a device window inside RAM would never "
+                "exit)");
+    vmio_memmap_free(mm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +703,12 @@ int main(void)
         cmocka_unit_test(test_add_errors),
         cmocka_unit_test(test_listing),
         cmocka_unit_test(test_size_format),
+        cmocka_unit_test(test_work_is_n_log_n),
+        cmocka_unit_test(test_work_conflict_checks),
+        cmocka_unit_test(test_name_and_entry_caps),
+        cmocka_unit_test(test_merge_to_whole_space_refused),
+        cmocka_unit_test(test_touching_sources_that_wrap_stay_separate),
+        cmocka_unit_test(test_carve_at_the_top),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

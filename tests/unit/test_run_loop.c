@@ -9,12 +9,20 @@
  * read left uncompleted); statistics per kind and per device with handling
  * time from a manual clock advanced by a device (and none with timing off);
  * the stops (debug-exit, device error) and every other exit the loop hands
- * back (with RIP), host errors from enter, the end of a script; and trace
- * lines with sync regs.
+ * back (with RIP), host errors from enter, the end of a script; trace
+ * lines with sync regs; a guest flooding the log policy (10 lines per
+ * second per source on the VM's manual clock, the rest counted and
+ * summarised when the VM is destroyed), and a trace that is complete in a
+ * file but limited on a terminal (a pty).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "fake_vm.h"
+#include "vmio/ratelimit.h"
+#include "vmio/stats.h"
 
 /* Low @w bytes of @v, little-endian, into @b. */
 static void le_bytes(uint8_t *b, uint64_t v, unsigned w)
@@ -555,13 +563,126 @@ static void test_sysreg(void **state)
     run_sysreg(VMIO_UNCLAIMED_STRICT);
 }
 
+static size_t count(const char *buf, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = buf; p && (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static void test_log_flood_limited(void **state)
+{
+    (void)state;
+    struct fake_vm m;
+    fake_vm_init(&m, VMIO_UNCLAIMED_LOG, false);
+    fake_vm_vcpu(&m, 0);
+    for (unsigned i = 0; i < 1000; i++) /* a guest polling a port nothing answers */
+        vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 1, 0x5000, 0);
+    vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
+    assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
+    assert_int_equal(count(fake_vm_log(&m), "unclaimed port read"), VMIO_LOG_BURST);
+    /* Every access still completed (all-ones) and counted. */
+    struct vmio_stats st;
+    vmio_vm_stats(m.vm, &st);
+    assert_int_equal(st.kind[VMIO_STAT_UNCLAIMED_READ].count, 1000);
+    /* The flood's end is summarised when the VM goes. */
+    vmio_vcpu_destroy(m.vcpu[0]);
+    m.vcpu[0] = NULL;
+    vmio_vm_destroy(m.vm);
+    m.vm = NULL;
+    assert_non_null(strstr(fake_vm_log(&m), "vmio: 990 more unclaimed pio access lines were "
+                                            "suppressed (at most 10 per second from one "
+                                            "source)\n"));
+    fake_vm_fini(&m);
+}
+
+struct drain {
+    int fd;
+    char *buf;
+    size_t len, cap;
+};
+
+static void *drain_main(void *arg)
+{
+    struct drain *d = arg;
+    for (;;) {
+        if (d->len + 4096 > d->cap) {
+            d->cap = d->cap ? d->cap * 2 : 1 << 16;
+            d->buf = realloc(d->buf, d->cap + 1);
+        }
+        ssize_t n = read(d->fd, d->buf + d->len, 4096);
+        if (n <= 0)
+            break;
+        d->len += (size_t)n;
+    }
+    d->buf[d->len] = '\0';
+    return NULL;
+}
+
+/* 2500 traced exits to @out; the trace's text (through a pty master or a file). */
+static void trace_run(FILE *out)
+{
+    struct fake_vm m;
+    fake_vm_init(&m, VMIO_UNCLAIMED_IGNORE, false);
+    vmio_vm_set_trace(m.vm, out);
+    fake_vm_vcpu(&m, 0);
+    for (unsigned i = 0; i < 2500; i++)
+        vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_WRITE, 2, TESTDEV_PIO_BASE, i);
+    vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
+    assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
+    fake_vm_fini(&m); /* reports what the terminal did not show */
+    fflush(out);
+}
+
+static void test_trace_complete_in_file_limited_on_terminal(void **state)
+{
+    (void)state;
+    /* A file: every line (the manual clock never moves, so a limit would bite). */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *file = open_memstream(&buf, &len);
+    trace_run(file);
+    fclose(file);
+    assert_int_equal(count(buf, "pio write 0x7000"), 2500);
+    assert_null(strstr(buf, "suppressed"));
+    free(buf);
+
+    /* A terminal: VMIO_TRACE_TTY_BURST lines per second, then the count. */
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    assert_true(slave >= 0);
+    struct drain d = {.fd = master};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, drain_main, &d), 0);
+    FILE *tty = fdopen(slave, "w");
+    assert_non_null(tty);
+    trace_run(tty);
+    fclose(tty); /* the master reads EIO once the slave is gone */
+    pthread_join(th, NULL);
+    close(master);
+    assert_int_equal(count(d.buf, "pio write 0x7000"), 1000);
+    assert_non_null(strstr(d.buf, "vmio-trace: 1500 lines suppressed (a terminal shows at most "
+                                  "1000 per second; --trace 2>FILE keeps every line)"));
+    free(d.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_widths),           cmocka_unit_test(test_string_pio),
-        cmocka_unit_test(test_unclaimed_ignore), cmocka_unit_test(test_unclaimed_log),
-        cmocka_unit_test(test_unclaimed_strict), cmocka_unit_test(test_stats_time),
-        cmocka_unit_test(test_stops_and_exits),  cmocka_unit_test(test_trace_lines),
+        cmocka_unit_test(test_widths),
+        cmocka_unit_test(test_string_pio),
+        cmocka_unit_test(test_unclaimed_ignore),
+        cmocka_unit_test(test_unclaimed_log),
+        cmocka_unit_test(test_unclaimed_strict),
+        cmocka_unit_test(test_stats_time),
+        cmocka_unit_test(test_stops_and_exits),
+        cmocka_unit_test(test_trace_lines),
+        cmocka_unit_test(test_log_flood_limited),
+        cmocka_unit_test(test_trace_complete_in_file_limited_on_terminal),
         cmocka_unit_test(test_sysreg),
     };
     return cmocka_run_group_tests_name("run_loop", tests, NULL, NULL);

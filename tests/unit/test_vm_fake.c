@@ -8,7 +8,9 @@
  * irqchip and vCPUs (and the index is free again after); the irqchip and
  * PIT flags reaching the backend; COM1's interrupt reaching the backend's
  * GSI 4 when the guest programs the UART (and nothing without the irqchip,
- * and a failing line counted on it); MP state; tracing needing sync regs.
+ * and a failing line counted on it); MP state; tracing needing sync regs;
+ * device ranges that are empty or wrap past 2^64 refused with the bus's
+ * reason before any overlap arithmetic (which would wrap too).
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -224,13 +226,31 @@ static void test_uart_irq_reaches_backend(void **state)
     fake_vm_fini(&m);
 }
 
+static void test_device_range_wraps(void **state)
+{
+    (void)state;
+    struct fake_vm m;
+    fake_vm_init(&m, VMIO_UNCLAIMED_IGNORE, true);
+    struct vmio_device *td = vmio_testdev_create("td");
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, td, UINT64_MAX - 0xf, 0x20, &err),
+                     -EINVAL);
+    assert_string_equal(err.msg, "mmio bus: device td: range 0xfffffffffffffff0+0x20 wraps "
+                                 "around the address space");
+    assert_int_equal(vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, td, 0xfee00000, 0, &err), -EINVAL);
+    assert_string_equal(err.msg, "mmio bus: device td: empty range at 0xfee00000");
+    /* The last 16 bytes of the address space are a valid window. */
+    assert_int_equal(vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, td, UINT64_MAX - 0xf, 0x10, &err),
+                     0);
+    fake_vm_fini(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memory_slots),
-        cmocka_unit_test(test_backend_failures),
-        cmocka_unit_test(test_trace_sync_regs),
-        cmocka_unit_test(test_uart_irq_reaches_backend),
+        cmocka_unit_test(test_memory_slots),       cmocka_unit_test(test_backend_failures),
+        cmocka_unit_test(test_trace_sync_regs),    cmocka_unit_test(test_uart_irq_reaches_backend),
+        cmocka_unit_test(test_device_range_wraps),
     };
     return cmocka_run_group_tests_name("vm_fake", tests, NULL, NULL);
 }

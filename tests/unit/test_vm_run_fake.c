@@ -12,14 +12,21 @@
  * vmio_vm_run(); the first exit wins (whichever vCPU makes it), the others
  * are kicked and joined and their exits land in opts->exits; vmio_vm_stop();
  * thread_init failures (with and without a message); a host error from
- * enter; argument errors; and four vCPUs taking exits while another thread
- * registers and unregisters devices on both buses (for TSan).
+ * enter; argument errors; four vCPUs taking exits while another thread
+ * registers and unregisters devices on both buses (for TSan); and a vCPU
+ * stuck writing its UART's output to a pipe nobody reads still stops when
+ * the VM is stopped (its serial byte is dropped, counted).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fake_vm.h"
+#include "vmio/chardev.h"
+#include "vmio/uart16550.h"
 
 /* A device whose writes kick a vCPU, then return @ret (1: stop with debug-exit). */
 struct kicker {
@@ -547,6 +554,85 @@ static void test_many_vcpus_with_bus_churn(void **state)
     fake_vm_fini(&m);
 }
 
+struct run_thread {
+    struct fake_vm *m;
+    struct vmio_exit exits[2];
+    struct vmio_run_result res;
+    int rc;
+    atomic_int done;
+};
+
+static void *run_vm_main(void *arg)
+{
+    struct run_thread *r = arg;
+    struct vmio_run_options ro = {.exits = r->exits};
+    r->rc = vmio_vm_run(r->m->vm, r->m->vcpu, 2, &ro, &r->res, NULL);
+    atomic_store(&r->done, 1);
+    return NULL;
+}
+
+static void test_stop_while_serial_output_blocked(void **state)
+{
+    (void)state;
+    /* COM1's output is a pipe whose buffer is full and that nobody reads. */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+    static char chunk[4096];
+    while (write(p[1], chunk, sizeof(chunk)) > 0)
+        ;
+    while (write(p[1], chunk, 1) > 0)
+        ;
+    assert_int_equal(fcntl(p[1], F_SETFL, 0), 0);
+    struct chardev *serial = NULL;
+    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &serial, NULL), 0);
+
+    struct fake_vm m;
+    memset(&m, 0, sizeof(m));
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_fake_create(&m.fake, &err), 0);
+    vmio_manual_clock_init(&m.clk, 1000000, 0);
+    m.log = open_memstream(&m.logbuf, &m.loglen);
+    struct vmio_vm_options o = {.mem_size = 2u << 20,
+                                .log = m.log,
+                                .irqchip = true,
+                                .backend = vmio_fake_backend(m.fake),
+                                .clock = &m.clk.clock};
+    assert_int_equal(vmio_vm_create(&o, &m.vm, &err), 0);
+    assert_int_equal(vmio_add_com1(m.vm, serial, &err), 0);
+    fake_vm_vcpu(&m, 0);
+    fake_vm_vcpu(&m, 1);
+    /* vCPU 0 sleeps in the guest; vCPU 1 prints a line: the newline flushes into the pipe. */
+    vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_BLOCK, 0);
+    vmio_fake_push_io(m.fake, 1, VMIO_SPACE_PIO, VMIO_WRITE, 1, VMIO_COM1_PORT + UART16550_THR,
+                      '\n');
+    vmio_fake_push_kind(m.fake, 1, VMIO_FAKE_BLOCK, 0);
+
+    struct run_thread r = {.m = &m};
+    atomic_init(&r.done, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_vm_main, &r), 0);
+    /* Wait until vCPU 1 has taken its THR write (it is then writing, or past it). */
+    const struct timespec ms = {0, 1000000};
+    while (cpu_info(&m, 1).replayed < 1)
+        nanosleep(&ms, NULL);
+    /* Stop until it stops: a kick may land before vCPU 1 starts waiting, and kicks do not
+     * queue. Before the fix vCPU 1 sat in write(2) for ever (SA_RESTART restarts it). */
+    while (!atomic_load(&r.done)) {
+        vmio_vm_stop(m.vm);
+        nanosleep(&ms, NULL);
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_int_equal(r.exits[0].reason, VMIO_EXIT_INTR);
+    assert_int_equal(r.exits[1].reason, VMIO_EXIT_INTR);
+    assert_int_equal(chardev_output_dropped(serial), 1); /* the newline, not written */
+    fake_vm_fini(&m);
+    chardev_close(serial);
+    close(p[0]);
+    close(p[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_host_error_from_enter),
         cmocka_unit_test(test_run_errors),
         cmocka_unit_test(test_many_vcpus_with_bus_churn),
+        cmocka_unit_test(test_stop_while_serial_output_blocked),
     };
     return cmocka_run_group_tests_name("vm_run_fake", tests, NULL, NULL);
 }

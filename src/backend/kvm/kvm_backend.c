@@ -35,6 +35,7 @@ struct kvmb_vm {
     int vm_fd;
     int run_size;
     bool immediate_exit;      /* KVM_CAP_IMMEDIATE_EXIT */
+    bool sync_regs_cap;       /* KVM_CAP_SYNC_REGS covers the GPRs */
     bool irqchip;             /* KVM_CREATE_IRQCHIP done: vCPUs get an in-kernel LAPIC */
     struct kvm_cpuid2 *cpuid; /* supported CPUID, adjusted per vCPU (x86_cpuid.h) */
     /*
@@ -57,6 +58,7 @@ struct kvmb_vcpu {
     int run_size;
     bool sync_regs;
     bool immediate_exit; /* the VM's capability, copied */
+    bool sync_regs_cap;  /* the VM's KVM_CAP_SYNC_REGS (GPRs), copied */
 };
 
 static const struct vmio_backend_ops kvm_ops;
@@ -120,6 +122,8 @@ static int kvmb_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
     int ring_page = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
     vm->ring_page = ring_page > 0 ? ring_page : 0;
     vm->coalesce_pio = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
+    int sync = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+    vm->sync_regs_cap = sync > 0 && (sync & KVM_SYNC_X86_REGS);
     uint64_t idmap = KVMB_IDENTITY_MAP_ADDR;
     (void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
 
@@ -392,14 +396,16 @@ static int set_msrs(int fd, unsigned index, struct vmio_error *err)
         {MSR_MTRR_DEF_TYPE, MSR_MTRR_ENABLE_WB, "MTRRdefType"},
     };
     enum { N = sizeof(msrs) / sizeof(msrs[0]) };
-    struct {
+    /* struct kvm_msrs ends in a flexible array: give it room for N entries (a union, since a
+     * struct with a flexible array may not be followed by another field in ISO C). */
+    union {
         struct kvm_msrs hdr;
-        struct kvm_msr_entry e[N];
+        uint8_t room[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
     } m;
     memset(&m, 0, sizeof(m));
     m.hdr.nmsrs = N;
     for (unsigned i = 0; i < N; i++)
-        m.e[i] = (struct kvm_msr_entry){.index = msrs[i].index, .data = msrs[i].value};
+        m.hdr.entries[i] = (struct kvm_msr_entry){.index = msrs[i].index, .data = msrs[i].value};
     int done = ioctl(fd, KVM_SET_MSRS, &m);
     if (done < 0)
         return vmio_error_set(err, -errno, "KVM_SET_MSRS on vCPU %u: %s", index, strerror(errno));
@@ -469,6 +475,7 @@ static int kvmb_vcpu_create(struct vmio_backend_vm *b, unsigned index, unsigned 
     }
     v->run_size = vm->run_size;
     v->immediate_exit = vm->immediate_exit;
+    v->sync_regs_cap = vm->sync_regs_cap;
     v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
     if (v->run == MAP_FAILED) {
         rc = vmio_error_set(err, -errno, "mmap of vCPU %u run page: %s", index, strerror(errno));
@@ -505,10 +512,16 @@ static void kvmb_vcpu_destroy(struct vmio_backend_vcpu *b)
     kvmb_vcpu_free(to_vcpu(b));
 }
 
-/* KVM copies the GPRs into the run page on every exit (cheap RIP for tracing). */
+/*
+ * KVM copies the GPRs into the run page on every exit (cheap RIP for tracing).
+ * -ENOTSUP without KVM_CAP_SYNC_REGS (Linux < 4.17): KVM_RUN would then refuse
+ * the run page's kvm_valid_regs, so the caller reads RIP with KVM_GET_REGS.
+ */
 static int kvmb_vcpu_set_sync_regs(struct vmio_backend_vcpu *b, bool on)
 {
     struct kvmb_vcpu *vcpu = to_vcpu(b);
+    if (on && !vcpu->sync_regs_cap)
+        return -ENOTSUP;
     vcpu->sync_regs = on;
     vcpu->run->kvm_valid_regs = on ? KVM_SYNC_X86_REGS : 0;
     return 0;

@@ -8,6 +8,11 @@
  * it "(bad)". The padding resynchronises objdump before the next slot
  * whatever it made of the previous one.
  *
+ * Every slot must be found in objdump's output: lines this test cannot parse
+ * are skipped, so a change in objdump's format (or objdump failing) would
+ * otherwise leave it comparing nothing and passing; it counts the slots it
+ * compared and fails unless that is all of them.
+ *
  * Usage: test-decode-x86-objdump OBJDUMP. Exit 0, or 1 on any difference.
  */
 #include <stdbool.h>
@@ -103,7 +108,7 @@ static int run_mode(const char *objdump, enum vmio_x86_mode mode, const char *ma
         return -1;
     }
     /* Walk objdump's lines: [addr, len, text] per (pseudo-)instruction. */
-    unsigned slot = 0, bad = 0;
+    unsigned slot = 0, bad = 0, compared = 0;
     unsigned long start = 0, acc = 0;
     bool in_slot = false;
     char line[512];
@@ -133,6 +138,7 @@ static int run_mode(const char *objdump, enum vmio_x86_mode mode, const char *ma
         slot = (unsigned)(start / SLOT);
         if (slot >= n)
             break;
+        compared++;
         if (acc != lens[slot] || strstr(text, "(bad)")) {
             if (bad++ < 20) {
                 fprintf(stderr, "%s slot %u: vmio len %u, objdump %lu:", machine, slot, lens[slot],
@@ -143,9 +149,19 @@ static int run_mode(const char *objdump, enum vmio_x86_mode mode, const char *ma
             }
         }
     }
-    pclose(p);
+    int status = pclose(p);
     unlink(path);
-    printf("%s: %u instructions compared with objdump, %u differences\n", machine, n, bad);
+    printf("%s: %u of %u instructions compared with objdump, %u differences\n", machine, compared,
+           n, bad);
+    if (status != 0) {
+        fprintf(stderr, "%s: objdump failed (status 0x%x)\n", machine, (unsigned)status);
+        return (int)bad + 1;
+    }
+    if (compared != n && bad == 0) {
+        fprintf(stderr, "%s: only %u of %u slots found in objdump's output (format changed?)\n",
+                machine, compared, n);
+        return 1;
+    }
     return (int)bad;
 }
 
