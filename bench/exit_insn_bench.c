@@ -50,8 +50,8 @@ int main(int argc, char **argv)
             die("push", NULL);
     unsigned long got = 0;
     if (strcmp(argv[1], "bare") == 0) {
-        struct vmio_backend_vm *bvm;
-        struct vmio_backend_vcpu *bcpu;
+        struct vmio_backend_vm *bvm = NULL;
+        struct vmio_backend_vcpu *bcpu = NULL;
         if (vmio_backend_vm_create(vmio_fake_backend(fake), &bvm, &err) < 0 ||
             vmio_backend_vcpu_create(bvm, 0, 1, &bcpu, &err) < 0)
             die("backend", &err);
@@ -66,8 +66,8 @@ int main(int argc, char **argv)
         vmio_backend_vm_destroy(bvm);
     } else {
         struct vmio_vm_options o = {.mem_size = 2u << 20, .backend = vmio_fake_backend(fake)};
-        struct vmio_vm *vm;
-        struct vmio_vcpu *vcpu;
+        struct vmio_vm *vm = NULL;
+        struct vmio_vcpu *vcpu = NULL;
         struct bench_sum_dev *dev = calloc(1, sizeof(*dev));
         if (!dev)
             die("calloc", NULL);

@@ -89,5 +89,6 @@ phase "build (ASan+UBSan)" build "$ASAN_BUILD" -Db_sanitize=address,undefined -D
 # QEMU's reference runs involve no vmio code: they ran in the plain phase.
 phase "tests (ASan+UBSan)" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     $TEST -C "$ASAN_BUILD" --no-suite guest-qemu
-phase "build (TSan)" build "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false
+# The TSan build uses clang: it also proves that everything compiles warning-free with clang.
+phase "build (clang, TSan)" env CC=clang build "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false
 phase "unit tests (TSan)" env TSAN_OPTIONS=halt_on_error=1 $TEST -C "$TSAN_BUILD" --suite unit
