@@ -1,0 +1,109 @@
+/*
+ * vmio's AArch64 machine ("arm64 virt"): its memory map, and the device tree
+ * that describes it to a guest (built at run time: vmio_arm64_fdt_build()).
+ *
+ * The layout is QEMU's `-M virt` where the two overlap (GIC, PL011 UART,
+ * virtio-mmio window, RAM from 1 GiB), so one guest image runs under both and
+ * their outputs can be compared; vmio's own test devices sit in a hole QEMU
+ * leaves empty (0x0b000000), where QEMU's guests see no device at all.
+ *
+ * Everything here is pure: no KVM, no OS call. Values a caller gives are
+ * checked (ranges inside the map, no wraparound, no overlap with RAM or the
+ * fixed devices) before a byte of the tree is written.
+ */
+#ifndef VMIO_ARM64_VIRT_H
+#define VMIO_ARM64_VIRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmio/error.h"
+
+/* Interrupt controller: GICv3 distributor and redistributors, or GICv2 CPU interface. */
+#define VMIO_ARM64_GICD_BASE 0x08000000ull
+#define VMIO_ARM64_GICD_SIZE 0x10000ull
+#define VMIO_ARM64_GICC_BASE 0x08010000ull /* GICv2 only */
+#define VMIO_ARM64_GICC_SIZE 0x2000ull
+#define VMIO_ARM64_GICR_BASE 0x080a0000ull /* GICv3: one 128 KiB frame pair per vCPU */
+#define VMIO_ARM64_GICR_STRIDE 0x20000ull
+/* The PL011 UART (Linux: ttyAMA0, earlycon=pl011,0x09000000) on SPI 1. */
+#define VMIO_ARM64_UART_BASE 0x09000000ull
+#define VMIO_ARM64_UART_SIZE 0x1000ull
+#define VMIO_ARM64_UART_SPI 1
+/* virtio-mmio transports: 32 slots of 0x200 bytes, slot i on SPI 16 + i. */
+#define VMIO_ARM64_VIRTIO_BASE 0x0a000000ull
+#define VMIO_ARM64_VIRTIO_SLOT 0x200ull
+#define VMIO_ARM64_VIRTIO_SLOTS 32
+#define VMIO_ARM64_VIRTIO_SPI 16
+/* vmio's test devices: testdev (TESTDEV_MMIO_SIZE) and debug-exit (4 bytes). */
+#define VMIO_ARM64_TESTDEV_BASE 0x0b000000ull
+#define VMIO_ARM64_DEBUG_EXIT_BASE 0x0b001000ull
+#define VMIO_ARM64_DEBUG_EXIT_SIZE 0x4ull
+/* Guest RAM starts at 1 GiB; at most 2 GiB of it. */
+#define VMIO_ARM64_RAM_BASE 0x40000000ull
+#define VMIO_ARM64_RAM_MAX (2ull << 30)
+/* vCPUs: GICv3 redistributor frames fit 123 below the UART; vmio runs at most 64. */
+#define VMIO_ARM64_MAX_CPUS 64
+#define VMIO_ARM64_GICV2_MAX_CPUS 8
+/* PPIs of the architected timer (INTID - 16): secure, non-secure, virtual, hypervisor. */
+#define VMIO_ARM64_TIMER_PPI_S 13
+#define VMIO_ARM64_TIMER_PPI_NS 14
+#define VMIO_ARM64_TIMER_PPI_VIRT 11
+#define VMIO_ARM64_TIMER_PPI_HYP 10
+/* The fixed clock the PL011 node names (Linux's AMBA bus needs one). */
+#define VMIO_ARM64_APB_CLOCK_HZ 24000000u
+
+/* One virtio-mmio transport to describe (the device itself is the caller's). */
+struct vmio_arm64_virtio_mmio {
+    uint64_t base;
+    uint64_t size;
+    unsigned spi; /* the SPI number (INTID - 32) it raises */
+};
+
+/* What the device tree says. Zero-initialise, then fill in. */
+struct vmio_arm64_machine {
+    uint64_t ram_base; /* 0: VMIO_ARM64_RAM_BASE */
+    uint64_t ram_size;
+    unsigned cpus;                      /* 1..VMIO_ARM64_MAX_CPUS (GICv2: ..8) */
+    unsigned gic_version;               /* 2 or 3: what the backend created */
+    const char *bootargs;               /* the kernel command line; NULL: none */
+    uint64_t initrd_start, initrd_size; /* size 0: no initrd */
+    unsigned nvirtio;
+    struct vmio_arm64_virtio_mmio virtio[VMIO_ARM64_VIRTIO_SLOTS];
+};
+
+/*
+ * vmio_arm64_machine_add_virtio - describe one virtio-mmio transport at
+ * [@base, @base + @size) raising SPI @spi in @m (the next free entry).
+ * Errors: -ENOSPC when VMIO_ARM64_VIRTIO_SLOTS are described already;
+ * -EINVAL for size 0, a range that wraps or overlaps RAM, the GIC, the UART,
+ * vmio's test devices or another transport, or an SPI beyond 987 or in use
+ * by the UART or another transport; @err says which.
+ */
+int vmio_arm64_machine_add_virtio(struct vmio_arm64_machine *m, uint64_t base, uint64_t size,
+                                  unsigned spi, struct vmio_error *err);
+
+/*
+ * vmio_arm64_virtio_slot - the window and SPI of virtio-mmio slot @i
+ * (< VMIO_ARM64_VIRTIO_SLOTS) of the standard layout, as QEMU's virt has them.
+ */
+struct vmio_arm64_virtio_mmio vmio_arm64_virtio_slot(unsigned i);
+
+/*
+ * vmio_arm64_fdt_build - the device tree of @m into @buf (@size bytes,
+ * caller-owned): root (compatible "linux,dummy-virt", 2 address and size
+ * cells), chosen (bootargs, stdout-path of the UART, linux,initrd-start/end),
+ * memory, cpus (one per vCPU, reg = MPIDR affinity, enable-method "psci"),
+ * psci (1.0 and 0.2, method "hvc": KVM's in-kernel PSCI), the GIC (v3:
+ * distributor and redistributors; v2: distributor and CPU interface), the
+ * architected timer (its four PPIs), the APB clock, the PL011 and every
+ * virtio-mmio transport of @m. *@out_size receives the blob's size.
+ * Errors: -EINVAL for a description that is not consistent (bad CPU count or
+ * GIC version, RAM size 0, over VMIO_ARM64_RAM_MAX or wrapping, an initrd
+ * outside RAM, a transport that add_virtio would refuse); -ENOSPC when @size
+ * is too small. @err says which.
+ */
+int vmio_arm64_fdt_build(const struct vmio_arm64_machine *m, void *buf, size_t size,
+                         size_t *out_size, struct vmio_error *err);
+
+#endif
