@@ -38,10 +38,10 @@
  * Optional operations: a NULL entry means the backend lacks it; the inline
  * wrappers below then return -ENOTSUP, so the core never calls through
  * NULL. New capabilities are added as new optional entries at the end of
- * the table (planned, not implemented: ioeventfd and irqfd registration,
- * and an AArch64 KVM backend whose vCPUs offer an arm64 register accessor
- * instead of the x86 ones), so an older backend keeps compiling and simply
- * lacks them.
+ * the table (planned, not implemented: ioeventfd and irqfd registration),
+ * so an older backend keeps compiling and simply lacks them. The AArch64
+ * KVM backend (src/backend/kvm_arm64/) offers the arm64 register accessor
+ * and irqchip_version instead of the x86 register operations.
  */
 #ifndef VMIO_BACKEND_H
 #define VMIO_BACKEND_H
@@ -198,11 +198,27 @@ struct vmio_backend_ops {
     int (*vcpu_set_regs)(struct vmio_backend_vcpu *vcpu, const struct vmio_x86_regs *regs);
     int (*vcpu_get_sregs)(struct vmio_backend_vcpu *vcpu, struct vmio_x86_sregs *sregs);
     int (*vcpu_set_sregs)(struct vmio_backend_vcpu *vcpu, const struct vmio_x86_sregs *sregs);
+
+    /*
+     * AArch64 register @reg (enum vmio_arm64_reg, vmio/arm64_regs.h) of the
+     * vCPU, while it is not running. Optional (non-arm64 backends).
+     * Errors: -EINVAL for an unknown @reg, -errno.
+     */
+    int (*vcpu_get_arm64_reg)(struct vmio_backend_vcpu *vcpu, unsigned reg, uint64_t *value);
+    int (*vcpu_set_arm64_reg)(struct vmio_backend_vcpu *vcpu, unsigned reg, uint64_t value);
+
+    /*
+     * irqchip_version - which interrupt controller create_irqchip made
+     * (AArch64: the GIC architecture version, 3 or 2). Optional.
+     * Errors: -ENXIO before create_irqchip.
+     */
+    int (*irqchip_version)(struct vmio_backend_vm *vm);
 };
 
 /*
- * vmio_backend_kvm - the KVM backend (/dev/kvm, x86-64): a static object,
- * never NULL; VMs opened through it own their file descriptors.
+ * vmio_backend_kvm - the KVM backend of the architecture vmio is built for
+ * (/dev/kvm; x86-64: src/backend/kvm/, AArch64: src/backend/kvm_arm64/): a
+ * static object, never NULL; VMs opened through it own their file descriptors.
  */
 struct vmio_backend *vmio_backend_kvm(void);
 
@@ -340,6 +356,25 @@ static inline int vmio_backend_vcpu_set_sregs(struct vmio_backend_vcpu *vcpu,
                                               const struct vmio_x86_sregs *sregs)
 {
     return vcpu->ops->vcpu_set_sregs ? vcpu->ops->vcpu_set_sregs(vcpu, sregs) : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_get_arm64_reg(struct vmio_backend_vcpu *vcpu, unsigned reg,
+                                                  uint64_t *value)
+{
+    return vcpu->ops->vcpu_get_arm64_reg ? vcpu->ops->vcpu_get_arm64_reg(vcpu, reg, value)
+                                         : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_set_arm64_reg(struct vmio_backend_vcpu *vcpu, unsigned reg,
+                                                  uint64_t value)
+{
+    return vcpu->ops->vcpu_set_arm64_reg ? vcpu->ops->vcpu_set_arm64_reg(vcpu, reg, value)
+                                         : -ENOTSUP;
+}
+
+static inline int vmio_backend_irqchip_version(struct vmio_backend_vm *vm)
+{
+    return vm->ops->irqchip_version ? vm->ops->irqchip_version(vm) : -ENOTSUP;
 }
 
 #endif

@@ -46,6 +46,7 @@
 #include "core/dispatch_internal.h"
 #include "core/trace.h"
 #include "core/vm_internal.h"
+#include "vmio/arm64_nisv.h"
 #include "vmio/dispatch.h"
 
 struct vmio_vcpu {
@@ -376,7 +377,8 @@ static inline int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
  * Deliver the writes the backend buffered (vmio_vm_coalesce()), oldest first,
  * under the VM's drain lock so that each reaches its device once and in
  * order. Each counts as an access, not an exit, of the "coalesced_write"
- * kind (or unclaimed write) and of its device. Returns 1 when a device asked to stop (debug exit, device error):
+ * kind (or unclaimed write) and of its device. Returns 1 when a device asked to stop (debug exit,
+ * device error):
  * *@e becomes that stop; the exit that was pending is abandoned (a read of
  * it completes as all-ones), since the run ends.
  */
@@ -427,6 +429,16 @@ static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
 }
 
 /*
+ * AArch64 ISV=0 aborts (VMIO_EXIT_ARM_NISV) are emulated from the instruction
+ * by core/arm64_nisv.c; each transfer it makes (two for a pair) comes back
+ * here and takes the normal access path: dispatch, statistics, trace.
+ */
+static int nisv_access(void *ctx, struct vmio_exit *x)
+{
+    return handle_access(ctx, x);
+}
+
+/*
  * Why a kicked vCPU stops: the guest's power request when one was made
  * (vmio_vm_power_request() kicks every vCPU), else a plain interruption.
  */
@@ -466,6 +478,13 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
             if (handle_access(v, e))
                 return 0;
             continue;
+        }
+        if (e->reason == VMIO_EXIT_ARM_NISV) { /* arm64 hook: see nisv_access() */
+            int s =
+                vmio_arm64_nisv_handle(v->hv, v->vm->mem, nisv_access, v, v->vm->log, v->index, e);
+            if (s == 0)
+                continue;
+            return s < 0 ? s : 0;
         }
         if (e->reason == VMIO_EXIT_INTR) {
             /*
