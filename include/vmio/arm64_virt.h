@@ -14,6 +14,7 @@
 #ifndef VMIO_ARM64_VIRT_H
 #define VMIO_ARM64_VIRT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,5 +106,80 @@ struct vmio_arm64_virtio_mmio vmio_arm64_virtio_slot(unsigned i);
  */
 int vmio_arm64_fdt_build(const struct vmio_arm64_machine *m, void *buf, size_t size,
                          size_t *out_size, struct vmio_error *err);
+
+/* ---- Loading a guest and building the machine (src/boot/arm64_load.c,
+ * src/machine/arm64_machine.c) ---- */
+
+struct vmio_guest_mem;
+struct vmio_vm;
+struct vmio_vcpu;
+struct chardev;
+
+/* What to boot: an AArch64 ELF64 executable or a Linux arm64 Image. */
+struct vmio_arm64_boot {
+    const uint8_t *image;
+    size_t image_size;
+    const uint8_t *initrd; /* NULL: none */
+    size_t initrd_size;
+    const char *cmdline; /* NULL: no bootargs */
+};
+
+/* Where vCPU 0 starts: PC, with X0 = the device tree's address (Linux's boot protocol). */
+struct vmio_arm64_entry {
+    uint64_t pc;
+    uint64_t dtb;
+    uint64_t dtb_size;
+    uint64_t kernel_end; /* first byte after the loaded image (its memory size for an Image) */
+    bool linux_image;
+};
+
+/*
+ * vmio_arm64_load - load @b into guest memory @mem (RAM of @m: m->ram_base,
+ * m->ram_size) and write @m's device tree there, with bootargs and the
+ * initrd's place filled in (m->bootargs, m->initrd_* are set here).
+ * An Image (magic "ARM\x64" at byte 56) goes to RAM base + text_offset (RAM
+ * is 2 MiB aligned; an image_size of 0 means a pre-3.17 kernel: text_offset
+ * 0x80000, the file's size); an ELF64 for EM_AARCH64 is loaded by its
+ * program headers (PT_LOAD at their physical addresses, bss zeroed), entry
+ * e_entry. The device tree goes at the highest 2 MiB boundary of RAM that
+ * leaves it whole (it must not cross one), the initrd page-aligned just
+ * below it. Everything is checked against the file and RAM (no overlap of
+ * image, initrd and tree; no wraparound).
+ * Errors: -ENOEXEC (neither format, a big-endian Image, an ELF for another
+ * machine or class), -E2BIG (does not fit RAM), -EINVAL (inconsistent
+ * headers), or the errors of vmio_arm64_fdt_build(); @err says which.
+ */
+int vmio_arm64_load(const struct vmio_guest_mem *mem, struct vmio_arm64_machine *m,
+                    const struct vmio_arm64_boot *b, struct vmio_arm64_entry *entry,
+                    struct vmio_error *err);
+
+/* Options of vmio_arm64_machine_create(). */
+struct vmio_arm64_machine_options {
+    uint64_t mem_size;      /* bytes of RAM (2 MiB multiple, <= VMIO_ARM64_RAM_MAX); 0: 256 MiB */
+    unsigned cpus;          /* 0: 1 */
+    struct chardev *serial; /* the PL011's host side (borrowed), NULL: none */
+    const struct vmio_vm_options *vm_opts; /* policy, log, backend, clock (irqchip forced on) */
+};
+
+/*
+ * vmio_arm64_machine_create - a VM with vmio's AArch64 machine: the in-kernel
+ * GIC (the backend's create_irqchip: v3 or v2), RAM at VMIO_ARM64_RAM_BASE,
+ * the PL011 on SPI VMIO_ARM64_UART_SPI, testdev and debug-exit at their
+ * addresses. *@m is filled in for the device tree (RAM, CPUs, GIC version;
+ * add virtio-mmio transports to it before loading). *@out owns the VM.
+ * Errors: -EINVAL for a RAM size or CPU count out of range; those of
+ * vmio_vm_create_empty(), vmio_vm_add_ram() and vmio_vm_add_device().
+ */
+int vmio_arm64_machine_create(const struct vmio_arm64_machine_options *o, struct vmio_vm **out,
+                              struct vmio_arm64_machine *m, struct vmio_error *err);
+
+/*
+ * vmio_arm64_setup_vcpu - put vCPU 0 at @entry: PC, X0 = the device tree,
+ * X1..X3 = 0, PSTATE = EL1h with D, A, I, F masked (the Image protocol's
+ * entry state; the other vCPUs wait for PSCI CPU_ON). Errors: those of
+ * vmio_vcpu_set_arm64_reg().
+ */
+int vmio_arm64_setup_vcpu(struct vmio_vcpu *vcpu, const struct vmio_arm64_entry *entry,
+                          struct vmio_error *err);
 
 #endif

@@ -692,6 +692,16 @@ int vmio_vcpu_set_sregs(struct vmio_vcpu *v, const struct vmio_x86_sregs *sregs)
     return vmio_backend_vcpu_set_sregs(v->hv, sregs);
 }
 
+int vmio_vcpu_get_arm64_reg(struct vmio_vcpu *v, unsigned reg, uint64_t *value)
+{
+    return vmio_backend_vcpu_get_arm64_reg(v->hv, reg, value);
+}
+
+int vmio_vcpu_set_arm64_reg(struct vmio_vcpu *v, unsigned reg, uint64_t value)
+{
+    return vmio_backend_vcpu_set_arm64_reg(v->hv, reg, value);
+}
+
 bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,
                   struct vmio_access *a, uint64_t *since)
 {
