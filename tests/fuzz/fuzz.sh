@@ -35,7 +35,8 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c \
+    "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/kvm/*.c \
+    "$root"/src/backend/fake/*.c "$root"/src/boot/*.c \
     "$root"/src/devices/*.c \
     "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/machine/*.c \
     -o "$out/fuzz_$target" -lpthread -lm
