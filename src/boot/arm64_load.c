@@ -7,8 +7,9 @@
  * Invariants: every header field is untrusted: offsets and sizes are
  * checked against the file, load ranges against RAM, in arithmetic that
  * cannot wrap; nothing is written before the whole layout is known to fit
- * (image, initrd and tree do not overlap); all writes go through the
- * guest-memory object's checked copies.
+ * (image, initrd and tree do not overlap: the image's place is computed
+ * with nothing written, then the initrd's and the tree's, then everything is
+ * written); all writes go through the guest-memory object's checked copies.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,8 +39,12 @@ static bool inside(uint64_t a, uint64_t n, uint64_t base, uint64_t size)
     return n > 0 && a >= base && a - base <= size && n <= size - (a - base);
 }
 
+/*
+ * The image's place (e->pc, e->kernel_end) from its header; with @write also
+ * the copy into RAM (only once the whole layout is known to fit).
+ */
 static int load_image(const struct vmio_guest_mem *mem, uint64_t base, uint64_t size,
-                      const struct vmio_arm64_boot *b, struct vmio_arm64_entry *e,
+                      const struct vmio_arm64_boot *b, struct vmio_arm64_entry *e, bool write,
                       struct vmio_error *err)
 {
     const uint8_t *h = b->image;
@@ -60,13 +65,16 @@ static int load_image(const struct vmio_guest_mem *mem, uint64_t base, uint64_t 
     e->pc = base + text_offset;
     e->kernel_end = e->pc + image_size;
     e->linux_image = true;
+    if (!write)
+        return 0;
     return vmio_guest_mem_write(mem, e->pc, b->image, b->image_size) < 0
                ? vmio_error_set(err, -EFAULT, "cannot write the Image to guest RAM")
                : 0;
 }
 
+/* The same for an ELF64: every segment is checked before any is written. */
 static int load_elf(const struct vmio_guest_mem *mem, uint64_t base, uint64_t size,
-                    const struct vmio_arm64_boot *b, struct vmio_arm64_entry *e,
+                    const struct vmio_arm64_boot *b, struct vmio_arm64_entry *e, bool write,
                     struct vmio_error *err)
 {
     const uint8_t *f = b->image;
@@ -77,8 +85,7 @@ static int load_elf(const struct vmio_guest_mem *mem, uint64_t base, uint64_t si
     if (phentsize < 56 || phnum == 0 || phoff > n || phnum > (n - phoff) / phentsize)
         return vmio_error_set(err, -EINVAL, "ELF program headers outside the file");
     uint64_t end = 0;
-    /* Check every segment before writing any. */
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < (write ? 2 : 1); pass++) {
         for (uint64_t i = 0; i < phnum; i++) {
             const uint8_t *ph = f + phoff + i * phentsize;
             if (le(ph, 4) != PT_LOAD)
@@ -123,16 +130,17 @@ int vmio_arm64_load(const struct vmio_guest_mem *mem, struct vmio_arm64_machine 
         return vmio_error_set(
             err, -EINVAL, "RAM at 0x%" PRIx64 " size 0x%" PRIx64 ": 2 MiB aligned, 2 MiB to 2 GiB",
             base, size);
-    int rc;
+    /* ELF files start with 0x7f 'E' 'L' 'F'. */
+    static const uint8_t elf_magic[4] = {0x7f, 'E', 'L', 'F'};
+    int (*load)(const struct vmio_guest_mem *, uint64_t, uint64_t, const struct vmio_arm64_boot *,
+                struct vmio_arm64_entry *, bool, struct vmio_error *) = NULL;
     if (b->image_size >= 64 && le(b->image + 56, 4) == IMAGE_MAGIC)
-        rc = load_image(mem, base, size, b, e, err);
-    else if (b->image_size >= 4 && memcmp(b->image,
-                                          "\x7f"
-                                          "ELF",
-                                          4) == 0)
-        rc = load_elf(mem, base, size, b, e, err);
+        load = load_image;
+    else if (b->image_size >= 4 && memcmp(b->image, elf_magic, 4) == 0)
+        load = load_elf;
     else
-        rc = vmio_error_set(err, -ENOEXEC, "neither an arm64 Image nor an ELF file");
+        return vmio_error_set(err, -ENOEXEC, "neither an arm64 Image nor an ELF file");
+    int rc = load(mem, base, size, b, e, false, err); /* the layout first: nothing written */
     if (rc < 0)
         return rc;
 
@@ -163,6 +171,8 @@ int vmio_arm64_load(const struct vmio_guest_mem *mem, struct vmio_arm64_machine 
     m->initrd_size = b->initrd_size;
     size_t dtb_size = 0;
     rc = vmio_arm64_fdt_build(m, dtb, DTB_MAX, &dtb_size, err);
+    if (rc == 0)
+        rc = load(mem, base, size, b, e, true, err);
     if (rc == 0 && b->initrd_size &&
         vmio_guest_mem_write(mem, initrd, b->initrd, b->initrd_size) < 0)
         rc = vmio_error_set(err, -EFAULT, "cannot write the initrd to guest RAM");
