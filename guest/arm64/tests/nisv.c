@@ -5,8 +5,12 @@
  * loads and stores (LDR/STR X, W, B, H, LDRSH) and of pairs, with the base
  * register's new value, the loaded registers, what testdev received (ECHO,
  * its READS/WRITES counters: a pair is two accesses, LAST: the second
- * transfer's offset and width) all checked here. Without testdev (QEMU)
- * every check is skipped.
+ * transfer's offset and width) all checked here. Then the guest turns its
+ * MMU on (4 KiB granule, 39-bit VAs: RAM and devices identity-mapped by
+ * 1 GiB blocks, testdev also at VA 0xc0000000 through a level-3 page) and
+ * repeats pairs and writeback forms through both mappings, so vmio must walk
+ * the guest's own tables to find the instruction and the address. Without
+ * testdev (QEMU) every check is skipped.
  */
 #include "guest.h"
 
@@ -125,6 +129,86 @@ static void pair_writeback(void)
     check_eq("LDP x0, x1, [x0]: x1", b, PV);
 }
 
+/* ---- the same with the MMU on ---- */
+
+#define ALIAS_VA 0xc0000000ull /* testdev through a 4 KiB page at level 3 */
+#define DESC_TABLE 3ull
+#define DESC_BLOCK 1ull
+#define DESC_AF (1ull << 10)
+#define DESC_ATTR(i) ((uint64_t)(i) << 2)
+#define DESC_SH_INNER (3ull << 8)
+
+static uint64_t l1[512] __attribute__((aligned(4096)));
+static uint64_t l2[512] __attribute__((aligned(4096)));
+static uint64_t l3[512] __attribute__((aligned(4096)));
+
+static void mmu_on(void)
+{
+    l1[0] = 0x00000000ull | DESC_BLOCK | DESC_AF | DESC_ATTR(0);                 /* devices */
+    l1[1] = 0x40000000ull | DESC_BLOCK | DESC_AF | DESC_ATTR(1) | DESC_SH_INNER; /* RAM */
+    l1[3] = (uint64_t)(uintptr_t)l2 | DESC_TABLE;
+    l2[0] = (uint64_t)(uintptr_t)l3 | DESC_TABLE;
+    l3[0] = T | DESC_TABLE | DESC_AF | DESC_ATTR(0); /* a page: bits [1:0] = 11 at level 3 */
+    uint64_t mair = 0x00ull | (0xffull << 8);        /* attr 0 Device-nGnRnE, attr 1 Normal WB */
+    uint64_t tcr = 25 | (1ull << 8) | (1ull << 10) | (3ull << 12) | (1ull << 23) | (1ull << 32);
+    __asm__ volatile("dsb ish\n\t"
+                     "msr mair_el1, %0\n\t"
+                     "msr tcr_el1, %1\n\t"
+                     "msr ttbr0_el1, %2\n\t"
+                     "isb\n\t"
+                     "tlbi vmalle1\n\t"
+                     "dsb ish\n\t"
+                     "isb\n\t"
+                     "mrs x9, sctlr_el1\n\t"
+                     "orr x9, x9, #1\n\t"         /* M */
+                     "orr x9, x9, #(1 << 2)\n\t"  /* C */
+                     "orr x9, x9, #(1 << 12)\n\t" /* I */
+                     "msr sctlr_el1, x9\n\t"
+                     "isb"
+                     :
+                     : "r"(mair), "r"(tcr), "r"((uint64_t)(uintptr_t)l1)
+                     : "x9", "memory");
+}
+
+static void with_mmu(void)
+{
+    mmu_on();
+    uint64_t sctlr;
+    __asm__ volatile("mrs %0, sctlr_el1" : "=r"(sctlr));
+    check_eq("MMU on (SCTLR_EL1.M)", sctlr & 1, 1);
+    uint64_t a, b, p = T;
+    mmio_write64(T + TESTDEV_ECHO, 0x600dcafe600dcafeull);
+    __asm__ volatile("ldp %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(p) : "memory");
+    check_eq("MMU on, identity block: LDP first", a, 0x600dcafe600dcafeull);
+    check_eq("MMU on, identity block: LDP second", b, PV);
+    p = ALIAS_VA;
+    __asm__ volatile("ldp %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(p) : "memory");
+    check_eq("MMU on, level-3 page alias: LDP first", a, 0x600dcafe600dcafeull);
+    check_eq("MMU on, level-3 page alias: LDP second", b, PV);
+    uint64_t sum0 = mmio_read64(T + TESTDEV_SUM);
+    mmio_write8(T + TESTDEV_LOG_LEN, 0); /* empties the log */
+    __asm__ volatile("stp %2, %3, [%0, #0x28]!"
+                     : "+r"(p)
+                     : "0"(p), "r"(5ull), "r"(6ull)
+                     : "memory");
+    check_eq("MMU on, alias: STP pre-index base", p, ALIAS_VA + 0x28);
+    check_eq("MMU on, alias: STP's first register added to SUM",
+             mmio_read64(T + TESTDEV_SUM) - sum0, 5);
+    check_eq("MMU on, alias: STP's second register pushed to the log",
+             mmio_read64(T + TESTDEV_LOG_LEN), 1);
+    check_eq("MMU on, alias: the log holds it", mmio_read64(T + TESTDEV_LOG_POP), 6);
+    p = ALIAS_VA + 0x10;
+    __asm__ volatile("ldr %0, [%1, #-8]!" : "=&r"(a), "+r"(p) : : "memory");
+    check_eq("MMU on, alias: LDR pre-index value (PATTERN)", a, PV);
+    check_eq("MMU on, alias: LDR pre-index base", p, ALIAS_VA + 8);
+    mmio_write8(T + TESTDEV_READS, 0);
+    p = ALIAS_VA;
+    __asm__ volatile("ldp %w0, %w1, [%2], #8" : "=&r"(a), "=&r"(b), "+r"(p) : : "memory");
+    check_eq("MMU on, alias: LDP W post-index second", b, 0x600dcafe);
+    check_eq("MMU on, alias: LDP W post-index base", p, ALIAS_VA + 8);
+    check_eq("MMU on, alias: testdev saw two reads", mmio_read64(T + TESTDEV_READS), 2);
+}
+
 int guest_main(void)
 {
     gprint("nisv: pairs and writeback forms on testdev at 0x%lx\n", (uint64_t)T);
@@ -135,5 +219,6 @@ int guest_main(void)
     pairs();
     writeback();
     pair_writeback();
+    with_mmu();
     return test_summary("nisv");
 }
