@@ -227,7 +227,7 @@ struct vmio_arm64_walk {
  * VMIO_DECODE_UNSUPPORTED for 52-bit addressing (TCR.DS, TxSZ < 16),
  * big-endian tables (SCTLR.EE) or a reserved granule encoding.
  */
-int vmio_arm64_translate(const struct vmio_arm64_mmu *mmu, uint64_t va, vmio_arm64_read_phys_fn read,
-                         void *ctx, struct vmio_arm64_walk *out);
+int vmio_arm64_translate(const struct vmio_arm64_mmu *mmu, uint64_t va,
+                         vmio_arm64_read_phys_fn read, void *ctx, struct vmio_arm64_walk *out);
 
 #endif

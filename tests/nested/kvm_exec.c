@@ -158,8 +158,8 @@ static int connect_agent(const char *state)
 static int start_vm(const char *state)
 {
 #ifdef NESTED_ARCH
-    char *argv[] = {"python3", NESTED_PY, "start",          "--state", (char *)state,
-                    "--arch",  NESTED_ARCH, "--idle", "600", NULL};
+    char *argv[] = {"python3", NESTED_PY,   "start",  "--state", (char *)state,
+                    "--arch",  NESTED_ARCH, "--idle", "600",     NULL};
 #else
     char *argv[] = {"python3", NESTED_PY, "start", "--state", (char *)state, "--idle", "600", NULL};
 #endif
