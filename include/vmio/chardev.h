@@ -187,7 +187,8 @@ void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock);
 
 /*
  * chardev_output_dropped - output bytes @cd gave up so far because its
- * output stalled or a signal interrupted a wait for it (see "Output").
+ * output stalled, a signal interrupted a wait for it, or its reader went
+ * away (a broken pipe: the program must ignore SIGPIPE; see "Output").
  */
 uint64_t chardev_output_dropped(struct chardev *cd);
 

@@ -26,6 +26,7 @@
  * is released on every path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +57,9 @@
 #define LINUX_DEFAULT_MEM (256ull << 20)
 #define LINUX_DEFAULT_CMDLINE "console=ttyS0"
 #define VMIO_RUN_MAX_CPUS 64 /* as base.cpu_num */
+/* --mem: a page multiple from 2 MiB (multiboot images load at 1 MiB) to 1 TiB. */
+#define VMIO_RUN_MIN_MEM (2ull << 20)
+#define VMIO_RUN_MAX_MEM (1ull << 40)
 
 struct run_options {
     uint64_t mem;
@@ -155,6 +160,93 @@ static int parse_size(const char *s, uint64_t *out)
     if (*end || v > (UINT64_MAX >> shift))
         return -EINVAL;
     *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* --initrd FILE and the like: a readable regular file, or a usage error naming @opt. */
+static int check_input_file(const char *opt, const char *path)
+{
+    struct stat st;
+    struct vmio_error err = {0};
+    int fd = vmio_open_regular(path, &st, &err);
+    if (fd < 0) {
+        fprintf(stderr, "vmio run: %s: %s\n", opt, err.msg);
+        return -EINVAL;
+    }
+    close(fd);
+    return 0;
+}
+
+/*
+ * --stats-json PATH: written at the end of the run, so checked now: an
+ * existing regular file we may write, or a new file in a folder we may
+ * write. Anything else (a FIFO would block the final open) is a usage error.
+ */
+static int check_output_file(const char *opt, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, "vmio run: %s %s: not a regular file\n", opt, path);
+            return -EINVAL;
+        }
+        if (access(path, W_OK) != 0) {
+            fprintf(stderr, "vmio run: %s %s: %s\n", opt, path, strerror(errno));
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "vmio run: %s %s: %s\n", opt, path, strerror(errno));
+        return -EINVAL;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof(dir)) {
+        fprintf(stderr, "vmio run: %s: path too long\n", opt);
+        return -EINVAL;
+    }
+    if (!slash)
+        strcpy(dir, ".");
+    else if (n == 0)
+        strcpy(dir, "/");
+    else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    const char *why = NULL;
+    if (stat(dir, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a folder";
+    else if (access(dir, W_OK) != 0)
+        why = strerror(errno);
+    if (why) {
+        fprintf(stderr, "vmio run: %s %s: cannot create it in %s: %s\n", opt, path, dir, why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * Everything about the options that can be known without a VM: checked
+ * before vmio opens /dev/kvm or any other host resource, so every usage
+ * mistake is status 2 with the option named.
+ */
+static int validate_run_options(const struct run_options *o)
+{
+    if (o->mem_given && (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM ||
+                         o->mem % 4096 != 0)) {
+        fprintf(stderr,
+                "vmio run: --mem %" PRIu64 " bytes: expected a multiple of 4 KiB from 2M to 1T\n",
+                o->mem);
+        return -EINVAL;
+    }
+    if (o->initrd && check_input_file("--initrd", o->initrd) < 0)
+        return -EINVAL;
+    if (o->stats_json && check_output_file("--stats-json", o->stats_json) < 0)
+        return -EINVAL;
     return 0;
 }
 
@@ -330,7 +422,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                         "devices.interrupt_mode = \"emulated\" in it\n");
         return -EINVAL;
     }
-    return 0;
+    return validate_run_options(o);
 }
 
 /* The registers of a vCPU whose guest died, for the report. */
@@ -410,7 +502,11 @@ static void write_stats(struct vmio_vm *vm, const struct run_options *o)
     if (o->stats)
         vmio_stats_print(vm, s, stderr);
     if (o->stats_json) {
-        FILE *f = fopen(o->stats_json, "w");
+        /* Non-blocking: what was checked at the start may have become a FIFO. */
+        int fd = open(o->stats_json, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f && fd >= 0)
+            close(fd);
         if (f) {
             vmio_stats_write_json(vm, s, f);
             fclose(f);

@@ -49,6 +49,10 @@
 #                              ptrace; the run must end normally with every
 #                              phase passed (phase 3 needs the second CPU)
 #                              and no watchdog line on stderr
+#   epipe   NAME ELF VMIO      `vmio run ... | head -c 16` (run this runner through
+#                              vmio-kvm-exec: the pipe must be vmio's own): vmio
+#                              reports the broken pipe, is not killed by SIGPIPE,
+#                              and the guest runs to its normal exit status
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
 #                              interrupt_mode = "emulated"; config_extra() adds
@@ -554,6 +558,27 @@ def main(argv):
                 ok &= good
                 print("%s %d of %d phases passed through stop/continue and ptrace\n%s" %
                       ("ok  " if good else "FAIL", passed, phases, serial))
+        elif mode == "epipe":
+            name, elf, vmio = args
+            # The reader takes 16 bytes of the serial output and goes away (`| head -c 16`).
+            cmd = kvm([vmio, "run", "--serial", "stdio", elf])
+            print("run: " + " ".join(cmd) + " | head -c 16")
+            p = subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            got = p.stdout.read(16)
+            p.stdout.close()
+            try:
+                err = p.stderr.read().decode("utf-8", "replace")
+                p.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                print("FAIL: timed out after %d s" % TIMEOUT)
+                return 1
+            ok = check_status("vmio %s | head -c 16" % name, p.returncode, DEFAULT_STATUS)
+            good = len(got) == 16 and "has no reader any more (broken pipe)" in err
+            ok &= good
+            print("%s the reader got %d bytes; vmio reported the broken pipe once and ran on:\n%s"
+                  % ("ok  " if good else "FAIL", len(got), err))
         elif mode == "msr-policies":
             name, elf, vmio = args
             r = run_vmio(vmio, elf, tmp, ["--unhandled", "log"])
