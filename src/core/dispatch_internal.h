@@ -96,9 +96,10 @@ static inline const struct vmio_bus_range *dispatch_lookup(const struct vmio_dis
     return NULL;
 }
 
-/* vmio_dispatch(), inline. */
-static inline int dispatch_access(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                                  const struct vmio_bus_range **claimed)
+/* vmio_dispatch(), inline (always: a call here costs more than the rest of it). */
+static inline __attribute__((always_inline)) int
+dispatch_access(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                const struct vmio_bus_range **claimed)
 {
     struct vmio_access *a = &e->access;
     const struct vmio_bus_range *r = dispatch_lookup(d, a);

@@ -397,7 +397,7 @@ static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
         w.device = NULL;
         uint64_t t0 = vm->timing ? timing_now(&vm->clock) : 0;
         const struct vmio_bus_range *r;
-        int s = dispatch_access(&v->dispatcher, &w, &r);
+        int s = vmio_dispatch(&v->dispatcher, &w, &r); /* cold: not the inline hot path */
         uint64_t dt = vm->timing ? timing_now(&vm->clock) - t0 : 0;
         /* A buffered write is its own kind: it was no exit of the bus's kinds. */
         count_access_as(v, r ? VMIO_STAT_COALESCED_WRITE : VMIO_STAT_UNCLAIMED_WRITE, &w.access, r,
