@@ -284,4 +284,30 @@ int vmio_vm_add_ram(struct vmio_vm *vm, uint64_t gpa, uint64_t size, bool readon
 int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host, unsigned flags,
                      const char *name, struct vmio_error *err);
 
+/* ---- Exit-less notifications (ioeventfd, irqfd) ---- */
+
+/*
+ * vmio_vm_ioeventfd - with @assign, make a guest write of exactly @len bytes
+ * at @addr in @space (MMIO or PIO) signal the eventfd @fd instead of exiting
+ * to vmio; @datamatch (may be NULL) restricts it to writes of *@datamatch.
+ * Without @assign, remove the registration made with the same arguments.
+ * One call of the backend's ioeventfd (KVM_IOEVENTFD). Any thread.
+ * Errors: -ENOTSUP when the backend lacks it; those of the backend
+ * (vmio/backend.h), described in @err. @fd stays the caller's.
+ */
+int vmio_vm_ioeventfd(struct vmio_vm *vm, enum vmio_space space, uint64_t addr, unsigned len,
+                      const uint64_t *datamatch, int fd, bool assign, struct vmio_error *err);
+
+/*
+ * vmio_vm_irqfd - with @assign, a write to the eventfd @fd raises GSI @gsi
+ * of the VM's in-kernel irqchip; with @resample_fd >= 0 the line is
+ * level-triggered and @resample_fd is signalled each time the guest's EOI
+ * lowers it (see the backend's irqfd). Without @assign, remove it. Any
+ * thread. Errors: -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS; -ENODEV without an
+ * irqchip; -ENOTSUP when the backend lacks it (or lacks resampling); those of
+ * the backend, described in @err. The descriptors stay the caller's.
+ */
+int vmio_vm_irqfd(struct vmio_vm *vm, unsigned gsi, int fd, int resample_fd, bool assign,
+                  struct vmio_error *err);
+
 #endif

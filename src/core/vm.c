@@ -513,3 +513,23 @@ int vmio_vm_map_host(struct vmio_vm *vm, uint64_t gpa, uint64_t size, void *host
         vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
     return 0;
 }
+
+/* ---- Exit-less notifications ---- */
+
+int vmio_vm_ioeventfd(struct vmio_vm *vm, enum vmio_space space, uint64_t addr, unsigned len,
+                      const uint64_t *datamatch, int fd, bool assign, struct vmio_error *err)
+{
+    return vmio_backend_ioeventfd(vm->hv, fd, space, addr, len, datamatch != NULL,
+                                  datamatch ? *datamatch : 0, assign, err);
+}
+
+int vmio_vm_irqfd(struct vmio_vm *vm, unsigned gsi, int fd, int resample_fd, bool assign,
+                  struct vmio_error *err)
+{
+    if (gsi >= VMIO_IRQCHIP_GSIS)
+        return vmio_error_set(err, -EINVAL, "irqfd: GSI %u is beyond the last (%u)", gsi,
+                              VMIO_IRQCHIP_GSIS - 1);
+    if (!vm->irqchip)
+        return vmio_error_set(err, -ENODEV, "irqfd: the VM has no interrupt controller");
+    return vmio_backend_irqfd(vm->hv, fd, gsi, resample_fd, assign, err);
+}

@@ -35,6 +35,8 @@ struct kvmb_vm {
     int run_size;
     bool immediate_exit;      /* KVM_CAP_IMMEDIATE_EXIT */
     bool irqchip;             /* KVM_CREATE_IRQCHIP done: vCPUs get an in-kernel LAPIC */
+    bool ioeventfd;           /* KVM_CAP_IOEVENTFD */
+    bool irqfd, resample;     /* KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE */
     struct kvm_cpuid2 *cpuid; /* supported CPUID, adjusted per vCPU (x86_cpuid.h) */
 };
 
@@ -101,6 +103,9 @@ static int kvmb_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
         goto fail;
     }
     vm->immediate_exit = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+    vm->ioeventfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
+    vm->irqfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
+    vm->resample = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
     uint64_t idmap = KVMB_IDENTITY_MAP_ADDR;
     (void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
 
@@ -189,6 +194,57 @@ static int kvmb_vm_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
     struct kvmb_vm *vm = to_vm(b);
     struct kvm_irq_level l = {.irq = gsi, .level = level ? 1 : 0};
     return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+}
+
+/* KVM_IOEVENTFD on the VM descriptor (any thread). */
+static int kvmb_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space space, uint64_t addr,
+                          unsigned len, bool datamatch, uint64_t data, bool assign,
+                          struct vmio_error *err)
+{
+    struct kvmb_vm *vm = to_vm(b);
+    if (!vm->ioeventfd)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IOEVENTFD");
+    if (space != VMIO_SPACE_MMIO && space != VMIO_SPACE_PIO)
+        return vmio_error_set(err, -EINVAL, "KVM_IOEVENTFD: address space %d", (int)space);
+    struct kvm_ioeventfd k = {
+        .datamatch = datamatch ? data : 0,
+        .addr = addr,
+        .len = len,
+        .fd = fd,
+        .flags = (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+                 (space == VMIO_SPACE_PIO ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+                 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+    };
+    if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &k) < 0)
+        return vmio_error_set(err, -errno, "KVM_IOEVENTFD %s %s 0x%llx width %u: %s",
+                              assign ? "assign" : "deassign",
+                              space == VMIO_SPACE_PIO ? "port" : "MMIO", (unsigned long long)addr,
+                              len, strerror(errno));
+    return 0;
+}
+
+/* KVM_IRQFD (with KVM_IRQFD_FLAG_RESAMPLE for a level-triggered line). */
+static int kvmb_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resample_fd, bool assign,
+                      struct vmio_error *err)
+{
+    struct kvmb_vm *vm = to_vm(b);
+    if (!vm->irqfd)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD");
+    if (assign && resample_fd >= 0 && !vm->resample)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD_RESAMPLE");
+    if (!vm->irqchip)
+        return vmio_error_set(err, -ENXIO, "KVM_IRQFD: the VM has no in-kernel irqchip");
+    struct kvm_irqfd k = {.fd = (uint32_t)fd, .gsi = gsi};
+    if (!assign)
+        k.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    else if (resample_fd >= 0) {
+        k.flags = KVM_IRQFD_FLAG_RESAMPLE;
+        k.resamplefd = (uint32_t)resample_fd;
+    }
+    if (ioctl(vm->vm_fd, KVM_IRQFD, &k) < 0)
+        return vmio_error_set(err, -errno, "KVM_IRQFD %s GSI %u: %s",
+                              assign ? "assign" : "deassign", gsi, strerror(errno));
+    return 0;
 }
 
 static void kvmb_vcpu_free(struct kvmb_vcpu *vcpu);
@@ -436,10 +492,9 @@ static int kvmb_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
         exit->reason = VMIO_EXIT_SHUTDOWN;
         break;
     case KVM_EXIT_SYSTEM_EVENT:
-        exit->reason =
-            run->system_event.type == KVM_SYSTEM_EVENT_RESET      ? VMIO_EXIT_RESET
-            : run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? VMIO_EXIT_POWEROFF
-                                                                  : VMIO_EXIT_SHUTDOWN;
+        exit->reason = run->system_event.type == KVM_SYSTEM_EVENT_RESET      ? VMIO_EXIT_RESET
+                       : run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? VMIO_EXIT_POWEROFF
+                                                                             : VMIO_EXIT_SHUTDOWN;
         exit->code = run->system_event.type;
         break;
     case KVM_EXIT_INTERNAL_ERROR:
@@ -634,6 +689,8 @@ static const struct vmio_backend_ops kvm_ops = {
     .vcpu_set_regs = kvmb_vcpu_set_regs,
     .vcpu_get_sregs = kvmb_vcpu_get_sregs,
     .vcpu_set_sregs = kvmb_vcpu_set_sregs,
+    .ioeventfd = kvmb_ioeventfd,
+    .irqfd = kvmb_irqfd,
 };
 
 static struct vmio_backend kvm_backend = {.ops = &kvm_ops};
