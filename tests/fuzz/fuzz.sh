@@ -1,21 +1,22 @@
 #!/bin/sh
 # Build and run one of vmio's libFuzzer targets with ASan+UBSan.
-#   tests/fuzz/fuzz.sh multiboot|config|bzimage [SECONDS] [extra libFuzzer args...]
+#   tests/fuzz/fuzz.sh multiboot|config|bzimage|virtq [SECONDS] [extra libFuzzer args...]
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
 # No target needs /dev/kvm (`multiboot` and `bzimage` load into plain guest
-# memory). Builds into build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
+# memory, `virtq` parses rings in plain guest memory). Builds into
+# build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
 # tests/fuzz/corpus-<target>/ so the checked-in corpus stays small, and
 # leaves crash-* files in the build dir. Keep a new interesting input by
 # copying it into the corpus (at most ~40 files).
 # The TOML reader has its own target: tests/toml/fuzz.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-target=${1:?usage: fuzz.sh multiboot|config|bzimage [SECONDS]}
+target=${1:?usage: fuzz.sh multiboot|config|bzimage|virtq [SECONDS]}
 secs=${2:-60}
 [ $# -gt 1 ] && shift 2 || shift 1
 case "$target" in
-multiboot | config | bzimage) ;;
-*) echo "fuzz.sh: unknown target '$target' (multiboot, config, bzimage)" >&2; exit 2 ;;
+multiboot | config | bzimage | virtq) ;;
+*) echo "fuzz.sh: unknown target '$target' (multiboot, config, bzimage, virtq)" >&2; exit 2 ;;
 esac
 out=${FUZZ_BUILD:-$root/build-fuzz}
 cc=${CC:-clang}
@@ -24,12 +25,15 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/core/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c "$root"/src/devices/*.c \
-    "$root"/src/decode/*.c "$root"/src/config/*.c \
+    "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c \
+    "$root"/src/devices/*.c "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/host/*.c \
+    "$root"/src/virtio/*.c "$root"/src/machine/*.c \
     -o "$out/fuzz_$target" -lpthread -lm
 cp "$root"/tests/fuzz/corpus-"$target"/* "$out/work-$target/" 2>/dev/null || true
 cd "$out"
 dict=""
 [ "$target" = config ] && dict="-dict=$root/tests/toml/toml.dict"
-exec ./fuzz_"$target" -max_total_time="$secs" -max_len=16384 -timeout=10 $dict "$@" \
+maxlen=16384
+[ "$target" = virtq ] && maxlen=70000 # header + 64 KiB + 4 KiB of guest RAM
+exec ./fuzz_"$target" -max_total_time="$secs" -max_len=$maxlen -timeout=10 $dict "$@" \
     "work-$target"

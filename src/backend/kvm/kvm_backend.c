@@ -298,15 +298,15 @@ static int set_msrs(int fd, unsigned index, struct vmio_error *err)
         {MSR_MTRR_DEF_TYPE, MSR_MTRR_ENABLE_WB, "MTRRdefType"},
     };
     enum { N = sizeof(msrs) / sizeof(msrs[0]) };
-    struct {
-        struct kvm_msrs hdr;
-        struct kvm_msr_entry e[N];
-    } m;
-    memset(&m, 0, sizeof(m));
-    m.hdr.nmsrs = N;
+    /* struct kvm_msrs ends in a flexible array: header and entries in one aligned buffer. */
+    _Alignas(struct kvm_msrs)
+        uint8_t buf[sizeof(struct kvm_msrs) + N * sizeof(struct kvm_msr_entry)];
+    memset(buf, 0, sizeof(buf));
+    struct kvm_msrs *m = (struct kvm_msrs *)buf;
+    m->nmsrs = N;
     for (unsigned i = 0; i < N; i++)
-        m.e[i] = (struct kvm_msr_entry){.index = msrs[i].index, .data = msrs[i].value};
-    int done = ioctl(fd, KVM_SET_MSRS, &m);
+        m->entries[i] = (struct kvm_msr_entry){.index = msrs[i].index, .data = msrs[i].value};
+    int done = ioctl(fd, KVM_SET_MSRS, m);
     if (done < 0)
         return vmio_error_set(err, -errno, "KVM_SET_MSRS on vCPU %u: %s", index, strerror(errno));
     if (done < N)
