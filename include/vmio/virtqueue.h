@@ -35,7 +35,7 @@
  *
  * Memory ordering: the available index is read with acquire semantics before
  * the ring entry and descriptors it publishes; a used element is written
- * before the used index is stored with release semantics; a full fence
+ * before the used index is stored with release semantics; a full barrier
  * separates publishing the used index from reading the driver's
  * interrupt-suppression state, and re-enabling notifications from re-reading
  * the available index (the spec's 2.7.10 / 2.7.7 protocol).
@@ -171,7 +171,7 @@ bool vmio_virtq_needs_interrupt(struct vmio_virtq *q);
  * avail_event to the next entry the device will read (and !@on does
  * nothing: the driver only notifies when it crosses that index); without
  * it, the VIRTQ_USED_F_NO_NOTIFY flag. Turning it on ends with a full
- * fence: call vmio_virtq_has_avail() afterwards to catch a chain made
+ * barrier: call vmio_virtq_has_avail() afterwards to catch a chain made
  * available just before.
  */
 void vmio_virtq_set_notify(struct vmio_virtq *q, bool on);

@@ -222,11 +222,11 @@ static inline void vh_kick(struct vh *h, unsigned q)
     vh_barrier(h);
 }
 
+/* The device's used index, read as a driver does (an acquire load: its buffers are visible). */
 static inline uint16_t vh_used_idx(struct vh *h, unsigned q)
 {
-    uint16_t v;
-    memcpy(&v, vh_host(h, vh_used_gpa(q) + 2, 2), 2);
-    return v;
+    return __atomic_load_n((uint16_t *)(void *)vh_host(h, vh_used_gpa(q) + 2, 2),
+                           __ATOMIC_ACQUIRE);
 }
 
 /* Used element @n (0 = the first ever) of queue @q: its id and length. */
