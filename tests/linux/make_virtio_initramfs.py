@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the virtio tests' initramfs: usage make_virtio_initramfs.py OUTPUT.cpio.gz
+"""Build the virtio tests' initramfs: usage make_virtio_initramfs.py OUTPUT.cpio.gz [BLKBENCH]
 
 The Linux boot test's initramfs (make_initramfs.py: busybox, the /init that
 prints VMIO-INIT markers and powers off) plus the virtio modules of the same
@@ -17,9 +17,10 @@ them and runs the checks the kernel command line asks for:
     rng       /dev/hwrng is virtio_rng and gives 4096 bytes
     console   write a line to /dev/hvc0; with vmio.hvc_in=1 also read one
               line from it and write it back
-    bench     timed reads of /dev/vda with O_DIRECT (see run_virtio.py's
-              bench mode): vmio.bench_mib MiB sequential, vmio.bench_ops
-              random 4 KiB reads; prints VMIO-BENCH lines
+    bench     /bin/vmio-blkbench (BLKBENCH, bench/virtio_blkbench.c: timed
+              O_DIRECT reads of /dev/vda, vmio.bench_mib MiB sequential and
+              vmio.bench_ops random 4 KiB ones; VMIO-BENCH lines), for
+              bench/virtio_bench.py
 
 Every result is a line "VMIO-TEST: ..." on the console (COM1 unless the
 command line says otherwise); run_virtio.py checks them.
@@ -111,7 +112,7 @@ def main():
     a.add_file("bin/busybox", nested.static_busybox(), 0o755)
     for applet in sorted(set(make_initramfs.APPLETS + EXTRA_APPLETS)):
         a.add_symlink("bin/" + applet, "busybox")
-    bench = os.environ.get("VMIO_BLKBENCH")
+    bench = sys.argv[2] if len(sys.argv) > 2 else None
     if bench:
         with open(bench, "rb") as f:
             a.add_file("bin/vmio-blkbench", f.read(), 0o755)
