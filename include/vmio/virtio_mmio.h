@@ -129,6 +129,8 @@ int vmio_virtio_mmio_attach(struct vmio_vm *vm, struct vmio_virtio_device *vdev,
 struct vmio_virtio_mmio_stats {
     bool ioeventfd;        /* QueueNotify goes to eventfds in the hypervisor */
     bool irqfd;            /* interrupts go through an irqfd with resampling */
+    bool reads_mapped;     /* register reads are served by a read-only view: no exit */
+    bool ack_eventfds;     /* InterruptACK writes of 1-3 go to eventfds: no exit */
     uint64_t notify_exits; /* QueueNotify writes that exited to vmio */
     uint64_t kicks;        /* times the I/O thread ran a queue's work */
     uint64_t interrupts;   /* interrupts raised (used buffers, configuration) */

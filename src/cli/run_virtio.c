@@ -152,9 +152,10 @@ void run_virtio_print_stats(const struct run_virtio *v, FILE *out)
         vmio_virtio_mmio_stats(v->transport[i], &t);
         struct vmio_virtio_device *m = vmio_virtio_mmio_model(v->transport[i]);
         fprintf(out,
-                "virtio %s: ioeventfd=%s irqfd=%s kicks=%" PRIu64 " notify_exits=%" PRIu64
-                " interrupts=%" PRIu64 " resamples=%" PRIu64 "%s",
-                m->name, t.ioeventfd ? "on" : "off", t.irqfd ? "on" : "off", t.kicks,
+                "virtio %s: ioeventfd=%s irqfd=%s regview=%s ackfd=%s kicks=%" PRIu64
+                " notify_exits=%" PRIu64 " interrupts=%" PRIu64 " resamples=%" PRIu64 "%s",
+                m->name, t.ioeventfd ? "on" : "off", t.irqfd ? "on" : "off",
+                t.reads_mapped ? "on" : "off", t.ack_eventfds ? "on" : "off", t.kicks,
                 t.notify_exits, t.interrupts, t.resamples, t.needs_reset ? " NEEDS_RESET" : "");
         struct vmio_virtio_blk_stats b;
         struct vmio_virtio_rng_stats r;

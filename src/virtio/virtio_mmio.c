@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "virtio/virtio_mmio_internal.h"
@@ -29,6 +30,9 @@
 #define TRANSPORT_FEATURES                                                                         \
     ((1ULL << VMIO_VIRTIO_F_VERSION_1) | (1ULL << VMIO_VIRTIO_F_INDIRECT_DESC) |                   \
      (1ULL << VMIO_VIRTIO_F_EVENT_IDX))
+/* The register page (one host page: registers at 0x000, config space at 0x100). */
+#define REGS_PAGE 4096u
+
 /* Transport feature bits a model may not offer itself (the transport decides). */
 #define TRANSPORT_RANGE (((1ULL << 50) - 1) & ~((1ULL << 24) - 1))
 
@@ -60,72 +64,67 @@ void vmio_virtio_mmio_stats(struct vmio_device *dev, struct vmio_virtio_mmio_sta
         .interrupts = atomic_load(&t->interrupts),
         .resamples = atomic_load(&t->resamples),
         .bad_accesses = atomic_load(&t->bad_accesses),
+        .reads_mapped = t->regs_mapped,
+        .ack_eventfds = t->ack_watched[2],
         .needs_reset = (atomic_load(&t->status) & VMIO_VIRTIO_STATUS_NEEDS_RESET) != 0,
     };
 }
 
-/* ---- reads ---- */
+/* ---- the register page ---- */
 
-static uint32_t queue_reg(struct vmio_virtio_mmio *t, uint64_t off)
+/*
+ * Publish the selector-dependent registers: DeviceFeatures for
+ * DeviceFeaturesSel, and the selected queue's registers (all 0 for a
+ * selector past the last queue). Register lock held.
+ */
+static void publish_selected(struct vmio_virtio_mmio *t)
 {
-    if (t->queue_sel >= t->nq)
-        return 0;
-    const struct vmio_virtio_queue *q = &t->q[t->queue_sel];
-    switch (off) {
-    case VMIO_VIRTIO_MMIO_QUEUE_NUM_MAX:
-        return VMIO_VIRTIO_QUEUE_MAX_SIZE;
-    case VMIO_VIRTIO_MMIO_QUEUE_READY:
-        return q->ready;
-    case VMIO_VIRTIO_MMIO_QUEUE_DESC_LOW:
-        return (uint32_t)q->desc;
-    case VMIO_VIRTIO_MMIO_QUEUE_DESC_HIGH:
-        return (uint32_t)(q->desc >> 32);
-    case VMIO_VIRTIO_MMIO_QUEUE_DRIVER_LOW:
-        return (uint32_t)q->driver;
-    case VMIO_VIRTIO_MMIO_QUEUE_DRIVER_HIGH:
-        return (uint32_t)(q->driver >> 32);
-    case VMIO_VIRTIO_MMIO_QUEUE_DEVICE_LOW:
-        return (uint32_t)q->device;
-    case VMIO_VIRTIO_MMIO_QUEUE_DEVICE_HIGH:
-        return (uint32_t)(q->device >> 32);
-    default:
-        return 0;
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_DEVICE_FEATURES,
+                        t->dev_feat_sel < 2 ? (uint32_t)(t->offered >> (32 * t->dev_feat_sel)) : 0);
+    static const struct vmio_virtio_queue none;
+    const struct vmio_virtio_queue *q = t->queue_sel < t->nq ? &t->q[t->queue_sel] : &none;
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_NUM_MAX,
+                        t->queue_sel < t->nq ? VMIO_VIRTIO_QUEUE_MAX_SIZE : 0);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_NUM, q->num);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_READY, q->ready);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)q->desc);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(q->desc >> 32));
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_DRIVER_LOW, (uint32_t)q->driver);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_DRIVER_HIGH, (uint32_t)(q->driver >> 32));
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_DEVICE_LOW, (uint32_t)q->device);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(q->device >> 32));
+}
+
+void virtio_mmio_publish_config(struct vmio_virtio_mmio *t)
+{
+    uint8_t *cfg = (uint8_t *)t->regs + VMIO_VIRTIO_MMIO_CONFIG;
+    for (uint32_t off = 0; off < t->vdev->config_size; off += 4) {
+        uint8_t b[4] = {0};
+        unsigned n = t->vdev->config_size - off < 4 ? t->vdev->config_size - off : 4;
+        t->vdev->ops->config_read(t->vdev, off, b, n);
+        uint32_t v =
+            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        __atomic_store_n((uint32_t *)(void *)(cfg + off), v, __ATOMIC_RELEASE);
     }
 }
 
-static uint32_t read_reg(struct vmio_virtio_mmio *t, uint64_t off)
+/* The registers whose value never changes, and the initial state of the rest. */
+static void publish_all(struct vmio_virtio_mmio *t)
 {
-    switch (off) {
-    case VMIO_VIRTIO_MMIO_MAGIC_VALUE:
-        return VMIO_VIRTIO_MMIO_MAGIC;
-    case VMIO_VIRTIO_MMIO_VERSION:
-        return 2;
-    case VMIO_VIRTIO_MMIO_DEVICE_ID:
-        return t->vdev->device_id;
-    case VMIO_VIRTIO_MMIO_VENDOR_ID:
-        return VMIO_VIRTIO_MMIO_VENDOR;
-    case VMIO_VIRTIO_MMIO_INTERRUPT_STATUS:
-        return atomic_load(&t->isr);
-    case VMIO_VIRTIO_MMIO_STATUS:
-        return atomic_load(&t->status);
-    case VMIO_VIRTIO_MMIO_CONFIG_GENERATION:
-        return atomic_load(&t->config_generation);
-    case VMIO_VIRTIO_MMIO_SHM_LEN_LOW:
-    case VMIO_VIRTIO_MMIO_SHM_LEN_HIGH:
-    case VMIO_VIRTIO_MMIO_SHM_BASE_LOW:
-    case VMIO_VIRTIO_MMIO_SHM_BASE_HIGH:
-        return 0xffffffffu; /* no shared memory region: length ~0 */
-    default:
-        break;
-    }
-    pthread_mutex_lock(&t->lock);
-    uint32_t v = 0;
-    if (off == VMIO_VIRTIO_MMIO_DEVICE_FEATURES)
-        v = t->dev_feat_sel < 2 ? (uint32_t)(t->offered >> (32 * t->dev_feat_sel)) : 0;
-    else
-        v = queue_reg(t, off);
-    pthread_mutex_unlock(&t->lock);
-    return v;
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_MAGIC_VALUE, VMIO_VIRTIO_MMIO_MAGIC);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_VERSION, 2);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_DEVICE_ID, t->vdev->device_id);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_VENDOR_ID, VMIO_VIRTIO_MMIO_VENDOR);
+    /* No shared memory region: its length reads as ~0. */
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_SHM_LEN_LOW, 0xffffffffu);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_SHM_LEN_HIGH, 0xffffffffu);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_SHM_BASE_LOW, 0xffffffffu);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_SHM_BASE_HIGH, 0xffffffffu);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_STATUS, atomic_load(&t->status));
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS, atomic_load(&t->isr));
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_CONFIG_GENERATION, atomic_load(&t->config_generation));
+    publish_selected(t);
+    virtio_mmio_publish_config(t);
 }
 
 /* An access to the register area that the spec does not allow: count, log once. */
@@ -141,6 +140,11 @@ static void bad_access(struct vmio_virtio_mmio *t, const char *dir, uint64_t off
     }
 }
 
+/*
+ * A read that exited (no read-only view, or outside it): answered from the
+ * register page, exactly as the view would answer it, except that register
+ * accesses other than aligned 32-bit ones read 0.
+ */
 static int mmio_read(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t *value)
 {
     struct vmio_virtio_mmio *t = to_t(dev);
@@ -148,11 +152,10 @@ static int mmio_read(struct vmio_device *dev, uint64_t off, unsigned width, uint
     if (off >= VMIO_VIRTIO_MMIO_CONFIG) {
         uint64_t c = off - VMIO_VIRTIO_MMIO_CONFIG;
         if (c + width <= t->vdev->config_size) {
-            uint8_t b[8] = {0};
-            t->vdev->ops->config_read(t->vdev, (uint32_t)c, b, width);
+            const uint8_t *p = (const uint8_t *)t->regs + off;
             uint64_t v = 0;
             for (unsigned i = 0; i < width; i++)
-                v |= (uint64_t)b[i] << (8 * i);
+                v |= (uint64_t)__atomic_load_n(p + i, __ATOMIC_ACQUIRE) << (8 * i);
             *value = v;
         }
         return 0;
@@ -161,7 +164,7 @@ static int mmio_read(struct vmio_device *dev, uint64_t off, unsigned width, uint
         bad_access(t, "read", off, width);
         return 0;
     }
-    *value = read_reg(t, off);
+    *value = __atomic_load_n(&t->regs[off / 4], __ATOMIC_ACQUIRE);
     return 0;
 }
 
@@ -198,6 +201,8 @@ static void reset_locked(struct vmio_virtio_mmio *t)
     t->dev_feat_sel = t->drv_feat_sel = t->queue_sel = 0;
     t->driver_features = t->features = 0;
     atomic_store(&t->status, 0);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_STATUS, 0);
+    publish_selected(t);
     virtio_mmio_ack(t, ~0u);
 }
 
@@ -233,6 +238,7 @@ static bool write_status_locked(struct vmio_virtio_mmio *t, uint32_t v)
     bool start = (v & VMIO_VIRTIO_STATUS_DRIVER_OK) && !(old & VMIO_VIRTIO_STATUS_DRIVER_OK) &&
                  !(v & VMIO_VIRTIO_STATUS_NEEDS_RESET);
     atomic_store(&t->status, v);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_STATUS, v);
     if (start && t->vdev->ops->activate) {
         int rc = t->vdev->ops->activate(t->vdev, t->features);
         if (rc < 0) {
@@ -292,6 +298,8 @@ static void write_ready(struct vmio_virtio_mmio *t, uint32_t sel, bool on)
         else
             q->enabled = q->ready = true;
     }
+    if (sel == t->queue_sel)
+        publish_selected(t);
     if (msg[0])
         virtio_mmio_needs_reset(t, true, msg);
     pthread_mutex_unlock(&t->lock);
@@ -310,6 +318,7 @@ static void write_queue_reg(struct vmio_virtio_mmio *t, uint64_t off, uint32_t v
     switch (off) {
     case VMIO_VIRTIO_MMIO_QUEUE_NUM:
         q->num = v > 0xffff ? 0 : (uint16_t)v; /* 0 is refused at QueueReady */
+        publish_selected(t);
         return;
     case VMIO_VIRTIO_MMIO_QUEUE_DESC_LOW:
     case VMIO_VIRTIO_MMIO_QUEUE_DESC_HIGH:
@@ -330,6 +339,7 @@ static void write_queue_reg(struct vmio_virtio_mmio *t, uint64_t off, uint32_t v
         *addr = (*addr & 0xffffffffULL) | ((uint64_t)v << 32);
     else
         *addr = (*addr & ~0xffffffffULL) | v;
+    publish_selected(t);
 }
 
 static int mmio_write(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t value)
@@ -377,6 +387,7 @@ static int mmio_write(struct vmio_device *dev, uint64_t off, unsigned width, uin
     switch (off) {
     case VMIO_VIRTIO_MMIO_DEVICE_FEATURES_SEL:
         t->dev_feat_sel = v;
+        publish_selected(t);
         break;
     case VMIO_VIRTIO_MMIO_DRIVER_FEATURES:
         /* Fixed once FEATURES_OK is set (the spec forbids later changes: ignored). */
@@ -391,6 +402,7 @@ static int mmio_write(struct vmio_device *dev, uint64_t off, unsigned width, uin
         break;
     case VMIO_VIRTIO_MMIO_QUEUE_SEL:
         t->queue_sel = v;
+        publish_selected(t);
         break;
     default:
         write_queue_reg(t, off, v); /* and the read-only or unknown offsets: ignored */
@@ -401,6 +413,24 @@ static int mmio_write(struct vmio_device *dev, uint64_t off, unsigned width, uin
 }
 
 /* ---- life ---- */
+
+/* The InterruptACK eventfds: off the I/O thread, out of the hypervisor, closed. */
+static void teardown_acks(struct vmio_virtio_mmio *t)
+{
+    for (unsigned k = 0; k < 3; k++) {
+        if (t->ack_watched[k])
+            vmio_iothread_remove(t->io, t->ack_fd[k]);
+        if (t->ack_ioeventfd[k]) {
+            uint64_t match = k + 1;
+            vmio_vm_ioeventfd(t->vm, VMIO_SPACE_MMIO, t->base + VMIO_VIRTIO_MMIO_INTERRUPT_ACK, 4,
+                              &match, t->ack_fd[k], false, NULL);
+        }
+        if (t->ack_fd[k] >= 0)
+            close(t->ack_fd[k]);
+        t->ack_fd[k] = -1;
+        t->ack_watched[k] = t->ack_ioeventfd[k] = false;
+    }
+}
 
 /* Undo what attach set up (whatever got that far) and free @t and its model. */
 static void teardown(struct vmio_virtio_mmio *t)
@@ -415,6 +445,7 @@ static void teardown(struct vmio_virtio_mmio *t)
                               &match, q->kick_fd, false, NULL);
         }
     }
+    teardown_acks(t);
     if (t->resample_watched)
         vmio_iothread_remove(t->io, t->resample_fd);
     if (t->irqfd)
@@ -435,6 +466,8 @@ static void teardown(struct vmio_virtio_mmio *t)
         close(t->irq_fd);
     if (t->resample_fd >= 0)
         close(t->resample_fd);
+    if (t->regs && !t->regs_mapped) /* a mapped view is the VM's: unmapped after its slot */
+        munmap(t->regs, REGS_PAGE);
     pthread_mutex_destroy(&t->irq_lock);
     pthread_mutex_destroy(&t->lock);
     free(t);
@@ -472,6 +505,31 @@ static void setup_ioeventfds(struct vmio_virtio_mmio *t)
     }
 }
 
+/*
+ * InterruptACK without an exit: with the irqfd (whose resampling is the EOI
+ * hook), writes of 1, 2 and 3 go to eventfds the I/O thread applies (see
+ * virtio_mmio_internal.h for why no ACK can clear a newer bit). All three or
+ * none; other values still exit.
+ */
+static void setup_acks(struct vmio_virtio_mmio *t)
+{
+    for (unsigned k = 0; k < 3; k++) {
+        uint64_t match = k + 1;
+        t->ack_fd[k] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (t->ack_fd[k] < 0)
+            break;
+        if (vmio_vm_ioeventfd(t->vm, VMIO_SPACE_MMIO, t->base + VMIO_VIRTIO_MMIO_INTERRUPT_ACK, 4,
+                              &match, t->ack_fd[k], true, NULL) < 0)
+            break;
+        t->ack_ioeventfd[k] = true;
+        if (vmio_iothread_add(t->io, t->ack_fd[k], EPOLLIN, virtio_mmio_on_ack, t, NULL) < 0)
+            break;
+        t->ack_watched[k] = true;
+    }
+    if (!t->ack_watched[2])
+        teardown_acks(t);
+}
+
 /* The interrupt path: an irqfd with resampling, else vmio_vm_set_irq(). */
 static int setup_irqfd(struct vmio_virtio_mmio *t, struct vmio_error *err)
 {
@@ -483,6 +541,7 @@ static int setup_irqfd(struct vmio_virtio_mmio *t, struct vmio_error *err)
         close(t->irq_fd);
         close(t->resample_fd);
         t->irq_fd = t->resample_fd = -1;
+        t->ack_fd[0] = t->ack_fd[1] = t->ack_fd[2] = -1;
         return 0; /* fallback */
     }
     t->irqfd = true;
@@ -536,6 +595,7 @@ int vmio_virtio_mmio_attach(struct vmio_vm *vm, struct vmio_virtio_device *vdev,
     t->nq = vdev->num_queues;
     t->offered = (vdev->features & ~TRANSPORT_RANGE) | TRANSPORT_FEATURES;
     t->irq_fd = t->resample_fd = -1;
+    t->ack_fd[0] = t->ack_fd[1] = t->ack_fd[2] = -1;
     pthread_mutex_init(&t->lock, NULL);
     pthread_mutex_init(&t->irq_lock, NULL);
     atomic_init(&t->status, 0);
@@ -549,6 +609,11 @@ int vmio_virtio_mmio_attach(struct vmio_vm *vm, struct vmio_virtio_device *vdev,
     for (unsigned i = 0; i < t->nq; i++)
         pthread_mutex_init(&t->q[i].lock, NULL);
     vdev->transport = t;
+    t->regs = mmap(NULL, REGS_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (t->regs == MAP_FAILED) {
+        t->regs = NULL;
+        rc = vmio_error_set(err, -errno, "%s: register page: %s", name, strerror(errno));
+    }
 
     for (unsigned i = 0; i < t->nq && rc == 0; i++) {
         struct vmio_virtio_queue *q = &t->q[i];
@@ -563,11 +628,22 @@ int vmio_virtio_mmio_attach(struct vmio_vm *vm, struct vmio_virtio_device *vdev,
         setup_ioeventfds(t);
     if (rc == 0 && !cfg->no_irqfd)
         rc = setup_irqfd(t, err);
+    if (rc == 0 && t->irqfd && t->q[0].ioeventfd)
+        setup_acks(t);
+    if (rc == 0)
+        publish_all(t);
     if (rc == 0)
         rc = vmio_vm_add_device(vm, VMIO_SPACE_MMIO, &t->dev, t->base, VMIO_VIRTIO_MMIO_SIZE, err);
     if (rc < 0) {
         teardown(t);
         return rc;
+    }
+    /* Reads without exits: the page as a read-only view (falls back quietly to exits). */
+    if (!cfg->no_ioeventfd && !(t->base & (REGS_PAGE - 1))) {
+        char view[80];
+        snprintf(view, sizeof(view), "%s registers", name);
+        t->regs_mapped =
+            vmio_vm_map_device_view(vm, &t->dev, t->base, REGS_PAGE, t->regs, view, NULL) == 0;
     }
     if (out)
         *out = &t->dev;

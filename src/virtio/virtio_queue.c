@@ -32,36 +32,56 @@ static void drain(int fd)
         ;
 }
 
+/* Apply every InterruptACK that arrived as an eventfd. irq_lock held. */
+static void apply_acks_locked(struct vmio_virtio_mmio *t)
+{
+    for (unsigned k = 0; k < 3; k++) {
+        uint64_t n;
+        if (t->ack_fd[k] >= 0 && read(t->ack_fd[k], &n, sizeof(n)) == (ssize_t)sizeof(n) && n)
+            atomic_fetch_and(&t->isr, ~(k + 1u));
+    }
+}
+
+/* InterruptStatus changed to @isr: publish it (irq_lock held). */
+static void publish_isr(struct vmio_virtio_mmio *t)
+{
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS, atomic_load(&t->isr));
+}
+
 void virtio_mmio_raise(struct vmio_virtio_mmio *t, unsigned bits)
 {
     atomic_fetch_add(&t->interrupts, 1);
-    if (t->irqfd) {
-        atomic_fetch_or(&t->isr, bits);
-        virtio_mmio_signal(t->irq_fd);
-        return;
-    }
     pthread_mutex_lock(&t->irq_lock);
+    apply_acks_locked(t);
     atomic_fetch_or(&t->isr, bits);
-    if (!t->line) {
+    publish_isr(t);
+    if (!t->irqfd && !t->line) {
         t->line = true;
         vmio_vm_set_irq(t->vm, t->gsi, 1);
     }
     pthread_mutex_unlock(&t->irq_lock);
+    if (t->irqfd)
+        virtio_mmio_signal(t->irq_fd);
 }
 
 void virtio_mmio_ack(struct vmio_virtio_mmio *t, unsigned bits)
 {
-    if (t->irqfd) { /* the hypervisor lowers the line at the EOI; resampling re-asserts */
-        atomic_fetch_and(&t->isr, ~bits);
-        return;
-    }
     pthread_mutex_lock(&t->irq_lock);
+    apply_acks_locked(t);
     unsigned now = atomic_fetch_and(&t->isr, ~bits) & ~bits;
-    if (now == 0 && t->line) {
+    publish_isr(t);
+    /* With the irqfd the hypervisor lowers the line at the EOI; resampling re-asserts. */
+    if (!t->irqfd && now == 0 && t->line) {
         t->line = false;
         vmio_vm_set_irq(t->vm, t->gsi, 0);
     }
     pthread_mutex_unlock(&t->irq_lock);
+}
+
+void virtio_mmio_on_ack(void *ctx, int fd, uint32_t events)
+{
+    (void)fd, (void)events;
+    virtio_mmio_ack(ctx, 0); /* applies the pending eventfd ACKs */
 }
 
 void virtio_mmio_on_resample(void *ctx, int fd, uint32_t events)
@@ -69,7 +89,12 @@ void virtio_mmio_on_resample(void *ctx, int fd, uint32_t events)
     (void)events;
     struct vmio_virtio_mmio *t = ctx;
     drain(fd);
-    if (atomic_load(&t->isr)) {
+    pthread_mutex_lock(&t->irq_lock);
+    apply_acks_locked(t);
+    publish_isr(t);
+    unsigned isr = atomic_load(&t->isr);
+    pthread_mutex_unlock(&t->irq_lock);
+    if (isr) {
         atomic_fetch_add(&t->resamples, 1);
         virtio_mmio_signal(t->irq_fd);
     }
@@ -81,8 +106,13 @@ void virtio_mmio_needs_reset(struct vmio_virtio_mmio *t, bool locked, const char
         pthread_mutex_lock(&t->lock);
     unsigned old = atomic_load(&t->status);
     bool first = !(old & VMIO_VIRTIO_STATUS_NEEDS_RESET);
-    if (first)
+    if (first) {
         atomic_store(&t->status, old | VMIO_VIRTIO_STATUS_NEEDS_RESET);
+        virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_STATUS, old | VMIO_VIRTIO_STATUS_NEEDS_RESET);
+        if (old & VMIO_VIRTIO_STATUS_DRIVER_OK)
+            virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_CONFIG_GENERATION,
+                                atomic_fetch_add(&t->config_generation, 1) + 1);
+    }
     if (!locked)
         pthread_mutex_unlock(&t->lock);
     if (!first)
@@ -92,10 +122,8 @@ void virtio_mmio_needs_reset(struct vmio_virtio_mmio *t, bool locked, const char
             "processes nothing until the driver resets it\n",
             t->dev.name, (unsigned long long)t->base, msg);
     fflush(t->log);
-    if (old & VMIO_VIRTIO_STATUS_DRIVER_OK) {
-        atomic_fetch_add(&t->config_generation, 1);
+    if (old & VMIO_VIRTIO_STATUS_DRIVER_OK)
         virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_CONFIG);
-    }
 }
 
 /* Whether the driver lets the device work: DRIVER_OK, not broken, not failed. */
@@ -197,7 +225,11 @@ void vmio_virtio_config_changed(struct vmio_virtio_device *d)
     struct vmio_virtio_mmio *t = d->transport;
     if (!t)
         return;
-    atomic_fetch_add(&t->config_generation, 1);
+    pthread_mutex_lock(&t->lock);
+    virtio_mmio_publish_config(t);
+    virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_CONFIG_GENERATION,
+                        atomic_fetch_add(&t->config_generation, 1) + 1);
+    pthread_mutex_unlock(&t->lock);
     if (atomic_load(&t->status) & VMIO_VIRTIO_STATUS_DRIVER_OK)
         virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_CONFIG);
 }

@@ -546,16 +546,26 @@ static void test_fast_path(void **state)
     vmio_virtio_mmio_stats(f.dev, &st);
     assert_true(st.ioeventfd);
     assert_true(st.irqfd);
-    /* One ioeventfd per queue on QueueNotify, with the queue index as datamatch. */
-    assert_int_equal(vmio_fake_ioeventfd_count(f.m.fake), 2);
-    for (int i = 0; i < 2; i++) {
+    assert_true(st.reads_mapped);
+    assert_true(st.ack_eventfds);
+    /*
+     * One ioeventfd per queue on QueueNotify, with the queue index as
+     * datamatch, and three on InterruptACK (values 1, 2, 3).
+     */
+    assert_int_equal(vmio_fake_ioeventfd_count(f.m.fake), 5);
+    unsigned notify = 0, ack = 0;
+    for (int i = 0; i < 5; i++) {
         struct vmio_fake_ioeventfd ev;
         assert_int_equal(vmio_fake_ioeventfd_at(f.m.fake, (unsigned)i, &ev), 0);
-        assert_int_equal(ev.addr, BASE + VMIO_VIRTIO_MMIO_QUEUE_NOTIFY);
         assert_int_equal(ev.len, 4);
         assert_true(ev.datamatch);
-        assert_true(ev.data < 2);
+        if (ev.addr == BASE + VMIO_VIRTIO_MMIO_QUEUE_NOTIFY)
+            notify |= 1u << ev.data;
+        else if (ev.addr == BASE + VMIO_VIRTIO_MMIO_INTERRUPT_ACK)
+            ack |= 1u << ev.data;
     }
+    assert_int_equal(notify, 0x3);
+    assert_int_equal(ack, 0xe);
     struct vmio_fake_irqfd irqfd;
     assert_int_equal(vmio_fake_irqfd_get(f.m.fake, GSI, &irqfd), 0);
     assert_true(irqfd.assigned);
@@ -614,6 +624,136 @@ static void test_fast_path(void **state)
     vmio_virtio_mmio_stats(f.dev, &st);
     assert_int_equal(st.resamples, 1);
     assert_int_equal(st.interrupts, 2);
+    fx_fini(&f);
+}
+
+/* The fake's read-only memory slot over BASE, and the host memory behind it. */
+static const uint32_t *view(struct fx *f)
+{
+    for (unsigned i = 0; i < VMIO_FAKE_MAX_SLOTS; i++) {
+        struct vmio_fake_slot sl;
+        if (vmio_fake_slot(f->m.fake, i, &sl) == 0 && sl.gpa == BASE) {
+            assert_int_equal(sl.size, 4096);
+            assert_true(sl.readonly);
+            return sl.host;
+        }
+    }
+    return NULL;
+}
+
+static uint32_t view_reg(struct fx *f, uint64_t off)
+{
+    return __atomic_load_n(&view(f)[off / 4], __ATOMIC_ACQUIRE);
+}
+
+static void test_register_view(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, false, false);
+    /* Guest reads come from a read-only slot over the window, kept current. */
+    assert_non_null(view(&f));
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_MAGIC_VALUE), VMIO_VIRTIO_MMIO_MAGIC);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_DEVICE_ID), ECHO_ID);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_CONFIG), 0x13121110);
+    const struct vmio_guest_mem *mem = vmio_vm_memory(f.m.vm);
+    assert_null(vmio_guest_mem_to_host(mem, BASE, 4)); /* never a DMA target */
+    const struct vmio_mem_region *r = NULL;
+    for (unsigned i = 0; i < vmio_guest_mem_count(mem); i++)
+        if (vmio_guest_mem_at(mem, i)->gpa == BASE)
+            r = vmio_guest_mem_at(mem, i);
+    assert_non_null(r);
+    assert_string_equal(r->name, "echo registers");
+    wr(&f, VMIO_VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_DEVICE_FEATURES), 1); /* VERSION_1 */
+    wr(&f, VMIO_VIRTIO_MMIO_QUEUE_SEL, 1);
+    wr(&f, VMIO_VIRTIO_MMIO_QUEUE_DESC_HIGH, 0x77);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_QUEUE_DESC_HIGH), 0x77);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_QUEUE_NUM_MAX), VMIO_VIRTIO_QUEUE_MAX_SIZE);
+    wr(&f, VMIO_VIRTIO_MMIO_QUEUE_SEL, 0);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_QUEUE_DESC_HIGH), 0);
+    wr(&f, VMIO_VIRTIO_MMIO_QUEUE_SEL, 5);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+    /* Status, interrupt status and generation follow the device. */
+    fake_vm_vcpu(&f.m, 0);
+    start(&f);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_STATUS), 0xf);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_QUEUE_READY), 1);
+    ping(&f);
+    notify_from_vcpu(&f, 0);
+    work_done(&f);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS), VMIO_VIRTIO_MMIO_INT_VRING);
+    /* The guest's ACK of 1 goes to an eventfd: no exit, applied on the I/O thread. */
+    uint64_t exits = transport_exits(&f);
+    vmio_fake_push_io(f.m.fake, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 4,
+                      BASE + VMIO_VIRTIO_MMIO_INTERRUPT_ACK, 1);
+    vmio_fake_push_kind(f.m.fake, 0, VMIO_FAKE_HLT, 0);
+    assert_int_equal(fake_vm_run(&f.m, 0, 0).reason, VMIO_EXIT_HLT);
+    io_barrier(&f);
+    assert_int_equal(transport_exits(&f), exits);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+    /* Other values exit and are applied at once. */
+    vmio_virtio_config_changed(&f.e->vdev);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_CONFIG_GENERATION), 1);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS), VMIO_VIRTIO_MMIO_INT_CONFIG);
+    vmio_fake_push_io(f.m.fake, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 4,
+                      BASE + VMIO_VIRTIO_MMIO_INTERRUPT_ACK, 7);
+    vmio_fake_push_kind(f.m.fake, 0, VMIO_FAKE_HLT, 0);
+    assert_int_equal(fake_vm_run(&f.m, 0, 0).reason, VMIO_EXIT_HLT);
+    assert_int_equal(transport_exits(&f), exits + 1);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+    wr(&f, VMIO_VIRTIO_MMIO_STATUS, 0);
+    assert_int_equal(view_reg(&f, VMIO_VIRTIO_MMIO_STATUS), 0);
+    fx_fini(&f);
+
+    /* Without the fast paths (or off a page boundary) there is no view. */
+    fx_init(&f, true, true);
+    assert_null(view(&f));
+    struct vmio_virtio_mmio_stats st;
+    vmio_virtio_mmio_stats(f.dev, &st);
+    assert_false(st.reads_mapped);
+    assert_false(st.ack_eventfds);
+    assert_int_equal(rd(&f, VMIO_VIRTIO_MMIO_MAGIC_VALUE), VMIO_VIRTIO_MMIO_MAGIC);
+    fx_fini(&f);
+}
+
+/*
+ * An ACK that arrives (as an eventfd) while the device is still publishing
+ * used buffers is applied before the bit that announces them is set: the
+ * bit survives, nothing is lost.
+ */
+static void test_ack_before_raise(void **state)
+{
+    (void)state;
+    struct fx f;
+    fx_init(&f, false, false);
+    fake_vm_vcpu(&f.m, 0);
+    start(&f);
+    ping(&f);
+    notify_from_vcpu(&f, 0);
+    work_done(&f);
+    assert_int_equal(rd(&f, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS), 1);
+    /* The model works on new buffers (held), and the guest ACKs the old interrupt meanwhile. */
+    pthread_mutex_lock(&f.e->m);
+    f.e->hold = true;
+    pthread_mutex_unlock(&f.e->m);
+    ping(&f);
+    vmio_virtio_kick(&f.e->vdev, 0);
+    pthread_mutex_lock(&f.e->m);
+    while (!f.e->inside)
+        pthread_cond_wait(&f.e->cv, &f.e->m);
+    pthread_mutex_unlock(&f.e->m);
+    vmio_fake_push_io(f.m.fake, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 4,
+                      BASE + VMIO_VIRTIO_MMIO_INTERRUPT_ACK, 1);
+    vmio_fake_push_kind(f.m.fake, 0, VMIO_FAKE_HLT, 0);
+    assert_int_equal(fake_vm_run(&f.m, 0, 0).reason, VMIO_EXIT_HLT);
+    pthread_mutex_lock(&f.e->m);
+    f.e->hold = false;
+    pthread_cond_broadcast(&f.e->cv);
+    pthread_mutex_unlock(&f.e->m);
+    work_done(&f);
+    io_barrier(&f); /* and the ACK's own callback, if it runs after */
+    assert_int_equal(rd(&f, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS), VMIO_VIRTIO_MMIO_INT_VRING);
     fx_fini(&f);
 }
 
@@ -878,6 +1018,8 @@ int main(void)
         cmocka_unit_test(test_feature_negotiation),
         cmocka_unit_test(test_queue_setup),
         cmocka_unit_test(test_fast_path),
+        cmocka_unit_test(test_register_view),
+        cmocka_unit_test(test_ack_before_raise),
         cmocka_unit_test(test_teardown_unregisters),
         cmocka_unit_test(test_fallback_path),
         cmocka_unit_test(test_broken_ring_needs_reset),
