@@ -214,9 +214,12 @@ const char *vmio_config_backing_name(const struct vmio_cfg_pt_device *pt);
  * Errors: -ENOTSUP with a message naming the reason: another architecture
  * ("...: this VM is for aarch64 (decided by ...); this x86_64 host cannot
  * run it"), or a feature vmio does not implement (more
- * than 4 RAM regions, BIOS/UEFI boot, disks, interrupt or port pass-through,
+ * than 4 RAM regions, BIOS/UEFI boot, interrupt or port pass-through,
  * device-tree node references; more than one vCPU
- * without interrupt_mode = "emulated", whose local APICs start them).
+ * without interrupt_mode = "emulated", whose local APICs start them), or
+ * virtio devices it cannot wire (without interrupt_mode = "emulated", an
+ * irq_id outside 16-23 or shared, a VirtioBlk without kernel.disk_path or
+ * more than one, kernel.disk_path without a VirtioBlk, more than 8).
  */
 int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err);
 
