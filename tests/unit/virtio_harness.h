@@ -225,8 +225,7 @@ static inline void vh_kick(struct vh *h, unsigned q)
 /* The device's used index, read as a driver does (an acquire load: its buffers are visible). */
 static inline uint16_t vh_used_idx(struct vh *h, unsigned q)
 {
-    return __atomic_load_n((uint16_t *)(void *)vh_host(h, vh_used_gpa(q) + 2, 2),
-                           __ATOMIC_ACQUIRE);
+    return __atomic_load_n((uint16_t *)(void *)vh_host(h, vh_used_gpa(q) + 2, 2), __ATOMIC_ACQUIRE);
 }
 
 /* Used element @n (0 = the first ever) of queue @q: its id and length. */
