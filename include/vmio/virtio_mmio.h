@@ -4,7 +4,8 @@
  * bus and one level-triggered interrupt line.
  *
  * Registers (offsets in the window; 32-bit, aligned accesses as the spec
- * requires; any other access to 0x000-0x0ff reads 0 and is ignored):
+ * requires; any other access to 0x000-0x0ff that exits reads 0 and is
+ * ignored):
  *   0x000 MagicValue "virt"   0x004 Version 2        0x008 DeviceID
  *   0x00c VendorID "VMIO"     0x010 DeviceFeatures   0x014 DeviceFeaturesSel
  *   0x020 DriverFeatures      0x024 DriverFeaturesSel
@@ -25,6 +26,13 @@
  * log line, a configuration-change interrupt) sticks until the reset, and
  * while it is set no queue is processed. FAILED stops processing too.
  *
+ * Register reads: every register's current value (and the config space) is
+ * kept in one host page. Exits are answered from it; by default (unless
+ * cfg->no_ioeventfd, the backend lacks read-only memory, or the window is
+ * not 4 KiB aligned) the VM also maps it read-only over the window
+ * (vmio_vm_map_device_view()), so guest reads cost no exit while writes
+ * still exit or reach an ioeventfd.
+ *
  * Notifications: each queue has an eventfd. By default it is registered with
  * the hypervisor for QueueNotify with the queue index as datamatch
  * (KVM_IOEVENTFD), so a notification costs no exit to vmio; otherwise (the
@@ -36,14 +44,17 @@
  * with a resample eventfd (KVM_IRQFD_FLAG_RESAMPLE): raising an interrupt
  * sets the status bit and writes the irqfd; after the guest's EOI the
  * hypervisor lowers the line and signals the resample fd, and the I/O thread
- * writes the irqfd again if InterruptStatus is still non-zero. Otherwise
- * (no irqfd with resampling, or cfg->no_irqfd) the line follows
- * InterruptStatus != 0 through vmio_vm_set_irq().
+ * writes the irqfd again if InterruptStatus is still non-zero. With the irqfd
+ * and ioeventfds, InterruptACK writes of 1, 2 and 3 go to eventfds too (no
+ * exit), applied on the I/O thread before any new bit is set or a resample
+ * looks. Otherwise (no irqfd with resampling, or cfg->no_irqfd) the line
+ * follows InterruptStatus != 0 through vmio_vm_set_irq() and ACKs exit.
+ * With every fast path a request costs no exit to vmio at all.
  *
  * Locks: each queue has a lock (held by the I/O thread while the model works
- * on it); the register file has one; InterruptStatus and Status are atomics
- * read without a lock. Order: queue locks (by index) before the register
- * lock; the interrupt lock (fallback path) is a leaf.
+ * on it); the register file has one; InterruptStatus changes under the
+ * interrupt lock (a leaf). Order: queue locks (by index) before the
+ * register lock before the interrupt lock.
  */
 #ifndef VMIO_VIRTIO_MMIO_H
 #define VMIO_VIRTIO_MMIO_H
@@ -102,8 +113,8 @@ struct vmio_virtio_mmio_config {
     uint64_t base; /* window start (4-byte aligned); the window is VMIO_VIRTIO_MMIO_SIZE */
     unsigned gsi;  /* the interrupt line (level-triggered, active-high) */
     struct vmio_iothread *io; /* runs the device's work; borrowed: must outlive the VM */
-    bool no_ioeventfd;        /* QueueNotify always exits (the fallback path) */
-    bool no_irqfd;            /* interrupts through vmio_vm_set_irq() (the fallback path) */
+    bool no_ioeventfd;        /* QueueNotify and register reads exit (the fallback path) */
+    bool no_irqfd;            /* interrupts through vmio_vm_set_irq(), ACKs exit (fallback) */
     FILE *log;                /* DEVICE_NEEDS_RESET lines; NULL = stderr */
 };
 
