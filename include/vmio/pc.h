@@ -102,8 +102,8 @@ struct vmio_pc_virtio {
 /* How the devices run. */
 struct vmio_pc_virtio_options {
     struct vmio_iothread *io; /* their work (borrowed: stop it before destroying the VM) */
-    bool no_ioeventfd;        /* QueueNotify exits to vmio (the fallback path) */
-    bool no_irqfd;            /* interrupts through vmio_vm_set_irq() (the fallback path) */
+    bool no_ioeventfd;        /* QueueNotify and register reads exit to vmio (fallback path) */
+    bool no_irqfd;            /* interrupts through vmio_vm_set_irq(), ACKs exit (fallback) */
     FILE *log;                /* DEVICE_NEEDS_RESET and host I/O error lines; NULL = stderr */
 };
 
