@@ -22,8 +22,13 @@
  * With an interrupt controller (--irqchip, or interrupt_mode = "emulated"),
  * an input pump thread pulls stdio input into the serial UART while the vCPU
  * runs, so a guest sleeping in HLT gets its receive interrupt.
- * Invariant: every host resource (chardev, config, the VM, the pump thread)
- * is released on every path.
+ * Linux guests may have virtio devices (--disk, --rng, --console virtio;
+ * run_virtio.c): virtio-mmio transports in the PC's slots, listed in the
+ * DSDT, their work on an I/O thread that runs exactly while the vCPUs do.
+ * With --console virtio the --serial backend is hvc0's and COM1 only writes
+ * to the same place (it takes no input).
+ * Invariant: every host resource (chardevs, config, the VM, the pump and I/O
+ * threads) is released on every path.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +44,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run_virtio.h"
 #include "demo_embed.h"
 #include "vmio/boot.h"
 #include "vmio/chardev.h"
@@ -56,6 +62,7 @@
 #define MAX_INITRD_SIZE (2048u << 20)
 #define LINUX_DEFAULT_MEM (256ull << 20)
 #define LINUX_DEFAULT_CMDLINE "console=ttyS0"
+#define LINUX_VIRTIO_CONSOLE_CMDLINE "console=hvc0"
 #define VMIO_RUN_MAX_CPUS 64 /* as base.cpu_num */
 /* --mem: a page multiple from 2 MiB (multiboot images load at 1 MiB) to 1 TiB. */
 #define VMIO_RUN_MIN_MEM (2ull << 20)
@@ -79,6 +86,7 @@ struct run_options {
     uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
     bool stall_exit;    /* --on-stall exit */
     bool no_coalesce;   /* --coalesce off */
+    struct run_virtio virtio; /* --disk, --rng, --console virtio, --no-ioeventfd, --no-irqfd */
 };
 
 static void run_usage(FILE *out)
@@ -115,6 +123,19 @@ static void run_usage(FILE *out)
             "  --cpus N                vCPUs, 1-64 (default 1; not with a config: it uses\n"
             "                          base.cpu_num); N > 1 implies --irqchip; vCPU 0 boots,\n"
             "                          the others wait for its INIT/SIPI\n"
+            "Linux guests (virtio-mmio devices, up to 8, found through the ACPI DSDT):\n"
+            "  --disk PATH[,ro]        a raw disk image as virtio-blk (vda, vdb, ... in order;\n"
+            "                          ,ro: read-only); repeatable\n"
+            "  --rng                   virtio-rng (entropy from the host's getrandom)\n"
+            "  --console uart|virtio   where --serial goes: COM1 (default) or virtio-console\n"
+            "                          (hvc0; the default command line becomes console=hvc0;\n"
+            "                          COM1 then only writes to the same place)\n"
+            "  --no-ioeventfd          queue notifications and register reads exit to vmio\n"
+            "                          (instead of eventfds in KVM and a read-only view of\n"
+            "                          the registers: the fallback path)\n"
+            "  --no-irqfd              virtio interrupts through KVM_IRQ_LINE and every\n"
+            "                          InterruptACK exits (instead of an irqfd and ACK\n"
+            "                          eventfds: the fallback path)\n"
             "\n"
             "exit status (from the first vCPU that stops; the others are then stopped):\n"
             "(v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts\n"
@@ -268,7 +289,12 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_STALL_TIMEOUT,
         OPT_ON_STALL,
         OPT_COALESCE,
-        OPT_ALLOW_OUTSIDE
+        OPT_ALLOW_OUTSIDE,
+        OPT_DISK,
+        OPT_RNG,
+        OPT_CONSOLE,
+        OPT_NO_IOEVENTFD,
+        OPT_NO_IRQFD
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -287,6 +313,11 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"on-stall", required_argument, NULL, OPT_ON_STALL},
         {"coalesce", required_argument, NULL, OPT_COALESCE},
         {"allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE},
+        {"disk", required_argument, NULL, OPT_DISK},
+        {"rng", no_argument, NULL, OPT_RNG},
+        {"console", required_argument, NULL, OPT_CONSOLE},
+        {"no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD},
+        {"no-irqfd", no_argument, NULL, OPT_NO_IRQFD},
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.serial = "stdio",
@@ -350,6 +381,24 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case OPT_ALLOW_OUTSIDE:
             o->allow_outside_paths = true;
+            break;
+        case OPT_DISK:
+            if (run_virtio_disk(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case OPT_RNG:
+            if (run_virtio_rng(&o->virtio) < 0)
+                return -EINVAL;
+            break;
+        case OPT_CONSOLE:
+            if (run_virtio_console(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case OPT_NO_IOEVENTFD:
+            o->virtio.no_ioeventfd = true;
+            break;
+        case OPT_NO_IRQFD:
+            o->virtio.no_irqfd = true;
             break;
         case OPT_STATS:
             o->stats = true;
@@ -422,6 +471,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                         "devices.interrupt_mode = \"emulated\" in it\n");
         return -EINVAL;
     }
+    if (o->config && run_virtio_any(&o->virtio)) {
+        fprintf(stderr, "vmio run: --disk, --rng and --console virtio do not apply to a config: "
+                        "list the devices in devices.emu_devices (docs/config.md)\n");
+        return -EINVAL;
+    }
+    if (run_virtio_finish(&o->virtio) < 0)
+        return -EINVAL;
     return validate_run_options(o);
 }
 
@@ -540,6 +596,18 @@ static int pin_vcpu(void *ctx, unsigned index, struct vmio_error *err)
     return 0;
 }
 
+/*
+ * The host side of a run: the chardevs and the virtio devices. With
+ * --console virtio, serial is hvc0's and com1 an output-only stdio chardev on
+ * the same stdout (or serial itself for file: and none, which have no input);
+ * otherwise both are the same.
+ */
+struct run_ctx {
+    struct chardev *serial;
+    struct chardev *com1;
+    struct run_virtio *virtio;
+};
+
 /* How vCPU 0 starts: the multiboot machine state, or Linux's 64-bit entry. */
 struct boot_plan {
     bool linux_kernel;
@@ -560,7 +628,7 @@ static void prefix_error(struct vmio_error *err, const char *file)
  * irqchip) and load the bzImage @img (o->image names it), o->initrd and the
  * command line (default LINUX_DEFAULT_CMDLINE).
  */
-static int add_linux(const struct run_options *o, struct chardev *serial, unsigned ncpus,
+static int add_linux(const struct run_options *o, struct run_ctx *rc, unsigned ncpus,
                      const uint8_t *img, size_t img_size, struct vmio_vm *vm,
                      struct boot_plan *plan, struct vmio_error *err)
 {
@@ -568,15 +636,21 @@ static int add_linux(const struct run_options *o, struct chardev *serial, unsign
     size_t initrd_size = 0;
     if (o->initrd && vmio_read_file(o->initrd, MAX_INITRD_SIZE, &initrd, &initrd_size, err) < 0)
         return VMIO_STATUS_USAGE;
-    struct vmio_pc_config pc = {.cpus = ncpus, .serial = serial, .debugcon = stdout};
+    struct vmio_pc_config pc = {.cpus = ncpus, .serial = rc->com1, .debugcon = stdout};
     struct vmio_pc_info info;
     int status = VMIO_STATUS_USAGE;
-    if (vmio_pc_build(vm, &pc, &info, err) == 0) {
+    const char *cmdline = o->cmdline            ? o->cmdline
+                          : rc->virtio->console ? LINUX_VIRTIO_CONSOLE_CMDLINE
+                                                : LINUX_DEFAULT_CMDLINE;
+    int vrc = run_virtio_attach(rc->virtio, vm, rc->serial, err);
+    pc.extra_devices = rc->virtio->acpi;
+    pc.extra_count = rc->virtio->n;
+    if (vrc == 0 && vmio_pc_build(vm, &pc, &info, err) == 0) {
         struct vmio_linux_vm_boot b = {.image = img,
                                        .image_size = img_size,
                                        .initrd = initrd,
                                        .initrd_size = initrd_size,
-                                       .cmdline = o->cmdline ? o->cmdline : LINUX_DEFAULT_CMDLINE,
+                                       .cmdline = cmdline,
                                        .rsdp = info.rsdp,
                                        .acpi_base = info.acpi_base,
                                        .acpi_size = info.acpi_size};
@@ -594,7 +668,7 @@ static int add_linux(const struct run_options *o, struct chardev *serial, unsign
 }
 
 /* A Linux bzImage @img on a new VM: irqchip and PIT, 256 MiB unless --mem, add_linux(). */
-static int build_linux_vm(const struct run_options *o, struct chardev *serial,
+static int build_linux_vm(const struct run_options *o, struct run_ctx *rc,
                           const struct vmio_vm_options *vo, unsigned ncpus, const uint8_t *img,
                           size_t img_size, struct vmio_vm **vm, struct boot_plan *plan,
                           struct vmio_error *err)
@@ -606,7 +680,7 @@ static int build_linux_vm(const struct run_options *o, struct chardev *serial,
         lo.mem_size = LINUX_DEFAULT_MEM;
     if (vmio_vm_create(&lo, vm, err) < 0)
         return VMIO_STATUS_HOST;
-    return add_linux(o, serial, ncpus, img, img_size, *vm, plan, err);
+    return add_linux(o, rc, ncpus, img, img_size, *vm, plan, err);
 }
 
 /*
@@ -615,7 +689,7 @@ static int build_linux_vm(const struct run_options *o, struct chardev *serial,
  * devices, the image (or the built-in demo guest) loaded by the multiboot
  * rules. Returns a VMIO_STATUS_* for the failure, or 0.
  */
-static int build_image_vm(const struct run_options *o, struct chardev *serial,
+static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
                           const struct vmio_vm_options *vo, unsigned ncpus, struct vmio_vm **vm,
                           struct boot_plan *plan, struct vmio_error *err)
 {
@@ -629,15 +703,21 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
     }
     int status = VMIO_STATUS_HOST;
     if (o->image && vmio_bzimage_detect(img, img_size)) {
-        status = build_linux_vm(o, serial, vo, ncpus, img, img_size, vm, plan, err);
+        status = build_linux_vm(o, rc, vo, ncpus, img, img_size, vm, plan, err);
     } else if (o->initrd) {
         status = VMIO_STATUS_USAGE;
         vmio_error_set(err, -EINVAL,
                        "--initrd %s: %s is not a Linux bzImage (multiboot images "
                        "take no initrd)",
                        o->initrd, o->image ? o->image : "the demo guest");
+    } else if (run_virtio_any(rc->virtio)) {
+        status = VMIO_STATUS_USAGE;
+        vmio_error_set(err, -EINVAL,
+                       "--disk, --rng and --console virtio: %s is not a Linux bzImage (virtio "
+                       "devices are on vmio's PC, found through its ACPI tables)",
+                       o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
-               vmio_add_standard_devices(*vm, serial, stdout, err) == 0 &&
+               vmio_add_standard_devices(*vm, rc->serial, stdout, err) == 0 &&
                (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0)) {
         status = 0;
         if (vmio_multiboot_load(vmio_vm_memory(*vm), img, img_size, o->cmdline, &plan->mb, err) <
@@ -659,15 +739,16 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
  * kernel.ramdisk_path, placed by the boot protocol.
  */
 static int build_config_vm(const struct run_options *o, const struct vmio_config *cfg,
-                           bool linux_kernel, struct chardev *serial,
-                           const struct vmio_vm_options *vo, struct vmio_vm **vm,
-                           struct boot_plan *plan, struct vmio_error *err)
+                           bool linux_kernel, struct run_ctx *rc, const struct vmio_vm_options *vo,
+                           struct vmio_vm **vm, struct boot_plan *plan, struct vmio_error *err)
 {
     const char *cmdline = o->cmdline ? o->cmdline : cfg->cmdline;
     /* What the config asks of the PC was checked by vmio_config_check_run(). */
-    if (vmio_config_build_vm(cfg, vo, linux_kernel ? NULL : serial, vm, err) < 0)
+    if (vmio_config_build_vm(cfg, vo, linux_kernel ? NULL : rc->com1, vm, err) < 0)
         return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
     if (!linux_kernel) {
+        if (run_virtio_attach(rc->virtio, *vm, rc->serial, err) < 0)
+            return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
         if (vmio_config_load_kernel(vmio_vm_memory(*vm), cfg, cmdline, &plan->mb, err) < 0)
             return VMIO_STATUS_USAGE;
         return 0;
@@ -680,16 +761,18 @@ static int build_config_vm(const struct run_options *o, const struct vmio_config
     size_t size = 0;
     if (vmio_read_file(cfg->kernel_path, MAX_IMAGE_SIZE, &img, &size, err) < 0)
         return VMIO_STATUS_USAGE;
-    int status = add_linux(&lo, serial, (unsigned)cfg->cpu_num, img, size, *vm, plan, err);
+    int status = add_linux(&lo, rc, (unsigned)cfg->cpu_num, img, size, *vm, plan, err);
     free(img);
     return status;
 }
 
-/* Does the config have a Console? Only then is --serial opened (stdio goes raw). */
+/* Does the config have a Console (or a VirtioConsole)? Only then is --serial opened (stdio goes
+ * raw). */
 static bool config_has_console(const struct vmio_config *cfg)
 {
     for (size_t i = 0; i < cfg->nemu; i++)
-        if (cfg->emu[i].model == VMIO_MODEL_UART16550)
+        if (cfg->emu[i].model == VMIO_MODEL_UART16550 ||
+            cfg->emu[i].model == VMIO_MODEL_VIRTIO_CONSOLE)
             return true;
     return false;
 }
@@ -840,12 +923,15 @@ int cli_run(int argc, char **argv)
 {
     struct run_options o;
     int rc = parse_run_options(argc, argv, &o);
-    if (rc != 0)
+    if (rc != 0) {
+        run_virtio_free(&o.virtio);
         return rc > 0 ? 0 : VMIO_STATUS_USAGE;
+    }
 
     struct vmio_error err = {0};
     struct vmio_config *cfg = NULL;
-    struct chardev *serial = NULL;
+    struct chardev *serial = NULL, *com1 = NULL;
+    struct run_ctx rctx = {.virtio = &o.virtio};
     struct vmio_vm *vm = NULL;
     struct boot_plan plan = {0};
     struct vmio_vm_options vo = {.mem_size = o.mem,
@@ -861,22 +947,41 @@ int cli_run(int argc, char **argv)
     /* The same validation as `vmio check`, before any host resource. */
     if (cfg && vmio_config_check_run(cfg, &linux_config, &err) < 0)
         goto out;
+    if (cfg && run_virtio_from_config(&o.virtio, cfg, &err) < 0)
+        goto out;
     if ((!cfg || linux_config || config_has_console(cfg)) &&
         chardev_open(o.serial, &serial, &err) < 0)
         goto out;
+    rctx.serial = rctx.com1 = serial;
+    if (o.virtio.console && serial && chardev_kind(serial) == CHARDEV_STDIO) {
+        if (chardev_open_stdio_fds(-1, STDOUT_FILENO, &com1, &err) < 0) {
+            status = VMIO_STATUS_HOST;
+            goto out;
+        }
+        rctx.com1 = com1;
+    }
     unsigned ncpus = cfg ? (unsigned)cfg->cpu_num : (o.cpus ? o.cpus : 1);
     vo.cpus = ncpus;
-    status = cfg ? build_config_vm(&o, cfg, linux_config, serial, &vo, &vm, &plan, &err)
-                 : build_image_vm(&o, serial, &vo, ncpus, &vm, &plan, &err);
+    status = cfg ? build_config_vm(&o, cfg, linux_config, &rctx, &vo, &vm, &plan, &err)
+                 : build_image_vm(&o, &rctx, &vo, ncpus, &vm, &plan, &err);
     if (status == 0) {
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
-        status = run_vcpus(vm, ncpus, cfg, &plan, &o, pump_uart(vm, cfg, serial), serial, &err);
+        if (run_virtio_start(&o.virtio, &err) < 0)
+            status = VMIO_STATUS_HOST;
+        else
+            status = run_vcpus(vm, ncpus, cfg, &plan, &o, pump_uart(vm, cfg, rctx.com1), rctx.com1,
+                               &err);
+        run_virtio_stop(&o.virtio); /* no device work once the vCPUs have stopped */
+        if (o.stats)
+            run_virtio_print_stats(&o.virtio, stderr);
     }
 out:
     if (err.code)
         fprintf(stderr, "vmio: %s\n", err.msg);
     vmio_vm_destroy(vm);
+    run_virtio_free(&o.virtio);
+    chardev_close(com1);
     chardev_close(serial);
     vmio_config_free(cfg);
     return status;

@@ -592,6 +592,16 @@ int chardev_has_input(struct chardev *cd)
     return r;
 }
 
+int chardev_input_fd(struct chardev *cd)
+{
+    if (!cd)
+        return -1;
+    pthread_mutex_lock(&cd->lock);
+    int fd = cd->kind == CHARDEV_MEMORY || cd->in_eof ? -1 : cd->in_fd;
+    pthread_mutex_unlock(&cd->lock);
+    return fd;
+}
+
 /* ---- memory backend ---- */
 
 int chardev_memory_feed(struct chardev *cd, const void *buf, size_t n)

@@ -591,3 +591,72 @@ int vmio_vm_add_status_page(struct vmio_vm *vm, struct vmio_device *dev, uint64_
     *page = host;
     return 0;
 }
+
+/* ---- Exit-less notifications ---- */
+
+int vmio_vm_ioeventfd(struct vmio_vm *vm, enum vmio_space space, uint64_t addr, unsigned len,
+                      const uint64_t *datamatch, int fd, bool assign, struct vmio_error *err)
+{
+    return vmio_backend_ioeventfd(vm->hv, fd, space, addr, len, datamatch != NULL,
+                                  datamatch ? *datamatch : 0, assign, err);
+}
+
+int vmio_vm_irqfd(struct vmio_vm *vm, unsigned gsi, int fd, int resample_fd, bool assign,
+                  struct vmio_error *err)
+{
+    if (gsi >= VMIO_IRQCHIP_GSIS)
+        return vmio_error_set(err, -EINVAL, "irqfd: GSI %u is beyond the last (%u)", gsi,
+                              VMIO_IRQCHIP_GSIS - 1);
+    if (!vm->irqchip)
+        return vmio_error_set(err, -ENODEV, "irqfd: the VM has no interrupt controller");
+    return vmio_backend_irqfd(vm->hv, fd, gsi, resample_fd, assign, err);
+}
+
+int vmio_vm_map_device_view(struct vmio_vm *vm, const struct vmio_device *dev, uint64_t gpa,
+                            uint64_t size, void *host, const char *name, struct vmio_error *err)
+{
+    char what[160];
+    snprintf(what, sizeof(what), "register view %s", name ? name : "(unnamed)");
+    int rc = check_aligned(what, gpa, size, err);
+    if (rc < 0)
+        return rc;
+    if (!host || ((uintptr_t)host & 0xfff))
+        return vmio_error_set(err, -EINVAL, "%s: host address %p is not 4 KiB aligned", what, host);
+    rc = check_reserved(vm, VMIO_SPACE_MMIO, what, gpa, size, err);
+    if (rc < 0)
+        return rc;
+    const struct vmio_mem_region *m = overlapping_region(vm, gpa, size);
+    if (m)
+        return vmio_error_set(err, -EBUSY,
+                              "%s at 0x%" PRIx64 " overlaps memory %s at 0x%" PRIx64 "-0x%" PRIx64,
+                              what, gpa, m->name, m->gpa, m->gpa + (m->size - 1));
+    bool mine = false;
+    uint64_t last = gpa + (size - 1);
+    for (unsigned i = 0; i < vmio_bus_count(vm->mmio); i++) {
+        const struct vmio_bus_range *r = vmio_bus_range_at(vm->mmio, i);
+        if (!r || gpa > r->base + (r->len - 1) || r->base > last)
+            continue;
+        if (r->dev != dev)
+            return vmio_error_set(
+                err, -EBUSY, "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps device %s at 0x%" PRIx64,
+                what, gpa, last, r->dev->name, r->base);
+        mine = true;
+    }
+    if (!mine)
+        return vmio_error_set(err, -ENOENT, "%s at 0x%" PRIx64 ": the device is not there", what,
+                              gpa);
+    rc = reserve_owned(vm, err);
+    if (rc < 0)
+        return rc;
+    struct vmio_mem_region r = {.gpa = gpa,
+                                .size = size,
+                                .host = host,
+                                .readonly = true,
+                                .kind = VMIO_MEM_PASSTHROUGH,
+                                .name = name ? name : "(unnamed)"};
+    rc = map_region(vm, &r, err);
+    if (rc < 0)
+        return rc;
+    vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
+    return 0;
+}
