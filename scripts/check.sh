@@ -64,6 +64,12 @@ build() { # build DIR [meson options]: configure once, then compile
     ninja -C "$dir"
 }
 
+build_clang() ( # the same with clang as the C compiler
+    CC=clang
+    export CC
+    build "$@"
+)
+
 phase "dependencies" sh scripts/deps.sh
 phase "build" build "$BUILD"
 
@@ -90,5 +96,5 @@ phase "build (ASan+UBSan)" build "$ASAN_BUILD" -Db_sanitize=address,undefined -D
 phase "tests (ASan+UBSan)" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     $TEST -C "$ASAN_BUILD" --no-suite guest-qemu
 # The TSan build uses clang: it also proves that everything compiles warning-free with clang.
-phase "build (clang, TSan)" env CC=clang build "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false
+phase "build (clang, TSan)" build_clang "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false
 phase "unit tests (TSan)" env TSAN_OPTIONS=halt_on_error=1 $TEST -C "$TSAN_BUILD" --suite unit

@@ -43,7 +43,7 @@ static void test_slots(void **state)
         {.kind = VMIO_PC_VIRTIO_RNG},
         {.kind = VMIO_PC_VIRTIO_BLK, .path = b, .readonly = true},
         {.kind = VMIO_PC_VIRTIO_CONSOLE, .chardev = cd},
-        {.kind = VMIO_PC_VIRTIO_RNG, .base = 0xd0010000, .gsi = 23}, /* explicit */
+        {.kind = VMIO_PC_VIRTIO_RNG, .base = 0xd0020000, .gsi = 23}, /* explicit */
     };
     struct vmio_acpi_device acpi[5];
     struct vmio_device *t[5];
@@ -53,7 +53,7 @@ static void test_slots(void **state)
         fail_msg("vmio_pc_add_virtio: %s", err.msg);
     const char *names[] = {"virtio-blk vda", "virtio-rng", "virtio-blk vdb", "virtio-console",
                            "virtio-rng"};
-    const uint64_t bases[] = {0xd0001000, 0xd0002000, 0xd0003000, 0xd0004000, 0xd0010000};
+    const uint64_t bases[] = {0xd0001000, 0xd0002000, 0xd0003000, 0xd0004000, 0xd0020000};
     const unsigned gsis[] = {16, 17, 18, 19, 23};
     for (unsigned i = 0; i < 5; i++) {
         assert_true(vmio_virtio_mmio_is(t[i]));
