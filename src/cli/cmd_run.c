@@ -130,9 +130,10 @@ static void run_usage(FILE *out)
             "  --console uart|virtio   where --serial goes: COM1 (default) or virtio-console\n"
             "                          (hvc0; the default command line becomes console=hvc0;\n"
             "                          COM1 then only writes to the same place)\n"
-            "  --no-ioeventfd          queue notifications and register reads exit to vmio\n"
-            "                          (instead of eventfds in KVM and a read-only view of\n"
-            "                          the registers: the fallback path)\n"
+            "  --no-ioeventfd          queue notifications, register reads and (any image)\n"
+            "                          testdev's doorbells exit to vmio (instead of eventfds\n"
+            "                          in KVM and a read-only view of the registers: the\n"
+            "                          fallback path)\n"
             "  --no-irqfd              virtio interrupts through KVM_IRQ_LINE and every\n"
             "                          InterruptACK exits (instead of an irqfd and ACK\n"
             "                          eventfds: the fallback path)\n"
@@ -718,7 +719,10 @@ static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
                        o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
                vmio_add_standard_devices(*vm, rc->serial, stdout, err) == 0 &&
-               (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0)) {
+               (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0) &&
+               run_virtio_iothread(rc->virtio, err) &&
+               vmio_doorbell_standard_devices(*vm, rc->virtio->io, !rc->virtio->no_ioeventfd,
+                                              err) == 0) {
         status = 0;
         if (vmio_multiboot_load(vmio_vm_memory(*vm), img, img_size, o->cmdline, &plan->mb, err) <
             0) {
@@ -731,7 +735,6 @@ static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
     return status;
 }
 
-/* The same for a VM config. */
 /*
  * The same for a VM config. A Linux kernel (kernel_path a bzImage) also gets
  * vmio's PC (COM1 on --serial, RTC, ACPI: vmio_pc_build()) besides the

@@ -124,12 +124,18 @@ int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct chardev *
     for (unsigned i = 0; i < v->n; i++)
         if (v->dev[i].kind == VMIO_PC_VIRTIO_CONSOLE)
             v->dev[i].chardev = console;
-    int rc = vmio_iothread_create("vmio-io", &v->io, err);
-    if (rc < 0)
-        return rc;
+    if (!run_virtio_iothread(v, err))
+        return err ? err->code : -ENOMEM;
     struct vmio_pc_virtio_options o = {
         .io = v->io, .no_ioeventfd = v->no_ioeventfd, .no_irqfd = v->no_irqfd, .log = stderr};
     return vmio_pc_add_virtio(vm, v->dev, v->n, &o, v->acpi, v->transport, err);
+}
+
+struct vmio_iothread *run_virtio_iothread(struct run_virtio *v, struct vmio_error *err)
+{
+    if (!v->io && vmio_iothread_create("vmio-io", &v->io, err) < 0)
+        v->io = NULL;
+    return v->io;
 }
 
 int run_virtio_start(struct run_virtio *v, struct vmio_error *err)

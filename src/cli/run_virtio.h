@@ -73,6 +73,13 @@ int run_virtio_from_config(struct run_virtio *v, const struct vmio_config *cfg,
 int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct chardev *console,
                       struct vmio_error *err);
 
+/*
+ * run_virtio_iothread - the I/O thread, made on first use (also for devices
+ * other than virtio's: the standard machine's doorbells). NULL on failure,
+ * described in @err.
+ */
+struct vmio_iothread *run_virtio_iothread(struct run_virtio *v, struct vmio_error *err);
+
 /* run_virtio_start - start the I/O thread (nothing without devices). Errors: as
  * vmio_iothread_start(). */
 int run_virtio_start(struct run_virtio *v, struct vmio_error *err);

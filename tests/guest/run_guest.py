@@ -53,6 +53,10 @@
 #                              vmio-kvm-exec: the pipe must be vmio's own): vmio
 #                              reports the broken pipe, is not killed by SIGPIPE,
 #                              and the guest runs to its normal exit status
+#   doorbell NAME ELF VMIO     the doorbell guest with --stats-json, with and
+#                              without --no-ioeventfd: the same output, and
+#                              1000 MMIO rings cost under 50 MMIO write exits
+#                              with the ioeventfd, at least 1000 without
 #   config  NAME ELF VMIO      the guest on a VM config written for it
 #                              (com1 with irq_id 4, debug-exit, debugcon,
 #                              interrupt_mode = "emulated"; config_extra() adds
@@ -579,6 +583,24 @@ def main(argv):
             ok &= good
             print("%s the reader got %d bytes; vmio reported the broken pipe once and ran on:\n%s"
                   % ("ok  " if good else "FAIL", len(got), err))
+        elif mode == "doorbell":
+            name, elf, vmio = args
+            ok = True
+            for exitless in (True, False):
+                js = os.path.join(tmp, "stats.json")
+                extra = ["--stats-json", js] + ([] if exitless else ["--no-ioeventfd"])
+                r = run_vmio(vmio, elf, tmp, extra)
+                if r is None:
+                    return 1
+                ok &= check_run("vmio %s%s" % (name, "" if exitless else " --no-ioeventfd"), r,
+                                name, "")
+                with open(js) as f:
+                    writes = json.load(f)["by_kind"]["mmio_write"]["exits"]
+                good = writes < 50 if exitless else writes >= 1000
+                ok &= good
+                print("%s %s: %d MMIO write exits for 1000 doorbell rings (%s)" %
+                      ("ok  " if good else "FAIL", "ioeventfd" if exitless else "--no-ioeventfd",
+                       writes, "< 50 expected" if exitless else ">= 1000 expected"))
         elif mode == "msr-policies":
             name, elf, vmio = args
             r = run_vmio(vmio, elf, tmp, ["--unhandled", "log"])
