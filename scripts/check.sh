@@ -73,6 +73,12 @@ build() { # build DIR [meson options]: configure once, then compile
     ninja -C "$dir"
 }
 
+build_clang() ( # the same with clang as the C compiler
+    CC=clang
+    export CC
+    build "$@"
+)
+
 phase "dependencies" sh scripts/deps.sh
 phase "build" build "$BUILD"
 
@@ -99,8 +105,10 @@ phase "build (ASan+UBSan)" build "$ASAN_BUILD" -Db_sanitize=address,undefined -D
 phase "tests (ASan+UBSan)" env UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     $TEST -C "$ASAN_BUILD" --no-suite guest-qemu
 # The TSan build uses clang: it also proves that everything compiles warning-free with clang.
-phase "build (clang, TSan)" env CC=clang build "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false
-phase "unit tests (TSan)" env TSAN_OPTIONS=halt_on_error=1 $TEST -C "$TSAN_BUILD" --suite unit
+phase "build (clang, TSan)" build_clang "$TSAN_BUILD" -Db_sanitize=thread -Db_lundef=false
+# Not the kvm suite: clang's TSan runtime needs CMPXCHG16B, which the nested VM's qemu64 CPU
+# lacks (SIGILL); those tests run in the plain and ASan phases, the threading on the fake backend.
+phase "unit tests (TSan)" env TSAN_OPTIONS=halt_on_error=1 $TEST -C "$TSAN_BUILD" --suite unit --no-suite kvm
 # AArch64: the cross build, then its tests (unit, decoders, guests, Linux) in
 # the nested AArch64 VM; timeouts x4 (TCG).
 phase "build (AArch64 cross)" build "$ARM64_BUILD" --cross-file meson/aarch64-linux-gnu.ini

@@ -38,10 +38,9 @@
  * Optional operations: a NULL entry means the backend lacks it; the inline
  * wrappers below then return -ENOTSUP, so the core never calls through
  * NULL. New capabilities are added as new optional entries at the end of
- * the table (planned, not implemented: ioeventfd and irqfd registration),
- * so an older backend keeps compiling and simply lacks them. The AArch64
- * KVM backend (src/backend/kvm_arm64/) offers the arm64 register accessor
- * and irqchip_version instead of the x86 register operations.
+ * the table, so an older backend keeps compiling and simply lacks them. The
+ * AArch64 KVM backend (src/backend/kvm_arm64/) offers the arm64 register
+ * accessor and irqchip_version instead of the x86 register operations.
  */
 #ifndef VMIO_BACKEND_H
 #define VMIO_BACKEND_H
@@ -199,6 +198,41 @@ struct vmio_backend_ops {
     int (*vcpu_get_sregs)(struct vmio_backend_vcpu *vcpu, struct vmio_x86_sregs *sregs);
     int (*vcpu_set_sregs)(struct vmio_backend_vcpu *vcpu, const struct vmio_x86_sregs *sregs);
 
+    /* ---- Exit-less notifications (optional) ---- */
+
+    /*
+     * ioeventfd - with @assign: a guest write of exactly @len bytes (1, 2, 4
+     * or 8) at @addr in @space (MMIO or PIO) signals the eventfd @fd (adds 1
+     * to its counter) and the vCPU goes on without an exit to vmio; with
+     * @datamatch only a write of the value @data does (other values still
+     * exit as usual). Without @assign: remove the registration made with the
+     * same @fd, @space, @addr, @len, @datamatch and @data. The write's value
+     * is lost, so use it for doorbells whose value is known (a virtio
+     * QueueNotify with datamatch on the queue index). Any thread.
+     * Errors: -EINVAL (a width or space the hypervisor cannot match),
+     * -EEXIST (the same address and match already registered), -ENOENT
+     * (removing what is not registered), -errno; described.
+     */
+    int (*ioeventfd)(struct vmio_backend_vm *vm, int fd, enum vmio_space space, uint64_t addr,
+                     unsigned len, bool datamatch, uint64_t data, bool assign,
+                     struct vmio_error *err);
+
+    /*
+     * irqfd - with @assign: a write to the eventfd @fd asserts GSI @gsi of the
+     * in-kernel irqchip without a system call from vmio on the interrupt
+     * path. With @resample_fd >= 0 (an eventfd) the GSI is treated as
+     * level-triggered: it stays asserted until the guest acknowledges the
+     * interrupt (its EOI reaches the IOAPIC), then the hypervisor lowers it
+     * and signals @resample_fd; the device writes @fd again if it still has
+     * an interrupt pending. With @resample_fd < 0 each write is one edge.
+     * Without @assign: remove the irqfd of @fd on @gsi. Any thread.
+     * Errors: -ENOTSUP (no resampling when @resample_fd >= 0), -ENXIO
+     * without an irqchip, -EINVAL for a GSI the irqchip does not route,
+     * -errno; described.
+     */
+    int (*irqfd)(struct vmio_backend_vm *vm, int fd, unsigned gsi, int resample_fd, bool assign,
+                 struct vmio_error *err);
+
     /*
      * AArch64 register @reg (enum vmio_arm64_reg, vmio/arm64_regs.h) of the
      * vCPU, while it is not running. Optional (non-arm64 backends).
@@ -226,7 +260,8 @@ struct vmio_backend *vmio_backend_kvm(void);
  * Calls through the table, for the core and for tests. Each takes the
  * object it names (never NULL, except that the destroy calls accept NULL)
  * and returns what the operation returns, or -ENOTSUP for an optional
- * operation the backend lacks (create_irqchip also says so in @err).
+ * operation the backend lacks (create_irqchip, ioeventfd and irqfd also say
+ * so in @err).
  */
 static inline int vmio_backend_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
                                          struct vmio_error *err)
@@ -356,6 +391,23 @@ static inline int vmio_backend_vcpu_set_sregs(struct vmio_backend_vcpu *vcpu,
                                               const struct vmio_x86_sregs *sregs)
 {
     return vcpu->ops->vcpu_set_sregs ? vcpu->ops->vcpu_set_sregs(vcpu, sregs) : -ENOTSUP;
+}
+
+static inline int vmio_backend_ioeventfd(struct vmio_backend_vm *vm, int fd, enum vmio_space space,
+                                         uint64_t addr, unsigned len, bool datamatch, uint64_t data,
+                                         bool assign, struct vmio_error *err)
+{
+    if (!vm->ops->ioeventfd)
+        return vmio_error_set(err, -ENOTSUP, "the %s backend has no ioeventfd", vm->ops->name);
+    return vm->ops->ioeventfd(vm, fd, space, addr, len, datamatch, data, assign, err);
+}
+
+static inline int vmio_backend_irqfd(struct vmio_backend_vm *vm, int fd, unsigned gsi,
+                                     int resample_fd, bool assign, struct vmio_error *err)
+{
+    if (!vm->ops->irqfd)
+        return vmio_error_set(err, -ENOTSUP, "the %s backend has no irqfd", vm->ops->name);
+    return vm->ops->irqfd(vm, fd, gsi, resample_fd, assign, err);
 }
 
 static inline int vmio_backend_vcpu_get_arm64_reg(struct vmio_backend_vcpu *vcpu, unsigned reg,

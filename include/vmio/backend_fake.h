@@ -47,6 +47,16 @@
  * line level, the number of calls and of rising edges. Any backend
  * operation can be made to fail once (vmio_fake_fail()).
  *
+ * Exit-less notifications, as KVM does them: the fake records the
+ * ioeventfds and irqfds the VM registers. An I/O write step that matches an
+ * ioeventfd (address, width, and the value with datamatch) signals its
+ * eventfd and produces no exit: the enter goes on to the next step (the
+ * step counts as replayed, and its completion holds the written bytes). An
+ * irqfd fires when the test says the hypervisor would look at it
+ * (vmio_fake_irqfd_poll(): each signalled irqfd raises its GSI, and a
+ * resampling one holds it high); vmio_fake_eoi() is the guest's EOI: the
+ * line goes low and the resample eventfd is signalled.
+ *
  * Ownership and threads: the test owns the fake (vmio_fake_destroy(), after
  * the VM made from it is destroyed). One fake is one VM: a second
  * vmio_vm_create() on it fails with -EBUSY until the first VM is
@@ -76,6 +86,7 @@ struct vmio_fake;
 #define VMIO_FAKE_IO_MAX 4096 /* bytes of one I/O step (count * width), as a run page */
 #define VMIO_FAKE_POISON 0xa5 /* what a read's buffer holds before the run loop completes it */
 #define VMIO_FAKE_SCRIPT_END 0xe0f5cULL /* exit->code of VMIO_EXIT_UNKNOWN: the script ran out */
+#define VMIO_FAKE_MAX_IOEVENTFDS 64
 
 /* What a step makes vcpu_enter do. */
 enum vmio_fake_kind {
@@ -171,13 +182,14 @@ struct vmio_fake_cpu_info {
     bool blocked;        /* inside a VMIO_FAKE_BLOCK step now */
     bool immediate_exit; /* the immediate-exit flag */
     bool sync_regs;
-    unsigned steps;          /* steps pushed */
-    unsigned replayed;       /* steps replayed */
-    unsigned long enters;    /* vcpu_enter calls */
-    unsigned long immediate; /* enters that returned INTR at once for the flag */
-    unsigned long ran_out;   /* enters past the end of the script */
-    unsigned count;          /* vCPU count given at creation (the topology) */
-    unsigned long faults;    /* system-register accesses refused (vcpu_fault_access) */
+    unsigned steps;               /* steps pushed */
+    unsigned replayed;            /* steps replayed */
+    unsigned long enters;         /* vcpu_enter calls */
+    unsigned long immediate;      /* enters that returned INTR at once for the flag */
+    unsigned long ran_out;        /* enters past the end of the script */
+    unsigned count;               /* vCPU count given at creation (the topology) */
+    unsigned long eventfd_writes; /* write steps consumed by an ioeventfd (no exit) */
+    unsigned long faults;         /* system-register accesses refused (vcpu_fault_access) */
 };
 
 /* vmio_fake_cpu_info - copy vCPU @cpu's state into *@out. Errors: -EINVAL for a bad @cpu. */
@@ -299,6 +311,8 @@ enum vmio_fake_op {
     VMIO_FAKE_OP_GET_SREGS,
     VMIO_FAKE_OP_SET_SREGS,
     VMIO_FAKE_OP_COALESCE,
+    VMIO_FAKE_OP_IOEVENTFD,
+    VMIO_FAKE_OP_IRQFD,
     VMIO_FAKE_NOPS
 };
 
@@ -308,5 +322,52 @@ enum vmio_fake_op {
  * "fake <op> failure". Errors: -EINVAL for an unknown @op or a positive @error.
  */
 int vmio_fake_fail(struct vmio_fake *fake, enum vmio_fake_op op, int error);
+
+/* An ioeventfd as the VM registered it. */
+struct vmio_fake_ioeventfd {
+    int fd;
+    enum vmio_space space;
+    uint64_t addr;
+    unsigned len;
+    bool datamatch;
+    uint64_t data;      /* with datamatch, masked to len bytes */
+    unsigned long hits; /* write steps it consumed */
+};
+
+/* vmio_fake_ioeventfd_count - how many ioeventfds the VM has registered now. */
+int vmio_fake_ioeventfd_count(struct vmio_fake *fake);
+
+/*
+ * vmio_fake_ioeventfd_at - registration @i (0 .. count - 1, in no fixed
+ * order once one is removed) into *@out. Errors: -ENOENT beyond the last.
+ */
+int vmio_fake_ioeventfd_at(struct vmio_fake *fake, unsigned i, struct vmio_fake_ioeventfd *out);
+
+/* The irqfd of one GSI (the fake takes at most one per GSI: -EBUSY for a second). */
+struct vmio_fake_irqfd {
+    bool assigned;
+    int fd;
+    int resample_fd;          /* -1: edge (no resampling) */
+    unsigned long injections; /* times vmio_fake_irqfd_poll() found it signalled */
+    unsigned long eois;       /* vmio_fake_eoi() calls that lowered it */
+};
+
+/* vmio_fake_irqfd_get - GSI @gsi's irqfd into *@out. Errors: -EINVAL for a bad @gsi. */
+int vmio_fake_irqfd_get(struct vmio_fake *fake, unsigned gsi, struct vmio_fake_irqfd *out);
+
+/*
+ * vmio_fake_irqfd_poll - consume every signalled irqfd as the hypervisor
+ * would: its GSI rises (recorded in vmio_fake_irq()) and, for a resampling
+ * irqfd, stays high until vmio_fake_eoi(); an edge irqfd leaves it low.
+ * Returns how many irqfds fired. Any thread.
+ */
+int vmio_fake_irqfd_poll(struct vmio_fake *fake);
+
+/*
+ * vmio_fake_eoi - the guest acknowledged GSI @gsi at the IOAPIC: a
+ * resampling irqfd's line goes low and its resample eventfd is signalled.
+ * Errors: -EINVAL for a bad @gsi; -ENOENT when no resampling irqfd is on it.
+ */
+int vmio_fake_eoi(struct vmio_fake *fake, unsigned gsi);
 
 #endif

@@ -171,6 +171,16 @@ int chardev_wait_input(struct chardev *cd, int timeout_ms);
 int chardev_has_input(struct chardev *cd);
 
 /*
+ * chardev_input_fd - the descriptor @cd takes its input from, for a caller
+ * that waits for input in its own poll or epoll loop (the virtio console on
+ * the I/O thread), or -1: no input (none, file, stdio without input), a
+ * memory chardev, or the input has ended. Borrowed: wait on it, but read
+ * through chardev_wait_input(cd, 0) and chardev_read_nonblock(), and never
+ * close it.
+ */
+int chardev_input_fd(struct chardev *cd);
+
+/*
  * chardev_flush - write out buffered output. Returns 0 or -errno (the
  * buffered bytes are then discarded).
  */
@@ -187,7 +197,8 @@ void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock);
 
 /*
  * chardev_output_dropped - output bytes @cd gave up so far because its
- * output stalled or a signal interrupted a wait for it (see "Output").
+ * output stalled, a signal interrupted a wait for it, or its reader went
+ * away (a broken pipe: the program must ignore SIGPIPE; see "Output").
  */
 uint64_t chardev_output_dropped(struct chardev *cd);
 

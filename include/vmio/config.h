@@ -79,6 +79,7 @@ enum vmio_emu_type {
     VMIO_EMU_VMIO_TESTDEV = 0xF0,
     VMIO_EMU_VMIO_DEBUG_EXIT = 0xF1,
     VMIO_EMU_VMIO_DEBUGCON = 0xF2,
+    VMIO_EMU_VMIO_VIRTIO_RNG = 0xF3,
 };
 
 /* The vmio device model an emulated device becomes. */
@@ -87,7 +88,13 @@ enum vmio_emu_model {
     VMIO_MODEL_TESTDEV,
     VMIO_MODEL_DEBUG_EXIT,
     VMIO_MODEL_DEBUGCON,
+    VMIO_MODEL_VIRTIO_BLK,     /* VirtioBlk: virtio-mmio, image kernel.disk_path */
+    VMIO_MODEL_VIRTIO_CONSOLE, /* VirtioConsole: virtio-mmio, on --serial */
+    VMIO_MODEL_VIRTIO_RNG,     /* VmioVirtioRng (vmio's 0xF3): virtio-mmio */
 };
+
+/* The window a virtio-mmio device needs in a config. */
+#define VMIO_CONFIG_VIRTIO_MIN_LENGTH 0x200
 
 enum vmio_irq_mode {
     VMIO_IRQ_NONE = 0,    /* "no_irq" (also "no", "none"); AxVM's default */
@@ -239,9 +246,12 @@ const char *vmio_config_backing_name(const struct vmio_cfg_pt_device *pt);
  * Errors: -ENOTSUP with a message naming the reason: another architecture
  * ("...: this VM is for aarch64 (decided by ...); this x86_64 host cannot
  * run it"), or a feature vmio does not implement (more
- * than 4 RAM regions, BIOS/UEFI boot, disks, interrupt or port pass-through,
+ * than 4 RAM regions, BIOS/UEFI boot, interrupt or port pass-through,
  * device-tree node references; more than one vCPU
- * without interrupt_mode = "emulated", whose local APICs start them).
+ * without interrupt_mode = "emulated", whose local APICs start them), or
+ * virtio devices it cannot wire (without interrupt_mode = "emulated", an
+ * irq_id outside 16-23 or shared, a VirtioBlk without kernel.disk_path or
+ * more than one, kernel.disk_path without a VirtioBlk, more than 8).
  */
 int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err);
 
@@ -327,5 +337,23 @@ int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_opt
 int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_config *cfg,
                             const char *cmdline, struct vmio_boot_info *boot,
                             struct vmio_error *err);
+
+/* ---- virtio devices (src/config/virtio_config.c) ---- */
+
+struct vmio_pc_virtio;
+
+/*
+ * vmio_config_virtio - the virtio devices of @cfg (VirtioBlk, VirtioConsole,
+ * VmioVirtioRng in emu_devices order) as vmio_pc_virtio entries (vmio/pc.h)
+ * in @out (room for @max), with their window and GSI (irq_id); the disk is
+ * kernel.disk_path, read-only when cfg_list[0] has bit 0 set; a console's
+ * chardev is left NULL for the caller. *@n receives the count. Pure: opens
+ * nothing. Errors: -ENOSPC for more than @max.
+ */
+int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out, unsigned max,
+                       unsigned *n, struct vmio_error *err);
+
+/* vmio_config_is_virtio - whether @model is one of the virtio models. */
+bool vmio_config_is_virtio(enum vmio_emu_model model);
 
 #endif

@@ -11,6 +11,8 @@
 
 #include <stdio.h>
 
+#include <stdbool.h>
+
 #include "vmio/device.h"
 
 /*
@@ -30,6 +32,21 @@ struct vmio_device *vmio_testdev_create(const char *name);
  * or misaligned page.
  */
 int vmio_testdev_attach_page(struct vmio_device *dev, void *page, size_t size);
+
+struct vmio_doorbell;
+
+/*
+ * vmio_testdev_attach_doorbell - @dev's DOORBELL register rings @bell (made
+ * with vmio_doorbell_create(), callback vmio_testdev_rung(), context @dev):
+ * a write that exits rings it by hand, one that does not (ioeventfd) rings
+ * it in the hypervisor; either way RINGS counts on the I/O thread. @dev
+ * owns @bell from then on (destroyed with it). Errors: -EINVAL for a device
+ * that is not a testdev, -EBUSY when it has a doorbell already.
+ */
+int vmio_testdev_attach_doorbell(struct vmio_device *dev, struct vmio_doorbell *bell);
+
+/* vmio_testdev_rung - a doorbell callback (vmio_doorbell_fn): @rings more rings of testdev @dev. */
+void vmio_testdev_rung(void *dev, uint64_t rings);
 
 /*
  * vmio_msr_window_create - show @inner's register file as consecutive x86
@@ -98,5 +115,18 @@ int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *
  * vmio_vm_coalesce() other than -ENOTSUP.
  */
 int vmio_coalesce_standard_devices(struct vmio_vm *vm, struct vmio_error *err);
+
+struct vmio_iothread;
+
+/*
+ * vmio_doorbell_standard_devices - give the standard machine's MMIO and port
+ * testdevs their doorbells (4-byte writes to TESTDEV_DOORBELL), run on @io
+ * (started by the caller with the vCPUs); with @use_ioeventfd the backend's
+ * ioeventfd makes a ring exit-less where it can. What `vmio run` does
+ * (--no-ioeventfd: every ring exits). Errors: -ENOENT without the standard
+ * devices; those of vmio_doorbell_create().
+ */
+int vmio_doorbell_standard_devices(struct vmio_vm *vm, struct vmio_iothread *io,
+                                   bool use_ioeventfd, struct vmio_error *err);
 
 #endif

@@ -22,6 +22,7 @@
 #ifndef VMIO_PC_H
 #define VMIO_PC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "vmio/acpi.h"
 #include "vmio/clock.h"
 #include "vmio/error.h"
+#include "vmio/iothread.h"
 #include "vmio/vm.h"
 
 struct chardev;
@@ -37,6 +39,20 @@ struct chardev;
 #define VMIO_PC_ACPI_BASE 0xe0000ULL
 #define VMIO_PC_ACPI_LIMIT 0x10000ULL /* the tables must fit below 0xf0000 */
 #define VMIO_PC_RTC_GSI 8
+
+/*
+ * The PC's virtio-mmio slots: slot i is the window VMIO_PC_VIRTIO_BASE + i *
+ * VMIO_PC_VIRTIO_STRIDE (VMIO_VIRTIO_MMIO_SIZE bytes) on GSI
+ * VMIO_PC_VIRTIO_GSI + i, i < VMIO_PC_VIRTIO_SLOTS: above RAM (which ends
+ * at 0xc0000000 below 4 GiB), clear of testdev (0xd0000000-0xd0000fff on
+ * vmio's standard machine), the IOAPIC (0xfec00000) and the local APIC
+ * (0xfee00000); GSIs 16-23 are the IOAPIC pins no ISA device uses, so each
+ * level-triggered virtio line is its own.
+ */
+#define VMIO_PC_VIRTIO_BASE 0xd0001000ULL
+#define VMIO_PC_VIRTIO_STRIDE 0x1000ULL
+#define VMIO_PC_VIRTIO_GSI 16u
+#define VMIO_PC_VIRTIO_SLOTS 8u
 
 struct vmio_pc_config {
     unsigned cpus;                  /* vCPUs, 1..VMIO_ACPI_MAX_CPUS - 1 (one MADT entry each) */
@@ -80,5 +96,48 @@ const struct vmio_pc_port_range *vmio_pc_port_ranges(size_t *n);
  */
 int vmio_pc_build(struct vmio_vm *vm, const struct vmio_pc_config *cfg, struct vmio_pc_info *out,
                   struct vmio_error *err);
+
+/* ---- virtio devices ---- */
+
+enum vmio_pc_virtio_kind {
+    VMIO_PC_VIRTIO_BLK = 1, /* vmio/virtio_blk.h */
+    VMIO_PC_VIRTIO_RNG,     /* vmio/virtio_rng.h */
+    VMIO_PC_VIRTIO_CONSOLE, /* vmio/virtio_console.h */
+};
+
+/* One virtio device to put on the machine. */
+struct vmio_pc_virtio {
+    enum vmio_pc_virtio_kind kind;
+    const char *path;        /* BLK: the raw image */
+    bool readonly;           /* BLK */
+    struct chardev *chardev; /* CONSOLE: its backend (borrowed: must outlive the VM) */
+    uint64_t base;           /* the window; 0: the next free PC slot (and its GSI) */
+    unsigned gsi;            /* with a base: its interrupt line */
+};
+
+/* How the devices run. */
+struct vmio_pc_virtio_options {
+    struct vmio_iothread *io; /* their work (borrowed: stop it before destroying the VM) */
+    bool no_ioeventfd;        /* QueueNotify and register reads exit to vmio (fallback path) */
+    bool no_irqfd;            /* interrupts through vmio_vm_set_irq(), ACKs exit (fallback) */
+    FILE *log;                /* DEVICE_NEEDS_RESET and host I/O error lines; NULL = stderr */
+};
+
+/*
+ * vmio_pc_add_virtio - create the @n devices @devs (disks are named vda, vdb,
+ * ... in the order given) and attach each behind a virtio-mmio transport on
+ * @vm (which has the irqchip), at its base and GSI or, with base 0, in the
+ * next free PC slot. Fills @acpi[i] (may be NULL) with the DSDT entry of
+ * device i, for vmio_pc_config.extra_devices, and @transports[i] (may be
+ * NULL) with its transport (for vmio_virtio_mmio_stats()).
+ * Errors: -ENOSPC past VMIO_PC_VIRTIO_SLOTS automatic slots; -EINVAL for an
+ * unknown kind or a console without a chardev; those of the device
+ * constructors (an image that cannot be opened: the message names it) and
+ * of vmio_virtio_mmio_attach(). On failure the devices already attached
+ * stay with the VM (destroy the VM).
+ */
+int vmio_pc_add_virtio(struct vmio_vm *vm, const struct vmio_pc_virtio *devs, unsigned n,
+                       const struct vmio_pc_virtio_options *o, struct vmio_acpi_device *acpi,
+                       struct vmio_device **transports, struct vmio_error *err);
 
 #endif

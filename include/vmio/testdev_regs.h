@@ -87,8 +87,16 @@
 #define TESTDEV_WBUF_END 0x800
 #define TESTDEV_WBUF_HASH_SEED 0xcbf29ce484222325ULL
 #define TESTDEV_WBUF_HASH_PRIME 0x100000001b3ULL
+/*
+ * A doorbell: a write of any value rings it; RINGS (read) counts the rings
+ * the device has seen, a write to RINGS resets it. `vmio run` registers the
+ * 4-byte DOORBELL as an ioeventfd (vmio/doorbell.h): a ring costs no exit,
+ * and RINGS catches up on the I/O thread, so a guest polls it.
+ */
+#define TESTDEV_DOORBELL 0x68
+#define TESTDEV_RINGS 0x70
 /* First offset past the register file. */
-#define TESTDEV_END 0x68
+#define TESTDEV_END 0x78
 
 /* Debug-exit (QEMU isa-debug-exit compatible) and debug console ports. */
 #define VMIO_DEBUG_EXIT_PORT 0xf4

@@ -121,9 +121,11 @@ struct vmio_bus *vmio_vm_bus(struct vmio_vm *vm, enum vmio_space space);
 
 /*
  * vmio_vm_add_device - register @dev on the @space bus at [@base, @base+@len)
- * and hand it to the VM: on success the VM destroys it in vmio_vm_destroy();
- * on failure the caller keeps it. The same device may be added more than
- * once (several ranges); it is destroyed once.
+ * and hand it to the VM. Ownership: from the first successful add the VM
+ * owns @dev and destroys it once in vmio_vm_destroy(), however many ranges
+ * it has (a device sees which window an access hit in vmio_io.base); a
+ * failed add leaves ownership as it was (the caller keeps a device the VM
+ * never accepted; a device the VM holds stays the VM's).
  * Errors: those of vmio_bus_register(); -EBUSY when the range overlaps guest
  * RAM (MMIO only; it would never exit); -ENOMEM.
  */
@@ -133,11 +135,28 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
 /*
  * vmio_vm_attach_device - vmio_vm_add_device() that also takes care of the
  * device on failure: @dev (may be NULL, meaning its constructor ran out of
- * memory: -ENOMEM) is destroyed unless the VM accepted it. For building
- * machines in a row of calls without leaking on the error path.
+ * memory: -ENOMEM) is destroyed unless the VM owns it (from this or an
+ * earlier add). For building machines in a row of calls without leaking on
+ * the error path.
  */
 int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
                           uint64_t base, uint64_t len, struct vmio_error *err);
+
+/* vmio_vm_owns_device - whether @vm owns @dev (added successfully at least once). */
+bool vmio_vm_owns_device(struct vmio_vm *vm, const struct vmio_device *dev);
+
+/*
+ * vmio_vm_remove_device - unregister @dev's window starting at @base on the
+ * @space bus, and wait until no vCPU is inside a callback through it or can
+ * still make one (vmio_bus_synchronize(), nudging vCPUs out of the guest:
+ * they re-enter at once; the run goes on). The VM keeps owning @dev (it is
+ * destroyed with the VM); its state may be torn down after the return.
+ * While vCPUs run: any thread but a vCPU's (a device callback).
+ * Errors: -ENOENT no such window, -EINVAL bad space, -EDEADLK from a vCPU
+ * thread; described in @err.
+ */
+int vmio_vm_remove_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                          uint64_t base, struct vmio_error *err);
 
 /*
  * vmio_vm_memory - @vm's guest memory: its RAM (and ROM) regions and
@@ -362,5 +381,52 @@ int vmio_vm_coalesce(struct vmio_vm *vm, enum vmio_space space, uint64_t base, u
  */
 int vmio_vm_uncoalesce(struct vmio_vm *vm, enum vmio_space space, uint64_t base, uint64_t len,
                        struct vmio_error *err);
+
+/* ---- Exit-less notifications (ioeventfd, irqfd) ---- */
+
+/*
+ * vmio_vm_ioeventfd - with @assign, make a guest write of exactly @len bytes
+ * at @addr in @space (MMIO or PIO) signal the eventfd @fd instead of exiting
+ * to vmio; @datamatch (may be NULL) restricts it to writes of *@datamatch.
+ * Without @assign, remove the registration made with the same arguments.
+ * One call of the backend's ioeventfd (KVM_IOEVENTFD). Any thread.
+ * Errors: -ENOTSUP when the backend lacks it; those of the backend
+ * (vmio/backend.h), described in @err. @fd stays the caller's.
+ */
+int vmio_vm_ioeventfd(struct vmio_vm *vm, enum vmio_space space, uint64_t addr, unsigned len,
+                      const uint64_t *datamatch, int fd, bool assign, struct vmio_error *err);
+
+/*
+ * vmio_vm_irqfd - with @assign, a write to the eventfd @fd raises GSI @gsi
+ * of the VM's in-kernel irqchip; with @resample_fd >= 0 the line is
+ * level-triggered and @resample_fd is signalled each time the guest's EOI
+ * lowers it (see the backend's irqfd). Without @assign, remove it. Any
+ * thread. Errors: -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS; -ENODEV without an
+ * irqchip; -ENOTSUP when the backend lacks it (or lacks resampling); those of
+ * the backend, described in @err. The descriptors stay the caller's.
+ */
+int vmio_vm_irqfd(struct vmio_vm *vm, unsigned gsi, int fd, int resample_fd, bool assign,
+                  struct vmio_error *err);
+
+/*
+ * vmio_vm_map_device_view - a read-only view of device registers: guest reads
+ * of [@gpa, @gpa + @size) read the host memory at @host (a read-only memory
+ * slot), so they cost no exit, while guest writes there still exit as MMIO
+ * writes to the devices registered on the bus (or reach an ioeventfd).
+ * For a device whose registers are plain values it keeps current in that
+ * memory (the virtio-mmio transport). @host must come from mmap(2) (4 KiB
+ * aligned, @size bytes); on success the VM owns it and munmap()s it in
+ * vmio_vm_destroy(), after the slot is gone. The range must be 4 KiB aligned,
+ * overlap a range of @dev on the MMIO bus and no other device's, and overlap
+ * no memory; it is listed in vmio_vm_memory() as a pass-through region named
+ * @name (never translated: a guest cannot point a device at it). Before
+ * vCPUs run.
+ * Errors: -EINVAL (alignment), -ENOENT (@dev is not there), -EBUSY (another
+ * device, memory, a reserved window), -ENOMEM, the backend's set_memory
+ * errno (a hypervisor without read-only slots); described. On failure the
+ * caller keeps @host.
+ */
+int vmio_vm_map_device_view(struct vmio_vm *vm, const struct vmio_device *dev, uint64_t gpa,
+                            uint64_t size, void *host, const char *name, struct vmio_error *err);
 
 #endif

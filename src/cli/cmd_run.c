@@ -22,10 +22,16 @@
  * With an interrupt controller (--irqchip, or interrupt_mode = "emulated"),
  * an input pump thread pulls stdio input into the serial UART while the vCPU
  * runs, so a guest sleeping in HLT gets its receive interrupt.
- * Invariant: every host resource (chardev, config, the VM, the pump thread)
- * is released on every path.
+ * Linux guests may have virtio devices (--disk, --rng, --console virtio;
+ * run_virtio.c): virtio-mmio transports in the PC's slots, listed in the
+ * DSDT, their work on an I/O thread that runs exactly while the vCPUs do.
+ * With --console virtio the --serial backend is hvc0's and COM1 only writes
+ * to the same place (it takes no input).
+ * Invariant: every host resource (chardevs, config, the VM, the pump and I/O
+ * threads) is released on every path.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -33,17 +39,21 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run_virtio.h"
 #include "demo_embed.h"
 #include "vmio/boot.h"
 #include "vmio/chardev.h"
 #include "vmio/config.h"
 #include "vmio/devices.h"
 #include "vmio/linux_boot.h"
+#include "vmio/iothread.h"
 #include "vmio/pc.h"
+#include "vmio/seccomp.h"
 #include "vmio/testdev_regs.h"
 #include "vmio/uart16550.h"
 #include "vmio/vcpu.h"
@@ -54,7 +64,11 @@
 #define MAX_INITRD_SIZE (2048u << 20)
 #define LINUX_DEFAULT_MEM (256ull << 20)
 #define LINUX_DEFAULT_CMDLINE "console=ttyS0"
+#define LINUX_VIRTIO_CONSOLE_CMDLINE "console=hvc0"
 #define VMIO_RUN_MAX_CPUS 64 /* as base.cpu_num */
+/* --mem: a page multiple from 2 MiB (multiboot images load at 1 MiB) to 1 TiB. */
+#define VMIO_RUN_MIN_MEM (2ull << 20)
+#define VMIO_RUN_MAX_MEM (1ull << 40)
 
 struct run_options {
     uint64_t mem;
@@ -74,6 +88,8 @@ struct run_options {
     uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
     bool stall_exit;    /* --on-stall exit */
     bool no_coalesce;   /* --coalesce off */
+    bool no_seccomp;    /* --no-seccomp */
+    struct run_virtio virtio; /* --disk, --rng, --console virtio, --no-ioeventfd, --no-irqfd */
 };
 
 static void run_usage(FILE *out)
@@ -107,9 +123,25 @@ static void run_usage(FILE *out)
             "  --on-stall log|exit     then log it once (default) or exit with status 10\n"
             "  --coalesce on|off       let KVM buffer writes to testdev's write buffers and\n"
             "                          deliver them at the next exit (default on)\n"
+            "  --no-seccomp            no system-call filters on the vCPU and I/O threads\n"
+            "                          (default: each keeps only the calls its job needs)\n"
             "  --cpus N                vCPUs, 1-64 (default 1; not with a config: it uses\n"
             "                          base.cpu_num); N > 1 implies --irqchip; vCPU 0 boots,\n"
             "                          the others wait for its INIT/SIPI\n"
+            "Linux guests (virtio-mmio devices, up to 8, found through the ACPI DSDT):\n"
+            "  --disk PATH[,ro]        a raw disk image as virtio-blk (vda, vdb, ... in order;\n"
+            "                          ,ro: read-only); repeatable\n"
+            "  --rng                   virtio-rng (entropy from the host's getrandom)\n"
+            "  --console uart|virtio   where --serial goes: COM1 (default) or virtio-console\n"
+            "                          (hvc0; the default command line becomes console=hvc0;\n"
+            "                          COM1 then only writes to the same place)\n"
+            "  --no-ioeventfd          queue notifications, register reads and (any image)\n"
+            "                          testdev's doorbells exit to vmio (instead of eventfds\n"
+            "                          in KVM and a read-only view of the registers: the\n"
+            "                          fallback path)\n"
+            "  --no-irqfd              virtio interrupts through KVM_IRQ_LINE and every\n"
+            "                          InterruptACK exits (instead of an irqfd and ACK\n"
+            "                          eventfds: the fallback path)\n"
             "\n"
             "exit status (from the first vCPU that stops; the others are then stopped):\n"
             "(v << 1) | 1 when the guest writes v to port 0xf4; 0 when it halts\n"
@@ -158,6 +190,93 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* --initrd FILE and the like: a readable regular file, or a usage error naming @opt. */
+static int check_input_file(const char *opt, const char *path)
+{
+    struct stat st;
+    struct vmio_error err = {0};
+    int fd = vmio_open_regular(path, &st, &err);
+    if (fd < 0) {
+        fprintf(stderr, "vmio run: %s: %s\n", opt, err.msg);
+        return -EINVAL;
+    }
+    close(fd);
+    return 0;
+}
+
+/*
+ * --stats-json PATH: written at the end of the run, so checked now: an
+ * existing regular file we may write, or a new file in a folder we may
+ * write. Anything else (a FIFO would block the final open) is a usage error.
+ */
+static int check_output_file(const char *opt, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, "vmio run: %s %s: not a regular file\n", opt, path);
+            return -EINVAL;
+        }
+        if (access(path, W_OK) != 0) {
+            fprintf(stderr, "vmio run: %s %s: %s\n", opt, path, strerror(errno));
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        fprintf(stderr, "vmio run: %s %s: %s\n", opt, path, strerror(errno));
+        return -EINVAL;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof(dir)) {
+        fprintf(stderr, "vmio run: %s: path too long\n", opt);
+        return -EINVAL;
+    }
+    if (!slash)
+        strcpy(dir, ".");
+    else if (n == 0)
+        strcpy(dir, "/");
+    else {
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    const char *why = NULL;
+    if (stat(dir, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISDIR(st.st_mode))
+        why = "not a folder";
+    else if (access(dir, W_OK) != 0)
+        why = strerror(errno);
+    if (why) {
+        fprintf(stderr, "vmio run: %s %s: cannot create it in %s: %s\n", opt, path, dir, why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * Everything about the options that can be known without a VM: checked
+ * before vmio opens /dev/kvm or any other host resource, so every usage
+ * mistake is status 2 with the option named.
+ */
+static int validate_run_options(const struct run_options *o)
+{
+    if (o->mem_given && (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM ||
+                         o->mem % 4096 != 0)) {
+        fprintf(stderr,
+                "vmio run: --mem %" PRIu64 " bytes: expected a multiple of 4 KiB from 2M to 1T\n",
+                o->mem);
+        return -EINVAL;
+    }
+    if (o->initrd && check_input_file("--initrd", o->initrd) < 0)
+        return -EINVAL;
+    if (o->stats_json && check_output_file("--stats-json", o->stats_json) < 0)
+        return -EINVAL;
+    return 0;
+}
+
 static int parse_run_options(int argc, char **argv, struct run_options *o)
 {
     enum {
@@ -176,7 +295,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_STALL_TIMEOUT,
         OPT_ON_STALL,
         OPT_COALESCE,
-        OPT_ALLOW_OUTSIDE
+        OPT_NO_SECCOMP,
+        OPT_ALLOW_OUTSIDE,
+        OPT_DISK,
+        OPT_RNG,
+        OPT_CONSOLE,
+        OPT_NO_IOEVENTFD,
+        OPT_NO_IRQFD
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, OPT_MEM},
@@ -194,7 +319,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
         {"on-stall", required_argument, NULL, OPT_ON_STALL},
         {"coalesce", required_argument, NULL, OPT_COALESCE},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE},
+        {"disk", required_argument, NULL, OPT_DISK},
+        {"rng", no_argument, NULL, OPT_RNG},
+        {"console", required_argument, NULL, OPT_CONSOLE},
+        {"no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD},
+        {"no-irqfd", no_argument, NULL, OPT_NO_IRQFD},
         {NULL, 0, NULL, 0},
     };
     *o = (struct run_options){.serial = "stdio",
@@ -249,6 +380,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             }
             o->stall_exit = strcmp(optarg, "exit") == 0;
             break;
+        case OPT_NO_SECCOMP:
+            o->no_seccomp = true;
+            break;
         case OPT_COALESCE:
             if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
                 fprintf(stderr, "vmio run: --coalesce '%s': expected on or off\n", optarg);
@@ -258,6 +392,24 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case OPT_ALLOW_OUTSIDE:
             o->allow_outside_paths = true;
+            break;
+        case OPT_DISK:
+            if (run_virtio_disk(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case OPT_RNG:
+            if (run_virtio_rng(&o->virtio) < 0)
+                return -EINVAL;
+            break;
+        case OPT_CONSOLE:
+            if (run_virtio_console(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case OPT_NO_IOEVENTFD:
+            o->virtio.no_ioeventfd = true;
+            break;
+        case OPT_NO_IRQFD:
+            o->virtio.no_irqfd = true;
             break;
         case OPT_STATS:
             o->stats = true;
@@ -330,7 +482,14 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                         "devices.interrupt_mode = \"emulated\" in it\n");
         return -EINVAL;
     }
-    return 0;
+    if (o->config && run_virtio_any(&o->virtio)) {
+        fprintf(stderr, "vmio run: --disk, --rng and --console virtio do not apply to a config: "
+                        "list the devices in devices.emu_devices (docs/config.md)\n");
+        return -EINVAL;
+    }
+    if (run_virtio_finish(&o->virtio) < 0)
+        return -EINVAL;
+    return validate_run_options(o);
 }
 
 /* The registers of a vCPU whose guest died, for the report. */
@@ -410,7 +569,11 @@ static void write_stats(struct vmio_vm *vm, const struct run_options *o)
     if (o->stats)
         vmio_stats_print(vm, s, stderr);
     if (o->stats_json) {
-        FILE *f = fopen(o->stats_json, "w");
+        /* Non-blocking: what was checked at the start may have become a FIFO. */
+        int fd = open(o->stats_json, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (!f && fd >= 0)
+            close(fd);
         if (f) {
             vmio_stats_write_json(vm, s, f);
             fclose(f);
@@ -422,27 +585,74 @@ static void write_stats(struct vmio_vm *vm, const struct run_options *o)
 }
 
 /*
- * vmio_vm_run()'s thread_init: pin the calling thread (vCPU @index's) to
- * phys_cpu_sets[index] of the config @ctx (NULL: no config), a bit mask of
- * host CPUs.
+ * Confine the calling thread to @profile. A build without filters
+ * (-ENOTSUP: no libseccomp, a sanitizer build) says so once and runs
+ * unconfined; any other failure stops the run.
  */
-static int pin_vcpu(void *ctx, unsigned index, struct vmio_error *err)
+static int confine(enum vmio_seccomp_profile profile, struct vmio_error *err)
 {
-    const struct vmio_config *cfg = ctx;
-    if (!cfg || index >= cfg->nphys_cpu_sets)
+    static atomic_int told;
+    struct vmio_error e = {0};
+    int rc = vmio_seccomp_install(profile, &e);
+    if (rc == -ENOTSUP) {
+        if (!atomic_exchange(&told, 1))
+            fprintf(stderr, "vmio: no system-call filters: %s\n", e.msg);
         return 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (unsigned b = 0; b < 64 && b < CPU_SETSIZE; b++)
-        if (cfg->phys_cpu_sets[index] & (1ULL << b))
-            CPU_SET(b, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) < 0)
-        return vmio_error_set(err, -errno,
-                              "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64
-                              " (phys_cpu_sets[%u]): %s",
-                              cfg->path, index, cfg->phys_cpu_sets[index], index, strerror(errno));
-    return 0;
+    }
+    if (rc < 0 && err)
+        *err = e;
+    return rc;
 }
+
+/* What each vCPU thread does before it runs (vmio_vm_run()'s thread_init). */
+struct vcpu_setup {
+    const struct vmio_config *cfg; /* phys_cpu_sets, or NULL */
+    bool seccomp;
+};
+
+/*
+ * thread_init: pin the calling thread (vCPU @index's) to phys_cpu_sets[index]
+ * of the config, a bit mask of host CPUs; then, unless --no-seccomp, confine
+ * it to the vCPU system-call filter (vmio/seccomp.h).
+ */
+static int setup_vcpu_thread(void *ctx, unsigned index, struct vmio_error *err)
+{
+    const struct vcpu_setup *s = ctx;
+    const struct vmio_config *cfg = s->cfg;
+    if (cfg && index < cfg->nphys_cpu_sets) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (unsigned b = 0; b < 64 && b < CPU_SETSIZE; b++)
+            if (cfg->phys_cpu_sets[index] & (1ULL << b))
+                CPU_SET(b, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0)
+            return vmio_error_set(err, -errno,
+                                  "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64
+                                  " (phys_cpu_sets[%u]): %s",
+                                  cfg->path, index, cfg->phys_cpu_sets[index], index,
+                                  strerror(errno));
+    }
+    return s->seccomp ? confine(VMIO_SECCOMP_VCPU, err) : 0;
+}
+
+/* The I/O thread's init (and the input pump's): the I/O thread's filter. */
+static int setup_io_thread(void *ctx, struct vmio_error *err)
+{
+    (void)ctx;
+    return confine(VMIO_SECCOMP_IOTHREAD, err);
+}
+
+/*
+ * The host side of a run: the chardevs and the virtio devices. With
+ * --console virtio, serial is hvc0's and com1 an output-only stdio chardev on
+ * the same stdout (or serial itself for file: and none, which have no input);
+ * otherwise both are the same.
+ */
+struct run_ctx {
+    struct chardev *serial;
+    struct chardev *com1;
+    struct run_virtio *virtio;
+};
 
 /* How vCPU 0 starts: the multiboot machine state, or Linux's 64-bit entry. */
 struct boot_plan {
@@ -464,7 +674,7 @@ static void prefix_error(struct vmio_error *err, const char *file)
  * irqchip) and load the bzImage @img (o->image names it), o->initrd and the
  * command line (default LINUX_DEFAULT_CMDLINE).
  */
-static int add_linux(const struct run_options *o, struct chardev *serial, unsigned ncpus,
+static int add_linux(const struct run_options *o, struct run_ctx *rc, unsigned ncpus,
                      const uint8_t *img, size_t img_size, struct vmio_vm *vm,
                      struct boot_plan *plan, struct vmio_error *err)
 {
@@ -472,15 +682,21 @@ static int add_linux(const struct run_options *o, struct chardev *serial, unsign
     size_t initrd_size = 0;
     if (o->initrd && vmio_read_file(o->initrd, MAX_INITRD_SIZE, &initrd, &initrd_size, err) < 0)
         return VMIO_STATUS_USAGE;
-    struct vmio_pc_config pc = {.cpus = ncpus, .serial = serial, .debugcon = stdout};
+    struct vmio_pc_config pc = {.cpus = ncpus, .serial = rc->com1, .debugcon = stdout};
     struct vmio_pc_info info;
     int status = VMIO_STATUS_USAGE;
-    if (vmio_pc_build(vm, &pc, &info, err) == 0) {
+    const char *cmdline = o->cmdline            ? o->cmdline
+                          : rc->virtio->console ? LINUX_VIRTIO_CONSOLE_CMDLINE
+                                                : LINUX_DEFAULT_CMDLINE;
+    int vrc = run_virtio_attach(rc->virtio, vm, rc->serial, err);
+    pc.extra_devices = rc->virtio->acpi;
+    pc.extra_count = rc->virtio->n;
+    if (vrc == 0 && vmio_pc_build(vm, &pc, &info, err) == 0) {
         struct vmio_linux_vm_boot b = {.image = img,
                                        .image_size = img_size,
                                        .initrd = initrd,
                                        .initrd_size = initrd_size,
-                                       .cmdline = o->cmdline ? o->cmdline : LINUX_DEFAULT_CMDLINE,
+                                       .cmdline = cmdline,
                                        .rsdp = info.rsdp,
                                        .acpi_base = info.acpi_base,
                                        .acpi_size = info.acpi_size};
@@ -498,7 +714,7 @@ static int add_linux(const struct run_options *o, struct chardev *serial, unsign
 }
 
 /* A Linux bzImage @img on a new VM: irqchip and PIT, 256 MiB unless --mem, add_linux(). */
-static int build_linux_vm(const struct run_options *o, struct chardev *serial,
+static int build_linux_vm(const struct run_options *o, struct run_ctx *rc,
                           const struct vmio_vm_options *vo, unsigned ncpus, const uint8_t *img,
                           size_t img_size, struct vmio_vm **vm, struct boot_plan *plan,
                           struct vmio_error *err)
@@ -510,7 +726,7 @@ static int build_linux_vm(const struct run_options *o, struct chardev *serial,
         lo.mem_size = LINUX_DEFAULT_MEM;
     if (vmio_vm_create(&lo, vm, err) < 0)
         return VMIO_STATUS_HOST;
-    return add_linux(o, serial, ncpus, img, img_size, *vm, plan, err);
+    return add_linux(o, rc, ncpus, img, img_size, *vm, plan, err);
 }
 
 /*
@@ -519,7 +735,7 @@ static int build_linux_vm(const struct run_options *o, struct chardev *serial,
  * devices, the image (or the built-in demo guest) loaded by the multiboot
  * rules. Returns a VMIO_STATUS_* for the failure, or 0.
  */
-static int build_image_vm(const struct run_options *o, struct chardev *serial,
+static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
                           const struct vmio_vm_options *vo, unsigned ncpus, struct vmio_vm **vm,
                           struct boot_plan *plan, struct vmio_error *err)
 {
@@ -533,16 +749,25 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
     }
     int status = VMIO_STATUS_HOST;
     if (o->image && vmio_bzimage_detect(img, img_size)) {
-        status = build_linux_vm(o, serial, vo, ncpus, img, img_size, vm, plan, err);
+        status = build_linux_vm(o, rc, vo, ncpus, img, img_size, vm, plan, err);
     } else if (o->initrd) {
         status = VMIO_STATUS_USAGE;
         vmio_error_set(err, -EINVAL,
                        "--initrd %s: %s is not a Linux bzImage (multiboot images "
                        "take no initrd)",
                        o->initrd, o->image ? o->image : "the demo guest");
+    } else if (run_virtio_any(rc->virtio)) {
+        status = VMIO_STATUS_USAGE;
+        vmio_error_set(err, -EINVAL,
+                       "--disk, --rng and --console virtio: %s is not a Linux bzImage (virtio "
+                       "devices are on vmio's PC, found through its ACPI tables)",
+                       o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
-               vmio_add_standard_devices(*vm, serial, stdout, err) == 0 &&
-               (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0)) {
+               vmio_add_standard_devices(*vm, rc->serial, stdout, err) == 0 &&
+               (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0) &&
+               run_virtio_iothread(rc->virtio, err) &&
+               vmio_doorbell_standard_devices(*vm, rc->virtio->io, !rc->virtio->no_ioeventfd,
+                                              err) == 0) {
         status = 0;
         if (vmio_multiboot_load(vmio_vm_memory(*vm), img, img_size, o->cmdline, &plan->mb, err) <
             0) {
@@ -555,7 +780,6 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
     return status;
 }
 
-/* The same for a VM config. */
 /*
  * The same for a VM config. A Linux kernel (kernel_path a bzImage) also gets
  * vmio's PC (COM1 on --serial, RTC, ACPI: vmio_pc_build()) besides the
@@ -563,15 +787,16 @@ static int build_image_vm(const struct run_options *o, struct chardev *serial,
  * kernel.ramdisk_path, placed by the boot protocol.
  */
 static int build_config_vm(const struct run_options *o, const struct vmio_config *cfg,
-                           bool linux_kernel, struct chardev *serial,
-                           const struct vmio_vm_options *vo, struct vmio_vm **vm,
-                           struct boot_plan *plan, struct vmio_error *err)
+                           bool linux_kernel, struct run_ctx *rc, const struct vmio_vm_options *vo,
+                           struct vmio_vm **vm, struct boot_plan *plan, struct vmio_error *err)
 {
     const char *cmdline = o->cmdline ? o->cmdline : cfg->cmdline;
     /* What the config asks of the PC was checked by vmio_config_check_run(). */
-    if (vmio_config_build_vm(cfg, vo, linux_kernel ? NULL : serial, vm, err) < 0)
+    if (vmio_config_build_vm(cfg, vo, linux_kernel ? NULL : rc->com1, vm, err) < 0)
         return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
     if (!linux_kernel) {
+        if (run_virtio_attach(rc->virtio, *vm, rc->serial, err) < 0)
+            return err->code == -ENOMEM ? VMIO_STATUS_HOST : VMIO_STATUS_USAGE;
         if (vmio_config_load_kernel(vmio_vm_memory(*vm), cfg, cmdline, &plan->mb, err) < 0)
             return VMIO_STATUS_USAGE;
         return 0;
@@ -584,16 +809,18 @@ static int build_config_vm(const struct run_options *o, const struct vmio_config
     size_t size = 0;
     if (vmio_read_file(cfg->kernel_path, MAX_IMAGE_SIZE, &img, &size, err) < 0)
         return VMIO_STATUS_USAGE;
-    int status = add_linux(&lo, serial, (unsigned)cfg->cpu_num, img, size, *vm, plan, err);
+    int status = add_linux(&lo, rc, (unsigned)cfg->cpu_num, img, size, *vm, plan, err);
     free(img);
     return status;
 }
 
-/* Does the config have a Console? Only then is --serial opened (stdio goes raw). */
+/* Does the config have a Console (or a VirtioConsole)? Only then is --serial opened (stdio goes
+ * raw). */
 static bool config_has_console(const struct vmio_config *cfg)
 {
     for (size_t i = 0; i < cfg->nemu; i++)
-        if (cfg->emu[i].model == VMIO_MODEL_UART16550)
+        if (cfg->emu[i].model == VMIO_MODEL_UART16550 ||
+            cfg->emu[i].model == VMIO_MODEL_VIRTIO_CONSOLE)
             return true;
     return false;
 }
@@ -618,12 +845,16 @@ struct input_pump {
     atomic_bool stop;
     pthread_t thread;
     bool running;
+    bool seccomp; /* confine the pump thread (I/O thread filter) */
 };
 
 static void *pump_main(void *arg)
 {
     struct input_pump *p = arg;
     const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
+    struct vmio_error err = {0};
+    if (p->seccomp && setup_io_thread(NULL, &err) < 0)
+        fprintf(stderr, "vmio: input thread unconfined: %s\n", err.msg);
     while (!atomic_load(&p->stop) && chardev_has_input(p->serial)) {
         int ready = chardev_wait_input(p->serial, PUMP_WAIT_MS);
         if (ready < 0)
@@ -706,7 +937,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
             vmio_vcpu_set_regs(vcpu, &regs);
         }
     }
-    struct input_pump p = {.uart = pump, .serial = serial};
+    struct input_pump p = {.uart = pump, .serial = serial, .seccomp = !o->no_seccomp};
     atomic_init(&p.stop, false);
     if (pump && pthread_create(&p.thread, NULL, pump_main, &p) == 0)
         p.running = true;
@@ -718,7 +949,8 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
                                        .ctx = stderr};
     if (o->stall_ns && vmio_vm_watchdog_start(vm, &wo, err) < 0)
         fprintf(stderr, "vmio: no stall watchdog: %s\n", err->msg);
-    struct vmio_run_options ro = {.thread_init = pin_vcpu, .ctx = (void *)cfg};
+    struct vcpu_setup setup = {.cfg = cfg, .seccomp = !o->no_seccomp};
+    struct vmio_run_options ro = {.thread_init = setup_vcpu_thread, .ctx = &setup};
     struct vmio_run_result res;
     int rc = vmio_vm_run(vm, vcpus, ncpus, &ro, &res, err);
     vmio_vm_watchdog_stop(vm);
@@ -728,7 +960,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
     }
     if (rc < 0) {
         status = VMIO_STATUS_HOST;
-    } else if (res.err.code) { /* thread_init (pinning) stopped the run */
+    } else if (res.err.code) { /* thread_init (pinning, seccomp) stopped the run */
         *err = res.err;
         status = VMIO_STATUS_HOST;
     } else {
@@ -744,12 +976,15 @@ int cli_run(int argc, char **argv)
 {
     struct run_options o;
     int rc = parse_run_options(argc, argv, &o);
-    if (rc != 0)
+    if (rc != 0) {
+        run_virtio_free(&o.virtio);
         return rc > 0 ? 0 : VMIO_STATUS_USAGE;
+    }
 
     struct vmio_error err = {0};
     struct vmio_config *cfg = NULL;
-    struct chardev *serial = NULL;
+    struct chardev *serial = NULL, *com1 = NULL;
+    struct run_ctx rctx = {.virtio = &o.virtio};
     struct vmio_vm *vm = NULL;
     struct boot_plan plan = {0};
     struct vmio_vm_options vo = {.mem_size = o.mem,
@@ -765,22 +1000,43 @@ int cli_run(int argc, char **argv)
     /* The same validation as `vmio check`, before any host resource. */
     if (cfg && vmio_config_check_run(cfg, &linux_config, &err) < 0)
         goto out;
+    if (cfg && run_virtio_from_config(&o.virtio, cfg, &err) < 0)
+        goto out;
     if ((!cfg || linux_config || config_has_console(cfg)) &&
         chardev_open(o.serial, &serial, &err) < 0)
         goto out;
+    rctx.serial = rctx.com1 = serial;
+    if (o.virtio.console && serial && chardev_kind(serial) == CHARDEV_STDIO) {
+        if (chardev_open_stdio_fds(-1, STDOUT_FILENO, &com1, &err) < 0) {
+            status = VMIO_STATUS_HOST;
+            goto out;
+        }
+        rctx.com1 = com1;
+    }
     unsigned ncpus = cfg ? (unsigned)cfg->cpu_num : (o.cpus ? o.cpus : 1);
     vo.cpus = ncpus;
-    status = cfg ? build_config_vm(&o, cfg, linux_config, serial, &vo, &vm, &plan, &err)
-                 : build_image_vm(&o, serial, &vo, ncpus, &vm, &plan, &err);
+    status = cfg ? build_config_vm(&o, cfg, linux_config, &rctx, &vo, &vm, &plan, &err)
+                 : build_image_vm(&o, &rctx, &vo, ncpus, &vm, &plan, &err);
     if (status == 0) {
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
-        status = run_vcpus(vm, ncpus, cfg, &plan, &o, pump_uart(vm, cfg, serial), serial, &err);
+        if (o.virtio.io && !o.no_seccomp)
+            vmio_iothread_set_init(o.virtio.io, setup_io_thread, NULL);
+        if (run_virtio_start(&o.virtio, &err) < 0)
+            status = VMIO_STATUS_HOST;
+        else
+            status = run_vcpus(vm, ncpus, cfg, &plan, &o, pump_uart(vm, cfg, rctx.com1), rctx.com1,
+                               &err);
+        run_virtio_stop(&o.virtio); /* no device work once the vCPUs have stopped */
+        if (o.stats)
+            run_virtio_print_stats(&o.virtio, stderr);
     }
 out:
     if (err.code)
         fprintf(stderr, "vmio: %s\n", err.msg);
     vmio_vm_destroy(vm);
+    run_virtio_free(&o.virtio);
+    chardev_close(com1);
     chardev_close(serial);
     vmio_config_free(cfg);
     return status;

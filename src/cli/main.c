@@ -1,4 +1,10 @@
-/* vmio: the command-line entry point; dispatches to a subcommand. */
+/*
+ * vmio: the command-line entry point; dispatches to a subcommand.
+ * Process-wide signal dispositions belong to the program, not to libvmio:
+ * SIGPIPE is ignored here, so a reader that goes away (`vmio run ... |
+ * head`) is an EPIPE that vmio reports, never a silent death.
+ */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +28,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return VMIO_STATUS_USAGE;

@@ -155,6 +155,10 @@ static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg, stru
         case VMIO_MODEL_DEBUGCON:
             dev = vmio_debugcon_create(d->name, stdout);
             break;
+        case VMIO_MODEL_VIRTIO_BLK:
+        case VMIO_MODEL_VIRTIO_CONSOLE:
+        case VMIO_MODEL_VIRTIO_RNG:
+            continue; /* they need an I/O thread: vmio_config_virtio(), vmio_pc_add_virtio() */
         }
         if (rc == 0)
             rc = vmio_vm_attach_device(vm, d->space, dev, d->base_gpa, d->length, err);

@@ -117,6 +117,8 @@ const char *vmio_emu_type_name(unsigned t)
         return "VmioDebugExit";
     case VMIO_EMU_VMIO_DEBUGCON:
         return "VmioDebugcon";
+    case VMIO_EMU_VMIO_VIRTIO_RNG:
+        return "VmioVirtioRng";
     default:
         return NULL;
     }
@@ -146,6 +148,12 @@ static const char *model_name(enum vmio_emu_model m)
         return "debug-exit";
     case VMIO_MODEL_DEBUGCON:
         return "debugcon";
+    case VMIO_MODEL_VIRTIO_BLK:
+        return "virtio-blk (virtio-mmio)";
+    case VMIO_MODEL_VIRTIO_CONSOLE:
+        return "virtio-console (virtio-mmio)";
+    case VMIO_MODEL_VIRTIO_RNG:
+        return "virtio-rng (virtio-mmio)";
     }
     return "?";
 }
@@ -1116,15 +1124,34 @@ static int assign_models(struct ctx *c)
         case VMIO_EMU_VMIO_DEBUGCON:
             d->model = VMIO_MODEL_DEBUGCON;
             break;
+        case VMIO_EMU_VIRTIO_BLK:
+            d->model = VMIO_MODEL_VIRTIO_BLK;
+            min = VMIO_CONFIG_VIRTIO_MIN_LENGTH;
+            break;
+        case VMIO_EMU_VIRTIO_CONSOLE:
+            d->model = VMIO_MODEL_VIRTIO_CONSOLE;
+            min = VMIO_CONFIG_VIRTIO_MIN_LENGTH;
+            break;
+        case VMIO_EMU_VMIO_VIRTIO_RNG:
+            d->model = VMIO_MODEL_VIRTIO_RNG;
+            min = VMIO_CONFIG_VIRTIO_MIN_LENGTH;
+            break;
         default:
             return vmio_error_set(
                 c->err, -ENOTSUP,
                 "%s: line %u, column %u: devices.emu_devices[%zu] '%s': emu_type 0x%x "
                 "(%s) is not modelled by vmio (it models 0x2 Console as a "
-                "16550A UART, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon)",
+                "16550A UART, 0xe1 VirtioBlk, 0xe3 VirtioConsole, 0xf0 testdev, 0xf1 "
+                "debug-exit, 0xf2 debugcon, 0xf3 virtio-rng)",
                 c->path, d->line, d->column, i, d->name, d->emu_type,
                 vmio_emu_type_name(d->emu_type));
         }
+        if (vmio_config_is_virtio(d->model) && d->space != VMIO_SPACE_MMIO)
+            return vmio_error_set(
+                c->err, -EINVAL,
+                "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a virtio-mmio device "
+                "needs an MMIO window (base_gpa + length above 0x10000), not ports",
+                c->path, d->line, d->column, i, d->name);
         if (d->length < min)
             return vmio_error_set(
                 c->err, -EINVAL,
@@ -1323,11 +1350,48 @@ int vmio_config_runnable(const struct vmio_config *cfg, struct vmio_error *err)
                               "%s: %zu RAM regions in kernel.memory_regions; vmio supports at "
                               "most %d",
                               p, nram, VMIO_CONFIG_MAX_RAM);
-    if (cfg->disk_path)
+    unsigned disks = 0, virtio = 0;
+    for (size_t i = 0; i < cfg->nemu; i++) {
+        const struct vmio_cfg_emu_device *d = &cfg->emu[i];
+        if (!vmio_config_is_virtio(d->model))
+            continue;
+        virtio++;
+        disks += d->model == VMIO_MODEL_VIRTIO_BLK;
+        if (cfg->irq_mode != VMIO_IRQ_EMULATED)
+            return vmio_error_set(err, -ENOTSUP,
+                                  "%s: line %u, column %u: the virtio device '%s' needs "
+                                  "interrupt_mode = \"emulated\" (its interrupt is an IOAPIC pin)",
+                                  p, d->line, d->column, d->name);
+        if (d->irq_id < 16 || d->irq_id >= VMIO_IRQCHIP_GSIS)
+            return vmio_error_set(
+                err, -ENOTSUP,
+                "%s: line %u, column %u: the virtio device '%s' has irq_id %" PRIu64
+                "; virtio-mmio interrupts are level-triggered IOAPIC pins, GSIs "
+                "16-%d",
+                p, d->line, d->column, d->name, d->irq_id, VMIO_IRQCHIP_GSIS - 1);
+        for (size_t j = 0; j < i; j++)
+            if (vmio_config_is_virtio(cfg->emu[j].model) && cfg->emu[j].irq_id == d->irq_id)
+                return vmio_error_set(err, -ENOTSUP,
+                                      "%s: line %u, column %u: virtio devices '%s' and '%s' share "
+                                      "irq_id %" PRIu64 "; each needs its own line",
+                                      p, d->line, d->column, cfg->emu[j].name, d->name, d->irq_id);
+    }
+    if (disks > 1)
         return vmio_error_set(err, -ENOTSUP,
-                              "%s: kernel.disk_path needs a block device, which vmio does not "
-                              "model",
+                              "%s: %u VirtioBlk devices; vmio takes the image of the one disk "
+                              "from kernel.disk_path",
+                              p, disks);
+    if (disks && !cfg->disk_path)
+        return vmio_error_set(err, -EINVAL,
+                              "%s: a VirtioBlk device needs kernel.disk_path (its raw image)", p);
+    if (cfg->disk_path && !disks)
+        return vmio_error_set(err, -ENOTSUP,
+                              "%s: kernel.disk_path needs a VirtioBlk device (emu_type 0xe1) in "
+                              "devices.emu_devices to be the guest's disk",
                               p);
+    if (virtio > 8)
+        return vmio_error_set(err, -ENOTSUP, "%s: %u virtio devices; vmio takes at most 8", p,
+                              virtio);
     if (cfg->irq_mode == VMIO_IRQ_PASSTHROUGH)
         return vmio_error_set(err, -ENOTSUP,
                               "%s: interrupt_mode = \"passthrough\" needs host interrupt "

@@ -110,7 +110,13 @@ static atomic_int tty_is_raw;
 static struct termios tty_saved;
 static struct termios tty_raw;
 
-static const int term_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+/*
+ * Signals that end the process: the terminal is restored first. The last
+ * five are faults and abort(): vmio crashing must not leave the user's
+ * terminal raw either (restore is async-signal-safe: one tcsetattr).
+ */
+static const int term_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV,
+                                   SIGBUS, SIGABRT, SIGFPE, SIGILL};
 #define N_TERM_SIGNALS (sizeof(term_signals) / sizeof(term_signals[0]))
 static struct sigaction old_term_act[N_TERM_SIGNALS];
 static bool term_installed[N_TERM_SIGNALS];
@@ -156,7 +162,12 @@ static int term_signal_index(int sig)
     return -1;
 }
 
-/* SIGINT/SIGTERM/SIGHUP/SIGQUIT: restore, then behave as before we came. */
+/*
+ * term_signals: restore, then behave as before we came (a handler that was
+ * there, e.g. a sanitizer's, runs; the default action is re-raised). A fault
+ * re-raised this way is delivered when the handler returns, or the faulting
+ * instruction runs again and faults with the default action in place.
+ */
 static void on_term_signal(int sig, siginfo_t *info, void *ctx)
 {
     int saved_errno = errno;
@@ -329,7 +340,11 @@ static void report_error(struct chardev *cd, int code)
     }
 }
 
-/* Give up the @n bytes a write could not deliver; @why (-EINTR or -EAGAIN) says why. */
+/*
+ * Give up the @n bytes a write could not deliver; @why says why: -EINTR (a
+ * kick while the reader was not reading), -EAGAIN (stalled), -EPIPE (the
+ * reader went away, e.g. `vmio run ... | head`: vmio ignores SIGPIPE).
+ */
 static int drop_output(struct chardev *cd, size_t n, int why)
 {
     cd->dropped += n;
@@ -338,8 +353,9 @@ static int drop_output(struct chardev *cd, size_t n, int why)
         fprintf(stderr,
                 "vmio: serial output to %s %s: dropping output (the count comes at the end)\n",
                 cd->desc,
-                why == -EINTR ? "was interrupted while its reader was not reading"
-                              : "took no byte for 5 s (its reader stalled)");
+                why == -EINTR   ? "was interrupted while its reader was not reading"
+                : why == -EPIPE ? "has no reader any more (broken pipe)"
+                                : "took no byte for 5 s (its reader stalled)");
     }
     return why;
 }
@@ -393,6 +409,8 @@ static int write_all(struct chardev *cd, const uint8_t *p, size_t n)
         if (w < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
             continue; /* wait again (a regular file does not return these) */
         int e = w < 0 ? -errno : -EIO;
+        if (e == -EPIPE) /* the guest runs on without its console, as with a stalled reader */
+            return drop_output(cd, n, e);
         report_error(cd, e);
         return e;
     }
@@ -572,6 +590,16 @@ int chardev_has_input(struct chardev *cd)
     int r = cd->kind == CHARDEV_MEMORY ? cd->min_len > 0 : (cd->in_fd >= 0 && !cd->in_eof);
     pthread_mutex_unlock(&cd->lock);
     return r;
+}
+
+int chardev_input_fd(struct chardev *cd)
+{
+    if (!cd)
+        return -1;
+    pthread_mutex_lock(&cd->lock);
+    int fd = cd->kind == CHARDEV_MEMORY || cd->in_eof ? -1 : cd->in_fd;
+    pthread_mutex_unlock(&cd->lock);
+    return fd;
 }
 
 /* ---- memory backend ---- */

@@ -297,14 +297,56 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
     return rc;
 }
 
+bool vmio_vm_owns_device(struct vmio_vm *vm, const struct vmio_device *dev)
+{
+    pthread_mutex_lock(&vm->lock);
+    bool owned = dev && find_device_locked(vm, dev) < vm->ndevices;
+    pthread_mutex_unlock(&vm->lock);
+    return owned;
+}
+
 int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
                           uint64_t base, uint64_t len, struct vmio_error *err)
 {
     if (!dev)
         return vmio_error_set(err, -ENOMEM, "out of memory creating a device");
     int rc = vmio_vm_add_device(vm, space, dev, base, len, err);
-    if (rc < 0 && dev->ops->destroy)
+    /* A device the VM holds already (another range) stays the VM's: never destroyed here. */
+    if (rc < 0 && dev->ops->destroy && !vmio_vm_owns_device(vm, dev))
         dev->ops->destroy(dev);
+    return rc;
+}
+
+/* vmio_bus_synchronize()'s nudge: every vCPU inside the guest leaves it (and re-enters). */
+static void nudge_vcpus(void *ctx)
+{
+    struct vmio_vm *vm = ctx;
+    pthread_mutex_lock(&vm->lock);
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
+        if (vm->vcpus[i])
+            vcpu_nudge(vm->vcpus[i]);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+int vmio_vm_remove_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                          uint64_t base, struct vmio_error *err)
+{
+    struct vmio_bus *bus = vmio_vm_bus(vm, space);
+    if (!bus || !dev)
+        return vmio_error_set(err, -EINVAL, "remove device: no bus for space %d or no device",
+                              (int)space);
+    if (vcpu_current_of(vm))
+        return vmio_error_set(err, -EDEADLK,
+                              "remove device %s: called from a vCPU thread, which would wait "
+                              "for itself",
+                              dev->name ? dev->name : "(unnamed)");
+    pthread_mutex_lock(&vm->lock);
+    int rc = vmio_bus_unregister(bus, dev, base, err);
+    if (rc == 0 && space == VMIO_SPACE_SYSREG)
+        rc = update_sysreg_exits_locked(vm, err);
+    pthread_mutex_unlock(&vm->lock);
+    if (rc == 0)
+        vmio_bus_synchronize(bus, nudge_vcpus, vm);
     return rc;
 }
 
@@ -589,5 +631,74 @@ int vmio_vm_add_status_page(struct vmio_vm *vm, struct vmio_device *dev, uint64_
     }
     vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
     *page = host;
+    return 0;
+}
+
+/* ---- Exit-less notifications ---- */
+
+int vmio_vm_ioeventfd(struct vmio_vm *vm, enum vmio_space space, uint64_t addr, unsigned len,
+                      const uint64_t *datamatch, int fd, bool assign, struct vmio_error *err)
+{
+    return vmio_backend_ioeventfd(vm->hv, fd, space, addr, len, datamatch != NULL,
+                                  datamatch ? *datamatch : 0, assign, err);
+}
+
+int vmio_vm_irqfd(struct vmio_vm *vm, unsigned gsi, int fd, int resample_fd, bool assign,
+                  struct vmio_error *err)
+{
+    if (gsi >= VMIO_IRQCHIP_GSIS)
+        return vmio_error_set(err, -EINVAL, "irqfd: GSI %u is beyond the last (%u)", gsi,
+                              VMIO_IRQCHIP_GSIS - 1);
+    if (!vm->irqchip)
+        return vmio_error_set(err, -ENODEV, "irqfd: the VM has no interrupt controller");
+    return vmio_backend_irqfd(vm->hv, fd, gsi, resample_fd, assign, err);
+}
+
+int vmio_vm_map_device_view(struct vmio_vm *vm, const struct vmio_device *dev, uint64_t gpa,
+                            uint64_t size, void *host, const char *name, struct vmio_error *err)
+{
+    char what[160];
+    snprintf(what, sizeof(what), "register view %s", name ? name : "(unnamed)");
+    int rc = check_aligned(what, gpa, size, err);
+    if (rc < 0)
+        return rc;
+    if (!host || ((uintptr_t)host & 0xfff))
+        return vmio_error_set(err, -EINVAL, "%s: host address %p is not 4 KiB aligned", what, host);
+    rc = check_reserved(vm, VMIO_SPACE_MMIO, what, gpa, size, err);
+    if (rc < 0)
+        return rc;
+    const struct vmio_mem_region *m = overlapping_region(vm, gpa, size);
+    if (m)
+        return vmio_error_set(err, -EBUSY,
+                              "%s at 0x%" PRIx64 " overlaps memory %s at 0x%" PRIx64 "-0x%" PRIx64,
+                              what, gpa, m->name, m->gpa, m->gpa + (m->size - 1));
+    bool mine = false;
+    uint64_t last = gpa + (size - 1);
+    for (unsigned i = 0; i < vmio_bus_count(vm->mmio); i++) {
+        const struct vmio_bus_range *r = vmio_bus_range_at(vm->mmio, i);
+        if (!r || gpa > r->base + (r->len - 1) || r->base > last)
+            continue;
+        if (r->dev != dev)
+            return vmio_error_set(
+                err, -EBUSY, "%s at 0x%" PRIx64 "-0x%" PRIx64 " overlaps device %s at 0x%" PRIx64,
+                what, gpa, last, r->dev->name, r->base);
+        mine = true;
+    }
+    if (!mine)
+        return vmio_error_set(err, -ENOENT, "%s at 0x%" PRIx64 ": the device is not there", what,
+                              gpa);
+    rc = reserve_owned(vm, err);
+    if (rc < 0)
+        return rc;
+    struct vmio_mem_region r = {.gpa = gpa,
+                                .size = size,
+                                .host = host,
+                                .readonly = true,
+                                .kind = VMIO_MEM_PASSTHROUGH,
+                                .name = name ? name : "(unnamed)"};
+    rc = map_region(vm, &r, err);
+    if (rc < 0)
+        return rc;
+    vm->owned[vm->nowned++] = (struct vmio_vm_owned){.host = host, .size = size};
     return 0;
 }

@@ -145,9 +145,11 @@ static void reg_write(struct pl011 *p, uint64_t off, uint32_t v)
 }
 
 /* Accesses: widths 1, 2, 4 on a register; a narrow access sees the register's low bytes shifted. */
-static int pl011_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int pl011_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
     struct pl011 *p = (struct pl011 *)dev;
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     if (width == 8 || offset >= PL011_SIZE) {
         *value = ~0ull;
         return 0;
@@ -160,9 +162,11 @@ static int pl011_read(struct vmio_device *dev, uint64_t offset, unsigned width, 
     return 0;
 }
 
-static int pl011_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int pl011_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
     struct pl011 *p = (struct pl011 *)dev;
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     if (width == 8 || offset >= PL011_SIZE || (offset & 3) + width > 4)
         return 0;
     pthread_mutex_lock(&p->lock);

@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 
+#include "vmio/bus.h"
 #include "vmio/devices.h"
+#include "vmio/doorbell.h"
 #include "vmio/testdev_regs.h"
 #include "vmio/uart16550.h"
 #include "vmio/vm.h"
@@ -81,6 +83,39 @@ int vmio_coalesce_standard_devices(struct vmio_vm *vm, struct vmio_error *err)
         if (rc == -ENOTSUP)
             vmio_error_clear(err);
         else if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int vmio_doorbell_standard_devices(struct vmio_vm *vm, struct vmio_iothread *io,
+                                   bool use_ioeventfd, struct vmio_error *err)
+{
+    static const struct {
+        enum vmio_space space;
+        uint64_t base;
+    } windows[] = {{VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE}, {VMIO_SPACE_PIO, TESTDEV_PIO_BASE}};
+    for (unsigned i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+        uint64_t addr = windows[i].base + TESTDEV_DOORBELL;
+        const struct vmio_bus_range *r = vmio_bus_lookup(vmio_vm_bus(vm, windows[i].space), addr, 4);
+        if (!r)
+            return vmio_error_set(err, -ENOENT, "no testdev at %s 0x%llx for its doorbell",
+                                  windows[i].space == VMIO_SPACE_PIO ? "port" : "MMIO",
+                                  (unsigned long long)addr);
+        struct vmio_doorbell_config c = {.space = windows[i].space,
+                                         .addr = addr,
+                                         .len = 4,
+                                         .use_ioeventfd = use_ioeventfd,
+                                         .fn = vmio_testdev_rung,
+                                         .ctx = r->dev};
+        struct vmio_doorbell *db = NULL;
+        int rc = vmio_doorbell_create(vm, io, &c, &db, err);
+        if (rc == 0 && (rc = vmio_testdev_attach_doorbell(r->dev, db)) < 0) {
+            vmio_doorbell_destroy(db);
+            vmio_error_set(err, rc, "testdev at 0x%llx: cannot take a doorbell",
+                           (unsigned long long)addr);
+        }
+        if (rc < 0)
             return rc;
     }
     return 0;

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "vmio/devices.h"
+#include "vmio/doorbell.h"
 #include "vmio/testdev_regs.h"
 
 struct testdev {
@@ -26,6 +27,8 @@ struct testdev {
     unsigned log_head, log_len;
     volatile uint64_t *page; /* status page (vmio_testdev_attach_page()), or NULL */
     size_t page_words;
+    uint64_t rings;             /* doorbell rings seen */
+    struct vmio_doorbell *bell; /* owned (vmio_testdev_attach_doorbell()), or NULL */
 };
 
 /* The register at 8-byte slot @off (the value a read of all 8 bytes gives), lock held. */
@@ -50,6 +53,8 @@ static uint64_t reg_value(const struct testdev *t, uint64_t off)
         return t->log_len;
     case TESTDEV_BAD:
         return t->bad;
+    case TESTDEV_RINGS:
+        return t->rings;
     case TESTDEV_DELAY:
         return t->delay;
     case TESTDEV_WBUF_HASH:
@@ -110,7 +115,8 @@ static uint64_t reg_merge(uint64_t reg, unsigned k, unsigned width, uint64_t val
 /* Whether an access lies wholly inside the write buffer. */
 static bool in_wbuf(uint64_t offset, unsigned width)
 {
-    return offset >= TESTDEV_WBUF && offset < TESTDEV_WBUF_END && offset + width <= TESTDEV_WBUF_END;
+    return offset >= TESTDEV_WBUF && offset < TESTDEV_WBUF_END &&
+           offset + width <= TESTDEV_WBUF_END;
 }
 
 static bool slot_ok(uint64_t offset, unsigned width)
@@ -123,8 +129,10 @@ static void note_access(struct testdev *t, uint64_t offset, unsigned width, bool
     t->last = (offset & 0xfff) | ((uint64_t)(width & 0xf) << 16) | ((uint64_t)write << 24);
 }
 
-static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int testdev_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct testdev *t = to_testdev(dev);
     pthread_mutex_lock(&t->lock);
     uint64_t reg = ~0ULL;
@@ -155,13 +163,15 @@ static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width
     return 0;
 }
 
-static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int testdev_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct testdev *t = to_testdev(dev);
     pthread_mutex_lock(&t->lock);
     value &= vmio_width_mask(width);
     unsigned k = (unsigned)(offset & 7);
-    bool reset_counters = false;
+    bool reset_counters = false, ring = false;
     uint64_t delay_ms = 0;
     if (in_wbuf(offset, width)) {
         wbuf_write(t, offset, width, value);
@@ -194,6 +204,15 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
             t->wbuf_count = 0;
             t->wbuf_hash = 0;
             break;
+        case TESTDEV_DOORBELL:
+            if (t->bell)
+                ring = true; /* the doorbell counts it, on the I/O thread */
+            else
+                t->rings++;
+            break;
+        case TESTDEV_RINGS:
+            t->rings = 0;
+            break;
         case TESTDEV_DELAY:
             t->delay = reg_merge(t->delay, k, width, value);
             delay_ms = t->delay < TESTDEV_DELAY_MAX_MS ? t->delay : TESTDEV_DELAY_MAX_MS;
@@ -211,6 +230,8 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
     note_access(t, offset, width, true);
     sync_page(t);
     pthread_mutex_unlock(&t->lock);
+    if (ring)
+        (void)vmio_doorbell_ring(t->bell);
     if (delay_ms) { /* slow on purpose, without the lock: other vCPUs are not held up */
         struct timespec ts = {.tv_sec = (time_t)(delay_ms / 1000),
                               .tv_nsec = (long)(delay_ms % 1000) * 1000000L};
@@ -223,6 +244,7 @@ static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned widt
 static void testdev_destroy(struct vmio_device *dev)
 {
     struct testdev *t = to_testdev(dev);
+    vmio_doorbell_destroy(t->bell);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -255,4 +277,26 @@ int vmio_testdev_attach_page(struct vmio_device *dev, void *page, size_t size)
     sync_page(t);
     pthread_mutex_unlock(&t->lock);
     return 0;
+}
+
+int vmio_testdev_attach_doorbell(struct vmio_device *dev, struct vmio_doorbell *bell)
+{
+    if (dev->ops != &testdev_ops || !bell)
+        return -EINVAL;
+    struct testdev *t = to_testdev(dev);
+    pthread_mutex_lock(&t->lock);
+    int rc = t->bell ? -EBUSY : 0;
+    if (rc == 0)
+        t->bell = bell;
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void vmio_testdev_rung(void *dev, uint64_t rings)
+{
+    struct testdev *t = to_testdev(dev);
+    pthread_mutex_lock(&t->lock);
+    t->rings += rings;
+    sync_page(t);
+    pthread_mutex_unlock(&t->lock);
 }

@@ -268,6 +268,7 @@ static void test_write_error(void **state)
     assert_int_equal(chardev_write(cd, "z", 1), 0);        /* buffered */
     assert_int_equal(chardev_flush(cd), -EPIPE);
     assert_int_equal(chardev_flush(cd), 0); /* discarded */
+    assert_int_equal(chardev_output_dropped(cd), 5); /* a broken pipe drops, counted */
     chardev_close(cd);
     close(p[1]);
     signal(SIGPIPE, old);
@@ -491,6 +492,43 @@ static void child_chained(struct pty *p)
         _exit(4); /* the terminal was restored before the program's handler ran */
     chardev_close(cd);
     _exit(42);
+}
+
+/* A crash (fault or abort) restores the terminal before the process dies by its signal. */
+static int fatal_sig;
+
+static void child_fatal(struct pty *p)
+{
+    struct chardev *cd;
+    signal(fatal_sig, SIG_DFL); /* cmocka catches faults in tests: not in this child */
+    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+        _exit(1);
+    if (fatal_sig == SIGSEGV) {
+        volatile uintptr_t bad = 8; /* a real fault, not only the signal */
+        *(volatile int *)bad = 1;
+    }
+    else
+        raise(fatal_sig);
+    _exit(2); /* not reached */
+}
+
+static void test_tty_restored_on_crash(void **state)
+{
+    (void)state;
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+    for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        struct pty p;
+        if (open_pty(&p) != 0)
+            skip(); /* no pseudo-terminals in this environment */
+        fatal_sig = sigs[i];
+        int status = run_child(child_fatal, &p, 0);
+        if (!WIFSIGNALED(status))
+            fail_msg("signal %d: the child was not killed by a signal (status 0x%x)", sigs[i],
+                     status);
+        assert_int_equal(WTERMSIG(status), sigs[i]);
+        assert_true(restored(&p));
+        close_pty(&p);
+    }
 }
 
 static void test_tty_signal_chains(void **state)
@@ -799,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_file_refuses_fifo_and_dirs),
         cmocka_unit_test(test_stalled_output_gives_up),
         cmocka_unit_test(test_blocked_output_interrupted_by_signal),
+        cmocka_unit_test(test_tty_restored_on_crash),
     };
     return cmocka_run_group_tests_name("chardev", tests, make_tmpdir, remove_tmpdir);
 }

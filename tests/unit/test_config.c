@@ -26,6 +26,7 @@
 #include "vmio/devices.h"
 #include "vmio/guest_mem.h"
 #include "vmio/memmap.h"
+#include "vmio/pc.h"
 #include "vmio/vm.h"
 
 #define PATH "t/vm.toml"
@@ -284,7 +285,27 @@ static void test_runnable(void **state)
          "t/vm.toml: cpu_num = 2 needs interrupt_mode = \"emulated\": the other vCPUs are "
          "started with INIT/SIPI through the in-kernel local APICs"},
         {"[kernel]\nkernel_path = \"k\"\ndisk_path = \"d.img\"\nmemory_regions = []\n",
-         "t/vm.toml: kernel.disk_path needs a block device, which vmio does not model"},
+         "t/vm.toml: kernel.disk_path needs a VirtioBlk device (emu_type 0xe1) in "
+         "devices.emu_devices to be the guest's disk"},
+        {KERNEL "[devices]\nemu_devices = [[\"r\", 0xd000_1000, 0x200, 16, 0xf3, []]]\n",
+         "t/vm.toml: line 5, column 16: the virtio device 'r' needs interrupt_mode = "
+         "\"emulated\" (its interrupt is an IOAPIC pin)"},
+        {KERNEL "[devices]\ninterrupt_mode = \"emulated\"\nemu_devices = [[\"r\", 0xd000_1000, "
+                "0x200, 5, 0xf3, []]]\n",
+         "t/vm.toml: line 6, column 16: the virtio device 'r' has irq_id 5; virtio-mmio "
+         "interrupts are level-triggered IOAPIC pins, GSIs 16-23"},
+        {KERNEL "[devices]\ninterrupt_mode = \"emulated\"\nemu_devices = [[\"r\", 0xd000_1000, "
+                "0x200, 17, 0xf3, []], [\"c\", 0xd000_2000, 0x200, 17, 0xe3, []]]\n",
+         "t/vm.toml: line 6, column 57: virtio devices 'r' and 'c' share irq_id 17; each needs "
+         "its own line"},
+        {KERNEL "[devices]\ninterrupt_mode = \"emulated\"\nemu_devices = [[\"v\", 0xd000_1000, "
+                "0x200, 16, 0xe1, []]]\n",
+         "t/vm.toml: a VirtioBlk device needs kernel.disk_path (its raw image)"},
+        {"[kernel]\nkernel_path = \"k\"\ndisk_path = \"d.img\"\nmemory_regions = []\n[devices]\n"
+         "interrupt_mode = \"emulated\"\nemu_devices = [[\"v\", 0xd000_1000, 0x200, 16, 0xe1, []], "
+         "[\"w\", 0xd000_2000, 0x200, 17, 0xe1, []]]\n",
+         "t/vm.toml: 2 VirtioBlk devices; vmio takes the image of the one disk from "
+         "kernel.disk_path"},
         {"[kernel]\nkernel_path = \"k\"\nenable_bios = true\nmemory_regions = []\n",
          "t/vm.toml: BIOS/UEFI boot (enable_bios, boot_protocol, bios_path, uefi_firmware_path) "
          "is not supported: vmio loads Linux, multiboot or raw kernels directly"},
@@ -406,12 +427,18 @@ static void test_schema_errors(void **state)
          "emulated device type"},
         {KERNEL "[devices]\nemu_devices = [[\"pit\", 0x40, 4, 0, 0x24, []]]\n", -ENOTSUP,
          "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'pit': emu_type 0x24 (X86Pit) is "
-         "not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xf0 testdev, 0xf1 "
-         "debug-exit, 0xf2 debugcon)"},
-        {KERNEL "[devices]\nemu_devices = [[\"v\", 0xd000_0000, 0x1000, 0, 0xe1, []]]\n", -ENOTSUP,
-         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'v': emu_type 0xe1 (VirtioBlk) "
-         "is not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xf0 testdev, 0xf1 "
-         "debug-exit, 0xf2 debugcon)"},
+         "not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xe1 VirtioBlk, 0xe3 "
+         "VirtioConsole, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon, 0xf3 virtio-rng)"},
+        {KERNEL "[devices]\nemu_devices = [[\"v\", 0xd000_0000, 0x1000, 0, 0xe2, []]]\n", -ENOTSUP,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'v': emu_type 0xe2 (VirtioNet) "
+         "is not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xe1 VirtioBlk, 0xe3 "
+         "VirtioConsole, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon, 0xf3 virtio-rng)"},
+        {KERNEL "[devices]\nemu_devices = [[\"v\", 0xd000_0000, 0x100, 16, 0xe1, []]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'v': a virtio-blk (virtio-mmio) "
+         "window needs at least 0x200 bytes, not 0x100"},
+        {KERNEL "[devices]\nemu_devices = [[\"v\", 0x1000, 0x200, 16, 0xf3, []]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'v': a virtio-mmio device needs an "
+         "MMIO window (base_gpa + length above 0x10000), not ports"},
         {KERNEL "[devices]\nemu_devices = [[\"c\", 0x3f8, 4, 4, 2, []]]\n", -EINVAL,
          "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'c': a 16550A UART window needs "
          "at least 0x8 bytes, not 0x4"},
@@ -836,6 +863,40 @@ static void test_names(void **state)
     assert_string_equal(vmio_irq_mode_name(VMIO_IRQ_PASSTHROUGH), "passthrough");
 }
 
+/* The virtio devices of a config, as vmio_pc_add_virtio() takes them. */
+static void test_virtio_devices(void **state)
+{
+    (void)state;
+    const char *doc = "[kernel]\nkernel_path = \"k\"\ndisk_path = \"disk.img\"\n"
+                      "memory_regions = [[0, 0x4000000, 7, 0]]\n[devices]\n"
+                      "interrupt_mode = \"emulated\"\nemu_devices = [\n"
+                      "  [\"com1\", 0x3f8, 8, 4, 0x2, []],\n"
+                      "  [\"vda\", 0xd000_1000, 0x200, 16, 0xe1, [1]],\n"
+                      "  [\"hvc\", 0xd000_2000, 0x1000, 18, 0xe3],\n"
+                      "  [\"rng\", 0xd000_3000, 0x200, 23, 0xf3, []],\n]\n";
+    struct vmio_config *c = parse_ok(doc, PATH);
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_config_runnable(c, &err), 0);
+    assert_true(vmio_config_is_virtio(c->emu[1].model));
+    assert_false(vmio_config_is_virtio(c->emu[0].model));
+    struct vmio_pc_virtio v[4];
+    unsigned n = 99;
+    assert_int_equal(vmio_config_virtio(c, v, 4, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(v[0].kind, VMIO_PC_VIRTIO_BLK);
+    assert_string_equal(v[0].path, "t/disk.img");
+    assert_true(v[0].readonly);
+    assert_int_equal(v[0].base, 0xd0001000);
+    assert_int_equal(v[0].gsi, 16);
+    assert_int_equal(v[1].kind, VMIO_PC_VIRTIO_CONSOLE);
+    assert_null(v[1].chardev);
+    assert_int_equal(v[1].gsi, 18);
+    assert_int_equal(v[2].kind, VMIO_PC_VIRTIO_RNG);
+    assert_int_equal(v[2].base, 0xd0003000);
+    assert_int_equal(vmio_config_virtio(c, v, 2, &n, &err), -ENOSPC);
+    vmio_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -852,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_config_at_the_caps),
         cmocka_unit_test(test_load_kernel_raw),
         cmocka_unit_test(test_paths_stay_inside),
+        cmocka_unit_test(test_virtio_devices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "vmio/exit.h"
 #include "vmio/pl011.h"
 
 static int levels[16];
@@ -27,13 +28,15 @@ static void irq(void *opaque, int level)
 static uint64_t rd(struct vmio_device *d, uint64_t off, unsigned w)
 {
     uint64_t v = 0xdead;
-    assert_int_equal(d->ops->read(d, off, w, &v), 0);
+    struct vmio_io io = {.offset = off, .width = w, .space = VMIO_SPACE_MMIO, .stop_reason = -1};
+    assert_int_equal(d->ops->read(d, &io, &v), 0);
     return v;
 }
 
 static void wr(struct vmio_device *d, uint64_t off, unsigned w, uint64_t v)
 {
-    assert_int_equal(d->ops->write(d, off, w, v), 0);
+    struct vmio_io io = {.offset = off, .width = w, .space = VMIO_SPACE_MMIO, .stop_reason = -1};
+    assert_int_equal(d->ops->write(d, &io, v), 0);
 }
 
 static void test_tx_rx_and_flags(void **state)

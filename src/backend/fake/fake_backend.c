@@ -19,7 +19,13 @@
  *     vmio_fake_wait_blocked() can tell "not yet" from "never".
  *   - Per-vCPU records (scripts, registers, counters) are kept by index and
  *     survive the backend vCPU and the VM, for tests to read afterwards;
- *     VM-level records (slots, irqchip, lines) start afresh with each VM.
+ *     VM-level records (slots, irqchip, lines, ioeventfds, irqfds) start
+ *     afresh with each VM.
+ *   - An I/O write step that matches an assigned ioeventfd is consumed the
+ *     way KVM consumes the write: the eventfd is signalled and the enter
+ *     goes on to the next step without an exit (so a test sees exactly the
+ *     exits vmio would see). Eventfds are written under `lock` (a write to
+ *     an eventfd never blocks unless its counter is about to overflow).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +33,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmio/arm64_regs.h"
 #include "vmio/backend_fake.h"
@@ -39,6 +46,7 @@ struct fake_step_rec {
     size_t len;                 /* count * width */
     bool replayed;
     bool captured;
+    bool by_eventfd; /* consumed by an ioeventfd: no exit */
 };
 
 struct fake_cpu {
@@ -53,7 +61,7 @@ struct fake_cpu {
     struct vmio_x86_regs regs;
     struct vmio_x86_sregs sregs;
     uint64_t arm64[VMIO_ARM64_REG_COUNT]; /* AArch64 registers (vmio/arm64_regs.h) */
-    unsigned long enters, immediate, ran_out;
+    unsigned long enters, immediate, ran_out, eventfd_writes;
     unsigned long faults; /* vcpu_fault_access calls (refused system-register accesses) */
 };
 
@@ -83,6 +91,9 @@ struct vmio_fake {
     struct vmio_access ring[VMIO_FAKE_RING_MAX]; /* data holds the bytes; buf unused */
     unsigned ring_size, ring_head, ring_len;
     unsigned long buffered, popped;
+    struct vmio_fake_ioeventfd ioev[VMIO_FAKE_MAX_IOEVENTFDS];
+    unsigned nioev;
+    struct vmio_fake_irqfd irqfd[VMIO_FAKE_GSIS];
     struct fake_cpu cpu[VMIO_FAKE_MAX_VCPUS];
 };
 
@@ -153,6 +164,8 @@ static int fake_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
         memset(f->irq, 0, sizeof(f->irq));
         f->nzones = 0;
         f->ring_head = f->ring_len = 0;
+        memset(f->irqfd, 0, sizeof(f->irqfd));
+        f->nioev = 0;
         *out = &f->vm;
     }
     pthread_mutex_unlock(&f->lock);
@@ -375,6 +388,79 @@ static int fake_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
     return rc;
 }
 
+/* Signal eventfd @fd once (best effort: a full counter just stays full). */
+static void signal_fd(int fd)
+{
+    uint64_t one = 1;
+    ssize_t n = write(fd, &one, sizeof(one));
+    (void)n;
+}
+
+static int fake_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space space, uint64_t addr,
+                          unsigned len, bool datamatch, uint64_t data, bool assign,
+                          struct vmio_error *err)
+{
+    struct vmio_fake *f = vm_fake(b);
+    if (space != VMIO_SPACE_MMIO && space != VMIO_SPACE_PIO)
+        return vmio_error_set(err, -EINVAL, "fake ioeventfd: address space %d", (int)space);
+    if (len != 1 && len != 2 && len != 4 && len != 8)
+        return vmio_error_set(err, -EINVAL, "fake ioeventfd: width %u", len);
+    if (datamatch)
+        data &= len >= 8 ? ~0ULL : ((1ULL << (len * 8)) - 1);
+    pthread_mutex_lock(&f->lock);
+    int rc = take_fail(f, VMIO_FAKE_OP_IOEVENTFD);
+    unsigned i = 0;
+    while (i < f->nioev &&
+           !(f->ioev[i].space == space && f->ioev[i].addr == addr && f->ioev[i].len == len &&
+             f->ioev[i].datamatch == datamatch && (!datamatch || f->ioev[i].data == data)))
+        i++;
+    if (rc) {
+        vmio_error_set(err, rc, "fake ioeventfd failure");
+    } else if (assign && i < f->nioev) {
+        rc = vmio_error_set(err, -EEXIST, "fake ioeventfd: 0x%" PRIx64 " already registered", addr);
+    } else if (assign && f->nioev == VMIO_FAKE_MAX_IOEVENTFDS) {
+        rc = vmio_error_set(err, -ENOSPC, "fake ioeventfd: more than %d", VMIO_FAKE_MAX_IOEVENTFDS);
+    } else if (assign) {
+        f->ioev[f->nioev++] = (struct vmio_fake_ioeventfd){.fd = fd,
+                                                           .space = space,
+                                                           .addr = addr,
+                                                           .len = len,
+                                                           .datamatch = datamatch,
+                                                           .data = datamatch ? data : 0};
+    } else if (i == f->nioev || f->ioev[i].fd != fd) {
+        rc = vmio_error_set(err, -ENOENT, "fake ioeventfd: 0x%" PRIx64 " is not registered", addr);
+    } else {
+        f->ioev[i] = f->ioev[--f->nioev];
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+static int fake_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resample_fd, bool assign,
+                      struct vmio_error *err)
+{
+    struct vmio_fake *f = vm_fake(b);
+    pthread_mutex_lock(&f->lock);
+    int rc = take_fail(f, VMIO_FAKE_OP_IRQFD);
+    if (rc)
+        vmio_error_set(err, rc, "fake irqfd failure");
+    else if (!f->irqchip)
+        rc = vmio_error_set(err, -ENXIO, "fake irqfd: no irqchip");
+    else if (gsi >= VMIO_FAKE_GSIS)
+        rc = vmio_error_set(err, -EINVAL, "fake irqfd: GSI %u", gsi);
+    else if (assign && f->irqfd[gsi].assigned)
+        rc = vmio_error_set(err, -EBUSY, "fake irqfd: GSI %u has one already", gsi);
+    else if (!assign && (!f->irqfd[gsi].assigned || f->irqfd[gsi].fd != fd))
+        rc = vmio_error_set(err, -ENOENT, "fake irqfd: not registered on GSI %u", gsi);
+    if (rc == 0 && assign)
+        f->irqfd[gsi] = (struct vmio_fake_irqfd){
+            .assigned = true, .fd = fd, .resample_fd = resample_fd < 0 ? -1 : resample_fd};
+    else if (rc == 0)
+        f->irqfd[gsi].assigned = false;
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
 /* ---- vCPUs ---- */
 
 static const struct vmio_backend_ops fake_ops;
@@ -430,6 +516,37 @@ static void fake_vcpu_destroy(struct vmio_backend_vcpu *b)
     free(v);
 }
 
+/*
+ * Consume the I/O write steps at the head of @c's script that an ioeventfd
+ * matches, as the hypervisor would while the guest runs. Lock held.
+ */
+static void eventfd_steps(struct vmio_fake *f, struct fake_cpu *c)
+{
+    while (c->next < c->n) {
+        struct fake_step_rec *r = &c->steps[c->next];
+        const struct vmio_access *a = &r->step.access;
+        if (r->step.kind != VMIO_FAKE_IO || a->dir != VMIO_WRITE || a->count != 1)
+            return;
+        uint64_t v = 0;
+        memcpy(&v, r->page, a->width);
+        unsigned i = 0;
+        while (i < f->nioev &&
+               !(f->ioev[i].space == a->space && f->ioev[i].addr == a->addr &&
+                 f->ioev[i].len == a->width && (!f->ioev[i].datamatch || f->ioev[i].data == v)))
+            i++;
+        if (i == f->nioev)
+            return;
+        signal_fd(f->ioev[i].fd);
+        f->ioev[i].hits++;
+        c->eventfd_writes++;
+        memcpy(r->result, r->page, r->len);
+        r->replayed = r->captured = r->by_eventfd = true;
+        if (r->step.ip)
+            c->regs.rip = r->step.ip;
+        c->next++;
+    }
+}
+
 /* Fill @e for I/O step @r (see the contract in vmio/backend.h). */
 static void io_exit(struct fake_step_rec *r, struct vmio_exit *e)
 {
@@ -457,13 +574,22 @@ static int fake_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *e)
     capture(c);
     int rc = 0;
     bool has_ip = true; /* whether the exit reports RIP (not for INTR / host errors, as KVM) */
-    /* Writes KVM would buffer do not exit: they go to the ring, and the enter goes on. */
-    while (!c->immediate_exit && c->next < c->n && c->steps[c->next].step.kind == VMIO_FAKE_IO &&
-           try_buffer(f, &c->steps[c->next])) {
-        struct fake_step_rec *r = &c->steps[c->next++];
-        r->replayed = true;
-        if (r->step.ip)
-            c->regs.rip = r->step.ip;
+    /*
+     * Writes KVM would not exit for: an ioeventfd's (the eventfd is
+     * signalled) or a coalesced zone's (buffered in the ring); the enter goes on.
+     */
+    while (!c->immediate_exit && c->next < c->n) {
+        unsigned before = c->next;
+        eventfd_steps(f, c);
+        while (c->next < c->n && c->steps[c->next].step.kind == VMIO_FAKE_IO &&
+               try_buffer(f, &c->steps[c->next])) {
+            struct fake_step_rec *r = &c->steps[c->next++];
+            r->replayed = true;
+            if (r->step.ip)
+                c->regs.rip = r->step.ip;
+        }
+        if (c->next == before)
+            break;
     }
     if (c->immediate_exit) {
         c->immediate++;
@@ -681,6 +807,8 @@ static const struct vmio_backend_ops fake_ops = {
     .vcpu_set_regs = fake_set_regs,
     .vcpu_get_sregs = fake_get_sregs,
     .vcpu_set_sregs = fake_set_sregs,
+    .ioeventfd = fake_ioeventfd,
+    .irqfd = fake_irqfd,
     .vcpu_get_arm64_reg = fake_get_arm64_reg,
     .vcpu_set_arm64_reg = fake_set_arm64_reg,
     .irqchip_version = fake_irqchip_version,
@@ -903,7 +1031,8 @@ int vmio_fake_cpu_info(struct vmio_fake *fake, unsigned cpu, struct vmio_fake_cp
                                        .immediate = c->immediate,
                                        .ran_out = c->ran_out,
                                        .faults = c->faults,
-                                       .count = c->count};
+                                       .count = c->count,
+                                       .eventfd_writes = c->eventfd_writes};
     pthread_mutex_unlock(&fake->lock);
     return 0;
 }
@@ -1029,6 +1158,24 @@ int vmio_fake_set_ring_size(struct vmio_fake *fake, unsigned entries)
     return rc;
 }
 
+int vmio_fake_ioeventfd_count(struct vmio_fake *fake)
+{
+    pthread_mutex_lock(&fake->lock);
+    int n = (int)fake->nioev;
+    pthread_mutex_unlock(&fake->lock);
+    return n;
+}
+
+int vmio_fake_ioeventfd_at(struct vmio_fake *fake, unsigned i, struct vmio_fake_ioeventfd *out)
+{
+    pthread_mutex_lock(&fake->lock);
+    int rc = i < fake->nioev ? 0 : -ENOENT;
+    if (rc == 0)
+        *out = fake->ioev[i];
+    pthread_mutex_unlock(&fake->lock);
+    return rc;
+}
+
 void vmio_fake_coalesced(struct vmio_fake *fake, struct vmio_fake_coalesce_info *out)
 {
     pthread_mutex_lock(&fake->lock);
@@ -1038,4 +1185,51 @@ void vmio_fake_coalesced(struct vmio_fake *fake, struct vmio_fake_coalesce_info 
     out->buffered = fake->buffered;
     out->popped = fake->popped;
     pthread_mutex_unlock(&fake->lock);
+}
+
+int vmio_fake_irqfd_get(struct vmio_fake *fake, unsigned gsi, struct vmio_fake_irqfd *out)
+{
+    if (gsi >= VMIO_FAKE_GSIS)
+        return -EINVAL;
+    pthread_mutex_lock(&fake->lock);
+    *out = fake->irqfd[gsi];
+    pthread_mutex_unlock(&fake->lock);
+    return 0;
+}
+
+int vmio_fake_irqfd_poll(struct vmio_fake *fake)
+{
+    int fired = 0;
+    pthread_mutex_lock(&fake->lock);
+    for (unsigned g = 0; g < VMIO_FAKE_GSIS; g++) {
+        struct vmio_fake_irqfd *q = &fake->irqfd[g];
+        uint64_t v;
+        if (!q->assigned || read(q->fd, &v, sizeof(v)) != (ssize_t)sizeof(v) || v == 0)
+            continue;
+        fired++;
+        q->injections++;
+        struct vmio_fake_irq *l = &fake->irq[g];
+        l->calls++;
+        if (!l->level)
+            l->rises++;
+        l->level = q->resample_fd >= 0; /* level: held until the EOI; edge: a pulse */
+    }
+    pthread_mutex_unlock(&fake->lock);
+    return fired;
+}
+
+int vmio_fake_eoi(struct vmio_fake *fake, unsigned gsi)
+{
+    if (gsi >= VMIO_FAKE_GSIS)
+        return -EINVAL;
+    pthread_mutex_lock(&fake->lock);
+    struct vmio_fake_irqfd *q = &fake->irqfd[gsi];
+    int rc = q->assigned && q->resample_fd >= 0 ? 0 : -ENOENT;
+    if (rc == 0) {
+        q->eois++;
+        fake->irq[gsi].level = 0;
+        signal_fd(q->resample_fd);
+    }
+    pthread_mutex_unlock(&fake->lock);
+    return rc;
 }

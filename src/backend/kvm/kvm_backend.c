@@ -37,6 +37,8 @@ struct kvmb_vm {
     bool immediate_exit;      /* KVM_CAP_IMMEDIATE_EXIT */
     bool sync_regs_cap;       /* KVM_CAP_SYNC_REGS covers the GPRs */
     bool irqchip;             /* KVM_CREATE_IRQCHIP done: vCPUs get an in-kernel LAPIC */
+    bool ioeventfd;           /* KVM_CAP_IOEVENTFD */
+    bool irqfd, resample;     /* KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE */
     struct kvm_cpuid2 *cpuid; /* supported CPUID, adjusted per vCPU (x86_cpuid.h) */
     /*
      * The coalesced-write ring: one page per VM that KVM appends to at
@@ -124,6 +126,9 @@ static int kvmb_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
     vm->coalesce_pio = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
     int sync = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     vm->sync_regs_cap = sync > 0 && (sync & KVM_SYNC_X86_REGS);
+    vm->ioeventfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
+    vm->irqfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
+    vm->resample = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
     uint64_t idmap = KVMB_IDENTITY_MAP_ADDR;
     (void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
 
@@ -342,6 +347,57 @@ static int map_ring(struct kvmb_vm *vm, int fd, unsigned index, struct vmio_erro
     vm->ring_bytes = (size_t)page;
     vm->ring_max = (uint32_t)(((size_t)page - sizeof(struct kvm_coalesced_mmio_ring)) /
                               sizeof(struct kvm_coalesced_mmio));
+    return 0;
+}
+
+/* KVM_IOEVENTFD on the VM descriptor (any thread). */
+static int kvmb_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space space, uint64_t addr,
+                          unsigned len, bool datamatch, uint64_t data, bool assign,
+                          struct vmio_error *err)
+{
+    struct kvmb_vm *vm = to_vm(b);
+    if (!vm->ioeventfd)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IOEVENTFD");
+    if (space != VMIO_SPACE_MMIO && space != VMIO_SPACE_PIO)
+        return vmio_error_set(err, -EINVAL, "KVM_IOEVENTFD: address space %d", (int)space);
+    struct kvm_ioeventfd k = {
+        .datamatch = datamatch ? data : 0,
+        .addr = addr,
+        .len = len,
+        .fd = fd,
+        .flags = (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+                 (space == VMIO_SPACE_PIO ? KVM_IOEVENTFD_FLAG_PIO : 0) |
+                 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+    };
+    if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &k) < 0)
+        return vmio_error_set(err, -errno, "KVM_IOEVENTFD %s %s 0x%llx width %u: %s",
+                              assign ? "assign" : "deassign",
+                              space == VMIO_SPACE_PIO ? "port" : "MMIO", (unsigned long long)addr,
+                              len, strerror(errno));
+    return 0;
+}
+
+/* KVM_IRQFD (with KVM_IRQFD_FLAG_RESAMPLE for a level-triggered line). */
+static int kvmb_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resample_fd, bool assign,
+                      struct vmio_error *err)
+{
+    struct kvmb_vm *vm = to_vm(b);
+    if (!vm->irqfd)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD");
+    if (assign && resample_fd >= 0 && !vm->resample)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD_RESAMPLE");
+    if (!vm->irqchip)
+        return vmio_error_set(err, -ENXIO, "KVM_IRQFD: the VM has no in-kernel irqchip");
+    struct kvm_irqfd k = {.fd = (uint32_t)fd, .gsi = gsi};
+    if (!assign)
+        k.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    else if (resample_fd >= 0) {
+        k.flags = KVM_IRQFD_FLAG_RESAMPLE;
+        k.resamplefd = (uint32_t)resample_fd;
+    }
+    if (ioctl(vm->vm_fd, KVM_IRQFD, &k) < 0)
+        return vmio_error_set(err, -errno, "KVM_IRQFD %s GSI %u: %s",
+                              assign ? "assign" : "deassign", gsi, strerror(errno));
     return 0;
 }
 
@@ -870,6 +926,8 @@ static const struct vmio_backend_ops kvm_ops = {
     .vcpu_set_regs = kvmb_vcpu_set_regs,
     .vcpu_get_sregs = kvmb_vcpu_get_sregs,
     .vcpu_set_sregs = kvmb_vcpu_set_sregs,
+    .ioeventfd = kvmb_ioeventfd,
+    .irqfd = kvmb_irqfd,
 };
 
 static struct vmio_backend kvm_backend = {.ops = &kvm_ops};
