@@ -14,7 +14,7 @@ PKGS="$MINIMAL $NESTED clang llvm lld libclang-rt-14-dev
 qemu-user-static acpica-tools e2fsprogs valgrind libseccomp-dev
 binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
 gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libc6-dev-arm64-cross libc6-dev-riscv64-cross
-qemu-system-arm device-tree-compiler libcmocka-dev:arm64"
+qemu-system-arm device-tree-compiler libcmocka-dev:arm64 libseccomp-dev:arm64"
 case "${1:-}" in
 --minimal) PKGS=$MINIMAL ;;
 --nested) PKGS=$NESTED ;;

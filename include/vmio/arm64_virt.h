@@ -174,6 +174,16 @@ int vmio_arm64_machine_create(const struct vmio_arm64_machine_options *o, struct
                               struct vmio_arm64_machine *m, struct vmio_error *err);
 
 /*
+ * vmio_arm64_machine_finalize - call once every vCPU of @vm is created
+ * (vmio_vcpu_create()) and before vmio_vm_run(): finishes the in-kernel GIC
+ * on the calling thread, so that vCPU threads confined to their system-call
+ * filter (vmio/seccomp.h) never need to. Without it the first vCPU entry
+ * does it. A backend with nothing to finish (the fake) is fine.
+ * Errors: -errno of the hypervisor, described in @err.
+ */
+int vmio_arm64_machine_finalize(struct vmio_vm *vm, struct vmio_error *err);
+
+/*
  * vmio_arm64_setup_vcpu - put vCPU 0 at @entry: PC, X0 = the device tree,
  * X1..X3 = 0, PSTATE = EL1h with D, A, I, F masked (the Image protocol's
  * entry state; the other vCPUs wait for PSCI CPU_ON). Errors: those of

@@ -247,6 +247,15 @@ struct vmio_backend_ops {
      * Errors: -ENXIO before create_irqchip.
      */
     int (*irqchip_version)(struct vmio_backend_vm *vm);
+
+    /*
+     * irqchip_finalize - every vCPU exists: finish the in-kernel irqchip now
+     * (AArch64: the vGIC's CTRL_INIT), on the setup thread, instead of at the
+     * first vcpu_enter, so that a vCPU thread under its system-call filter
+     * never needs a device ioctl. Idempotent. Optional (nothing to finish).
+     * Errors: -ENXIO without an irqchip, -errno.
+     */
+    int (*irqchip_finalize)(struct vmio_backend_vm *vm);
 };
 
 /*
@@ -427,6 +436,11 @@ static inline int vmio_backend_vcpu_set_arm64_reg(struct vmio_backend_vcpu *vcpu
 static inline int vmio_backend_irqchip_version(struct vmio_backend_vm *vm)
 {
     return vm->ops->irqchip_version ? vm->ops->irqchip_version(vm) : -ENOTSUP;
+}
+
+static inline int vmio_backend_irqchip_finalize(struct vmio_backend_vm *vm)
+{
+    return vm->ops->irqchip_finalize ? vm->ops->irqchip_finalize(vm) : -ENOTSUP;
 }
 
 #endif

@@ -214,8 +214,10 @@ int vmio_fake_set_sregs(struct vmio_fake *fake, unsigned cpu, const struct vmio_
 /*
  * AArch64 registers of vCPU @cpu (enum vmio_arm64_reg): what the backend's
  * vcpu_get/set_arm64_reg see and change (all 0 until set). The fake offers
- * them on every VM, and irqchip_version reports 3 once the irqchip exists,
- * so vmio's AArch64 machine and its ISV=0 path run on it.
+ * them on every VM, and irqchip_version reports 3 once the irqchip exists
+ * (irqchip_finalize then succeeds; a vmio_fake_fail() of
+ * VMIO_FAKE_OP_CREATE_IRQCHIP also fails it once), so vmio's AArch64
+ * machine and its ISV=0 path run on it.
  * Errors: -EINVAL for a bad @cpu or @reg.
  */
 int vmio_fake_get_arm64_reg(struct vmio_fake *fake, unsigned cpu, unsigned reg, uint64_t *value);

@@ -9,11 +9,14 @@
  * debug-exit write of v, 0 for a power-off or reset (PSCI SYSTEM_OFF /
  * SYSTEM_RESET), 2 bad arguments or image, 4 unclaimed under strict, 6 guest
  * dead (also an ISV=0 abort vmio cannot emulate), 8 host error.
+ * Each vCPU thread confines itself to the vCPU system-call filter
+ * (vmio/seccomp.h) before it runs, unless --no-seccomp, as on x86.
  * Invariant: every host resource is released on every path.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +25,7 @@
 #include "vmio/arm64_virt.h"
 #include "vmio/boot.h"
 #include "vmio/chardev.h"
+#include "vmio/seccomp.h"
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
 
@@ -34,7 +38,7 @@ struct run_options {
     unsigned cpus;
     enum vmio_unclaimed_policy policy;
     const char *serial, *cmdline, *initrd, *image;
-    bool stats, trace;
+    bool stats, trace, no_seccomp;
 };
 
 static void usage(FILE *out)
@@ -53,6 +57,7 @@ static void usage(FILE *out)
         "  --unhandled POLICY      unclaimed accesses: ignore (default), log or strict\n"
         "  --stats                 print exit statistics to stderr at VM exit\n"
         "  --trace                 print one line per exit to stderr\n"
+        "  --no-seccomp            no system-call filters on the vCPU threads\n"
         "\n"
         "exit status: (v << 1) | 1 when the guest writes v to debug-exit; 0 when it\n"
         "powers off or resets (PSCI); 2 bad arguments or image; 4 unclaimed access under\n"
@@ -80,7 +85,17 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse(int argc, char **argv, struct run_options *o)
 {
-    enum { O_MEM = 256, O_CPUS, O_INITRD, O_CMDLINE, O_SERIAL, O_UNHANDLED, O_STATS, O_TRACE };
+    enum {
+        O_MEM = 256,
+        O_CPUS,
+        O_INITRD,
+        O_CMDLINE,
+        O_SERIAL,
+        O_UNHANDLED,
+        O_STATS,
+        O_TRACE,
+        O_NO_SECCOMP
+    };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, O_MEM},
         {"cpus", required_argument, NULL, O_CPUS},
@@ -90,6 +105,7 @@ static int parse(int argc, char **argv, struct run_options *o)
         {"unhandled", required_argument, NULL, O_UNHANDLED},
         {"stats", no_argument, NULL, O_STATS},
         {"trace", no_argument, NULL, O_TRACE},
+        {"no-seccomp", no_argument, NULL, O_NO_SECCOMP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -135,6 +151,9 @@ static int parse(int argc, char **argv, struct run_options *o)
         case O_TRACE:
             o->trace = true;
             break;
+        case O_NO_SECCOMP:
+            o->no_seccomp = true;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -149,6 +168,28 @@ static int parse(int argc, char **argv, struct run_options *o)
     }
     o->image = argv[optind];
     return 0;
+}
+
+/*
+ * thread_init of each vCPU: the vCPU filter. A build without filters
+ * (-ENOTSUP: no libseccomp, a sanitizer build) says so once and runs
+ * unconfined; any other failure stops the run.
+ */
+static int confine_vcpu(void *ctx, unsigned index, struct vmio_error *err)
+{
+    (void)ctx;
+    (void)index;
+    static atomic_int told;
+    struct vmio_error e = {0};
+    int rc = vmio_seccomp_install(VMIO_SECCOMP_VCPU, &e);
+    if (rc == -ENOTSUP) {
+        if (!atomic_exchange(&told, 1))
+            fprintf(stderr, "vmio: no system-call filters: %s\n", e.msg);
+        return 0;
+    }
+    if (rc < 0)
+        *err = e;
+    return rc;
 }
 
 /* PC and the registers of the vCPU that stopped, for a guest that died. */
@@ -243,9 +284,16 @@ int cli_run(int argc, char **argv)
             goto out;
     if (vmio_arm64_setup_vcpu(vcpus[0], &entry, &err) < 0)
         goto out;
-    struct vmio_run_result res;
-    if (vmio_vm_run(vm, vcpus, o.cpus, NULL, &res, &err) < 0)
+    if (vmio_arm64_machine_finalize(vm, &err) < 0) /* before the vCPU threads' filters */
         goto out;
+    struct vmio_run_options ro = {.thread_init = o.no_seccomp ? NULL : confine_vcpu};
+    struct vmio_run_result res;
+    if (vmio_vm_run(vm, vcpus, o.cpus, &ro, &res, &err) < 0)
+        goto out;
+    if (res.err.code) { /* thread_init (seccomp) stopped the run */
+        err = res.err;
+        goto out;
+    }
     status = report(&res.exit, res.vcpu, o.cpus, res.vcpu < o.cpus ? vcpus[res.vcpu] : NULL);
     if (o.stats) {
         for (unsigned i = 0; i < o.cpus; i++) {

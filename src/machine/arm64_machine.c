@@ -75,6 +75,16 @@ fail:
     return rc;
 }
 
+int vmio_arm64_machine_finalize(struct vmio_vm *vm, struct vmio_error *err)
+{
+    int rc = vmio_backend_irqchip_finalize(vm->hv);
+    if (rc == -ENOTSUP)
+        return 0;
+    if (rc < 0)
+        return vmio_error_set(err, rc, "finishing the in-kernel GIC: %s", strerror(-rc));
+    return 0;
+}
+
 int vmio_arm64_setup_vcpu(struct vmio_vcpu *vcpu, const struct vmio_arm64_entry *e,
                           struct vmio_error *err)
 {

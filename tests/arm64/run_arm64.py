@@ -16,7 +16,8 @@ Usage: run_arm64.py MODE ARGS, MODE one of
   linux-qemu INITRAMFS           the same kernel and initramfs under QEMU's virt board
 Exits 0 pass, 1 fail; never skips. VMIO_REGEN=1 rewrites the expected files
 from what was observed (then review the diff). Every run has a timeout; no
-file is left behind.
+file is left behind. Every vmio run must have its vCPU threads under vmio's
+system-call filters (vmio/seccomp.h) with no call refused.
 """
 import os
 import re
@@ -94,6 +95,16 @@ def check_status(rc, want, err):
     return False
 
 
+def confined(err):
+    """vmio's vCPU threads ran under their system-call filters and none was refused."""
+    bad = [l for l in err.splitlines()
+           if "seccomp: refused" in l or "no system-call filters" in l]
+    if bad:
+        print("FAIL vmio's system-call filters: %s" % "\n  ".join(bad[:5]))
+        return False
+    return True
+
+
 def guest(mode, args):
     if mode == "qemu":
         name, elf = args
@@ -104,6 +115,8 @@ def guest(mode, args):
     name, elf, vmio, runner = args
     extra = ["--unhandled", "strict"] if mode == "strict" else []
     rc, out, err = run([runner, vmio, "run"] + extra + [elf], TIMEOUT)
+    if not confined(err):
+        return False
     if mode == "strict":
         ok = check_status(rc, STRICT_STATUS, err)
         if "unclaimed" not in err:
@@ -137,6 +150,8 @@ def linux(mode, args):
     rc, out, err = run(cmd, LINUX_TIMEOUT)
     out = out.replace("\r\n", "\n")  # the tty's line endings
     ok = check_status(rc, 0, err)
+    if mode != "linux-qemu" and not confined(err):
+        ok = False
     pos = 0
     for what, rx in MILESTONES:
         m = re.compile(rx).search(out, pos)

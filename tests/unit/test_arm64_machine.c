@@ -9,6 +9,7 @@
  * says why, registers untouched) and a pair to an unclaimed address under
  * the strict policy (the vCPU stops, registers untouched).
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,6 +107,13 @@ static void test_machine_layout(void **state)
     assert_string_equal(d->dev->name, "debug-exit");
     assert_non_null(vmio_vm_gpa_to_host(r.vm, VMIO_ARM64_RAM_BASE, 16u << 20));
     assert_null(vmio_vm_gpa_to_host(r.vm, VMIO_ARM64_RAM_BASE + (16u << 20), 1));
+    /* the GIC is finished on this thread; a hypervisor failure is described */
+    assert_int_equal(vmio_arm64_machine_finalize(r.vm, NULL), 0);
+    assert_int_equal(vmio_fake_fail(r.fake, VMIO_FAKE_OP_CREATE_IRQCHIP, -EIO), 0);
+    struct vmio_error ferr = {0};
+    assert_int_equal(vmio_arm64_machine_finalize(r.vm, &ferr), -EIO);
+    assert_non_null(strstr(ferr.msg, "GIC"));
+    assert_int_equal(vmio_arm64_machine_finalize(r.vm, NULL), 0);
     /* entry state */
     struct vmio_arm64_entry e = {.pc = CODE, .dtb = 0x40e00000};
     assert_int_equal(vmio_arm64_setup_vcpu(r.vcpu, &e, NULL), 0);

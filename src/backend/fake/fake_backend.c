@@ -784,6 +784,18 @@ static int fake_irqchip_version(struct vmio_backend_vm *b)
     return v;
 }
 
+/* irqchip_finalize: nothing to finish, but the irqchip must exist (fails as CREATE_IRQCHIP). */
+static int fake_irqchip_finalize(struct vmio_backend_vm *b)
+{
+    struct vmio_fake *f = vm_fake(b);
+    pthread_mutex_lock(&f->lock);
+    int rc = take_fail(f, VMIO_FAKE_OP_CREATE_IRQCHIP);
+    if (rc == 0 && !f->irqchip)
+        rc = -ENXIO;
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
 static const struct vmio_backend_ops fake_ops = {
     .name = "fake",
     .vm_create = fake_vm_create,
@@ -812,6 +824,7 @@ static const struct vmio_backend_ops fake_ops = {
     .vcpu_get_arm64_reg = fake_get_arm64_reg,
     .vcpu_set_arm64_reg = fake_set_arm64_reg,
     .irqchip_version = fake_irqchip_version,
+    .irqchip_finalize = fake_irqchip_finalize,
 };
 
 /* ---- the test's side ---- */

@@ -223,7 +223,10 @@ static int kvma_irqchip_version(struct vmio_backend_vm *b)
     return vm->gic_fd >= 0 ? vm->gic_version : -ENXIO;
 }
 
-/* KVM_DEV_ARM_VGIC_CTRL_INIT, once per VM, at the first entry (every vCPU exists by then). */
+/*
+ * KVM_DEV_ARM_VGIC_CTRL_INIT, once per VM: at irqchip_finalize (setup), else at
+ * the first entry (every vCPU exists by then).
+ */
 static int gic_ready(struct kvma_vm *vm)
 {
     if (vm->gic_fd < 0 || atomic_load_explicit(&vm->gic_ready, memory_order_acquire))
@@ -239,6 +242,13 @@ static int gic_ready(struct kvma_vm *vm)
     }
     pthread_mutex_unlock(&vm->gic_lock);
     return rc;
+}
+
+/* irqchip_finalize: CTRL_INIT on the setup thread (vCPU threads run under their filter). */
+static int kvma_irqchip_finalize(struct vmio_backend_vm *b)
+{
+    struct kvma_vm *vm = to_vm(b);
+    return vm->gic_fd < 0 ? -ENXIO : gic_ready(vm);
 }
 
 /* SPI @gsi (INTID 32 + gsi) to @level. Any thread. */
@@ -488,6 +498,7 @@ static const struct vmio_backend_ops kvm_arm64_ops = {
     .vcpu_get_arm64_reg = kvma_get_reg,
     .vcpu_set_arm64_reg = kvma_set_reg,
     .irqchip_version = kvma_irqchip_version,
+    .irqchip_finalize = kvma_irqchip_finalize,
 };
 
 static struct vmio_backend kvm_arm64_backend = {.ops = &kvm_arm64_ops};
