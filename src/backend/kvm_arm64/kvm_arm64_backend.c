@@ -12,14 +12,16 @@
  *     access.addr = the faulting IPA), which the run loop emulates;
  *   - the interrupt controller is an in-kernel vGIC (create_irqchip): GICv3
  *     at the layout of vmio/arm64_virt.h, GICv2 where v3 is missing; it is
- *     initialised (KVM_DEV_ARM_VGIC_CTRL_INIT) at the first entry of any
- *     vCPU, once, since KVM wants every vCPU created first;
+ *     initialised (KVM_DEV_ARM_VGIC_CTRL_INIT) by irqchip_finalize, or else
+ *     at the first entry of any vCPU, once, since KVM wants every vCPU
+ *     created first;
  *   - vCPUs are initialised with the host's preferred target and PSCI 0.2+
  *     (in-kernel PSCI: CPU_ON, SYSTEM_OFF, SYSTEM_RESET); every vCPU but 0
  *     starts powered off and waits in KVM_RUN for the guest's CPU_ON;
  *   - registers are reached by KVM_{GET,SET}_ONE_REG through vmio's own
  *     numbering (vmio/arm64_regs.h); irq_line(gsi) drives SPI gsi
- *     (INTID 32 + gsi), the SPI the device tree names.
+ *     (INTID 32 + gsi), the SPI the device tree names, and so does an
+ *     irqfd on GSI gsi (KVM's default routing); ioeventfds are MMIO only.
  * Invariant, as on x86: between an MMIO exit and the next enter, `run`
  * describes that exit and a read completes by a store into run->mmio.data.
  */
@@ -48,7 +50,9 @@ struct kvma_vm {
     int vm_fd;
     int run_size;
     bool immediate_exit;
-    int gic_fd; /* -1 until create_irqchip */
+    bool ioeventfd;       /* KVM_CAP_IOEVENTFD */
+    bool irqfd, resample; /* KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE */
+    int gic_fd;           /* -1 until create_irqchip */
     int gic_version;
     pthread_mutex_t gic_lock;
     atomic_bool gic_ready; /* CTRL_INIT done */
@@ -124,6 +128,9 @@ static int kvma_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
         goto fail;
     }
     vm->immediate_exit = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+    vm->ioeventfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
+    vm->irqfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
+    vm->resample = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
     /* ISV=0 aborts to user space: without it vmio could not emulate pairs and writeback forms. */
     struct kvm_enable_cap cap = {.cap = KVM_CAP_ARM_NISV_TO_USER};
     if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
@@ -249,6 +256,67 @@ static int kvma_irqchip_finalize(struct vmio_backend_vm *b)
 {
     struct kvma_vm *vm = to_vm(b);
     return vm->gic_fd < 0 ? -ENXIO : gic_ready(vm);
+}
+
+/*
+ * KVM_IOEVENTFD on the VM descriptor (any thread). AArch64 has no port
+ * space: only MMIO. A write matched in the kernel never reaches user space,
+ * so it cannot be an ISV=0 form (those always exit as KVM_EXIT_ARM_NISV).
+ */
+static int kvma_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space space, uint64_t addr,
+                          unsigned len, bool datamatch, uint64_t data, bool assign,
+                          struct vmio_error *err)
+{
+    struct kvma_vm *vm = to_vm(b);
+    if (!vm->ioeventfd)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IOEVENTFD");
+    if (space != VMIO_SPACE_MMIO)
+        return vmio_error_set(err, -EINVAL, "KVM_IOEVENTFD: address space %d (AArch64: MMIO only)",
+                              (int)space);
+    struct kvm_ioeventfd k = {
+        .datamatch = datamatch ? data : 0,
+        .addr = addr,
+        .len = len,
+        .fd = fd,
+        .flags = (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
+                 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+    };
+    if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &k) < 0)
+        return vmio_error_set(err, -errno, "KVM_IOEVENTFD %s MMIO 0x%llx width %u: %s",
+                              assign ? "assign" : "deassign", (unsigned long long)addr, len,
+                              strerror(errno));
+    return 0;
+}
+
+/*
+ * KVM_IRQFD: KVM's default routing on arm64 takes GSI n to SPI n (INTID
+ * 32 + n), the numbering of irq_line; resampling (KVM_IRQFD_FLAG_RESAMPLE)
+ * where the kernel offers it, for level-triggered SPIs.
+ */
+static int kvma_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resample_fd, bool assign,
+                      struct vmio_error *err)
+{
+    struct kvma_vm *vm = to_vm(b);
+    if (!vm->irqfd)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD");
+    if (assign && resample_fd >= 0 && !vm->resample)
+        return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD_RESAMPLE");
+    if (vm->gic_fd < 0)
+        return vmio_error_set(err, -ENXIO, "KVM_IRQFD: the VM has no vGIC");
+    if (gsi >= GIC_NR_IRQS - 32)
+        return vmio_error_set(err, -EINVAL, "KVM_IRQFD: SPI %u is past the vGIC's %d", gsi,
+                              GIC_NR_IRQS - 32);
+    struct kvm_irqfd k = {.fd = (uint32_t)fd, .gsi = gsi};
+    if (!assign)
+        k.flags = KVM_IRQFD_FLAG_DEASSIGN;
+    else if (resample_fd >= 0) {
+        k.flags = KVM_IRQFD_FLAG_RESAMPLE;
+        k.resamplefd = (uint32_t)resample_fd;
+    }
+    if (ioctl(vm->vm_fd, KVM_IRQFD, &k) < 0)
+        return vmio_error_set(err, -errno, "KVM_IRQFD %s SPI %u: %s",
+                              assign ? "assign" : "deassign", gsi, strerror(errno));
+    return 0;
 }
 
 /* SPI @gsi (INTID 32 + gsi) to @level. Any thread. */
@@ -499,6 +567,8 @@ static const struct vmio_backend_ops kvm_arm64_ops = {
     .vcpu_set_arm64_reg = kvma_set_reg,
     .irqchip_version = kvma_irqchip_version,
     .irqchip_finalize = kvma_irqchip_finalize,
+    .ioeventfd = kvma_ioeventfd,
+    .irqfd = kvma_irqfd,
 };
 
 static struct vmio_backend kvm_arm64_backend = {.ops = &kvm_arm64_ops};
