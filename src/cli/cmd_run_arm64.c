@@ -10,7 +10,14 @@
  * SYSTEM_RESET), 2 bad arguments or image, 4 unclaimed under strict, 6 guest
  * dead (also an ISV=0 abort vmio cannot emulate), 8 host error.
  * Each vCPU thread confines itself to the vCPU system-call filter
- * (vmio/seccomp.h) before it runs, unless --no-seccomp, as on x86.
+ * (vmio/seccomp.h) before it runs, unless --no-seccomp, as on x86; so does
+ * the I/O thread (its own filter) when there are virtio devices.
+ * virtio (--disk, --rng): the x86 command's devices and options
+ * (cli/run_virtio.h), on this machine's windows: slot i at
+ * VMIO_ARM64_VIRTIO_BASE + i * RUN_VIRTIO_STRIDE on SPI
+ * VMIO_ARM64_VIRTIO_SPI + i, page-strided (not QEMU's 0x200) so that each
+ * transport's register page can be mapped read-only for exit-less reads,
+ * and i < 8 so that every SPI is a GSI vmio_vm_set_irq() takes.
  * Invariant: every host resource is released on every path.
  */
 #include <errno.h>
@@ -21,17 +28,21 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/run_virtio.h"
 #include "vmio/arm64_regs.h"
 #include "vmio/arm64_virt.h"
 #include "vmio/boot.h"
 #include "vmio/chardev.h"
+#include "vmio/iothread.h"
 #include "vmio/seccomp.h"
 #include "vmio/vcpu.h"
+#include "vmio/virtio_mmio.h"
 #include "vmio/vm.h"
 
 #define MAX_IMAGE_SIZE (512u << 20)
 #define MAX_INITRD_SIZE (1024u << 20)
 #define MAX_CPUS 64
+#define RUN_VIRTIO_STRIDE 0x1000ull
 
 struct run_options {
     uint64_t mem;
@@ -39,6 +50,7 @@ struct run_options {
     enum vmio_unclaimed_policy policy;
     const char *serial, *cmdline, *initrd, *image;
     bool stats, trace, no_seccomp;
+    struct run_virtio virtio; /* --disk, --rng, --no-ioeventfd, --no-irqfd */
 };
 
 static void usage(FILE *out)
@@ -57,7 +69,11 @@ static void usage(FILE *out)
         "  --unhandled POLICY      unclaimed accesses: ignore (default), log or strict\n"
         "  --stats                 print exit statistics to stderr at VM exit\n"
         "  --trace                 print one line per exit to stderr\n"
-        "  --no-seccomp            no system-call filters on the vCPU threads\n"
+        "  --no-seccomp            no system-call filters on the vCPU and I/O threads\n"
+        "  --disk PATH[,ro]        a virtio-blk disk on a raw image (repeatable)\n"
+        "  --rng                   a virtio-rng device (the host's getrandom)\n"
+        "  --no-ioeventfd          virtio notifications exit to vmio (no ioeventfd)\n"
+        "  --no-irqfd              virtio interrupts through vmio's irq line (no irqfd)\n"
         "\n"
         "exit status: (v << 1) | 1 when the guest writes v to debug-exit; 0 when it\n"
         "powers off or resets (PSCI); 2 bad arguments or image; 4 unclaimed access under\n"
@@ -94,7 +110,11 @@ static int parse(int argc, char **argv, struct run_options *o)
         O_UNHANDLED,
         O_STATS,
         O_TRACE,
-        O_NO_SECCOMP
+        O_NO_SECCOMP,
+        O_DISK,
+        O_RNG,
+        O_NO_IOEVENTFD,
+        O_NO_IRQFD
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, O_MEM},
@@ -106,6 +126,10 @@ static int parse(int argc, char **argv, struct run_options *o)
         {"stats", no_argument, NULL, O_STATS},
         {"trace", no_argument, NULL, O_TRACE},
         {"no-seccomp", no_argument, NULL, O_NO_SECCOMP},
+        {"disk", required_argument, NULL, O_DISK},
+        {"rng", no_argument, NULL, O_RNG},
+        {"no-ioeventfd", no_argument, NULL, O_NO_IOEVENTFD},
+        {"no-irqfd", no_argument, NULL, O_NO_IRQFD},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -154,6 +178,20 @@ static int parse(int argc, char **argv, struct run_options *o)
         case O_NO_SECCOMP:
             o->no_seccomp = true;
             break;
+        case O_DISK:
+            if (run_virtio_disk(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case O_RNG:
+            if (run_virtio_rng(&o->virtio) < 0)
+                return -EINVAL;
+            break;
+        case O_NO_IOEVENTFD:
+            o->virtio.no_ioeventfd = true;
+            break;
+        case O_NO_IRQFD:
+            o->virtio.no_irqfd = true;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -190,6 +228,40 @@ static int confine_vcpu(void *ctx, unsigned index, struct vmio_error *err)
     if (rc < 0)
         *err = e;
     return rc;
+}
+
+/* The I/O thread's init: its filter (--no-seccomp: none). */
+static int confine_io(void *ctx, struct vmio_error *err)
+{
+    (void)ctx;
+    struct vmio_error e = {0};
+    int rc = vmio_seccomp_install(VMIO_SECCOMP_IOTHREAD, &e);
+    if (rc == -ENOTSUP)
+        return 0; /* said once by confine_vcpu() */
+    if (rc < 0)
+        *err = e;
+    return rc;
+}
+
+/*
+ * The virtio devices of the options into slots 0..n-1, described in the
+ * device tree (*@m, before loading). They are attached (run_virtio_attach())
+ * only after vmio_arm64_machine_finalize(): KVM on arm64 refuses an irqfd
+ * (EAGAIN) until the vGIC is initialised, and the transports would quietly
+ * fall back to interrupts through vmio.
+ */
+static int describe_virtio(struct vmio_arm64_machine *m, struct run_virtio *v,
+                           struct vmio_error *err)
+{
+    for (unsigned i = 0; i < v->n; i++) {
+        v->dev[i].base = VMIO_ARM64_VIRTIO_BASE + i * RUN_VIRTIO_STRIDE;
+        v->dev[i].gsi = VMIO_ARM64_VIRTIO_SPI + i;
+        int rc = vmio_arm64_machine_add_virtio(m, v->dev[i].base, VMIO_VIRTIO_MMIO_SIZE,
+                                               v->dev[i].gsi, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* PC and the registers of the vCPU that stopped, for a guest that died. */
@@ -241,8 +313,10 @@ int cli_run(int argc, char **argv)
 {
     struct run_options o;
     int rc = parse(argc, argv, &o);
-    if (rc != 0)
+    if (rc != 0) {
+        run_virtio_free(&o.virtio);
         return rc > 0 ? 0 : VMIO_STATUS_USAGE;
+    }
     struct vmio_error err = {0};
     struct chardev *serial = NULL;
     struct vmio_vm *vm = NULL;
@@ -267,6 +341,8 @@ int cli_run(int argc, char **argv)
             status = VMIO_STATUS_USAGE;
         goto out;
     }
+    if (describe_virtio(&m, &o.virtio, &err) < 0) /* before loading: the tree names them */
+        goto out;
     struct vmio_arm64_boot b = {.image = image,
                                 .image_size = image_size,
                                 .initrd = initrd,
@@ -286,9 +362,17 @@ int cli_run(int argc, char **argv)
         goto out;
     if (vmio_arm64_machine_finalize(vm, &err) < 0) /* before the vCPU threads' filters */
         goto out;
+    if (run_virtio_attach(&o.virtio, vm, NULL, &err) < 0) /* after: see describe_virtio() */
+        goto out;
     struct vmio_run_options ro = {.thread_init = o.no_seccomp ? NULL : confine_vcpu};
+    if (o.virtio.io && !o.no_seccomp)
+        vmio_iothread_set_init(o.virtio.io, confine_io, NULL);
+    if (run_virtio_start(&o.virtio, &err) < 0)
+        goto out;
     struct vmio_run_result res;
-    if (vmio_vm_run(vm, vcpus, o.cpus, &ro, &res, &err) < 0)
+    rc = vmio_vm_run(vm, vcpus, o.cpus, &ro, &res, &err);
+    run_virtio_stop(&o.virtio); /* no device work once the vCPUs have stopped */
+    if (rc < 0)
         goto out;
     if (res.err.code) { /* thread_init (seccomp) stopped the run */
         err = res.err;
@@ -306,6 +390,7 @@ int cli_run(int argc, char **argv)
             vmio_stats_print(vm, s, stderr);
             free(s);
         }
+        run_virtio_print_stats(&o.virtio, stderr);
     }
 out:
     if (err.code)
@@ -313,6 +398,7 @@ out:
     for (unsigned i = 0; i < MAX_CPUS; i++)
         vmio_vcpu_destroy(vcpus[i]);
     vmio_vm_destroy(vm);
+    run_virtio_free(&o.virtio); /* the I/O thread, after the VM (which owns the devices) */
     chardev_close(serial);
     free(image);
     free(initrd);

@@ -14,15 +14,24 @@ Usage: run_arm64.py MODE ARGS, MODE one of
                                  init and PSCI power-off: status 0, milestones in order,
                                  no panic/oops/warning lines
   linux-qemu INITRAMFS           the same kernel and initramfs under QEMU's virt board
+  linux-virtio VMIO RUNNER INITRAMFS
+                                 the kernel with virtio devices (make_virtio_initramfs.py):
+                                 --disk (ext4, rw) --disk (ext4, ro) --rng; the guest's
+                                 SHA-256 of a host file, a file it writes (read back with
+                                 debugfs), the read-only disk refusing writes, virtio_rng
 Exits 0 pass, 1 fail; never skips. VMIO_REGEN=1 rewrites the expected files
 from what was observed (then review the diff). Every run has a timeout; no
 file is left behind. Every vmio run must have its vCPU threads under vmio's
 system-call filters (vmio/seccomp.h) with no call refused.
 """
+import hashlib
 import os
+import random
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "nested"))
@@ -170,6 +179,69 @@ def linux(mode, args):
     return ok
 
 
+def ext4_image(path, files):
+    """An 8 MiB ext4 image at @path holding @files (name -> bytes), made with mke2fs -d."""
+    src = path + ".d"
+    os.mkdir(src)
+    for name, data in files.items():
+        with open(os.path.join(src, name), "wb") as f:
+            f.write(data)
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", src, path, "8M"], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.rmtree(src)
+
+
+def linux_virtio(args):
+    vmio, runner, initramfs = args
+    # The nested VM sees the host's files but has its own /tmp: work next to the initramfs.
+    work = tempfile.mkdtemp(prefix="virtio-", dir=os.path.dirname(os.path.abspath(initramfs)))
+    try:
+        data = random.Random(12).randbytes(65536)
+        want = hashlib.sha256(data).hexdigest()
+        disk, ro = os.path.join(work, "disk.img"), os.path.join(work, "ro.img")
+        ext4_image(disk, {"input.bin": data})
+        ext4_image(ro, {"input.bin": data})
+        cmd = [runner, vmio, "run", "--cpus", "2", "--mem", "256M", "--initrd", initramfs,
+               "--cmdline", CMDLINE + " vmio.test=disk,ro,rng vmio.out_kib=256",
+               "--disk", disk, "--disk", ro + ",ro", "--rng", "--stats", kernel()]
+        rc, out, err = run(cmd, LINUX_TIMEOUT)
+        out = out.replace("\r\n", "\n")
+        ok = check_status(rc, 0, err) and confined(err)
+        got = {}
+        for line in out.splitlines():
+            m = re.match(r"^VMIO-TEST: ([a-z0-9_-]+)=(\S+)", line)
+            if m:
+                got[m.group(1)] = m.group(2)
+            if (line.startswith("VMIO-TEST") and "FAIL" in line) or BAD.search(line):
+                print("FAIL guest line: " + line)
+                ok = False
+        written = subprocess.run(["debugfs", "-R", "cat /output.bin", disk], capture_output=True)
+        checks = [
+            ("the guest reads the host's file from vda", got.get("input-sha256") == want),
+            ("the guest's file on vda reaches the host",
+             got.get("output-sha256") == hashlib.sha256(written.stdout).hexdigest()
+             and len(written.stdout) == 256 * 1024),
+            ("vdb is read-only", "VMIO-TEST: vdb ro=1\n" in out
+             and "VMIO-TEST: ro write refused\n" in out),
+            ("the guest reads the host's file from vdb", got.get("ro-sha256") == want),
+            ("/dev/hwrng is virtio_rng", got.get("rng_current", "").startswith("virtio_rng")),
+            ("/dev/hwrng gives bytes", "VMIO-TEST: hwrng bytes=4096\n" in out),
+            ("the checks ran to the end", "VMIO-TEST: done" in out),
+            ("notifications by ioeventfd, interrupts by irqfd, register reads mapped", all(
+                re.search(r"^virtio %s: ioeventfd=on irqfd=on regview=on" % d, err, re.M)
+                for d in ("virtio-blk vda", "virtio-blk vdb", "virtio-rng"))),
+        ]
+        for what, good in checks:
+            print(("ok   " if good else "FAIL ") + what)
+            ok = ok and good
+        if not ok:
+            print("---- serial output (last 60 lines)\n" + "\n".join(out.splitlines()[-60:]))
+            print("---- stderr\n" + err)
+        return ok
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv):
     if len(argv) < 2:
         sys.stderr.write(__doc__)
@@ -179,6 +251,8 @@ def main(argv):
         ok = guest(mode, args)
     elif mode in ("linux", "linux-qemu"):
         ok = linux(mode, args)
+    elif mode == "linux-virtio":
+        ok = linux_virtio(args)
     else:
         sys.stderr.write(__doc__)
         return 2
