@@ -22,7 +22,7 @@
  * With an interrupt controller (--irqchip, or interrupt_mode = "emulated"),
  * an input pump thread pulls stdio input into the serial UART while the vCPU
  * runs, so a guest sleeping in HLT gets its receive interrupt.
- * Linux guests may have virtio devices (--disk, --rng, --console virtio;
+ * Linux guests may have virtio devices (--disk, --net, --rng, --console virtio;
  * run_virtio.c): virtio-mmio transports in the PC's slots, listed in the
  * DSDT, their work on an I/O thread that runs exactly while the vCPUs do.
  * With --console virtio the --serial backend is hvc0's and COM1 only writes
@@ -80,12 +80,12 @@ struct run_options {
     bool mem_given;
     bool stats;
     bool trace;
-    bool irqchip;  /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
-    unsigned cpus; /* --cpus N (0: not given) */
+    bool irqchip;             /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
+    unsigned cpus;            /* --cpus N (0: not given) */
     bool allow_outside_paths; /* --allow-outside-paths: a config's relative paths may leave it */
-    uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
-    bool stall_exit;    /* --on-stall exit */
-    bool no_coalesce;   /* --coalesce off */
+    uint64_t stall_ns;        /* --stall-timeout (0: no watchdog) */
+    bool stall_exit;          /* --on-stall exit */
+    bool no_coalesce;         /* --coalesce off */
     struct run_virtio virtio; /* --disk, --rng, --console virtio, --no-ioeventfd, --no-irqfd */
 };
 
@@ -126,6 +126,10 @@ static void run_usage(FILE *out)
             "Linux guests (virtio-mmio devices, up to 8, found through the ACPI DSDT):\n"
             "  --disk PATH[,ro]        a raw disk image as virtio-blk (vda, vdb, ... in order;\n"
             "                          ,ro: read-only); repeatable\n"
+            "  --net tap=NAME[,mac=MAC]\n"
+            "                          virtio-net on the TAP interface NAME (no offloads;\n"
+            "                          MAC default 02:76:6d:69:6f:NN, NN = 0, 1, ... in\n"
+            "                          order); repeatable, one TAP each\n"
             "  --rng                   virtio-rng (entropy from the host's getrandom)\n"
             "  --console uart|virtio   where --serial goes: COM1 (default) or virtio-console\n"
             "                          (hvc0; the default command line becomes console=hvc0;\n"
@@ -258,8 +262,8 @@ static int check_output_file(const char *opt, const char *path)
  */
 static int validate_run_options(const struct run_options *o)
 {
-    if (o->mem_given && (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM ||
-                         o->mem % 4096 != 0)) {
+    if (o->mem_given &&
+        (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM || o->mem % 4096 != 0)) {
         fprintf(stderr,
                 "vmio run: --mem %" PRIu64 " bytes: expected a multiple of 4 KiB from 2M to 1T\n",
                 o->mem);
@@ -292,6 +296,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_COALESCE,
         OPT_ALLOW_OUTSIDE,
         OPT_DISK,
+        OPT_NET,
         OPT_RNG,
         OPT_CONSOLE,
         OPT_NO_IOEVENTFD,
@@ -315,6 +320,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"coalesce", required_argument, NULL, OPT_COALESCE},
         {"allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE},
         {"disk", required_argument, NULL, OPT_DISK},
+        {"net", required_argument, NULL, OPT_NET},
         {"rng", no_argument, NULL, OPT_RNG},
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD},
@@ -359,7 +365,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             errno = 0;
             unsigned long long ms = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || optarg[0] == '-' || ms > 3600000) {
-                fprintf(stderr, "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
+                fprintf(stderr,
+                        "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
                         optarg);
                 return -EINVAL;
             }
@@ -385,6 +392,10 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case OPT_DISK:
             if (run_virtio_disk(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case OPT_NET:
+            if (run_virtio_net(&o->virtio, optarg) < 0)
                 return -EINVAL;
             break;
         case OPT_RNG:
@@ -473,8 +484,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         return -EINVAL;
     }
     if (o->config && run_virtio_any(&o->virtio)) {
-        fprintf(stderr, "vmio run: --disk, --rng and --console virtio do not apply to a config: "
-                        "list the devices in devices.emu_devices (docs/config.md)\n");
+        fprintf(stderr, "vmio run: --disk, --net, --rng and --console virtio do not apply to a "
+                        "config: list the devices in devices.emu_devices (docs/config.md)\n");
         return -EINVAL;
     }
     if (run_virtio_finish(&o->virtio) < 0)
@@ -713,10 +724,11 @@ static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
                        o->initrd, o->image ? o->image : "the demo guest");
     } else if (run_virtio_any(rc->virtio)) {
         status = VMIO_STATUS_USAGE;
-        vmio_error_set(err, -EINVAL,
-                       "--disk, --rng and --console virtio: %s is not a Linux bzImage (virtio "
-                       "devices are on vmio's PC, found through its ACPI tables)",
-                       o->image ? o->image : "the demo guest");
+        vmio_error_set(
+            err, -EINVAL,
+            "--disk, --net, --rng and --console virtio: %s is not a Linux bzImage (virtio "
+            "devices are on vmio's PC, found through its ACPI tables)",
+            o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
                vmio_add_standard_devices(*vm, rc->serial, stdout, err) == 0 &&
                (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0) &&

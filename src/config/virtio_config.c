@@ -1,9 +1,9 @@
 /*
  * A config's virtio devices as vmio_pc_virtio entries (see vmio/config.h):
  * the translation from emu_devices to what vmio_pc_add_virtio() attaches.
- * Pure: the config was validated when loaded (models, windows) and by
- * vmio_config_runnable() (irq_id, one disk with kernel.disk_path); nothing
- * is opened here.
+ * Pure: the config was validated when loaded (models, windows, a VirtioNet's
+ * TAP name and MAC) and by vmio_config_runnable() (irq_id, one disk with
+ * kernel.disk_path); nothing is opened here.
  */
 #include <errno.h>
 
@@ -13,7 +13,7 @@
 bool vmio_config_is_virtio(enum vmio_emu_model model)
 {
     return model == VMIO_MODEL_VIRTIO_BLK || model == VMIO_MODEL_VIRTIO_CONSOLE ||
-           model == VMIO_MODEL_VIRTIO_RNG;
+           model == VMIO_MODEL_VIRTIO_RNG || model == VMIO_MODEL_VIRTIO_NET;
 }
 
 int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out, unsigned max,
@@ -35,6 +35,13 @@ int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out
             break;
         case VMIO_MODEL_VIRTIO_CONSOLE:
             v.kind = VMIO_PC_VIRTIO_CONSOLE;
+            break;
+        case VMIO_MODEL_VIRTIO_NET: /* name and MAC were checked at load */
+            v.kind = VMIO_PC_VIRTIO_NET;
+            v.tap = d->name;
+            v.mac_set = d->ncfg > 0;
+            for (unsigned b = 0; v.mac_set && b < 6; b++)
+                v.mac[b] = (uint8_t)(d->cfg_list[0] >> (8 * (5 - b)));
             break;
         default:
             v.kind = VMIO_PC_VIRTIO_RNG;

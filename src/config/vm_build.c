@@ -158,6 +158,7 @@ static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg, stru
         case VMIO_MODEL_VIRTIO_BLK:
         case VMIO_MODEL_VIRTIO_CONSOLE:
         case VMIO_MODEL_VIRTIO_RNG:
+        case VMIO_MODEL_VIRTIO_NET:
             continue; /* they need an I/O thread: vmio_config_virtio(), vmio_pc_add_virtio() */
         }
         if (rc == 0)
