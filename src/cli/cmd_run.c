@@ -80,13 +80,13 @@ struct run_options {
     bool mem_given;
     bool stats;
     bool trace;
-    bool irqchip;             /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
-    unsigned cpus;            /* --cpus N (0: not given) */
+    bool irqchip;  /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
+    unsigned cpus; /* --cpus N (0: not given) */
     bool allow_outside_paths; /* --allow-outside-paths: a config's relative paths may leave it */
-    uint64_t stall_ns;        /* --stall-timeout (0: no watchdog) */
-    bool stall_exit;          /* --on-stall exit */
-    bool no_coalesce;         /* --coalesce off */
-    struct run_virtio virtio; /* --disk, --rng, --console virtio, --no-ioeventfd, --no-irqfd */
+    uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
+    bool stall_exit;    /* --on-stall exit */
+    bool no_coalesce;   /* --coalesce off */
+    struct run_virtio virtio; /* --disk, --net, --rng, --console virtio, --no-ioeventfd/irqfd */
 };
 
 static void run_usage(FILE *out)
@@ -262,8 +262,8 @@ static int check_output_file(const char *opt, const char *path)
  */
 static int validate_run_options(const struct run_options *o)
 {
-    if (o->mem_given &&
-        (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM || o->mem % 4096 != 0)) {
+    if (o->mem_given && (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM ||
+                         o->mem % 4096 != 0)) {
         fprintf(stderr,
                 "vmio run: --mem %" PRIu64 " bytes: expected a multiple of 4 KiB from 2M to 1T\n",
                 o->mem);
@@ -365,8 +365,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             errno = 0;
             unsigned long long ms = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || optarg[0] == '-' || ms > 3600000) {
-                fprintf(stderr,
-                        "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
+                fprintf(stderr, "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
                         optarg);
                 return -EINVAL;
             }
@@ -724,11 +723,10 @@ static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
                        o->initrd, o->image ? o->image : "the demo guest");
     } else if (run_virtio_any(rc->virtio)) {
         status = VMIO_STATUS_USAGE;
-        vmio_error_set(
-            err, -EINVAL,
-            "--disk, --net, --rng and --console virtio: %s is not a Linux bzImage (virtio "
-            "devices are on vmio's PC, found through its ACPI tables)",
-            o->image ? o->image : "the demo guest");
+        vmio_error_set(err, -EINVAL,
+                       "--disk, --net, --rng and --console virtio: %s is not a Linux bzImage "
+                       "(virtio devices are on vmio's PC, found through its ACPI tables)",
+                       o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
                vmio_add_standard_devices(*vm, rc->serial, stdout, err) == 0 &&
                (o->no_coalesce || vmio_coalesce_standard_devices(*vm, err) == 0) &&
