@@ -75,11 +75,18 @@ static void signal_done(void *ctx, int fd, uint32_t events)
 {
     (void)events;
     uint64_t v;
-    if (read(fd, &v, sizeof(v)) == (ssize_t)sizeof(v) && write(*(int *)ctx, &v, sizeof(v)) < 0)
-        abort();
+    if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+        return;
+    while (write(*(int *)ctx, &v, sizeof(v)) < 0)
+        if (errno != EINTR)
+            abort();
 }
 
-/* Wait until the I/O thread has handled what became ready before (twice: a callback's kick). */
+/*
+ * Wait until the I/O thread has handled what became ready before (three times: a descriptor's
+ * callback kicks a queue, whose work may kick it again). libFuzzer's timeout alarm may interrupt
+ * the wait (EINTR): it is retried.
+ */
 static void barrier(void)
 {
     for (int i = 0; i < 3; i++) {
@@ -87,7 +94,14 @@ static void barrier(void)
         uint64_t one = 1, v;
         if (fd < 0 || done < 0 || vmio_iothread_add(io, fd, EPOLLIN, signal_done, &done, NULL))
             abort();
-        if (write(fd, &one, sizeof(one)) < 0 || read(done, &v, sizeof(v)) < 0)
+        ssize_t r;
+        while ((r = write(fd, &one, sizeof(one))) < 0 && errno == EINTR)
+            ;
+        if (r < 0)
+            abort();
+        while ((r = read(done, &v, sizeof(v))) < 0 && errno == EINTR)
+            ;
+        if (r < 0)
             abort();
         vmio_iothread_remove(io, fd);
         close(fd);

@@ -23,6 +23,10 @@ them and runs the checks the kernel command line asks for:
               (their SHA-256 printed; the peer prints what it received) and
               receive what the peer's port 5002 sends (its SHA-256 and size
               printed)
+    netbench  the same interface setup, then vmio.bench_mib MiB (default 8)
+              of zeros to the peer's port 5001 and whatever its port 5002
+              sends, each between VMIO-BENCH start and end lines, for
+              bench/virtio_net_bench.py (which times them on the host)
     bench     /bin/vmio-blkbench (BLKBENCH, bench/virtio_blkbench.c: timed
               O_DIRECT reads of /dev/vda, vmio.bench_mib MiB sequential and
               vmio.bench_ops random 4 KiB ones; VMIO-BENCH lines), for
@@ -55,6 +59,22 @@ for m in $(cat /lib/vmio-modules/order); do
     insmod /lib/vmio-modules/$m || echo "VMIO-TEST: insmod $m FAIL"
 done
 tests=$(arg test | tr ',' ' ')
+# net_up: the interface whose MAC is vmio.net_mac gets vmio.net_ip/24, up; sets dev and peer.
+net_up() {
+    mac=$(arg net_mac); ip4=$(arg net_ip); peer=$(arg net_peer)
+    dev=
+    for d in /sys/class/net/*; do
+        [ "$(cat $d/address)" = "$mac" ] && dev=$(basename $d)
+    done
+    if [ -z "$dev" ]; then
+        echo "VMIO-TEST: net FAIL: no interface has the MAC $mac: $(cat /sys/class/net/*/address)"
+        return 1
+    fi
+    echo "VMIO-TEST: net dev=$dev driver=$(basename $(readlink /sys/class/net/$dev/device/driver))"
+    ip link set lo up
+    ip addr add $ip4/24 dev $dev
+    ip link set $dev up
+}
 echo "VMIO-TEST: modules loaded; tests: $tests"
 for t in $tests; do
     case $t in
@@ -99,19 +119,8 @@ for t in $tests; do
         fi
         exec 3>&- ;;
     net)
-        mac=$(arg net_mac); ip4=$(arg net_ip); peer=$(arg net_peer)
         kib=$(arg net_kib); [ -n "$kib" ] || kib=2048
-        dev=
-        for d in /sys/class/net/*; do
-            [ "$(cat $d/address)" = "$mac" ] && dev=$(basename $d)
-        done
-        if [ -z "$dev" ]; then
-            echo "VMIO-TEST: net FAIL: no interface has the MAC $mac: $(cat /sys/class/net/*/address)"
-        else
-            echo "VMIO-TEST: net dev=$dev driver=$(basename $(readlink /sys/class/net/$dev/device/driver))"
-            ip link set lo up
-            ip addr add $ip4/24 dev $dev
-            ip link set $dev up
+        if net_up; then
             if ping -c 3 -w 60 $peer > /tmp/ping.out 2>&1; then
                 echo "VMIO-TEST: ping ok: $(grep 'packets transmitted' /tmp/ping.out)"
             else
@@ -122,6 +131,17 @@ for t in $tests; do
             nc $peer 5001 < /tmp/up.bin || echo "VMIO-TEST: net FAIL: nc to port 5001"
             nc $peer 5002 < /dev/null > /tmp/down.bin || echo "VMIO-TEST: net FAIL: nc to port 5002"
             echo "VMIO-TEST: net-down-sha256=$(sha256sum /tmp/down.bin | cut -d' ' -f1) bytes=$(wc -c < /tmp/down.bin)"
+        fi ;;
+    netbench)
+        mib=$(arg bench_mib); [ -n "$mib" ] || mib=8
+        if net_up; then
+            ping -c 1 -w 60 $peer > /dev/null 2>&1
+            echo "VMIO-BENCH: net-up-start"
+            dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null | nc $peer 5001
+            echo "VMIO-BENCH: net-up-end"
+            echo "VMIO-BENCH: net-down-start"
+            nc $peer 5002 < /dev/null | wc -c > /tmp/down.n
+            echo "VMIO-BENCH: net-down-end bytes=$(cat /tmp/down.n)"
         fi ;;
     bench)
         mib=$(arg bench_mib); [ -n "$mib" ] || mib=64

@@ -10,6 +10,7 @@ Usage: run_virtio.py MODE VMIO INITRAMFS, MODE one of
   net        --net tap=...: inside a network namespace the test creates
              (net_host.py), the guest pings the host side of a TAP and moves
              files both ways over TCP; checksums must match on both sides
+  net-config the same with a VirtioNet device in a VM config
 INITRAMFS comes from make_virtio_initramfs.py (its /init.d/virtio.sh runs
 the checks named by vmio.test=...).
 
@@ -380,6 +381,9 @@ def net_checks(c, stats_json, down_sha):
     if int(st.get("rx_frames", 0)) == 0 or int(st.get("tx_frames", 0)) == 0:
         c.fail("frames both ways: rx_frames=%s tx_frames=%s" % (st.get("rx_frames"),
                                                                 st.get("tx_frames")))
+    for line in c.out.splitlines():
+        if line.startswith("virtio " + name + ":"):
+            print("info " + line)
     mmio = device_exits(stats_json, name)
     print("info %s: rx %s frames %s bytes, tx %s frames %s bytes, rx_waits %s, tx_waits %s, "
           "kicks %s, interrupts %s, %s MMIO exits, upload %s Mbit/s as the host saw it"
@@ -390,7 +394,28 @@ def net_checks(c, stats_json, down_sha):
         c.fail("%s MMIO exits: more than the driver's setup (%d)" % (mmio, NET_SETUP_EXITS))
 
 
-def mode_net(vmio, initrd):
+NET_CONFIG = '''[base]
+id = 1
+name = "linux-virtio-net"
+vm_type = 1
+cpu_num = 2
+arch = "x86_64"
+
+[kernel]
+kernel_path = "{kernel}"
+ramdisk_path = "{initrd}"
+cmdline = "{cmdline}"
+memory_regions = [[0x0, 0x1000_0000, 0x7, 0]]
+
+[devices]
+interrupt_mode = "emulated"
+emu_devices = [
+    ["{tap}", 0xd000_6000, 0x200, 22, 0xe2, [0x{mac}]],
+]
+'''
+
+
+def mode_net(vmio, initrd, config=False):
     with tempfile.TemporaryDirectory(prefix="vmio-virtio-") as tmp:
         down = os.urandom(NET_DOWN_BYTES)
         down_path = os.path.join(tmp, "down.bin")
@@ -404,11 +429,18 @@ def mode_net(vmio, initrd):
         cmdline = ("console=ttyS0 panic=-1 vmio.test=net vmio.net_mac=%s vmio.net_ip=%s "
                    "vmio.net_peer=%s vmio.net_kib=%d"
                    % (NET_MAC, NET_GUEST_IP, NET_HOST_IP, NET_UP_KIB))
+        if config:
+            cfg = os.path.join(tmp, "net.toml")
+            with open(cfg, "w") as f:
+                f.write(NET_CONFIG.format(kernel=kernel(), initrd=initrd, cmdline=cmdline,
+                                          tap=NET_TAP, mac=NET_MAC.replace(":", "")))
+            run_vmm = [vmio, "run", "--stats", "--stats-json", stats_json, cfg]
+        else:
+            run_vmm = [vmio, "run", "--cpus", "2", "--mem", "256M", "--initrd", initrd,
+                       "--cmdline", cmdline, "--net", "tap=%s,mac=%s" % (NET_TAP, NET_MAC),
+                       "--stats", "--stats-json", stats_json, kernel()]
         cmd = ns + ["--", sys.executable, os.path.join(HERE, "net_host.py"), NET_TAP,
-                    NET_HOST_IP, str(NET_UP_KIB * 1024), down_path, "--",
-                    vmio, "run", "--cpus", "2", "--mem", "256M", "--initrd", initrd,
-                    "--cmdline", cmdline, "--net", "tap=%s,mac=%s" % (NET_TAP, NET_MAC),
-                    "--stats", "--stats-json", stats_json, kernel()]
+                    NET_HOST_IP, str(NET_UP_KIB * 1024), down_path, "--"] + run_vmm
         r = run(cmd)
         if r is None:
             return False
@@ -438,6 +470,8 @@ def main(argv):
         ok = mode_config(vmio, initrd)
     elif mode == "net":
         ok = mode_net(vmio, initrd)
+    elif mode == "net-config":
+        ok = mode_net(vmio, initrd, config=True)
     else:
         sys.stderr.write("unknown mode %s\n" % mode)
         return 2
