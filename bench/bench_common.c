@@ -113,18 +113,17 @@ void bench_json_doubles(FILE *f, const double *v, size_t n)
     fputc(']', f);
 }
 
-static int sum_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int sum_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t offset = io->offset;
     (void)dev;
-    (void)width;
     *value = offset;
     return 0;
 }
 
-static int sum_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int sum_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
-    (void)offset;
-    (void)width;
+    (void)io;
     vmio_container_of(dev, struct bench_sum_dev, dev)->sum += value;
     return 0;
 }

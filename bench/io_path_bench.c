@@ -45,9 +45,8 @@
 
 enum scenario { BURST, POLL, DOORBELL, NSCEN };
 static const char *const scen_names[NSCEN] = {"burst", "poll", "doorbell"};
-static const char *const variant_names[NSCEN][2] = {{"exit-per-write", "coalesced"},
-                                                    {"register", "status-page"},
-                                                    {"exit-per-ring", "ioeventfd"}};
+static const char *const variant_names[NSCEN][2] = {
+    {"exit-per-write", "coalesced"}, {"register", "status-page"}, {"exit-per-ring", "ioeventfd"}};
 
 static size_t put32(uint8_t *p, size_t i, uint32_t v)
 {
@@ -211,13 +210,13 @@ static int run_once(struct side *s, enum scenario sc, const uint8_t *code, size_
 /* Put SUM_VALUE in testdev's SUM register (and so on its status page) through the bus. */
 static int preset_sum(struct side *s)
 {
-    const struct vmio_bus_range *r = vmio_bus_lookup(vmio_vm_bus(s->vm, VMIO_SPACE_MMIO),
-                                                     TESTDEV_MMIO_BASE + TESTDEV_SUM, 8);
+    const struct vmio_bus_range *r =
+        vmio_bus_lookup(vmio_vm_bus(s->vm, VMIO_SPACE_MMIO), TESTDEV_MMIO_BASE + TESTDEV_SUM, 8);
     if (!r)
         return -ENOENT;
     uint64_t sum = 0;
-    r->dev->ops->read(r->dev, TESTDEV_SUM, 8, &sum);
-    return r->dev->ops->write(r->dev, TESTDEV_SUM, 8, (SUM_VALUE - sum) & 0xffffffffffffffffULL);
+    vmio_device_read(r->dev, TESTDEV_SUM, 8, &sum);
+    return vmio_device_write(r->dev, TESTDEV_SUM, 8, (SUM_VALUE - sum) & 0xffffffffffffffffULL);
 }
 
 static struct sample samples[NSCEN][2][MAX_REPS];

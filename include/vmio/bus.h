@@ -62,16 +62,32 @@ int vmio_bus_register(struct vmio_bus *bus, struct vmio_device *dev, uint64_t ba
  * vmio_bus_unregister - remove the range that starts at @base and belongs to
  * @dev. Errors: -ENOENT if there is no such range. After return, new lookups
  * no longer find it; a vCPU that looked it up earlier may still be finishing
- * one access.
+ * one access (and, with its remembered range, make that one access after
+ * the return): call vmio_bus_synchronize() (or use vmio_vm_remove_device())
+ * before freeing what the device's callbacks use.
  */
 int vmio_bus_unregister(struct vmio_bus *bus, struct vmio_device *dev, uint64_t base,
                         struct vmio_error *err);
 
 /*
+ * vmio_bus_synchronize - wait until every reader of @bus has quiesced since
+ * the call began: no range unregistered before it is in use by a reader, or
+ * will be. Readers quiesce before every guest entry, so a vCPU inside the
+ * guest (even halted there) must be made to leave it: @nudge(@ctx) is called
+ * about every millisecond while some reader lags (vmio_vm_remove_device()
+ * signals the vCPU threads; NULL: just wait). Never from a reader's own
+ * thread (a vCPU's device callback): it would wait for itself.
+ */
+void vmio_bus_synchronize(struct vmio_bus *bus, void (*nudge)(void *ctx), void *ctx);
+
+/*
  * vmio_bus_lookup - find the range that contains all of [@addr, @addr + @width).
- * Returns NULL when no single range contains the whole access. Lock-free; the
- * returned pointer stays valid until the calling reader's next quiesce (or,
- * with no reader, until the next registration change).
+ * Returns NULL when no single range contains the whole access. Lock-free and
+ * runs under no reader: the returned pointer stays valid only until the
+ * next registration change, so use it where registrations cannot change
+ * meanwhile (setup, listings, a stopped VM). vCPU threads look up through
+ * their own reader (vmio_bus_reader_lookup()), whose result stays valid
+ * until the reader's next quiesce whatever registrations happen.
  */
 const struct vmio_bus_range *vmio_bus_lookup(const struct vmio_bus *bus, uint64_t addr,
                                              uint64_t width);

@@ -87,6 +87,15 @@ int vmio_iothread_set_events(struct vmio_iothread *io, int fd, uint32_t events);
 int vmio_iothread_remove(struct vmio_iothread *io, int fd);
 
 /*
+ * vmio_iothread_set_init - run @fn(@ctx, err) first on the thread each time
+ * it starts (name it, pin it, confine it: vmio/seccomp.h), before any
+ * callback; vmio_iothread_start() waits for it and fails with its error
+ * (the thread then does not run). NULL: nothing. Before start.
+ */
+void vmio_iothread_set_init(struct vmio_iothread *io, int (*fn)(void *ctx, struct vmio_error *err),
+                            void *ctx);
+
+/*
  * vmio_iothread_start - start the thread (callbacks of ready descriptors
  * begin at once). Errors: -EBUSY when it runs already; -errno of
  * pthread_create(), described.

@@ -121,9 +121,11 @@ struct vmio_bus *vmio_vm_bus(struct vmio_vm *vm, enum vmio_space space);
 
 /*
  * vmio_vm_add_device - register @dev on the @space bus at [@base, @base+@len)
- * and hand it to the VM: on success the VM destroys it in vmio_vm_destroy();
- * on failure the caller keeps it. The same device may be added more than
- * once (several ranges); it is destroyed once.
+ * and hand it to the VM. Ownership: from the first successful add the VM
+ * owns @dev and destroys it once in vmio_vm_destroy(), however many ranges
+ * it has (a device sees which window an access hit in vmio_io.base); a
+ * failed add leaves ownership as it was (the caller keeps a device the VM
+ * never accepted; a device the VM holds stays the VM's).
  * Errors: those of vmio_bus_register(); -EBUSY when the range overlaps guest
  * RAM (MMIO only; it would never exit); -ENOMEM.
  */
@@ -133,11 +135,28 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
 /*
  * vmio_vm_attach_device - vmio_vm_add_device() that also takes care of the
  * device on failure: @dev (may be NULL, meaning its constructor ran out of
- * memory: -ENOMEM) is destroyed unless the VM accepted it. For building
- * machines in a row of calls without leaking on the error path.
+ * memory: -ENOMEM) is destroyed unless the VM owns it (from this or an
+ * earlier add). For building machines in a row of calls without leaking on
+ * the error path.
  */
 int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
                           uint64_t base, uint64_t len, struct vmio_error *err);
+
+/* vmio_vm_owns_device - whether @vm owns @dev (added successfully at least once). */
+bool vmio_vm_owns_device(struct vmio_vm *vm, const struct vmio_device *dev);
+
+/*
+ * vmio_vm_remove_device - unregister @dev's window starting at @base on the
+ * @space bus, and wait until no vCPU is inside a callback through it or can
+ * still make one (vmio_bus_synchronize(), nudging vCPUs out of the guest:
+ * they re-enter at once; the run goes on). The VM keeps owning @dev (it is
+ * destroyed with the VM); its state may be torn down after the return.
+ * While vCPUs run: any thread but a vCPU's (a device callback).
+ * Errors: -ENOENT no such window, -EINVAL bad space, -EDEADLK from a vCPU
+ * thread; described in @err.
+ */
+int vmio_vm_remove_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                          uint64_t base, struct vmio_error *err);
 
 /*
  * vmio_vm_memory - @vm's guest memory: its RAM (and ROM) regions and

@@ -51,7 +51,9 @@
 #include "vmio/config.h"
 #include "vmio/devices.h"
 #include "vmio/linux_boot.h"
+#include "vmio/iothread.h"
 #include "vmio/pc.h"
+#include "vmio/seccomp.h"
 #include "vmio/testdev_regs.h"
 #include "vmio/uart16550.h"
 #include "vmio/vcpu.h"
@@ -86,6 +88,7 @@ struct run_options {
     uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
     bool stall_exit;    /* --on-stall exit */
     bool no_coalesce;   /* --coalesce off */
+    bool no_seccomp;    /* --no-seccomp */
     struct run_virtio virtio; /* --disk, --net, --rng, --console virtio, --no-ioeventfd/irqfd */
 };
 
@@ -120,6 +123,8 @@ static void run_usage(FILE *out)
             "  --on-stall log|exit     then log it once (default) or exit with status 10\n"
             "  --coalesce on|off       let KVM buffer writes to testdev's write buffers and\n"
             "                          deliver them at the next exit (default on)\n"
+            "  --no-seccomp            no system-call filters on the vCPU and I/O threads\n"
+            "                          (default: each keeps only the calls its job needs)\n"
             "  --cpus N                vCPUs, 1-64 (default 1; not with a config: it uses\n"
             "                          base.cpu_num); N > 1 implies --irqchip; vCPU 0 boots,\n"
             "                          the others wait for its INIT/SIPI\n"
@@ -294,6 +299,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_STALL_TIMEOUT,
         OPT_ON_STALL,
         OPT_COALESCE,
+        OPT_NO_SECCOMP,
         OPT_ALLOW_OUTSIDE,
         OPT_DISK,
         OPT_NET,
@@ -318,6 +324,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
         {"on-stall", required_argument, NULL, OPT_ON_STALL},
         {"coalesce", required_argument, NULL, OPT_COALESCE},
+        {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE},
         {"disk", required_argument, NULL, OPT_DISK},
         {"net", required_argument, NULL, OPT_NET},
@@ -378,6 +385,9 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
                 return -EINVAL;
             }
             o->stall_exit = strcmp(optarg, "exit") == 0;
+            break;
+        case OPT_NO_SECCOMP:
+            o->no_seccomp = true;
             break;
         case OPT_COALESCE:
             if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0) {
@@ -585,26 +595,61 @@ static void write_stats(struct vmio_vm *vm, const struct run_options *o)
 }
 
 /*
- * vmio_vm_run()'s thread_init: pin the calling thread (vCPU @index's) to
- * phys_cpu_sets[index] of the config @ctx (NULL: no config), a bit mask of
- * host CPUs.
+ * Confine the calling thread to @profile. A build without filters
+ * (-ENOTSUP: no libseccomp, a sanitizer build) says so once and runs
+ * unconfined; any other failure stops the run.
  */
-static int pin_vcpu(void *ctx, unsigned index, struct vmio_error *err)
+static int confine(enum vmio_seccomp_profile profile, struct vmio_error *err)
 {
-    const struct vmio_config *cfg = ctx;
-    if (!cfg || index >= cfg->nphys_cpu_sets)
+    static atomic_int told;
+    struct vmio_error e = {0};
+    int rc = vmio_seccomp_install(profile, &e);
+    if (rc == -ENOTSUP) {
+        if (!atomic_exchange(&told, 1))
+            fprintf(stderr, "vmio: no system-call filters: %s\n", e.msg);
         return 0;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    for (unsigned b = 0; b < 64 && b < CPU_SETSIZE; b++)
-        if (cfg->phys_cpu_sets[index] & (1ULL << b))
-            CPU_SET(b, &set);
-    if (sched_setaffinity(0, sizeof(set), &set) < 0)
-        return vmio_error_set(err, -errno,
-                              "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64
-                              " (phys_cpu_sets[%u]): %s",
-                              cfg->path, index, cfg->phys_cpu_sets[index], index, strerror(errno));
-    return 0;
+    }
+    if (rc < 0 && err)
+        *err = e;
+    return rc;
+}
+
+/* What each vCPU thread does before it runs (vmio_vm_run()'s thread_init). */
+struct vcpu_setup {
+    const struct vmio_config *cfg; /* phys_cpu_sets, or NULL */
+    bool seccomp;
+};
+
+/*
+ * thread_init: pin the calling thread (vCPU @index's) to phys_cpu_sets[index]
+ * of the config, a bit mask of host CPUs; then, unless --no-seccomp, confine
+ * it to the vCPU system-call filter (vmio/seccomp.h).
+ */
+static int setup_vcpu_thread(void *ctx, unsigned index, struct vmio_error *err)
+{
+    const struct vcpu_setup *s = ctx;
+    const struct vmio_config *cfg = s->cfg;
+    if (cfg && index < cfg->nphys_cpu_sets) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (unsigned b = 0; b < 64 && b < CPU_SETSIZE; b++)
+            if (cfg->phys_cpu_sets[index] & (1ULL << b))
+                CPU_SET(b, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) < 0)
+            return vmio_error_set(err, -errno,
+                                  "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64
+                                  " (phys_cpu_sets[%u]): %s",
+                                  cfg->path, index, cfg->phys_cpu_sets[index], index,
+                                  strerror(errno));
+    }
+    return s->seccomp ? confine(VMIO_SECCOMP_VCPU, err) : 0;
+}
+
+/* The I/O thread's init (and the input pump's): the I/O thread's filter. */
+static int setup_io_thread(void *ctx, struct vmio_error *err)
+{
+    (void)ctx;
+    return confine(VMIO_SECCOMP_IOTHREAD, err);
 }
 
 /*
@@ -810,12 +855,16 @@ struct input_pump {
     atomic_bool stop;
     pthread_t thread;
     bool running;
+    bool seccomp; /* confine the pump thread (I/O thread filter) */
 };
 
 static void *pump_main(void *arg)
 {
     struct input_pump *p = arg;
     const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
+    struct vmio_error err = {0};
+    if (p->seccomp && setup_io_thread(NULL, &err) < 0)
+        fprintf(stderr, "vmio: input thread unconfined: %s\n", err.msg);
     while (!atomic_load(&p->stop) && chardev_has_input(p->serial)) {
         int ready = chardev_wait_input(p->serial, PUMP_WAIT_MS);
         if (ready < 0)
@@ -898,7 +947,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
             vmio_vcpu_set_regs(vcpu, &regs);
         }
     }
-    struct input_pump p = {.uart = pump, .serial = serial};
+    struct input_pump p = {.uart = pump, .serial = serial, .seccomp = !o->no_seccomp};
     atomic_init(&p.stop, false);
     if (pump && pthread_create(&p.thread, NULL, pump_main, &p) == 0)
         p.running = true;
@@ -910,7 +959,8 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
                                        .ctx = stderr};
     if (o->stall_ns && vmio_vm_watchdog_start(vm, &wo, err) < 0)
         fprintf(stderr, "vmio: no stall watchdog: %s\n", err->msg);
-    struct vmio_run_options ro = {.thread_init = pin_vcpu, .ctx = (void *)cfg};
+    struct vcpu_setup setup = {.cfg = cfg, .seccomp = !o->no_seccomp};
+    struct vmio_run_options ro = {.thread_init = setup_vcpu_thread, .ctx = &setup};
     struct vmio_run_result res;
     int rc = vmio_vm_run(vm, vcpus, ncpus, &ro, &res, err);
     vmio_vm_watchdog_stop(vm);
@@ -920,7 +970,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
     }
     if (rc < 0) {
         status = VMIO_STATUS_HOST;
-    } else if (res.err.code) { /* thread_init (pinning) stopped the run */
+    } else if (res.err.code) { /* thread_init (pinning, seccomp) stopped the run */
         *err = res.err;
         status = VMIO_STATUS_HOST;
     } else {
@@ -980,6 +1030,8 @@ int cli_run(int argc, char **argv)
     if (status == 0) {
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
+        if (o.virtio.io && !o.no_seccomp)
+            vmio_iothread_set_init(o.virtio.io, setup_io_thread, NULL);
         if (run_virtio_start(&o.virtio, &err) < 0)
             status = VMIO_STATUS_HOST;
         else

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "core/bus_internal.h"
@@ -304,4 +305,22 @@ void vmio_bus_reader_remove(struct vmio_bus *bus, struct vmio_bus_reader *reader
     reclaim_locked(bus);
     pthread_mutex_unlock(&bus->lock);
     free(reader);
+}
+
+void vmio_bus_synchronize(struct vmio_bus *bus, void (*nudge)(void *ctx), void *ctx)
+{
+    uint64_t target = atomic_load(&bus->gen);
+    for (;;) {
+        bool lagging = false;
+        pthread_mutex_lock(&bus->lock);
+        for (struct vmio_bus_reader *r = bus->readers; r && !lagging; r = r->next)
+            lagging = atomic_load(&r->seen_gen) < target;
+        pthread_mutex_unlock(&bus->lock);
+        if (!lagging)
+            return;
+        if (nudge)
+            nudge(ctx);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
 }

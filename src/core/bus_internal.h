@@ -109,4 +109,14 @@ static inline void bus_reader_quiesce(struct vmio_bus_reader *reader)
         atomic_store(&reader->seen_gen, gen);
 }
 
+/*
+ * bus_reader_offline - @reader's thread holds no range and will not look up
+ * before its next bus_reader_quiesce() (a vCPU outside vmio_vcpu_run()):
+ * writers and vmio_bus_synchronize() need not wait for it.
+ */
+static inline void bus_reader_offline(struct vmio_bus_reader *reader)
+{
+    atomic_store(&reader->seen_gen, UINT64_MAX);
+}
+
 #endif

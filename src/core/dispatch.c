@@ -13,6 +13,7 @@
  * spinning on an unclaimed address cannot flood the log: that path takes the
  * limit's mutex and the log stream's lock, a claimed access takes neither.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "core/dispatch_internal.h"
@@ -82,14 +83,22 @@ int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
     return 0;
 }
 
-/* A device stopped the access (rc > 0: debug-exit, rc < 0: failure): describe it. */
+/*
+ * A device stopped the access: VMIO_DEVICE_STOP with the reason it set
+ * (vmio_io_stop()), or a failure (rc < 0, or a stop without a reason, or any
+ * other positive value: a device bug, reported as a device error).
+ */
 int dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                        const struct vmio_device *dev, int rc)
+                        const struct vmio_device *dev, int rc, const struct vmio_io *io)
 {
     e->device = dev->name;
-    e->reason = rc > 0 ? VMIO_EXIT_DEBUG_EXIT : VMIO_EXIT_DEVICE_ERROR;
-    if (rc < 0)
-        e->code = (uint64_t)(int64_t)rc;
+    if (rc == VMIO_DEVICE_STOP && io->stop_reason >= 0 && io->stop_reason != VMIO_EXIT_IO) {
+        e->reason = (enum vmio_exit_reason)io->stop_reason;
+        e->code = io->stop_code;
+    } else {
+        e->reason = VMIO_EXIT_DEVICE_ERROR;
+        e->code = (uint64_t)(int64_t)(rc < 0 ? rc : -EPROTO);
+    }
     fill_ip(d, e);
     return 1;
 }
@@ -100,7 +109,11 @@ int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
 {
     struct vmio_access *a = &e->access;
     struct vmio_device *dev = r->dev;
-    uint64_t offset = a->addr - r->base;
+    struct vmio_io io = {.offset = a->addr - r->base,
+                         .base = r->base,
+                         .width = a->width,
+                         .space = a->space,
+                         .stop_reason = -1};
     int rc = 0;
     for (uint32_t i = 0; i < a->count && rc == 0; i++) {
         uint8_t *elem = a->buf ? a->buf + (size_t)i * a->width : NULL;
@@ -110,11 +123,9 @@ int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
                 memcpy(&value, elem, a->width); /* little-endian host */
             else
                 value = a->data & vmio_width_mask(a->width);
-            rc = dev->ops->write(dev, offset, a->width, value);
-            if (rc > 0)
-                e->code = value;
+            rc = dev->ops->write(dev, &io, value);
         } else {
-            rc = dev->ops->read(dev, offset, a->width, &value);
+            rc = dev->ops->read(dev, &io, &value);
             value &= vmio_width_mask(a->width);
             if (rc == 0 && elem)
                 memcpy(elem, &value, a->width);
@@ -122,7 +133,7 @@ int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
                 a->data = value;
         }
     }
-    return rc == 0 ? 0 : dispatch_stopped_by(d, e, dev, rc);
+    return rc == 0 ? 0 : dispatch_stopped_by(d, e, dev, rc, &io);
 }
 
 int vmio_dispatch(const struct vmio_dispatcher *d, struct vmio_exit *e,

@@ -16,7 +16,7 @@
 /* The slow paths (dispatch.c). */
 int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e);
 int dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                        const struct vmio_device *dev, int rc);
+                        const struct vmio_device *dev, int rc, const struct vmio_io *io);
 int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
                     const struct vmio_bus_range *r);
 
@@ -46,18 +46,20 @@ static inline int deliver_one(const struct vmio_dispatcher *d, struct vmio_exit 
     struct vmio_access *a = &e->access;
     struct vmio_device *dev = r->dev;
     static const uint64_t masks[9] = {0, 0xff, 0xffff, 0, 0xffffffffu, 0, 0, 0, ~0ULL};
-    uint64_t offset = a->addr - r->base, mask = masks[a->width]; /* width: 1, 2, 4 or 8 */
+    uint64_t mask = masks[a->width]; /* width: 1, 2, 4 or 8 */
+    struct vmio_io io = {.offset = a->addr - r->base,
+                         .base = r->base,
+                         .width = a->width,
+                         .space = a->space,
+                         .stop_reason = -1};
     int rc;
     if (a->dir == VMIO_WRITE) {
-        uint64_t value = a->data & mask;
-        rc = dev->ops->write(dev, offset, a->width, value);
+        rc = dev->ops->write(dev, &io, a->data & mask);
         if (__builtin_expect(rc == 0, 1))
             return 0;
-        if (rc > 0)
-            e->code = value;
     } else {
         uint64_t value = 0;
-        rc = dev->ops->read(dev, offset, a->width, &value);
+        rc = dev->ops->read(dev, &io, &value);
         if (__builtin_expect(rc == 0, 1)) {
             value &= mask;
             a->data = value;
@@ -66,7 +68,7 @@ static inline int deliver_one(const struct vmio_dispatcher *d, struct vmio_exit 
             return 0;
         }
     }
-    return dispatch_stopped_by(d, e, dev, rc);
+    return dispatch_stopped_by(d, e, dev, rc, &io);
 }
 
 /* The range of @a's bus holding the whole access, or NULL (no bus, bad width, unclaimed). */

@@ -95,6 +95,14 @@ int vmio_vcpu_kick_signal(void)
 static uint64_t vcpu_ip(void *ctx);
 static void vcpu_describe_insn(void *ctx, const struct vmio_exit *e, char *buf, size_t size);
 
+/* The vCPU's readers hold nothing and look nothing up until the next quiesce. */
+static void readers_offline(struct vmio_vcpu *v)
+{
+    bus_reader_offline(v->mmio_reader);
+    bus_reader_offline(v->pio_reader);
+    bus_reader_offline(v->sysreg_reader);
+}
+
 int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
                      struct vmio_error *err)
 {
@@ -133,6 +141,8 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         v->sysreg_reader = vmio_bus_reader_add(vm->sysreg);
         if (!v->mmio_reader || !v->pio_reader || !v->sysreg_reader)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
+        else
+            readers_offline(v); /* online only inside vmio_vcpu_run() */
     }
     v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio,
                                              .pio = vm->pio,
@@ -179,6 +189,33 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     pthread_mutex_destroy(&v->kick_lock);
     free(v->icache);
     free(v);
+}
+
+bool vcpu_current_of(struct vmio_vm *vm)
+{
+    bool mine = false;
+    pthread_mutex_lock(&vm->lock);
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS && !mine; i++) {
+        struct vmio_vcpu *v = vm->vcpus[i];
+        if (!v)
+            continue;
+        pthread_mutex_lock(&v->kick_lock);
+        mine = v->in_run && pthread_equal(v->thread, pthread_self());
+        pthread_mutex_unlock(&v->kick_lock);
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return mine;
+}
+
+void vcpu_nudge(struct vmio_vcpu *v)
+{
+    /* A kick without the kick flag: KVM_RUN returns EINTR, the run loop re-enters. */
+    pthread_mutex_lock(&v->kick_lock);
+    if (v->in_run && v->hv) {
+        vmio_backend_vcpu_set_immediate_exit(v->hv, true);
+        pthread_kill(v->thread, vmio_vcpu_kick_signal());
+    }
+    pthread_mutex_unlock(&v->kick_lock);
 }
 
 void vmio_vcpu_kick(struct vmio_vcpu *v)
@@ -473,7 +510,7 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
              * Ctrl-Z then fg, a debugger attaching, a handler of the
              * embedder's) interrupts KVM_RUN with EINTR too: re-enter.
              */
-            if (!kick_consume(v))
+            if (!kick_take(v)) /* clears the immediate-exit flag a nudge may have set */
                 continue;
             e->reason = stopped_reason(v->vm);
             e->code = (uint64_t)atomic_load(&v->vm->power_event);
@@ -500,6 +537,7 @@ int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
     pthread_mutex_unlock(&v->kick_lock);
 
     int rc = run_loop(v, e);
+    readers_offline(v); /* between runs the vCPU holds no range: nobody waits for it */
     if (v->vm->trace)
         vmio_trace_cache_stats(v->vm->trace, v->index, v->icache);
 

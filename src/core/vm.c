@@ -297,14 +297,56 @@ int vmio_vm_add_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_de
     return rc;
 }
 
+bool vmio_vm_owns_device(struct vmio_vm *vm, const struct vmio_device *dev)
+{
+    pthread_mutex_lock(&vm->lock);
+    bool owned = dev && find_device_locked(vm, dev) < vm->ndevices;
+    pthread_mutex_unlock(&vm->lock);
+    return owned;
+}
+
 int vmio_vm_attach_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
                           uint64_t base, uint64_t len, struct vmio_error *err)
 {
     if (!dev)
         return vmio_error_set(err, -ENOMEM, "out of memory creating a device");
     int rc = vmio_vm_add_device(vm, space, dev, base, len, err);
-    if (rc < 0 && dev->ops->destroy)
+    /* A device the VM holds already (another range) stays the VM's: never destroyed here. */
+    if (rc < 0 && dev->ops->destroy && !vmio_vm_owns_device(vm, dev))
         dev->ops->destroy(dev);
+    return rc;
+}
+
+/* vmio_bus_synchronize()'s nudge: every vCPU inside the guest leaves it (and re-enters). */
+static void nudge_vcpus(void *ctx)
+{
+    struct vmio_vm *vm = ctx;
+    pthread_mutex_lock(&vm->lock);
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
+        if (vm->vcpus[i])
+            vcpu_nudge(vm->vcpus[i]);
+    pthread_mutex_unlock(&vm->lock);
+}
+
+int vmio_vm_remove_device(struct vmio_vm *vm, enum vmio_space space, struct vmio_device *dev,
+                          uint64_t base, struct vmio_error *err)
+{
+    struct vmio_bus *bus = vmio_vm_bus(vm, space);
+    if (!bus || !dev)
+        return vmio_error_set(err, -EINVAL, "remove device: no bus for space %d or no device",
+                              (int)space);
+    if (vcpu_current_of(vm))
+        return vmio_error_set(err, -EDEADLK,
+                              "remove device %s: called from a vCPU thread, which would wait "
+                              "for itself",
+                              dev->name ? dev->name : "(unnamed)");
+    pthread_mutex_lock(&vm->lock);
+    int rc = vmio_bus_unregister(bus, dev, base, err);
+    if (rc == 0 && space == VMIO_SPACE_SYSREG)
+        rc = update_sysreg_exits_locked(vm, err);
+    pthread_mutex_unlock(&vm->lock);
+    if (rc == 0)
+        vmio_bus_synchronize(bus, nudge_vcpus, vm);
     return rc;
 }
 

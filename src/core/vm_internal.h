@@ -116,6 +116,16 @@ struct watchdog_pacer {
 };
 bool watchdog_pacer_held(uint64_t from_ns, uint64_t to_ns, uint64_t late_ns);
 
+/*
+ * vcpu_nudge - make @v leave the guest if it is inside KVM_RUN (the kick
+ * signal without a kick: the run loop re-enters after quiescing its bus
+ * readers); nothing when it is not running. Any thread.
+ */
+void vcpu_nudge(struct vmio_vcpu *v);
+
+/* vcpu_current_of - whether the calling thread is running one of @vm's vCPUs. */
+bool vcpu_current_of(struct vmio_vm *vm);
+
 /* The raw counters of a vCPU (time in units of vm->clock): stats.c sums them. */
 const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *vcpu);
 

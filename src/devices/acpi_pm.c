@@ -75,8 +75,10 @@ static void write_reg(struct acpi_pm *pm, unsigned offset, uint8_t v)
     }
 }
 
-static int acpi_pm_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int acpi_pm_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct acpi_pm *pm = to_pm(dev);
     uint64_t v = 0;
     for (unsigned i = 0; i < width && i < 8; i++)
@@ -85,8 +87,10 @@ static int acpi_pm_read(struct vmio_device *dev, uint64_t offset, unsigned width
     return 0;
 }
 
-static int acpi_pm_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int acpi_pm_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct acpi_pm *pm = to_pm(dev);
     for (unsigned i = 0; i < width && i < 8; i++)
         write_reg(pm, (unsigned)offset + i, (uint8_t)(value >> (8 * i)));

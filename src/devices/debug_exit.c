@@ -1,28 +1,26 @@
 /*
  * debug-exit: QEMU isa-debug-exit compatible exit port. A write at offset 0
- * asks the run loop to stop (callback returns 1, see vmio/device.h) with the
- * written value as the exit code. Stateless, so no locking.
+ * stops the vCPU with VMIO_EXIT_DEBUG_EXIT and the written value as the exit
+ * code (vmio_io_stop(), see vmio/device.h). Stateless, so no locking.
  */
 #include <stdlib.h>
 
 #include "vmio/devices.h"
+#include "vmio/exit.h"
 
-static int debug_exit_read(struct vmio_device *dev, uint64_t offset, unsigned width,
-                           uint64_t *value)
+static int debug_exit_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    unsigned width = io->width;
     (void)dev;
-    (void)offset;
     *value = vmio_width_mask(width);
     return 0;
 }
 
-static int debug_exit_write(struct vmio_device *dev, uint64_t offset, unsigned width,
-                            uint64_t value)
+static int debug_exit_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t offset = io->offset;
     (void)dev;
-    (void)width;
-    (void)value;
-    return offset == 0 ? 1 : 0;
+    return offset == 0 ? vmio_io_stop(io, VMIO_EXIT_DEBUG_EXIT, value) : 0;
 }
 
 static void debug_exit_destroy(struct vmio_device *dev)

@@ -11,20 +11,18 @@ struct debugcon {
     FILE *out;
 };
 
-static int debugcon_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int debugcon_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    (void)io;
     (void)dev;
-    (void)offset;
-    (void)width;
     *value = 0xe9;
     return 0;
 }
 
-static int debugcon_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int debugcon_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     struct debugcon *d = vmio_container_of(dev, struct debugcon, dev);
-    (void)offset;
-    (void)width;
     if (d->out) {
         int c = (int)(value & 0xff);
         fputc(c, d->out);

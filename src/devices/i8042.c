@@ -174,11 +174,11 @@ static bool handle_data(struct i8042 *c, uint8_t byte)
     }
 }
 
-static int data_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int data_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    (void)io;
     struct i8042 *c = from_data(dev);
-    (void)offset;
-    (void)width; /* length-1 registration: one byte */
+    /* length-1 registration: one byte */
     pthread_mutex_lock(&c->lock);
     *value = c->obuf; /* an empty buffer still reads its last byte */
     c->obf = false;
@@ -186,11 +186,10 @@ static int data_read(struct vmio_device *dev, uint64_t offset, unsigned width, u
     return 0;
 }
 
-static int data_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int data_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     struct i8042 *c = from_data(dev);
-    (void)offset;
-    (void)width;
     pthread_mutex_lock(&c->lock);
     c->last_was_command = false;
     bool reset = handle_data(c, (uint8_t)value);
@@ -200,22 +199,20 @@ static int data_write(struct vmio_device *dev, uint64_t offset, unsigned width, 
     return 0;
 }
 
-static int cmd_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int cmd_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    (void)io;
     struct i8042 *c = from_cmd(dev);
-    (void)offset;
-    (void)width;
     pthread_mutex_lock(&c->lock);
     *value = status(c);
     pthread_mutex_unlock(&c->lock);
     return 0;
 }
 
-static int cmd_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int cmd_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     struct i8042 *c = from_cmd(dev);
-    (void)offset;
-    (void)width;
     pthread_mutex_lock(&c->lock);
     c->last_was_command = true;
     bool reset = handle_command(c, (uint8_t)value);

@@ -21,16 +21,20 @@ static struct msr_window *to_window(struct vmio_device *dev)
     return vmio_container_of(dev, struct msr_window, dev);
 }
 
-static int window_read(struct vmio_device *dev, uint64_t index, unsigned width, uint64_t *value)
+static int window_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t index = io->offset;
+    unsigned width = io->width;
     struct msr_window *w = to_window(dev);
-    return w->inner->ops->read(w->inner, index * w->stride, width, value);
+    return vmio_device_read(w->inner, index * w->stride, width, value);
 }
 
-static int window_write(struct vmio_device *dev, uint64_t index, unsigned width, uint64_t value)
+static int window_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t index = io->offset;
+    unsigned width = io->width;
     struct msr_window *w = to_window(dev);
-    return w->inner->ops->write(w->inner, index * w->stride, width, value);
+    return vmio_device_write(w->inner, index * w->stride, width, value);
 }
 
 static void window_destroy(struct vmio_device *dev)

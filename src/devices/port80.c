@@ -22,19 +22,18 @@ struct port80 {
 
 static const struct vmio_device_ops port80_ops;
 
-static int port80_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int port80_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    unsigned width = io->width;
     (void)dev;
-    (void)offset;
     *value = vmio_width_mask(width);
     return 0;
 }
 
-static int port80_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int port80_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     struct port80 *p = vmio_container_of(dev, struct port80, dev);
-    (void)offset;
-    (void)width;
     __atomic_store_n(&p->last, (uint8_t)value, __ATOMIC_RELAXED);
     __atomic_fetch_add(&p->writes, 1, __ATOMIC_RELAXED);
     return 0;

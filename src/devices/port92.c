@@ -20,20 +20,19 @@ struct port92 {
     uint8_t value;
 };
 
-static int port92_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int port92_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    (void)io;
     struct port92 *p = vmio_container_of(dev, struct port92, dev);
-    (void)offset;
-    (void)width; /* registered with length 1: always one byte */
+    /* registered with length 1: always one byte */
     *value = __atomic_load_n(&p->value, __ATOMIC_RELAXED);
     return 0;
 }
 
-static int port92_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int port92_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     struct port92 *p = vmio_container_of(dev, struct port92, dev);
-    (void)offset;
-    (void)width;
     __atomic_store_n(&p->value, (uint8_t)(value & ~(uint64_t)VMIO_PORT92_RESET), __ATOMIC_RELAXED);
     if ((value & VMIO_PORT92_RESET) && p->power)
         p->power(p->power_ctx, VMIO_POWER_RESET);

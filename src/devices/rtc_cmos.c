@@ -438,8 +438,10 @@ static void data_write(struct rtc_cmos *r, uint8_t value, uint64_t mono)
     }
 }
 
-static int rtc_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int rtc_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct rtc_cmos *r = to_rtc(dev);
     pthread_mutex_lock(&r->lock);
     uint64_t mono = mono_now(r), v = 0;
@@ -453,8 +455,10 @@ static int rtc_read(struct vmio_device *dev, uint64_t offset, unsigned width, ui
     return 0;
 }
 
-static int rtc_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int rtc_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct rtc_cmos *r = to_rtc(dev);
     pthread_mutex_lock(&r->lock);
     uint64_t mono = mono_now(r);

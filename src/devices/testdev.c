@@ -27,8 +27,8 @@ struct testdev {
     unsigned log_head, log_len;
     volatile uint64_t *page; /* status page (vmio_testdev_attach_page()), or NULL */
     size_t page_words;
-    uint64_t rings;              /* doorbell rings seen */
-    struct vmio_doorbell *bell;  /* owned (vmio_testdev_attach_doorbell()), or NULL */
+    uint64_t rings;             /* doorbell rings seen */
+    struct vmio_doorbell *bell; /* owned (vmio_testdev_attach_doorbell()), or NULL */
 };
 
 /* The register at 8-byte slot @off (the value a read of all 8 bytes gives), lock held. */
@@ -115,7 +115,8 @@ static uint64_t reg_merge(uint64_t reg, unsigned k, unsigned width, uint64_t val
 /* Whether an access lies wholly inside the write buffer. */
 static bool in_wbuf(uint64_t offset, unsigned width)
 {
-    return offset >= TESTDEV_WBUF && offset < TESTDEV_WBUF_END && offset + width <= TESTDEV_WBUF_END;
+    return offset >= TESTDEV_WBUF && offset < TESTDEV_WBUF_END &&
+           offset + width <= TESTDEV_WBUF_END;
 }
 
 static bool slot_ok(uint64_t offset, unsigned width)
@@ -128,8 +129,10 @@ static void note_access(struct testdev *t, uint64_t offset, unsigned width, bool
     t->last = (offset & 0xfff) | ((uint64_t)(width & 0xf) << 16) | ((uint64_t)write << 24);
 }
 
-static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int testdev_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct testdev *t = to_testdev(dev);
     pthread_mutex_lock(&t->lock);
     uint64_t reg = ~0ULL;
@@ -160,8 +163,10 @@ static int testdev_read(struct vmio_device *dev, uint64_t offset, unsigned width
     return 0;
 }
 
-static int testdev_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int testdev_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct testdev *t = to_testdev(dev);
     pthread_mutex_lock(&t->lock);
     value &= vmio_width_mask(width);

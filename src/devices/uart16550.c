@@ -343,8 +343,10 @@ static void reg_write(struct uart16550 *u, unsigned reg, uint8_t val)
  * access goes to register offset + i, low byte first (the bus guarantees
  * offset + width <= 8).
  */
-static int uart_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int uart_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct uart16550 *u = vmio_container_of(dev, struct uart16550, dev);
     uint64_t v = 0;
     pthread_mutex_lock(&u->lock);
@@ -356,8 +358,10 @@ static int uart_read(struct vmio_device *dev, uint64_t offset, unsigned width, u
     return 0;
 }
 
-static int uart_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int uart_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t offset = io->offset;
+    unsigned width = io->width;
     struct uart16550 *u = vmio_container_of(dev, struct uart16550, dev);
     pthread_mutex_lock(&u->lock);
     for (unsigned i = 0; i < width && offset + i < UART16550_REG_COUNT; i++) {

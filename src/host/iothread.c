@@ -53,6 +53,12 @@ struct vmio_iothread {
     bool started;  /* pthread_create succeeded and not joined yet */
     bool stopping; /* stop() asked the thread to return */
     pthread_t thread;
+    /* vmio_iothread_set_init(): run first on the thread; start() waits for its result. */
+    int (*init)(void *ctx, struct vmio_error *err);
+    void *init_ctx;
+    bool init_done;
+    int init_rc;
+    struct vmio_error init_err;
 };
 
 int vmio_iothread_create(const char *name, struct vmio_iothread **out, struct vmio_error *err)
@@ -217,6 +223,14 @@ static void *iothread_main(void *arg)
 {
     struct vmio_iothread *io = arg;
     struct epoll_event evs[MAX_EVENTS];
+    int rc = io->init ? io->init(io->init_ctx, &io->init_err) : 0;
+    pthread_mutex_lock(&io->lock);
+    io->init_rc = rc;
+    io->init_done = true;
+    pthread_cond_broadcast(&io->idle);
+    pthread_mutex_unlock(&io->lock);
+    if (rc < 0)
+        return NULL; /* start() reports it and joins */
     for (;;) {
         pthread_mutex_lock(&io->lock);
         bool stop = io->stopping;
@@ -239,6 +253,15 @@ static void *iothread_main(void *arg)
     return NULL;
 }
 
+void vmio_iothread_set_init(struct vmio_iothread *io, int (*fn)(void *ctx, struct vmio_error *err),
+                            void *ctx)
+{
+    pthread_mutex_lock(&io->lock);
+    io->init = fn;
+    io->init_ctx = ctx;
+    pthread_mutex_unlock(&io->lock);
+}
+
 int vmio_iothread_start(struct vmio_iothread *io, struct vmio_error *err)
 {
     pthread_mutex_lock(&io->lock);
@@ -247,6 +270,7 @@ int vmio_iothread_start(struct vmio_iothread *io, struct vmio_error *err)
         rc = vmio_error_set(err, -EBUSY, "I/O thread %s already runs", io->name);
     } else {
         io->stopping = false;
+        io->init_done = false;
         int e = pthread_create(&io->thread, NULL, iothread_main, io);
         if (e)
             rc =
@@ -254,6 +278,17 @@ int vmio_iothread_start(struct vmio_iothread *io, struct vmio_error *err)
         else {
             io->started = true;
             pthread_setname_np(io->thread, io->name);
+            while (!io->init_done)
+                pthread_cond_wait(&io->idle, &io->lock);
+            if (io->init_rc < 0) {
+                rc = io->init_rc;
+                if (err)
+                    *err = io->init_err;
+                io->started = false;
+                pthread_mutex_unlock(&io->lock);
+                pthread_join(io->thread, NULL);
+                return rc;
+            }
         }
     }
     pthread_mutex_unlock(&io->lock);

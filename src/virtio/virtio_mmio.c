@@ -145,8 +145,10 @@ static void bad_access(struct vmio_virtio_mmio *t, const char *dir, uint64_t off
  * register page, exactly as the view would answer it, except that register
  * accesses other than aligned 32-bit ones read 0.
  */
-static int mmio_read(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t *value)
+static int mmio_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t off = io->offset;
+    unsigned width = io->width;
     struct vmio_virtio_mmio *t = to_t(dev);
     *value = 0;
     if (off >= VMIO_VIRTIO_MMIO_CONFIG) {
@@ -342,8 +344,10 @@ static void write_queue_reg(struct vmio_virtio_mmio *t, uint64_t off, uint32_t v
     publish_selected(t);
 }
 
-static int mmio_write(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t value)
+static int mmio_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t off = io->offset;
+    unsigned width = io->width;
     struct vmio_virtio_mmio *t = to_t(dev);
     if (off >= VMIO_VIRTIO_MMIO_CONFIG) {
         uint64_t c = off - VMIO_VIRTIO_MMIO_CONFIG;

@@ -52,21 +52,25 @@ struct wrap {
     uint64_t len;
 };
 
-static int wrap_read(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t *value)
+static int wrap_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t off = io->offset;
+    unsigned width = io->width;
     struct wrap *w = (struct wrap *)dev;
     CHECK(width == 1 || width == 2 || width == 4 || width == 8);
     CHECK(off < w->len && width <= w->len - off);
-    return w->inner->ops->read(w->inner, off, width, value);
+    return vmio_device_read(w->inner, off, width, value);
 }
 
-static int wrap_write(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t value)
+static int wrap_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t off = io->offset;
+    unsigned width = io->width;
     struct wrap *w = (struct wrap *)dev;
     CHECK(width == 1 || width == 2 || width == 4 || width == 8);
     CHECK(off < w->len && width <= w->len - off);
     CHECK(width == 8 || value >> (8 * width) == 0);
-    return w->inner->ops->write(w->inner, off, width, value);
+    return vmio_device_write(w->inner, off, width, value);
 }
 
 static const struct vmio_device_ops wrap_ops = {.read = wrap_read, .write = wrap_write};

@@ -61,13 +61,13 @@ static FILE *devnull;
 
 static void wr(uint64_t off, uint32_t v)
 {
-    dev->ops->write(dev, off, 4, v);
+    vmio_device_write(dev, off, 4, v);
 }
 
 static uint32_t rd(uint64_t off)
 {
     uint64_t v = 0;
-    dev->ops->read(dev, off, 4, &v);
+    vmio_device_read(dev, off, 4, &v);
     return (uint32_t)v;
 }
 

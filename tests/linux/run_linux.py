@@ -56,7 +56,7 @@ END_MILESTONES = {
               ("kernel panics", re.compile(r"Kernel panic - not syncing: sysrq triggered crash")),
               ("vmio sees the reset", re.compile(r"vmio: the guest asked for a reset"))],
 }
-BAD = re.compile(r"Kernel panic|Call Trace|WARNING:|BUG:|Oops")
+BAD = re.compile(r"Kernel panic|Call Trace|WARNING:|BUG:|Oops|seccomp: refused")
 
 CONFIG = '''[base]
 id = 1
@@ -121,6 +121,12 @@ def check(what, r, end="poweroff"):
         print("FAIL %s: exit status %d, expected 0" % (what, status))
         ok = False
     bad = [l for l in out.splitlines() if BAD.search(l)]
+    if what.startswith("qemu") and any("soft lockup" in l for l in bad):
+        # The reference VMM on an emulated CPU under load: its soft-lockup report
+        # (and that report's trace) is the machine's slowness, not a finding.
+        print("INFO %s reported a soft lockup (load on the emulated CPU): tolerated "
+              "for the reference" % what)
+        bad = [l for l in bad if "soft lockup" not in l and "Call Trace" not in l]
     if end == "panic":
         bad = [l for l in bad if "sysrq triggered crash" not in l and "Call Trace" not in l and
                not l.strip().startswith("[")]

@@ -62,7 +62,7 @@ from kvm import kvm  # noqa: E402
 
 TIMEOUT = 300
 KERNEL_PACKAGE = "linux-image-cloud-amd64"
-BAD = re.compile(r"Kernel panic|Call Trace|WARNING:|BUG:|Oops")
+BAD = re.compile(r"Kernel panic|Call Trace|WARNING:|BUG:|Oops|seccomp: refused")
 INPUT_BYTES = 3 * 1024 * 1024 + 1234
 # MMIO exits of a transport with its fast paths (reads from the register
 # view, notifications and ACKs to eventfds): only the driver's setup writes

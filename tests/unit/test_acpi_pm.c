@@ -53,13 +53,13 @@ static struct vmio_device *make(struct events *e)
 static uint64_t rd(struct vmio_device *d, uint64_t off, unsigned w)
 {
     uint64_t v = 0xdeadbeefdeadbeefULL;
-    assert_int_equal(d->ops->read(d, off, w, &v), 0);
+    assert_int_equal(vmio_device_read(d, off, w, &v), 0);
     return v;
 }
 
 static void wr(struct vmio_device *d, uint64_t off, unsigned w, uint64_t v)
 {
-    assert_int_equal(d->ops->write(d, off, w, v), 0);
+    assert_int_equal(vmio_device_write(d, off, w, v), 0);
 }
 
 #define S5_EN ((VMIO_ACPI_PM_S5_SLP_TYP << 2) | 0x20) /* what Linux writes for poweroff */

@@ -17,19 +17,18 @@
 
 #include "vmio/bus.h"
 
-static int dummy_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int dummy_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t offset = io->offset;
     (void)dev;
-    (void)width;
     *value = offset;
     return 0;
 }
 
-static int dummy_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int dummy_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     (void)dev;
-    (void)offset;
-    (void)width;
     (void)value;
     return 0;
 }

@@ -24,15 +24,17 @@
 #define NSTABLE 64
 #define WRITER_ROUNDS 4000
 
-static int nop_read(struct vmio_device *d, uint64_t o, unsigned w, uint64_t *v)
+static int nop_read(struct vmio_device *d, struct vmio_io *io, uint64_t *v)
 {
-    (void)d, (void)o, (void)w;
+    (void)d, (void)io;
     *v = 0;
     return 0;
 }
 
-static int nop_write(struct vmio_device *d, uint64_t o, unsigned w, uint64_t v)
+static int nop_write(struct vmio_device *d, struct vmio_io *io, uint64_t v)
 {
+    uint64_t o = io->offset;
+    unsigned w = io->width;
     (void)d, (void)o, (void)w, (void)v;
     return 0;
 }

@@ -237,15 +237,17 @@ static void test_debug_exit_stops_with_value(void **state)
     assert_non_null(strstr(line, "exit status 85"));
 }
 
-static int failing_read(struct vmio_device *dev, uint64_t o, unsigned w, uint64_t *v)
+static int failing_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *v)
 {
-    (void)dev, (void)o, (void)w;
+    (void)dev, (void)io;
     *v = 0x55;
     return -EIO;
 }
 
-static int plain_write(struct vmio_device *dev, uint64_t o, unsigned w, uint64_t v)
+static int plain_write(struct vmio_device *dev, struct vmio_io *io, uint64_t v)
 {
+    uint64_t o = io->offset;
+    unsigned w = io->width;
     (void)dev, (void)o, (void)w, (void)v;
     return 0;
 }

@@ -26,7 +26,7 @@ static struct vmio_device *mmio_testdev(struct fake_vm *m)
 static uint64_t rings(struct vmio_device *d)
 {
     uint64_t v = 0;
-    assert_int_equal(d->ops->read(d, TESTDEV_RINGS, 8, &v), 0);
+    assert_int_equal(vmio_device_read(d, TESTDEV_RINGS, 8, &v), 0);
     return v;
 }
 
@@ -75,7 +75,7 @@ static void run_case(bool use_ioeventfd, bool backend_has_it)
     usleep(1000);
     assert_int_equal(rings(d), 500); /* none counted twice */
     /* A write to RINGS resets it; rings after that count from 0. */
-    assert_int_equal(d->ops->write(d, TESTDEV_RINGS, 8, 0), 0);
+    assert_int_equal(vmio_device_write(d, TESTDEV_RINGS, 8, 0), 0);
     ring_n(&m, 7, &exits);
     assert_int_equal(wait_rings(d, 7), 7);
     vmio_iothread_stop(io);
@@ -116,7 +116,8 @@ static void test_bad_configs(void **state)
     struct vmio_error err = {0};
     assert_int_equal(vmio_iothread_create("t-bell", &io, &err), 0);
     struct vmio_doorbell *db = NULL;
-    struct vmio_doorbell_config c = {.space = VMIO_SPACE_MMIO, .addr = 0x1000, .len = 3, .fn = noop};
+    struct vmio_doorbell_config c = {
+        .space = VMIO_SPACE_MMIO, .addr = 0x1000, .len = 3, .fn = noop};
     assert_int_equal(vmio_doorbell_create(m.vm, io, &c, &db, &err), -EINVAL);
     c.len = 4;
     c.fn = NULL;

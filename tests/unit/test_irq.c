@@ -40,13 +40,13 @@ static int fake_set(void *ctx, unsigned gsi, int level)
 
 static void wr(struct vmio_device *d, unsigned reg, uint8_t v)
 {
-    assert_int_equal(d->ops->write(d, reg, 1, v), 0);
+    assert_int_equal(vmio_device_write(d, reg, 1, v), 0);
 }
 
 static uint8_t rd(struct vmio_device *d, unsigned reg)
 {
     uint64_t v = 0;
-    assert_int_equal(d->ops->read(d, reg, 1, &v), 0);
+    assert_int_equal(vmio_device_read(d, reg, 1, &v), 0);
     return (uint8_t)v;
 }
 

@@ -40,16 +40,16 @@ struct pulser {
     int failures;
 };
 
-static int pulser_read(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t *value)
+static int pulser_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
-    (void)dev, (void)off, (void)width;
+    (void)dev, (void)io;
     *value = 0;
     return 0;
 }
 
-static int pulser_write(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t value)
+static int pulser_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
-    (void)width;
+    uint64_t off = io->offset;
     struct pulser *p = (struct pulser *)dev;
     if (off != 0)
         return 0;

@@ -71,7 +71,7 @@ static uint64_t in(struct fixture *f, uint16_t port, unsigned width)
     const struct vmio_bus_range *r = vmio_bus_lookup(f->bus, port, width);
     assert_non_null(r);
     uint64_t v = 0xdeadbeef;
-    assert_int_equal(r->dev->ops->read(r->dev, port - r->base, width, &v), 0);
+    assert_int_equal(vmio_device_read(r->dev, port - r->base, width, &v), 0);
     return v & vmio_width_mask(width);
 }
 
@@ -79,7 +79,7 @@ static void out(struct fixture *f, uint16_t port, unsigned width, uint64_t v)
 {
     const struct vmio_bus_range *r = vmio_bus_lookup(f->bus, port, width);
     assert_non_null(r);
-    assert_int_equal(r->dev->ops->write(r->dev, port - r->base, width, v), 0);
+    assert_int_equal(vmio_device_write(r->dev, port - r->base, width, v), 0);
 }
 
 static void test_port80(void **state)
@@ -87,7 +87,7 @@ static void test_port80(void **state)
     struct fixture *f = *state;
     uint64_t v;
     for (unsigned w = 1; w <= 8; w *= 2) { /* the device answers any width it is asked */
-        assert_int_equal(f->p80->ops->read(f->p80, 0, w, &v), 0);
+        assert_int_equal(vmio_device_read(f->p80, 0, w, &v), 0);
         assert_int_equal(v, vmio_width_mask(w));
     }
     uint8_t last = 7;
@@ -262,13 +262,13 @@ static void test_create_errors_and_destroy_order(void **state)
     assert_int_equal(vmio_i8042_create("k", NULL, NULL, &a, &b, NULL), 0);
     assert_string_equal(a->name, "k-data");
     assert_string_equal(b->name, "k-cmd");
-    assert_int_equal(b->ops->write(b, 0, 1, 0xfe), 0);
+    assert_int_equal(vmio_device_write(b, 0, 1, 0xfe), 0);
     b->ops->destroy(b);
     uint64_t v;
-    assert_int_equal(a->ops->read(a, 0, 1, &v), 0); /* still usable until its own destroy */
+    assert_int_equal(vmio_device_read(a, 0, 1, &v), 0); /* still usable until its own destroy */
     a->ops->destroy(a);
     assert_int_equal(vmio_port92_create("p", NULL, NULL, &a, NULL), 0);
-    assert_int_equal(a->ops->write(a, 0, 1, 0x01), 0);
+    assert_int_equal(vmio_device_write(a, 0, 1, 0x01), 0);
     a->ops->destroy(a);
 }
 

@@ -74,10 +74,10 @@ static void test_slots(void **state)
     }
     /* The read-only disk offers VIRTIO_BLK_F_RO (bit 5). */
     uint64_t v;
-    assert_int_equal(t[2]->ops->write(t[2], VMIO_VIRTIO_MMIO_DEVICE_FEATURES_SEL, 4, 0), 0);
-    assert_int_equal(t[2]->ops->read(t[2], VMIO_VIRTIO_MMIO_DEVICE_FEATURES, 4, &v), 0);
+    assert_int_equal(vmio_device_write(t[2], VMIO_VIRTIO_MMIO_DEVICE_FEATURES_SEL, 4, 0), 0);
+    assert_int_equal(vmio_device_read(t[2], VMIO_VIRTIO_MMIO_DEVICE_FEATURES, 4, &v), 0);
     assert_true(v & (1u << 5));
-    assert_int_equal(t[0]->ops->read(t[0], VMIO_VIRTIO_MMIO_DEVICE_FEATURES, 4, &v), 0);
+    assert_int_equal(vmio_device_read(t[0], VMIO_VIRTIO_MMIO_DEVICE_FEATURES, 4, &v), 0);
     assert_false(v & (1u << 5));
     fake_vm_fini(&m);
 

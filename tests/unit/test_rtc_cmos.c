@@ -84,7 +84,7 @@ static uint64_t in(struct fixture *f, uint16_t port, unsigned width)
     const struct vmio_bus_range *r = vmio_bus_lookup(f->bus, port, width);
     assert_non_null(r);
     uint64_t v = 0xdeadbeef;
-    assert_int_equal(r->dev->ops->read(r->dev, port - r->base, width, &v), 0);
+    assert_int_equal(vmio_device_read(r->dev, port - r->base, width, &v), 0);
     return v & vmio_width_mask(width);
 }
 
@@ -92,7 +92,7 @@ static void out(struct fixture *f, uint16_t port, unsigned width, uint64_t v)
 {
     const struct vmio_bus_range *r = vmio_bus_lookup(f->bus, port, width);
     assert_non_null(r);
-    assert_int_equal(r->dev->ops->write(r->dev, port - r->base, width, v), 0);
+    assert_int_equal(vmio_device_write(r->dev, port - r->base, width, v), 0);
 }
 
 static uint8_t rd(struct fixture *f, uint8_t idx)
@@ -514,8 +514,8 @@ static void test_create_errors(void **state)
     /* the system clock when none is given */
     assert_int_equal(rtc_cmos_create(&cfg, &d, NULL), 0);
     uint64_t v;
-    assert_int_equal(d->ops->write(d, 0, 1, 0x0d), 0);
-    assert_int_equal(d->ops->read(d, 1, 1, &v), 0);
+    assert_int_equal(vmio_device_write(d, 0, 1, 0x0d), 0);
+    assert_int_equal(vmio_device_read(d, 1, 1, &v), 0);
     assert_int_equal(v, 0x80);
     d->ops->destroy(d);
 }

@@ -285,19 +285,17 @@ struct slow_dev {
     struct vmio_manual_clock *clk;
 };
 
-static int slow_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int slow_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
-    (void)offset;
-    (void)width;
+    (void)io;
     vmio_manual_clock_advance(((struct slow_dev *)dev)->clk, 1000);
     *value = 7;
     return 0;
 }
 
-static int slow_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int slow_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
-    (void)offset;
-    (void)width;
+    (void)io;
     (void)value;
     vmio_manual_clock_advance(((struct slow_dev *)dev)->clk, 250);
     return 0;
@@ -380,20 +378,18 @@ static void test_stats_time(void **state)
 }
 
 /* A device whose writes fail (and whose reads are never made). */
-static int failing_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int failing_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    (void)io;
     (void)dev;
-    (void)offset;
-    (void)width;
     *value = 0;
     return 0;
 }
 
-static int failing_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int failing_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     (void)dev;
-    (void)offset;
-    (void)width;
     (void)value;
     return -EIO;
 }

@@ -15,13 +15,13 @@
 static uint64_t rd(struct vmio_device *d, uint64_t off, unsigned w)
 {
     uint64_t v = 0xdeadbeefdeadbeefULL;
-    assert_int_equal(d->ops->read(d, off, w, &v), 0);
+    assert_int_equal(vmio_device_read(d, off, w, &v), 0);
     return v;
 }
 
 static void wr(struct vmio_device *d, uint64_t off, unsigned w, uint64_t v)
 {
-    assert_int_equal(d->ops->write(d, off, w, v), 0);
+    assert_int_equal(vmio_device_write(d, off, w, v), 0);
 }
 
 static void test_counters_last_and_sum(void **state)
@@ -50,11 +50,11 @@ static void test_bad_accesses(void **state)
     assert_int_equal(rd(d, TESTDEV_ECHO + 6, 4), 0xffffffff); /* straddles ECHO/PATTERN */
     assert_int_equal(rd(d, TESTDEV_END, 1), 0xff);
     assert_int_equal(rd(d, TESTDEV_WBUF - 8, 8), ~0ULL); /* between the registers and the buffer */
-    assert_int_equal(rd(d, TESTDEV_WBUF_END - 4, 8), ~0ULL); /* runs past the buffer */
+    assert_int_equal(rd(d, TESTDEV_WBUF_END - 4, 8), ~0ULL);      /* runs past the buffer */
     assert_int_equal(rd(d, TESTDEV_WBUF_END + 0x100, 2), 0xffff); /* no register */
     wr(d, TESTDEV_ECHO + 7, 2, 0x1234);
     wr(d, TESTDEV_WBUF_END - 2, 4, 0x1234);
-    assert_int_equal(rd(d, TESTDEV_ECHO, 8), 0); /* the straddling write was dropped */
+    assert_int_equal(rd(d, TESTDEV_ECHO, 8), 0);       /* the straddling write was dropped */
     assert_int_equal(rd(d, TESTDEV_WBUF_COUNT, 8), 0); /* and so was the one past the buffer */
     assert_int_equal(rd(d, TESTDEV_BAD, 8), 7);
     wr(d, TESTDEV_PATTERN, 8, 0); /* read-only */
@@ -97,8 +97,9 @@ static void test_write_buffer(void **state)
 {
     (void)state;
     struct vmio_device *d = vmio_testdev_create("t");
-    static const uint64_t w[][3] = {
-        {TESTDEV_WBUF, 1, 0xab}, {TESTDEV_WBUF + 2, 2, 0xbeef}, {TESTDEV_WBUF_END - 8, 8, 0x0102030405060708ULL}};
+    static const uint64_t w[][3] = {{TESTDEV_WBUF, 1, 0xab},
+                                    {TESTDEV_WBUF + 2, 2, 0xbeef},
+                                    {TESTDEV_WBUF_END - 8, 8, 0x0102030405060708ULL}};
     for (unsigned i = 0; i < 3; i++)
         wr(d, w[i][0], (unsigned)w[i][1], w[i][2]);
     assert_int_equal(rd(d, TESTDEV_WBUF_COUNT, 8), 3);
@@ -109,8 +110,9 @@ static void test_write_buffer(void **state)
     /* The same writes in another order give another hash: the order is seen. */
     wr(d, TESTDEV_WBUF_COUNT, 1, 0);
     assert_int_equal(rd(d, TESTDEV_WBUF_COUNT, 8), 0);
-    static const uint64_t swapped[][3] = {
-        {TESTDEV_WBUF + 2, 2, 0xbeef}, {TESTDEV_WBUF, 1, 0xab}, {TESTDEV_WBUF_END - 8, 8, 0x0102030405060708ULL}};
+    static const uint64_t swapped[][3] = {{TESTDEV_WBUF + 2, 2, 0xbeef},
+                                          {TESTDEV_WBUF, 1, 0xab},
+                                          {TESTDEV_WBUF_END - 8, 8, 0x0102030405060708ULL}};
     for (unsigned i = 0; i < 3; i++)
         wr(d, swapped[i][0], (unsigned)swapped[i][1], swapped[i][2]);
     assert_int_equal(rd(d, TESTDEV_WBUF_HASH, 8), wbuf_hash(swapped, 3));
@@ -122,7 +124,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counters_last_and_sum),
-        cmocka_unit_test(test_bad_accesses), cmocka_unit_test(test_write_buffer),
+        cmocka_unit_test(test_bad_accesses),
+        cmocka_unit_test(test_write_buffer),
         cmocka_unit_test(test_log_fifo),
     };
     return cmocka_run_group_tests_name("testdev", tests, NULL, NULL);

@@ -70,7 +70,7 @@ static uint64_t in(struct fixture *f, uint16_t port, unsigned width)
     const struct vmio_bus_range *r = vmio_bus_lookup(f->bus, port, width);
     assert_non_null(r);
     uint64_t v = 0xdeadbeef;
-    assert_int_equal(r->dev->ops->read(r->dev, port - r->base, width, &v), 0);
+    assert_int_equal(vmio_device_read(r->dev, port - r->base, width, &v), 0);
     return v & vmio_width_mask(width);
 }
 
@@ -78,7 +78,7 @@ static void out(struct fixture *f, uint16_t port, unsigned width, uint64_t v)
 {
     const struct vmio_bus_range *r = vmio_bus_lookup(f->bus, port, width);
     assert_non_null(r);
-    assert_int_equal(r->dev->ops->write(r->dev, port - r->base, width, v), 0);
+    assert_int_equal(vmio_device_write(r->dev, port - r->base, width, v), 0);
 }
 
 static uint8_t rd(struct fixture *f, unsigned reg)
@@ -606,8 +606,8 @@ static void test_api_errors(void **state)
     assert_string_equal(d->name, "bare");
     assert_true(uart16550_is(d));
     uint64_t v;
-    d->ops->write(d, 0, 1, 'x');
-    d->ops->read(d, 5, 1, &v);
+    vmio_device_write(d, 0, 1, 'x');
+    vmio_device_read(d, 5, 1, &v);
     assert_int_equal(v, 0x60);
     struct uart16550_stats st;
     assert_int_equal(uart16550_get_stats(d, &st), 0);

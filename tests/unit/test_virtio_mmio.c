@@ -207,13 +207,13 @@ static void fx_fini(struct fx *f)
 static uint32_t rd(struct fx *f, uint64_t off)
 {
     uint64_t v = 0xdeadbeef;
-    assert_int_equal(f->dev->ops->read(f->dev, off, 4, &v), 0);
+    assert_int_equal(vmio_device_read(f->dev, off, 4, &v), 0);
     return (uint32_t)v;
 }
 
 static void wr(struct fx *f, uint64_t off, uint32_t v)
 {
-    assert_int_equal(f->dev->ops->write(f->dev, off, 4, v), 0);
+    assert_int_equal(vmio_device_write(f->dev, off, 4, v), 0);
 }
 
 static uint8_t *gh(struct fx *f, uint64_t gpa)
@@ -398,28 +398,28 @@ static void test_identity_and_config(void **state)
 
     /* Config space: any width inside, 0 beyond its size; writes reach the model. */
     uint64_t v;
-    assert_int_equal(f.dev->ops->read(f.dev, 0x100, 1, &v), 0);
+    assert_int_equal(vmio_device_read(f.dev, 0x100, 1, &v), 0);
     assert_int_equal(v, 0x10);
-    assert_int_equal(f.dev->ops->read(f.dev, 0x102, 2, &v), 0);
+    assert_int_equal(vmio_device_read(f.dev, 0x102, 2, &v), 0);
     assert_int_equal(v, 0x1312);
-    assert_int_equal(f.dev->ops->read(f.dev, 0x100, 8, &v), 0);
+    assert_int_equal(vmio_device_read(f.dev, 0x100, 8, &v), 0);
     assert_int_equal(v, 0x1716151413121110ULL);
-    assert_int_equal(f.dev->ops->read(f.dev, 0x106, 4, &v), 0); /* crosses the end */
+    assert_int_equal(vmio_device_read(f.dev, 0x106, 4, &v), 0); /* crosses the end */
     assert_int_equal(v, 0);
-    assert_int_equal(f.dev->ops->read(f.dev, 0x1f8, 8, &v), 0);
+    assert_int_equal(vmio_device_read(f.dev, 0x1f8, 8, &v), 0);
     assert_int_equal(v, 0);
-    assert_int_equal(f.dev->ops->write(f.dev, 0x104, 2, 0xabcd), 0);
+    assert_int_equal(vmio_device_write(f.dev, 0x104, 2, 0xabcd), 0);
     assert_int_equal(f.e->written[4], 0xcd);
     assert_int_equal(f.e->written[5], 0xab);
-    assert_int_equal(f.dev->ops->write(f.dev, 0x107, 2, 0xffff), 0); /* beyond: ignored */
+    assert_int_equal(vmio_device_write(f.dev, 0x107, 2, 0xffff), 0); /* beyond: ignored */
     assert_int_equal(f.e->written[7], 0);
 
     /* Registers take aligned 32-bit accesses only: others read 0, are ignored, logged once. */
-    assert_int_equal(f.dev->ops->read(f.dev, VMIO_VIRTIO_MMIO_MAGIC_VALUE, 2, &v), 0);
+    assert_int_equal(vmio_device_read(f.dev, VMIO_VIRTIO_MMIO_MAGIC_VALUE, 2, &v), 0);
     assert_int_equal(v, 0);
-    assert_int_equal(f.dev->ops->read(f.dev, VMIO_VIRTIO_MMIO_VERSION + 1, 4, &v), 0);
+    assert_int_equal(vmio_device_read(f.dev, VMIO_VIRTIO_MMIO_VERSION + 1, 4, &v), 0);
     assert_int_equal(v, 0);
-    assert_int_equal(f.dev->ops->write(f.dev, VMIO_VIRTIO_MMIO_STATUS, 1, 1), 0);
+    assert_int_equal(vmio_device_write(f.dev, VMIO_VIRTIO_MMIO_STATUS, 1, 1), 0);
     assert_int_equal(rd(&f, VMIO_VIRTIO_MMIO_STATUS), 0);
     struct vmio_virtio_mmio_stats st;
     vmio_virtio_mmio_stats(f.dev, &st);

@@ -30,7 +30,7 @@ static void test_rng(void **state)
     assert_int_equal(vh_rd(&h, VMIO_VIRTIO_MMIO_DEVICE_ID), VMIO_VIRTIO_ID_RNG);
     assert_int_equal(vh_offered(&h) & 0xffffff, 0);
     uint64_t v = 1;
-    assert_int_equal(h.dev->ops->read(h.dev, VMIO_VIRTIO_MMIO_CONFIG, 4, &v), 0);
+    assert_int_equal(vmio_device_read(h.dev, VMIO_VIRTIO_MMIO_CONFIG, 4, &v), 0);
     assert_int_equal(v, 0);
     vh_start(&h, 0, 1);
 

@@ -168,7 +168,7 @@ static void *stop_later(void *arg)
 static uint64_t testdev_reads(struct machine *m)
 {
     uint64_t v = 0;
-    assert_int_equal(m->testdev_pio->ops->read(m->testdev_pio, TESTDEV_READS, 8, &v), 0);
+    assert_int_equal(vmio_device_read(m->testdev_pio, TESTDEV_READS, 8, &v), 0);
     return v - m->own_reads++;
 }
 
@@ -325,19 +325,18 @@ static void test_run_errors(void **state)
 }
 
 /* The magic device: every read returns MAGIC_VALUE. */
-static int magic_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int magic_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    unsigned width = io->width;
     (void)dev;
-    (void)offset;
     *value = MAGIC_VALUE & (width >= 4 ? 0xffffffffu : (1u << (8 * width)) - 1);
     return 0;
 }
 
-static int ignore_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int ignore_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     (void)dev;
-    (void)offset;
-    (void)width;
     (void)value;
     return 0;
 }

@@ -35,32 +35,27 @@ struct kicker {
     int ret;
 };
 
-static int kicker_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int kicker_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    (void)io;
     (void)dev;
-    (void)offset;
-    (void)width;
     *value = 0;
     return 0;
 }
 
-static int kicker_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int kicker_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
-    (void)offset;
-    (void)width;
-    (void)value;
     struct kicker *k = (struct kicker *)dev;
     vmio_vcpu_kick(k->target);
-    return k->ret;
+    return k->ret ? vmio_io_stop(io, VMIO_EXIT_DEBUG_EXIT, value) : 0;
 }
 
 static const struct vmio_device_ops kicker_ops = {.read = kicker_read, .write = kicker_write};
 
-static int null_write(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t value)
+static int null_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    (void)io;
     (void)dev;
-    (void)offset;
-    (void)width;
     (void)value;
     return 0;
 }
@@ -87,10 +82,9 @@ struct gate {
     unsigned cpu;
 };
 
-static int gate_read(struct vmio_device *dev, uint64_t offset, unsigned width, uint64_t *value)
+static int gate_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
-    (void)offset;
-    (void)width;
+    (void)io;
     struct gate *g = (struct gate *)dev;
     *value = (uint64_t)(int64_t)vmio_fake_wait_blocked(g->fake, g->cpu);
     return 0;

@@ -20,19 +20,17 @@ struct stuck {
     sem_t entered, release;
 };
 
-static int stuck_read(struct vmio_device *dev, uint64_t off, unsigned w, uint64_t *v)
+static int stuck_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *v)
 {
+    (void)io;
     (void)dev;
-    (void)off;
-    (void)w;
     *v = 0;
     return 0;
 }
 
-static int stuck_write(struct vmio_device *dev, uint64_t off, unsigned w, uint64_t v)
+static int stuck_write(struct vmio_device *dev, struct vmio_io *io, uint64_t v)
 {
-    (void)off;
-    (void)w;
+    (void)io;
     (void)v;
     struct stuck *s = vmio_container_of(dev, struct stuck, dev);
     sem_post(&s->entered);
@@ -83,9 +81,8 @@ static void teardown(struct fake_vm *m, struct stuck *s)
 {
     vmio_vm_watchdog_stop(m->vm);
     struct vmio_error err = {0};
-    assert_int_equal(vmio_bus_unregister(vmio_vm_bus(m->vm, VMIO_SPACE_PIO), &s->dev, STUCK_PORT,
-                                         &err),
-                     0);
+    assert_int_equal(
+        vmio_bus_unregister(vmio_vm_bus(m->vm, VMIO_SPACE_PIO), &s->dev, STUCK_PORT, &err), 0);
     fake_vm_fini(m);
     sem_destroy(&s->entered);
     sem_destroy(&s->release);
@@ -180,7 +177,7 @@ static void test_pause_is_not_a_stall(void **state)
 {
     (void)state;
     uint64_t late = 150 * MS;
-    assert_false(watchdog_pacer_held(0, 1000 * MS, late));        /* no scan before */
+    assert_false(watchdog_pacer_held(0, 1000 * MS, late));         /* no scan before */
     assert_false(watchdog_pacer_held(1000 * MS, 1025 * MS, late)); /* on time */
     assert_false(watchdog_pacer_held(1025 * MS, 1175 * MS, late)); /* 150: not late */
     assert_true(watchdog_pacer_held(1175 * MS, 3000 * MS, late));  /* held 1.8 s */
@@ -193,7 +190,7 @@ static void test_pause_is_not_a_stall(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, run_vcpu, &m), 0);
     sem_wait(&s.entered);
-    uint64_t t0 = m.clk.mono_ns; /* the VM counts in ns on a manual clock */
+    uint64_t t0 = m.clk.mono_ns;                 /* the VM counts in ns on a manual clock */
     vmio_manual_clock_advance(&m.clk, 500 * MS); /* "stopped" for 500 ms */
     uint64_t resumed = t0 + 500 * MS;
     struct vmio_access a;
@@ -213,13 +210,11 @@ static void test_log_line(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    struct vmio_stall s = {.vcpu = 1,
-                           .device = "blk0",
-                           .access = {.space = VMIO_SPACE_MMIO,
-                                      .dir = VMIO_READ,
-                                      .width = 4,
-                                      .addr = 0xd0001050},
-                           .ns = 250 * MS + 7};
+    struct vmio_stall s = {
+        .vcpu = 1,
+        .device = "blk0",
+        .access = {.space = VMIO_SPACE_MMIO, .dir = VMIO_READ, .width = 4, .addr = 0xd0001050},
+        .ns = 250 * MS + 7};
     vmio_stall_log(f, &s);
     fclose(f);
     assert_string_equal(buf, "vmio: watchdog: vCPU 1 has been in device blk0 for 250 ms: mmio "

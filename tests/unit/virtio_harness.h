@@ -78,13 +78,13 @@ static inline void vh_fini(struct vh *h)
 static inline uint32_t vh_rd(struct vh *h, uint64_t off)
 {
     uint64_t v = 0;
-    assert_int_equal(h->dev->ops->read(h->dev, off, 4, &v), 0);
+    assert_int_equal(vmio_device_read(h->dev, off, 4, &v), 0);
     return (uint32_t)v;
 }
 
 static inline void vh_wr(struct vh *h, uint64_t off, uint32_t v)
 {
-    assert_int_equal(h->dev->ops->write(h->dev, off, 4, v), 0);
+    assert_int_equal(vmio_device_write(h->dev, off, 4, v), 0);
 }
 
 /* Config space bytes [off, off + len) of the device. */
@@ -92,7 +92,7 @@ static inline void vh_config(struct vh *h, uint32_t off, void *buf, unsigned len
 {
     for (unsigned i = 0; i < len; i++) {
         uint64_t v = 0;
-        assert_int_equal(h->dev->ops->read(h->dev, VMIO_VIRTIO_MMIO_CONFIG + off + i, 1, &v), 0);
+        assert_int_equal(vmio_device_read(h->dev, VMIO_VIRTIO_MMIO_CONFIG + off + i, 1, &v), 0);
         ((uint8_t *)buf)[i] = (uint8_t)v;
     }
 }

@@ -346,20 +346,24 @@ struct window {
     struct xc *xc;
 };
 
-static int win_read(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t *value)
+static int win_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    uint64_t off = io->offset;
+    unsigned width = io->width;
     struct window *w = vmio_container_of(dev, struct window, dev);
-    int rc = w->testdev->ops->read(w->testdev, off, width, value);
+    int rc = vmio_device_read(w->testdev, off, width, value);
     if (rc == 0)
         on_mmio(w->xc, false, w->base + off, width, *value & mask_of(width));
     return rc;
 }
 
-static int win_write(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t value)
+static int win_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t off = io->offset;
+    unsigned width = io->width;
     struct window *w = vmio_container_of(dev, struct window, dev);
     on_mmio(w->xc, true, w->base + off, width, value);
-    return w->testdev->ops->write(w->testdev, off, width, value);
+    return vmio_device_write(w->testdev, off, width, value);
 }
 
 static void win_destroy(struct vmio_device *dev)
@@ -376,18 +380,18 @@ struct ports {
     struct xc *xc;
 };
 
-static int port_read(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t *value)
+static int port_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *value)
 {
+    unsigned width = io->width;
     (void)dev;
-    (void)off;
     *value = mask_of(width);
     return 0;
 }
 
-static int port_write(struct vmio_device *dev, uint64_t off, unsigned width, uint64_t value)
+static int port_write(struct vmio_device *dev, struct vmio_io *io, uint64_t value)
 {
+    uint64_t off = io->offset;
     struct ports *p = vmio_container_of(dev, struct ports, dev);
-    (void)width;
     if (off == 0)
         on_checkpoint(p->xc);
     else if (off == 1) {
