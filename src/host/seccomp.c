@@ -146,8 +146,10 @@ static int add_calls(scmp_filter_ctx f, const int *calls, size_t n)
 static int add_ioctls(scmp_filter_ctx f, const unsigned long *reqs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                  SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)reqs[i]));
+        /* Spelled out, not SCMP_A1(): clang 14 rejects the macro's partial initializer. */
+        struct scmp_arg_cmp eq = {
+            .arg = 1, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)reqs[i], .datum_b = 0};
+        int rc = seccomp_rule_add_array(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &eq);
         if (rc < 0)
             return rc;
     }
