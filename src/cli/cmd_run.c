@@ -650,8 +650,8 @@ static int setup_io_thread(void *ctx, struct vmio_error *err)
  * otherwise both are the same.
  */
 struct run_ctx {
-    struct chardev *serial;
-    struct chardev *com1;
+    struct vmio_chardev *serial;
+    struct vmio_chardev *com1;
     struct run_virtio *virtio;
 };
 
@@ -838,9 +838,9 @@ static void input_unconfined(void *ctx, const struct vmio_error *err)
  * @serial has input (stdio). Image VMs: COM1; configs: the first Console.
  */
 static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_config *cfg,
-                                     struct chardev *serial)
+                                     struct vmio_chardev *serial)
 {
-    if (!vmio_vm_has_irqchip(vm) || !serial || chardev_kind(serial) != CHARDEV_STDIO)
+    if (!vmio_vm_has_irqchip(vm) || !serial || vmio_chardev_kind(serial) != VMIO_CHARDEV_STDIO)
         return NULL;
     enum vmio_space space = VMIO_SPACE_PIO;
     uint64_t base = VMIO_COM1_PORT;
@@ -855,7 +855,7 @@ static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_confi
     }
     /* Before any vCPU runs: nothing registers concurrently, the range is stable. */
     const struct vmio_bus_range *r = vmio_bus_lookup(vmio_vm_bus(vm, space), base, 1);
-    return r && uart16550_is(r->dev) ? r->dev : NULL;
+    return r && vmio_uart16550_is(r->dev) ? r->dev : NULL;
 }
 
 /*
@@ -868,7 +868,7 @@ static void stall_exit(void *ctx, const struct vmio_stall *s)
     vmio_stall_log(ctx, s);
     fprintf(ctx, "vmio: stopping: a device handler stalled (--on-stall exit)\n");
     fflush(NULL);
-    chardev_terminal_restore();
+    vmio_chardev_terminal_restore();
     _exit(VMIO_STATUS_STALLED);
 }
 
@@ -878,7 +878,7 @@ static void stall_exit(void *ctx, const struct vmio_stall *s)
  */
 static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_config *cfg,
                      const struct boot_plan *plan, const struct run_options *o,
-                     struct vmio_device *pump, struct chardev *serial, struct vmio_error *err)
+                     struct vmio_device *pump, struct vmio_chardev *serial, struct vmio_error *err)
 {
     struct vmio_vcpu *vcpus[VMIO_RUN_MAX_CPUS] = {0};
     int status = 0;
@@ -946,7 +946,7 @@ int cli_run(int argc, char **argv)
 
     struct vmio_error err = {0};
     struct vmio_config *cfg = NULL;
-    struct chardev *serial = NULL, *com1 = NULL;
+    struct vmio_chardev *serial = NULL, *com1 = NULL;
     struct run_ctx rctx = {.virtio = &o.virtio};
     struct vmio_vm *vm = NULL;
     struct boot_plan plan = {0};
@@ -966,11 +966,11 @@ int cli_run(int argc, char **argv)
     if (cfg && run_virtio_from_config(&o.virtio, cfg, &err) < 0)
         goto out;
     if ((!cfg || linux_config || config_has_console(cfg)) &&
-        chardev_open(o.serial, &serial, &err) < 0)
+        vmio_chardev_open(o.serial, &serial, &err) < 0)
         goto out;
     rctx.serial = rctx.com1 = serial;
-    if (o.virtio.console && serial && chardev_kind(serial) == CHARDEV_STDIO) {
-        if (chardev_open_stdio_fds(-1, STDOUT_FILENO, &com1, &err) < 0) {
+    if (o.virtio.console && serial && vmio_chardev_kind(serial) == VMIO_CHARDEV_STDIO) {
+        if (vmio_chardev_open_stdio_fds(-1, STDOUT_FILENO, &com1, &err) < 0) {
             status = VMIO_STATUS_HOST;
             goto out;
         }
@@ -999,8 +999,8 @@ out:
         fprintf(stderr, "vmio: %s\n", err.msg);
     vmio_vm_destroy(vm);
     run_virtio_free(&o.virtio);
-    chardev_close(com1);
-    chardev_close(serial);
+    vmio_chardev_close(com1);
+    vmio_chardev_close(serial);
     vmio_config_free(cfg);
     return status;
 }

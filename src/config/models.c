@@ -29,39 +29,31 @@ static int create_uart(struct model_build *b, const struct vmio_cfg_emu_device *
             return vmio_error_set(err, e.code, "%s: device '%s' (irq_id %" PRIu64 "): %s",
                                   b->cfg->path, d->name, d->irq_id, e.msg);
     }
-    int rc =
-        uart16550_create(d->name, b->serial, line ? vmio_irq_line_set_level : NULL, line, out, err);
+    int rc = vmio_uart16550_create(d->name, b->serial, line ? vmio_irq_line_set_level : NULL, line,
+                                   out, err);
     b->serial = NULL;
     return rc;
-}
-
-/* Wraps a constructor that returns NULL only when out of memory. */
-static int made(struct vmio_device *dev, const struct vmio_cfg_emu_device *d,
-                struct vmio_device **out, struct vmio_error *err)
-{
-    *out = dev;
-    return dev ? 0 : vmio_error_set(err, -ENOMEM, "device '%s': out of memory", d->name);
 }
 
 static int create_testdev(struct model_build *b, const struct vmio_cfg_emu_device *d,
                           struct vmio_device **out, struct vmio_error *err)
 {
     (void)b;
-    return made(vmio_testdev_create(d->name), d, out, err);
+    return vmio_testdev_create(d->name, out, err);
 }
 
 static int create_debug_exit(struct model_build *b, const struct vmio_cfg_emu_device *d,
                              struct vmio_device **out, struct vmio_error *err)
 {
     (void)b;
-    return made(vmio_debug_exit_create(d->name), d, out, err);
+    return vmio_debug_exit_create(d->name, out, err);
 }
 
 static int create_debugcon(struct model_build *b, const struct vmio_cfg_emu_device *d,
                            struct vmio_device **out, struct vmio_error *err)
 {
     (void)b;
-    return made(vmio_debugcon_create(d->name, stdout), d, out, err);
+    return vmio_debugcon_create(d->name, stdout, out, err);
 }
 
 /* VirtioBlk: the image is kernel.disk_path; cfg_list[0] bit 0 makes it read-only. */

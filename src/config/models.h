@@ -23,7 +23,7 @@
 struct model_build {
     struct vmio_vm *vm;
     const struct vmio_config *cfg;
-    struct chardev *serial; /* the first Console takes it; then NULL */
+    struct vmio_chardev *serial; /* the first Console takes it; then NULL */
 };
 
 struct model_row {

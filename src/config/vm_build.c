@@ -123,8 +123,8 @@ static int build_memory(struct vmio_vm *vm, const struct vmio_memmap *mm, struct
  * vmio_pc_add_virtio() from vmio_config_virtio(). The first Console gets
  * @serial, later ones no backend.
  */
-static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg, struct chardev *serial,
-                         struct vmio_error *err)
+static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg,
+                         struct vmio_chardev *serial, struct vmio_error *err)
 {
     struct model_build b = {.vm = vm, .cfg = cfg, .serial = serial};
     for (size_t i = 0; i < cfg->nemu; i++) {
@@ -230,7 +230,7 @@ int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_
 }
 
 int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_options *opts,
-                         struct chardev *serial, struct vmio_vm **out, struct vmio_error *err)
+                         struct vmio_chardev *serial, struct vmio_vm **out, struct vmio_error *err)
 {
     struct vmio_vm *vm = NULL;
     struct vmio_vm_options o = {0};

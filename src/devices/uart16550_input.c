@@ -5,8 +5,8 @@
  * A UART pulls host input only when the guest reads LSR, RBR or IIR; a guest
  * with an interrupt controller may instead sleep in HLT until a receive
  * interrupt, which would then never come. This thread sleeps in poll(2) on
- * the chardev's input (chardev_wait_input()) and, when bytes arrive, asks
- * the UART to pull them (uart16550_poll_input() takes the UART's lock, so it
+ * the chardev's input (vmio_chardev_wait_input()) and, when bytes arrive, asks
+ * the UART to pull them (vmio_uart16550_poll_input() takes the UART's lock, so it
  * is safe against vCPU threads; a byte it pulls raises the interrupt from
  * this thread).
  *
@@ -31,7 +31,7 @@
 
 struct vmio_uart16550_input {
     struct vmio_device *uart;
-    struct chardev *cd;
+    struct vmio_chardev *cd;
     int (*thread_init)(void *ctx, struct vmio_error *err);
     void *ctx;
     void (*init_failed)(void *ctx, const struct vmio_error *err);
@@ -46,29 +46,29 @@ static void *input_main(void *arg)
     struct vmio_error err = {0};
     if (in->thread_init && in->thread_init(in->ctx, &err) < 0 && in->init_failed)
         in->init_failed(in->ctx, &err);
-    while (!atomic_load(&in->stop) && chardev_has_input(in->cd)) {
-        int ready = chardev_wait_input(in->cd, INPUT_WAIT_MS);
+    while (!atomic_load(&in->stop) && vmio_chardev_has_input(in->cd)) {
+        int ready = vmio_chardev_wait_input(in->cd, INPUT_WAIT_MS);
         if (ready < 0)
             break; /* input is gone; guest reads still poll it */
         if (ready == 0 || atomic_load(&in->stop))
             continue;
-        uart16550_poll_input(in->uart);
-        if (chardev_wait_input(in->cd, 0) > 0)
+        vmio_uart16550_poll_input(in->uart);
+        if (vmio_chardev_wait_input(in->cd, 0) > 0)
             nanosleep(&ms, NULL); /* still readable: the UART is full */
     }
     return NULL;
 }
 
-int vmio_uart16550_input_start(struct vmio_device *uart, struct chardev *cd,
+int vmio_uart16550_input_start(struct vmio_device *uart, struct vmio_chardev *cd,
                                const struct vmio_uart16550_input_options *opts,
                                struct vmio_uart16550_input **out, struct vmio_error *err)
 {
     if (!out)
         return vmio_error_set(err, -EINVAL, "UART input: no result pointer");
     *out = NULL;
-    if (!uart || !uart16550_is(uart))
+    if (!uart || !vmio_uart16550_is(uart))
         return vmio_error_set(err, -EINVAL, "UART input: not a 16550 UART");
-    if (!cd || !chardev_has_input(cd))
+    if (!cd || !vmio_chardev_has_input(cd))
         return vmio_error_set(err, -EINVAL, "UART input: %s has no input to watch",
                               uart->name ? uart->name : "the UART");
     struct vmio_uart16550_input *in = calloc(1, sizeof(*in));
