@@ -10,7 +10,8 @@ it. Two checks, both must pass:
    headers it owns, must name a header of that layer or of a layer it may use.
    Every public header must belong to exactly one layer. <linux/kvm.h> only in
    the layers named by --kvm-header.
-2. Symbols (with --lib NAME=PATH and --nm). Every symbol a layer's library
+2. Symbols (with --lib NAME=PATH and --nm). With --prefix, every global
+   symbol a library defines must start with it (no clash with an embedder's). Every symbol a layer's library
    leaves undefined and another layer's library defines must come from a layer
    it may use, so a call that bypasses the graph fails even when it is made
    through a forward declaration.
@@ -119,7 +120,7 @@ def nm_symbols(nm, lib):
     return defined, undefined
 
 
-def check_symbols(deps, libs, nm, errors):
+def check_symbols(deps, libs, nm, prefix, errors):
     table = {}
     for layer, paths in libs.items():
         for path in paths:
@@ -128,6 +129,10 @@ def check_symbols(deps, libs, nm, errors):
     for layer, (defined, _) in table.items():
         for sym, member in defined.items():
             where[sym] = (layer, member)
+            if prefix and not sym.startswith(prefix):
+                errors.append(f"layer {layer} ({member}) exports {sym}, which lacks the "
+                              f"{prefix} prefix (an embedder's symbol could clash with it; "
+                              "make it static or name it " + prefix + "...)")
     for layer, (_, undefined) in sorted(table.items()):
         allowed = closure(deps, layer)
         for sym, member in sorted(undefined.items()):
@@ -147,6 +152,8 @@ def main():
     ap.add_argument("--nm", default="nm")
     ap.add_argument("--kvm-header", default="backend", help="layers that may include "
                     "<linux/kvm.h>, comma-separated")
+    ap.add_argument("--prefix", default="", help="every global symbol a library defines "
+                    "must start with it")
     ap.add_argument("--stamp")
     args = ap.parse_args()
 
@@ -174,7 +181,7 @@ def main():
     kvm_layers = {k for k in args.kvm_header.split(",") if k}
     check_includes(args.root, deps, owner, kvm_layers, errors)
     if args.lib:
-        check_symbols(deps, parse_pairs(args.lib, "lib"), args.nm, errors)
+        check_symbols(deps, parse_pairs(args.lib, "lib"), args.nm, args.prefix, errors)
 
     for e in errors:
         print(e, file=sys.stderr)

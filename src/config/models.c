@@ -116,7 +116,7 @@ static const struct model_row rows[] = {
 
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
-const struct model_row *model_by_emu_type(unsigned emu_type)
+const struct model_row *vmio_model_by_emu_type(unsigned emu_type)
 {
     for (size_t i = 0; i < NROWS; i++)
         if (rows[i].emu_type == emu_type)
@@ -124,7 +124,7 @@ const struct model_row *model_by_emu_type(unsigned emu_type)
     return NULL;
 }
 
-const struct model_row *model_row_of(enum vmio_emu_model model)
+const struct model_row *vmio_model_row_of(enum vmio_emu_model model)
 {
     for (size_t i = 0; i < NROWS; i++)
         if (rows[i].model == model)
@@ -132,7 +132,7 @@ const struct model_row *model_row_of(enum vmio_emu_model model)
     return NULL;
 }
 
-void model_list(char *buf, size_t size)
+void vmio_model_list(char *buf, size_t size)
 {
     size_t used = 0;
     if (size)

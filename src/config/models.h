@@ -43,13 +43,13 @@ struct model_row {
                         struct vmio_pc_virtio *v);
 };
 
-/* model_by_emu_type - the row of @emu_type, or NULL when vmio does not model it. */
-const struct model_row *model_by_emu_type(unsigned emu_type);
+/* vmio_model_by_emu_type - the row of @emu_type, or NULL when vmio does not model it. */
+const struct model_row *vmio_model_by_emu_type(unsigned emu_type);
 
-/* model_row_of - the row of @model, or NULL for a value outside the table. */
-const struct model_row *model_row_of(enum vmio_emu_model model);
+/* vmio_model_row_of - the row of @model, or NULL for a value outside the table. */
+const struct model_row *vmio_model_row_of(enum vmio_emu_model model);
 
-/* model_list - "0x2 Console as a 16550A UART, 0xe1 VirtioBlk, ..." into @buf. */
-void model_list(char *buf, size_t size);
+/* vmio_model_list - "0x2 Console as a 16550A UART, 0xe1 VirtioBlk, ..." into @buf. */
+void vmio_model_list(char *buf, size_t size);
 
 #endif

@@ -14,7 +14,7 @@
 
 bool vmio_config_is_virtio(enum vmio_emu_model model)
 {
-    const struct model_row *row = model_row_of(model);
+    const struct model_row *row = vmio_model_row_of(model);
     return row && row->virtio_kind != 0;
 }
 
@@ -29,7 +29,7 @@ int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out
         if (k == max)
             return vmio_error_set(err, -ENOSPC, "%s: more than %u virtio devices", cfg->path, max);
         struct vmio_pc_virtio v = {.base = d->base_gpa, .gsi = (unsigned)d->irq_id};
-        const struct model_row *row = model_row_of(d->model);
+        const struct model_row *row = vmio_model_row_of(d->model);
         v.kind = row->virtio_kind;
         if (row->virtio_fill)
             row->virtio_fill(cfg, d, &v);

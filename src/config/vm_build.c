@@ -129,7 +129,7 @@ static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg,
     struct model_build b = {.vm = vm, .cfg = cfg, .serial = serial};
     for (size_t i = 0; i < cfg->nemu; i++) {
         const struct vmio_cfg_emu_device *d = &cfg->emu[i];
-        const struct model_row *row = model_row_of(d->model);
+        const struct model_row *row = vmio_model_row_of(d->model);
         if (!row)
             return vmio_error_set(err, -EINVAL, "%s: device '%s': unknown model %d", cfg->path,
                                   d->name, (int)d->model);

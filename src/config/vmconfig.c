@@ -1088,10 +1088,10 @@ static int assign_models(struct ctx *c)
             cfg->arch == VMIO_ARCH_X86_64 && last <= 0xffff ? VMIO_SPACE_PIO : VMIO_SPACE_MMIO;
         if (cfg->arch != VMIO_ARCH_X86_64)
             continue;
-        const struct model_row *row = model_by_emu_type(d->emu_type);
+        const struct model_row *row = vmio_model_by_emu_type(d->emu_type);
         if (!row) {
             char list[256];
-            model_list(list, sizeof(list));
+            vmio_model_list(list, sizeof(list));
             return vmio_error_set(
                 c->err, -ENOTSUP,
                 "%s: line %u, column %u: devices.emu_devices[%zu] '%s': emu_type 0x%x "
@@ -1418,8 +1418,8 @@ void vmio_config_describe(const struct vmio_config *cfg, FILE *out)
                 "emu device %s: emu_type 0x%x (%s) -> %s, %s 0x%" PRIx64 "+0x%" PRIx64
                 ", irq %" PRIu64 "\n",
                 d->name, d->emu_type, vmio_emu_type_name(d->emu_type),
-                cfg->arch == VMIO_ARCH_X86_64 && model_row_of(d->model)
-                    ? model_row_of(d->model)->name
+                cfg->arch == VMIO_ARCH_X86_64 && vmio_model_row_of(d->model)
+                    ? vmio_model_row_of(d->model)->name
                     : "(not built on this host)",
                 d->space == VMIO_SPACE_PIO ? "ports" : "mmio", d->base_gpa, d->length, d->irq_id);
     }

@@ -2,8 +2,9 @@
 """tools/check_layers.py on small made-up trees: it passes a clean tree and
 refuses, naming file and line, each kind of violation (an include of a higher
 layer, another layer's internal header, <linux/kvm.h> outside the KVM layers,
-a public header of no layer, and a call into a higher layer made through a
-forward declaration, which only the symbol check sees)."""
+a public header of no layer, a call into a higher layer made through a
+forward declaration, which only the symbol check sees, and an exported symbol
+without the required prefix)."""
 import os
 import subprocess
 import sys
@@ -48,7 +49,7 @@ BASE = {
 }
 
 
-def case(name, extra, want_status, want_text, libs=True):
+def case(name, extra, want_status, want_text, libs=True, prefix=None):
     global failures
     with tempfile.TemporaryDirectory() as root:
         files = dict(BASE)
@@ -57,6 +58,8 @@ def case(name, extra, want_status, want_text, libs=True):
         args = [sys.executable, CHECK, "--root", root, "--layer", "low=", "--layer", "high=low",
                 "--headers", "low=low.h", "--headers", "high=high.h", "--kvm-header", "low",
                 "--stamp", os.path.join(root, "stamp")]
+        if prefix is not None:
+            args += ["--prefix", prefix]
         if libs:
             args += ["--lib", "low=" + archive(root, "low"), "--lib", "high=" + archive(root, "high")]
         r = subprocess.run(args, capture_output=True, text=True)
@@ -89,5 +92,7 @@ case("a call upwards through a forward declaration",
 case("the same call without libraries is not seen",
      {"src/low/sneak.c": "int high(void);\nint sneak(void) { return high(); }\n"}, 0, "",
      libs=False)
+case("an exported symbol without the prefix", {}, 1,
+     "layer low (low_low.c.o) exports low, which lacks the l_ prefix", prefix="l_")
 print("PASS" if failures == 0 else f"{failures} case(s) failed")
 sys.exit(1 if failures else 0)
