@@ -303,7 +303,7 @@ const char *vmio_irq_mode_name(enum vmio_irq_mode mode);
  */
 void vmio_config_describe(const struct vmio_config *cfg, FILE *out);
 
-struct chardev;
+struct vmio_chardev;
 struct vmio_boot_info;
 struct vmio_guest_mem;
 struct vmio_vm;
@@ -322,7 +322,7 @@ struct vmio_vm_options;
  * message naming the region or device.
  */
 int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_options *opts,
-                         struct chardev *serial, struct vmio_vm **out, struct vmio_error *err);
+                         struct vmio_chardev *serial, struct vmio_vm **out, struct vmio_error *err);
 
 /*
  * vmio_config_load_kernel - load @cfg's kernel into the guest memory @mem

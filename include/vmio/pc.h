@@ -33,7 +33,7 @@
 #include "vmio/iothread.h"
 #include "vmio/vm.h"
 
-struct chardev;
+struct vmio_chardev;
 
 /* Where the ACPI tables go: the BIOS area, where a kernel also scans for the RSDP. */
 #define VMIO_PC_ACPI_BASE 0xe0000ULL
@@ -56,7 +56,7 @@ struct chardev;
 
 struct vmio_pc_config {
     unsigned cpus;                  /* vCPUs, 1..VMIO_ACPI_MAX_CPUS - 1 (one MADT entry each) */
-    struct chardev *serial;         /* COM1's backend; NULL: no output, no input */
+    struct vmio_chardev *serial;    /* COM1's backend; NULL: no output, no input */
     FILE *debugcon;                 /* port 0xe9 output; NULL drops it */
     const struct vmio_clock *clock; /* the RTC's wall clock; NULL: the host's */
     /* Devices the DSDT lists besides COM1 and the RTC (e.g. virtio-mmio): registered elsewhere. */
@@ -109,14 +109,14 @@ enum vmio_pc_virtio_kind {
 /* One virtio device to put on the machine. */
 struct vmio_pc_virtio {
     enum vmio_pc_virtio_kind kind;
-    const char *path;        /* BLK: the raw image */
-    bool readonly;           /* BLK */
-    struct chardev *chardev; /* CONSOLE: its backend (borrowed: must outlive the VM) */
-    const char *tap;         /* NET: the TAP interface to attach to */
-    uint8_t mac[6];          /* NET: the guest's address, when mac_set */
-    bool mac_set;            /* NET: else vmio_virtio_net_default_mac(its net number) */
-    uint64_t base;           /* the window; 0: the next free PC slot (and its GSI) */
-    unsigned gsi;            /* with a base: its interrupt line */
+    const char *path;             /* BLK: the raw image */
+    bool readonly;                /* BLK */
+    struct vmio_chardev *chardev; /* CONSOLE: its backend (borrowed: must outlive the VM) */
+    const char *tap;              /* NET: the TAP interface to attach to */
+    uint8_t mac[6];               /* NET: the guest's address, when mac_set */
+    bool mac_set;                 /* NET: else vmio_virtio_net_default_mac(its net number) */
+    uint64_t base;                /* the window; 0: the next free PC slot (and its GSI) */
+    unsigned gsi;                 /* with a base: its interrupt line */
 };
 
 /* How the devices run. */

@@ -244,8 +244,8 @@ struct vmio_irq_line {
 /*
  * vmio_irq_line_set_level - drive the line @opaque (a struct vmio_irq_line *)
  * to @level. Its signature is that of a device irq callback
- * (uart16550_irq_fn), so a UART is wired with
- * uart16550_create(..., vmio_irq_line_set_level, line, ...). A NULL @opaque
+ * (vmio_uart16550_irq_fn), so a UART is wired with
+ * vmio_uart16550_create(..., vmio_irq_line_set_level, line, ...). A NULL @opaque
  * does nothing. Not locked: one device drives one line (the UART calls it
  * under its own lock).
  */

@@ -207,7 +207,7 @@ int run_virtio_from_config(struct run_virtio *v, const struct vmio_config *cfg,
     return rc;
 }
 
-int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct chardev *console,
+int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct vmio_chardev *console,
                       struct vmio_error *err)
 {
     if (v->n == 0)

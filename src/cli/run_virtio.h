@@ -20,7 +20,7 @@
 #include "vmio/acpi.h"
 #include "vmio/pc.h"
 
-struct chardev;
+struct vmio_chardev;
 struct vmio_config;
 
 struct run_virtio {
@@ -79,7 +79,7 @@ int run_virtio_from_config(struct run_virtio *v, const struct vmio_config *cfg,
  * for the PC. Nothing without devices. Errors: those of vmio_iothread_create() and
  * vmio_pc_add_virtio(), described in @err.
  */
-int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct chardev *console,
+int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct vmio_chardev *console,
                       struct vmio_error *err);
 
 /*

@@ -10,10 +10,12 @@
 #include "vmio/config.h"
 #include "vmio/pc.h"
 
+#include "config/models.h"
+
 bool vmio_config_is_virtio(enum vmio_emu_model model)
 {
-    return model == VMIO_MODEL_VIRTIO_BLK || model == VMIO_MODEL_VIRTIO_CONSOLE ||
-           model == VMIO_MODEL_VIRTIO_RNG || model == VMIO_MODEL_VIRTIO_NET;
+    const struct model_row *row = vmio_model_row_of(model);
+    return row && row->virtio_kind != 0;
 }
 
 int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out, unsigned max,
@@ -27,26 +29,10 @@ int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out
         if (k == max)
             return vmio_error_set(err, -ENOSPC, "%s: more than %u virtio devices", cfg->path, max);
         struct vmio_pc_virtio v = {.base = d->base_gpa, .gsi = (unsigned)d->irq_id};
-        switch (d->model) {
-        case VMIO_MODEL_VIRTIO_BLK:
-            v.kind = VMIO_PC_VIRTIO_BLK;
-            v.path = cfg->disk_path;
-            v.readonly = d->ncfg > 0 && (d->cfg_list[0] & 1);
-            break;
-        case VMIO_MODEL_VIRTIO_CONSOLE:
-            v.kind = VMIO_PC_VIRTIO_CONSOLE;
-            break;
-        case VMIO_MODEL_VIRTIO_NET: /* name and MAC were checked at load */
-            v.kind = VMIO_PC_VIRTIO_NET;
-            v.tap = d->name;
-            v.mac_set = d->ncfg > 0;
-            for (unsigned b = 0; v.mac_set && b < 6; b++)
-                v.mac[b] = (uint8_t)(d->cfg_list[0] >> (8 * (5 - b)));
-            break;
-        default:
-            v.kind = VMIO_PC_VIRTIO_RNG;
-            break;
-        }
+        const struct model_row *row = vmio_model_row_of(d->model);
+        v.kind = row->virtio_kind;
+        if (row->virtio_fill)
+            row->virtio_fill(cfg, d, &v);
         out[k++] = v;
     }
     *n = k;

@@ -37,9 +37,9 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c \
+    "$root"/src/base/*.c "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c \
     "$root"/src/devices/*.c "$root"/src/host/*.c "$root"/src/virtio/*.c \
-    "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/machine/*.c \
+    "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/acpi/*.c "$root"/src/machine/*.c \
     -o "$out/fuzz_$target" -lpthread -lm
 cp "$root"/tests/fuzz/corpus-"$target"/* "$out/work-$target/" 2>/dev/null || true
 cd "$out"

@@ -651,7 +651,9 @@ static void test_vm_host_maps(void **state)
     assert_null(vmio_guest_mem_at(mem, 3));
     assert_ptr_equal(vmio_vm_gpa_to_host(vm, 0xe0000000, 8), NULL); /* not RAM */
 
-    struct vmio_device *td = vmio_testdev_create("td");
+    struct vmio_device *td = NULL;
+
+    assert_int_equal(vmio_testdev_create("td", &td, NULL), 0);
     assert_int_equal(vmio_vm_add_device(vm, VMIO_SPACE_MMIO, td, 0xe0001000, 0x100, &err), -EBUSY);
     assert_string_equal(err.msg, "device td at 0xe0001000-0xe00010ff overlaps pass-through "
                                  "mapping shared at 0xe0000000-0xe0002fff (it would never exit)");

@@ -34,8 +34,8 @@ static void test_slots(void **state)
     fake_vm_init(&m, VMIO_UNCLAIMED_STRICT, true);
     struct vmio_iothread *io;
     assert_int_equal(vmio_iothread_create("t-pcv", &io, NULL), 0);
-    struct chardev *cd;
-    assert_int_equal(chardev_open_memory(NULL, 0, &cd, NULL), 0);
+    struct vmio_chardev *cd;
+    assert_int_equal(vmio_chardev_open_memory(NULL, 0, &cd, NULL), 0);
     char a[32], b[32];
     image(a);
     image(b);
@@ -103,7 +103,7 @@ static void test_slots(void **state)
     assert_non_null(strstr(err.msg, "more than 8 virtio devices"));
     fake_vm_fini(&m);
     vmio_iothread_destroy(io);
-    chardev_close(cd);
+    vmio_chardev_close(cd);
     unlink(a);
     unlink(b);
 }
