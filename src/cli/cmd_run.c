@@ -23,7 +23,7 @@
  * the UART's input thread (vmio_uart16550_input_start()) pulls stdio input
  * into the serial UART while the vCPUs run, so a guest sleeping in HLT gets
  * its receive interrupt.
- * Linux guests may have virtio devices (--disk, --rng, --console virtio;
+ * Linux guests may have virtio devices (--disk, --net, --rng, --console virtio;
  * run_virtio.c): virtio-mmio transports in the PC's slots, listed in the
  * DSDT, their work on an I/O thread that runs exactly while the vCPUs do.
  * With --console virtio the --serial backend is hvc0's and COM1 only writes
@@ -90,7 +90,7 @@ struct run_options {
     bool stall_exit;          /* --on-stall exit */
     bool no_coalesce;         /* --coalesce off */
     bool no_seccomp;          /* --no-seccomp */
-    struct run_virtio virtio; /* --disk, --rng, --console virtio, --no-ioeventfd, --no-irqfd */
+    struct run_virtio virtio; /* --disk, --net, --rng, --console virtio, --no-ioeventfd/irqfd */
 };
 
 static void run_usage(FILE *out)
@@ -132,6 +132,10 @@ static void run_usage(FILE *out)
             "Linux guests (virtio-mmio devices, up to 8, found through the ACPI DSDT):\n"
             "  --disk PATH[,ro]        a raw disk image as virtio-blk (vda, vdb, ... in order;\n"
             "                          ,ro: read-only); repeatable\n"
+            "  --net tap=NAME[,mac=MAC]\n"
+            "                          virtio-net on the TAP interface NAME (no offloads;\n"
+            "                          MAC default 02:76:6d:69:6f:NN, NN = 0, 1, ... in\n"
+            "                          order); repeatable, one TAP each\n"
             "  --rng                   virtio-rng (entropy from the host's getrandom)\n"
             "  --console uart|virtio   where --serial goes: COM1 (default) or virtio-console\n"
             "                          (hvc0; the default command line becomes console=hvc0;\n"
@@ -299,6 +303,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_NO_SECCOMP,
         OPT_ALLOW_OUTSIDE,
         OPT_DISK,
+        OPT_NET,
         OPT_RNG,
         OPT_CONSOLE,
         OPT_NO_IOEVENTFD,
@@ -323,6 +328,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE},
         {"disk", required_argument, NULL, OPT_DISK},
+        {"net", required_argument, NULL, OPT_NET},
         {"rng", no_argument, NULL, OPT_RNG},
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD},
@@ -397,6 +403,10 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case OPT_DISK:
             if (run_virtio_disk(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case OPT_NET:
+            if (run_virtio_net(&o->virtio, optarg) < 0)
                 return -EINVAL;
             break;
         case OPT_RNG:
@@ -485,8 +495,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         return -EINVAL;
     }
     if (o->config && run_virtio_any(&o->virtio)) {
-        fprintf(stderr, "vmio run: --disk, --rng and --console virtio do not apply to a config: "
-                        "list the devices in devices.emu_devices (docs/config.md)\n");
+        fprintf(stderr, "vmio run: --disk, --net, --rng and --console virtio do not apply to a "
+                        "config: list the devices in devices.emu_devices (docs/config.md)\n");
         return -EINVAL;
     }
     if (run_virtio_finish(&o->virtio) < 0)
@@ -760,8 +770,8 @@ static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
     } else if (run_virtio_any(rc->virtio)) {
         status = VMIO_STATUS_USAGE;
         vmio_error_set(err, -EINVAL,
-                       "--disk, --rng and --console virtio: %s is not a Linux bzImage (virtio "
-                       "devices are on vmio's PC, found through its ACPI tables)",
+                       "--disk, --net, --rng and --console virtio: %s is not a Linux bzImage "
+                       "(virtio devices are on vmio's PC, found through its ACPI tables)",
                        o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
                vmio_add_standard_devices(*vm, rc->serial, stdout, err) == 0 &&

@@ -1,5 +1,5 @@
 /*
- * `vmio run`'s virtio devices: the --disk, --rng, --console virtio,
+ * `vmio run`'s virtio devices: the --disk, --net, --rng, --console virtio,
  * --no-ioeventfd and --no-irqfd options, the I/O thread that runs the
  * devices, attaching them to the PC (vmio_pc_add_virtio()), and their lines
  * in --stats.
@@ -40,6 +40,15 @@ struct run_virtio {
  * -ENOSPC with a message on stderr.
  */
 int run_virtio_disk(struct run_virtio *v, const char *arg);
+
+/*
+ * run_virtio_net - "--net @arg": tap=NAME[,mac=xx:xx:xx:xx:xx:xx] (keys in any
+ * order, each once). The TAP name and the MAC are checked here (the TAP is
+ * opened when the devices are attached); a TAP given twice is refused (a TAP
+ * takes one attachment). Returns 0, or -EINVAL / -ENOSPC / -ENOMEM with a
+ * message on stderr.
+ */
+int run_virtio_net(struct run_virtio *v, const char *arg);
 
 /* run_virtio_rng - "--rng". Returns 0, or -EINVAL / -ENOSPC with a message on stderr. */
 int run_virtio_rng(struct run_virtio *v);

@@ -64,6 +64,20 @@ static void fill_blk(const struct vmio_config *cfg, const struct vmio_cfg_emu_de
     v->readonly = d->ncfg > 0 && (d->cfg_list[0] & 1);
 }
 
+/*
+ * VirtioNet: the entry's name is the TAP; cfg_list [] (vmio's default MAC for
+ * its number) or [MAC as a 48-bit integer]. Both were checked at load.
+ */
+static void fill_net(const struct vmio_config *cfg, const struct vmio_cfg_emu_device *d,
+                     struct vmio_pc_virtio *v)
+{
+    (void)cfg;
+    v->tap = d->name;
+    v->mac_set = d->ncfg > 0;
+    for (unsigned b = 0; v->mac_set && b < 6; b++)
+        v->mac[b] = (uint8_t)(d->cfg_list[0] >> (8 * (5 - b)));
+}
+
 static const struct model_row rows[] = {
     {.emu_type = VMIO_EMU_CONSOLE,
      .model = VMIO_MODEL_UART16550,
@@ -80,6 +94,14 @@ static const struct model_row rows[] = {
      .mmio_only = true,
      .virtio_kind = VMIO_PC_VIRTIO_BLK,
      .virtio_fill = fill_blk},
+    {.emu_type = VMIO_EMU_VIRTIO_NET,
+     .model = VMIO_MODEL_VIRTIO_NET,
+     .name = "virtio-net (virtio-mmio)",
+     .short_name = "VirtioNet",
+     .min_length = VMIO_CONFIG_VIRTIO_MIN_LENGTH,
+     .mmio_only = true,
+     .virtio_kind = VMIO_PC_VIRTIO_NET,
+     .virtio_fill = fill_net},
     {.emu_type = VMIO_EMU_VIRTIO_CONSOLE,
      .model = VMIO_MODEL_VIRTIO_CONSOLE,
      .name = "virtio-console (virtio-mmio)",

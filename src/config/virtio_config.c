@@ -1,9 +1,9 @@
 /*
  * A config's virtio devices as vmio_pc_virtio entries (see vmio/config.h):
  * the translation from emu_devices to what vmio_pc_add_virtio() attaches.
- * Pure: the config was validated when loaded (models, windows) and by
- * vmio_config_runnable() (irq_id, one disk with kernel.disk_path); nothing
- * is opened here.
+ * Pure: the config was validated when loaded (models, windows, a VirtioNet's
+ * TAP name and MAC) and by vmio_config_runnable() (irq_id, one disk with
+ * kernel.disk_path); nothing is opened here.
  */
 #include <errno.h>
 

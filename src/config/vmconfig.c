@@ -20,7 +20,9 @@
 #include "config/models.h"
 #include "vmio/boot.h"
 #include "vmio/config.h"
+#include "vmio/tap.h"
 #include "vmio/toml.h"
+#include "vmio/virtio_net.h"
 #include "vmio/vm.h"
 
 #define MAX_CONFIG_SIZE (4u << 20)
@@ -1077,6 +1079,47 @@ static int decide_arch(struct ctx *c, tv *arch_value)
     return rc;
 }
 
+/*
+ * A VirtioNet entry: its name is the TAP interface (a name the kernel
+ * accepts, one device per TAP) and cfg_list is empty or [MAC] (one integer,
+ * 0x0200_0000_0001 for 02:00:00:00:00:01: unicast, not zero).
+ */
+static int check_net(struct ctx *c, const struct vmio_cfg_emu_device *d, size_t i)
+{
+    const struct vmio_config *cfg = c->cfg;
+    struct vmio_error e = {0};
+    if (vmio_tap_check_name(d->name, &e) < 0)
+        return vmio_error_set(c->err, -EINVAL,
+                              "%s: line %u, column %u: devices.emu_devices[%zu]: a VirtioNet "
+                              "device's name is its TAP interface: %s",
+                              c->path, d->line, d->column, i, e.msg);
+    for (size_t j = 0; j < i; j++)
+        if (cfg->emu[j].model == VMIO_MODEL_VIRTIO_NET && strcmp(cfg->emu[j].name, d->name) == 0)
+            return vmio_error_set(c->err, -EINVAL,
+                                  "%s: line %u, column %u: devices.emu_devices[%zu] '%s': TAP "
+                                  "%s is already the VirtioNet device emu_devices[%zu]'s (a TAP "
+                                  "takes one attachment)",
+                                  c->path, d->line, d->column, i, d->name, d->name, j);
+    if (d->ncfg > 1)
+        return vmio_error_set(c->err, -EINVAL,
+                              "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a VirtioNet "
+                              "cfg_list is [] or [MAC] (one integer), not %zu values",
+                              c->path, d->line, d->column, i, d->name, d->ncfg);
+    if (d->ncfg == 1) {
+        uint64_t v = d->cfg_list[0];
+        uint8_t mac[6];
+        for (unsigned k = 0; k < 6; k++)
+            mac[k] = (uint8_t)(v >> (8 * (5 - k)));
+        if (v >> 48 || vmio_virtio_net_check_mac(mac) < 0)
+            return vmio_error_set(c->err, -EINVAL,
+                                  "%s: line %u, column %u: devices.emu_devices[%zu] '%s': MAC "
+                                  "0x%" PRIx64 " is not a 48-bit unicast (first byte even), "
+                                  "non-zero address such as 0x0200_0000_0001",
+                                  c->path, d->line, d->column, i, d->name, v);
+    }
+    return 0;
+}
+
 /* Map each emulated device to a vmio model (x86_64 only; others stop at runnable()). */
 static int assign_models(struct ctx *c)
 {
@@ -1112,6 +1155,11 @@ static int assign_models(struct ctx *c)
                 "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a %s window needs "
                 "at least 0x%" PRIx64 " bytes, not 0x%" PRIx64,
                 c->path, d->line, d->column, i, d->name, row->name, row->min_length, d->length);
+        if (d->model == VMIO_MODEL_VIRTIO_NET) {
+            int rc = check_net(c, d, i);
+            if (rc < 0)
+                return rc;
+        }
         if (row->port_length && d->space == VMIO_SPACE_PIO && d->length != row->port_length)
             return vmio_error_set(c->err, -EINVAL,
                                   "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a %s "

@@ -208,6 +208,11 @@ unsigned vmio_virtio_queue_index(const struct vmio_virtio_queue *q)
     return q->index;
 }
 
+unsigned vmio_virtio_queue_size(const struct vmio_virtio_queue *q)
+{
+    return q->enabled ? q->ring.size : 0;
+}
+
 bool vmio_virtio_queue_has_avail(struct vmio_virtio_queue *q)
 {
     return q->enabled && vmio_virtq_has_avail(&q->ring);

@@ -3,11 +3,12 @@
 #   tests/fuzz/fuzz.sh TARGET [SECONDS] [extra libFuzzer args...]
 #   tests/fuzz/fuzz.sh all [SECONDS]     every target in turn, SECONDS each
 # TARGET: multiboot, config, bzimage, devices, decode_x86, decode_arm64,
-# decode_riscv, virtq (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
+# decode_riscv, virtq, virtio_net (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
 # the budget and what the last long runs found).
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
 # No target needs /dev/kvm (`multiboot` and `bzimage` load into plain guest
-# memory, `virtq` parses rings in plain guest memory). Builds into
+# memory, `virtq` parses rings in plain guest memory, `virtio_net` runs on the
+# fake backend). Builds into
 # build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
 # tests/fuzz/corpus-<target>/ so the checked-in corpus stays small, and
 # leaves crash-* files in the build dir. Keep a new interesting input by
@@ -15,7 +16,7 @@
 # The TOML reader has its own target: tests/toml/fuzz.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq"
+targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq virtio_net"
 target=${1:?usage: fuzz.sh TARGET|all [SECONDS] (targets: $targets)}
 secs=${2:-60}
 [ $# -gt 1 ] && shift 2 || shift 1
@@ -46,5 +47,6 @@ dict=""
 [ "$target" = config ] && dict="-dict=$root/tests/toml/toml.dict"
 maxlen=16384
 [ "$target" = virtq ] && maxlen=70000 # header + 64 KiB + 4 KiB of guest RAM
+[ "$target" = virtio_net ] && maxlen=66000 # header + 64 KiB of guest RAM
 ./fuzz_"$target" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -print_final_stats=1 \
     $dict "$@" "work-$target"

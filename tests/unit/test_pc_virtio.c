@@ -4,7 +4,8 @@
  * 0xd0001000 a page apart, GSIs from 16) in the order given, disks named
  * vda, vdb, ..., the DSDT entries made from the same window and GSI as the
  * transports, explicit windows (configs), read-only disks, the 8-slot limit,
- * an image that cannot be opened, and a console without a chardev.
+ * an image or a TAP that cannot be opened, a net device without a TAP, and a
+ * console without a chardev.
  */
 #include "fake_vm.h"
 
@@ -85,6 +86,14 @@ static void test_slots(void **state)
     struct vmio_pc_virtio bad = {.kind = VMIO_PC_VIRTIO_BLK, .path = "/nonexistent/x.img"};
     assert_int_equal(vmio_pc_add_virtio(m.vm, &bad, 1, &o, NULL, NULL, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "disk /nonexistent/x.img: cannot open it"));
+    /* A TAP that cannot be opened (here: no tun driver at the path given): the TAP is named. */
+    struct vmio_pc_virtio net = {.kind = VMIO_PC_VIRTIO_NET, .tap = "vmt0"};
+    struct vmio_pc_virtio_options no_tun = o;
+    no_tun.tun_path = "/nonexistent/net/tun";
+    assert_int_equal(vmio_pc_add_virtio(m.vm, &net, 1, &no_tun, NULL, NULL, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "TAP vmt0: cannot open /nonexistent/net/tun"));
+    net.tap = NULL;
+    assert_int_equal(vmio_pc_add_virtio(m.vm, &net, 1, &no_tun, NULL, NULL, &err), -EINVAL);
     struct vmio_pc_virtio con = {.kind = VMIO_PC_VIRTIO_CONSOLE};
     assert_int_equal(vmio_pc_add_virtio(m.vm, &con, 1, &o, NULL, NULL, &err), -EINVAL);
     struct vmio_pc_virtio many[9];
