@@ -83,30 +83,30 @@ static size_t build_guest(uint8_t *p, enum scenario s, int v, uint32_t n)
 {
     if (s == BURST) {
         uint8_t pre[10] = {0xc7, 0x05}; /* mov dword [WBUF_COUNT], 0: reset the count */
-        put32(pre, 2, TESTDEV_MMIO_BASE + TESTDEV_WBUF_COUNT);
+        put32(pre, 2, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF_COUNT);
         put32(pre, 6, 0);
         static const uint8_t body[] = {0x89, 0x03}; /* mov [ebx], eax */
         uint8_t tail[5] = {0xa1};                   /* mov eax, [WBUF_COUNT] */
-        put32(tail, 1, TESTDEV_MMIO_BASE + TESTDEV_WBUF_COUNT);
-        return build_loop(p, n, TESTDEV_MMIO_BASE + TESTDEV_WBUF, pre, sizeof(pre), body,
+        put32(tail, 1, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF_COUNT);
+        return build_loop(p, n, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF, pre, sizeof(pre), body,
                           sizeof(body), tail, sizeof(tail));
     }
     if (s == DOORBELL) {
         uint8_t pre[10] = {0xc7, 0x05}; /* mov dword [RINGS], 0 */
-        put32(pre, 2, TESTDEV_MMIO_BASE + TESTDEV_RINGS);
+        put32(pre, 2, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_RINGS);
         put32(pre, 6, 0);
         static const uint8_t body[] = {0x89, 0x03}; /* mov [ebx], eax */
         uint8_t tail[12] = {0xa1};                  /* 1: mov eax, [RINGS] */
-        put32(tail, 1, TESTDEV_MMIO_BASE + TESTDEV_RINGS);
+        put32(tail, 1, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_RINGS);
         tail[5] = 0x3d; /* cmp eax, n */
         put32(tail, 6, n);
         tail[10] = 0x72; /* jb 1b */
         tail[11] = (uint8_t)(int8_t)-12;
-        return build_loop(p, n, TESTDEV_MMIO_BASE + TESTDEV_DOORBELL, pre, sizeof(pre), body,
-                          sizeof(body), tail, sizeof(tail));
+        return build_loop(p, n, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_DOORBELL, pre, sizeof(pre),
+                          body, sizeof(body), tail, sizeof(tail));
     }
     static const uint8_t body[] = {0x8b, 0x03}; /* mov eax, [ebx] */
-    uint32_t addr = (v ? TESTDEV_STATUS_BASE : TESTDEV_MMIO_BASE) + TESTDEV_SUM;
+    uint32_t addr = (v ? VMIO_TESTDEV_STATUS_BASE : VMIO_TESTDEV_MMIO_BASE) + VMIO_TESTDEV_SUM;
     return build_loop(p, n, addr, NULL, 0, body, sizeof(body), NULL, 0);
 }
 
@@ -154,7 +154,8 @@ static uint64_t total_exits(struct vmio_vm *vm)
 static int set_coalesced(struct side *s, bool on)
 {
     struct vmio_error err = {0};
-    uint64_t base = TESTDEV_MMIO_BASE + TESTDEV_WBUF, len = TESTDEV_WBUF_END - TESTDEV_WBUF;
+    uint64_t base = VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF,
+             len = VMIO_TESTDEV_WBUF_END - VMIO_TESTDEV_WBUF;
     int rc = on ? vmio_vm_coalesce(s->vm, VMIO_SPACE_MMIO, base, len, &err)
                 : vmio_vm_uncoalesce(s->vm, VMIO_SPACE_MMIO, base, len, &err);
     if (rc < 0)
@@ -210,13 +211,14 @@ static int run_once(struct side *s, enum scenario sc, const uint8_t *code, size_
 /* Put SUM_VALUE in testdev's SUM register (and so on its status page) through the bus. */
 static int preset_sum(struct side *s)
 {
-    const struct vmio_bus_range *r =
-        vmio_bus_lookup(vmio_vm_bus(s->vm, VMIO_SPACE_MMIO), TESTDEV_MMIO_BASE + TESTDEV_SUM, 8);
+    const struct vmio_bus_range *r = vmio_bus_lookup(vmio_vm_bus(s->vm, VMIO_SPACE_MMIO),
+                                                     VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_SUM, 8);
     if (!r)
         return -ENOENT;
     uint64_t sum = 0;
-    vmio_device_read(r->dev, TESTDEV_SUM, 8, &sum);
-    return vmio_device_write(r->dev, TESTDEV_SUM, 8, (SUM_VALUE - sum) & 0xffffffffffffffffULL);
+    vmio_device_read(r->dev, VMIO_TESTDEV_SUM, 8, &sum);
+    return vmio_device_write(r->dev, VMIO_TESTDEV_SUM, 8,
+                             (SUM_VALUE - sum) & 0xffffffffffffffffULL);
 }
 
 static struct sample samples[NSCEN][2][MAX_REPS];

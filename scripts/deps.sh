@@ -11,7 +11,7 @@ set -eu
 MINIMAL="meson ninja-build pkg-config gcc binutils python3 libcmocka-dev"
 NESTED="qemu-system-x86 busybox-static"
 PKGS="$MINIMAL $NESTED clang llvm lld libclang-rt-14-dev
-qemu-user-static acpica-tools e2fsprogs valgrind libseccomp-dev
+qemu-user-static acpica-tools e2fsprogs valgrind libseccomp-dev iproute2 util-linux
 binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu
 gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libc6-dev-arm64-cross libc6-dev-riscv64-cross
 qemu-system-arm device-tree-compiler libcmocka-dev:arm64 libseccomp-dev:arm64"

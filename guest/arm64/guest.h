@@ -17,7 +17,7 @@
 #include "vmio/testdev_regs.h"
 
 #define UART_BASE 0x09000000ull
-#define TESTDEV_BASE 0x0b000000ull    /* VMIO_ARM64_TESTDEV_BASE */
+#define VMIO_TESTDEV_BASE 0x0b000000ull    /* VMIO_ARM64_TESTDEV_BASE */
 #define DEBUG_EXIT_BASE 0x0b001000ull /* VMIO_ARM64_DEBUG_EXIT_BASE */
 #define UNCLAIMED_BASE 0x0c800000ull  /* nothing there, under vmio or QEMU */
 
@@ -100,7 +100,7 @@ int check_true(const char *name, int cond);
 void test_skip(const char *reason);
 unsigned test_failures(void);
 int test_summary(const char *guest);
-/* True when vmio's testdev answers at TESTDEV_BASE (a probe: QEMU aborts there). */
+/* True when vmio's testdev answers at VMIO_TESTDEV_BASE (a probe: QEMU aborts there). */
 int testdev_present(void);
 
 /* Each guest defines it; its return value is the exit code. */

@@ -287,9 +287,9 @@ int test_summary(const char *guest)
 int testdev_present(void)
 {
     probe_begin();
-    uint64_t v = mmio_read64(TESTDEV_BASE + TESTDEV_PATTERN);
+    uint64_t v = mmio_read64(VMIO_TESTDEV_BASE + VMIO_TESTDEV_PATTERN);
     unsigned faults = probe_end();
-    return !faults && v == TESTDEV_PATTERN_VALUE;
+    return !faults && v == VMIO_TESTDEV_PATTERN_VALUE;
 }
 
 void guest_start(void)

@@ -322,7 +322,7 @@ unsigned test_failures(void);
  */
 int test_summary(const char *guest);
 
-/* True when vmio's testdev answers at TESTDEV_MMIO_BASE (PATTERN reads right). */
+/* True when vmio's testdev answers at VMIO_TESTDEV_MMIO_BASE (PATTERN reads right). */
 int testdev_present(void);
 
 /* The entry point each guest defines; its return value is the exit code. */

@@ -604,5 +604,5 @@ int test_summary(const char *guest)
 
 int testdev_present(void)
 {
-    return mmio_read64(TESTDEV_MMIO_BASE + TESTDEV_PATTERN) == TESTDEV_PATTERN_VALUE;
+    return mmio_read64(VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_PATTERN) == VMIO_TESTDEV_PATTERN_VALUE;
 }

@@ -40,6 +40,6 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
     (void)mb_magic;
     uint32_t n = parse_exits(mb_info);
     for (uint32_t i = 0; i < n; i++)
-        outb(TESTDEV_PIO_BASE + TESTDEV_ECHO, (uint8_t)i);
+        outb(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_ECHO, (uint8_t)i);
     return 0;
 }

@@ -23,12 +23,12 @@ static uint64_t poll_rings(uint64_t (*read_rings)(void))
 
 static uint64_t mmio_rings(void)
 {
-    return mmio_read64(TESTDEV_MMIO_BASE + TESTDEV_RINGS);
+    return mmio_read64(VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_RINGS);
 }
 
 static uint64_t port_rings(void)
 {
-    return inl(TESTDEV_PIO_BASE + TESTDEV_RINGS);
+    return inl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_RINGS);
 }
 
 int guest_main(uint32_t mb_magic, uint32_t mb_info)
@@ -40,16 +40,16 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
         return test_summary("doorbell");
     }
     gprint("-- MMIO doorbell: %d rings\n", RINGS);
-    mmio_write64(TESTDEV_MMIO_BASE + TESTDEV_RINGS, 0);
+    mmio_write64(VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_RINGS, 0);
     for (int i = 0; i < RINGS; i++)
-        mmio_write32(TESTDEV_MMIO_BASE + TESTDEV_DOORBELL, (uint32_t)i);
+        mmio_write32(VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_DOORBELL, (uint32_t)i);
     check_eq("RINGS reaches 1000", poll_rings(mmio_rings), RINGS);
     check_eq("and stays there (no ring counted twice)", mmio_rings(), RINGS);
 
     gprint("-- port doorbell: %d rings\n", RINGS);
-    outl(TESTDEV_PIO_BASE + TESTDEV_RINGS, 0);
+    outl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_RINGS, 0);
     for (int i = 0; i < RINGS; i++)
-        outl(TESTDEV_PIO_BASE + TESTDEV_DOORBELL, (uint32_t)i);
+        outl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_DOORBELL, (uint32_t)i);
     check_eq("port RINGS reaches 1000", poll_rings(port_rings), RINGS);
     check_eq("and stays there", port_rings(), RINGS);
     return test_summary("doorbell");

@@ -1,5 +1,5 @@
 /*
- * msr: testdev's registers as x86 MSRs (TESTDEV_MSR_BASE + register / 8),
+ * msr: testdev's registers as x86 MSRs (VMIO_TESTDEV_MSR_BASE + register / 8),
  * reached by RDMSR and WRMSR, whose exits vmio dispatches to a device on its
  * system-register bus. Checks every register the instructions can reach in
  * both halves (EDX:EAX is the one width they have): the pattern, a 64-bit
@@ -10,7 +10,7 @@
  */
 #include "guest.h"
 
-#define MSR(reg) (TESTDEV_MSR_BASE + (reg) / 8)
+#define MSR(reg) (VMIO_TESTDEV_MSR_BASE + (reg) / 8)
 
 static uint64_t rd(uint32_t index)
 {
@@ -31,37 +31,37 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
     (void)mb_magic;
     (void)mb_info;
     uint64_t v;
-    if (msr_read_safe(MSR(TESTDEV_PATTERN), &v) < 0) {
+    if (msr_read_safe(MSR(VMIO_TESTDEV_PATTERN), &v) < 0) {
         test_skip("no testdev MSR window (RDMSR of the pattern faulted)");
         return test_summary("msr");
     }
-    gprint("-- testdev registers as MSRs 0x%x..\n", TESTDEV_MSR_BASE);
-    check_eq("RDMSR PATTERN (EDX:EAX)", v, TESTDEV_PATTERN_VALUE);
-    wr(MSR(TESTDEV_ECHO), 0x0123456789abcdefULL);
-    check_eq("WRMSR/RDMSR ECHO, both halves", rd(MSR(TESTDEV_ECHO)), 0x0123456789abcdefULL);
-    wr(MSR(TESTDEV_ECHO), 0xdeadbeefULL);
-    check_eq("ECHO, low half only (EDX 0)", rd(MSR(TESTDEV_ECHO)), 0xdeadbeefULL);
-    wr(MSR(TESTDEV_ECHO), 0xcafef00d00000000ULL);
-    check_eq("ECHO, high half only (EAX 0)", rd(MSR(TESTDEV_ECHO)), 0xcafef00d00000000ULL);
-    wr(MSR(TESTDEV_READS), 0); /* resets both counters */
-    wr(MSR(TESTDEV_SUM), 40);
-    wr(MSR(TESTDEV_SUM), 0x100000002ULL);
-    check_eq("SUM adds whole 64-bit writes", rd(MSR(TESTDEV_SUM)), 0x10000002aULL);
-    check_eq("WRITES counts the WRMSRs since the reset", rd(MSR(TESTDEV_WRITES)), 2);
-    check_eq("READS counts the RDMSRs before it", rd(MSR(TESTDEV_READS)), 2);
-    wr(MSR(TESTDEV_LOG_LEN), 0);
+    gprint("-- testdev registers as MSRs 0x%x..\n", VMIO_TESTDEV_MSR_BASE);
+    check_eq("RDMSR PATTERN (EDX:EAX)", v, VMIO_TESTDEV_PATTERN_VALUE);
+    wr(MSR(VMIO_TESTDEV_ECHO), 0x0123456789abcdefULL);
+    check_eq("WRMSR/RDMSR ECHO, both halves", rd(MSR(VMIO_TESTDEV_ECHO)), 0x0123456789abcdefULL);
+    wr(MSR(VMIO_TESTDEV_ECHO), 0xdeadbeefULL);
+    check_eq("ECHO, low half only (EDX 0)", rd(MSR(VMIO_TESTDEV_ECHO)), 0xdeadbeefULL);
+    wr(MSR(VMIO_TESTDEV_ECHO), 0xcafef00d00000000ULL);
+    check_eq("ECHO, high half only (EAX 0)", rd(MSR(VMIO_TESTDEV_ECHO)), 0xcafef00d00000000ULL);
+    wr(MSR(VMIO_TESTDEV_READS), 0); /* resets both counters */
+    wr(MSR(VMIO_TESTDEV_SUM), 40);
+    wr(MSR(VMIO_TESTDEV_SUM), 0x100000002ULL);
+    check_eq("SUM adds whole 64-bit writes", rd(MSR(VMIO_TESTDEV_SUM)), 0x10000002aULL);
+    check_eq("WRITES counts the WRMSRs since the reset", rd(MSR(VMIO_TESTDEV_WRITES)), 2);
+    check_eq("READS counts the RDMSRs before it", rd(MSR(VMIO_TESTDEV_READS)), 2);
+    wr(MSR(VMIO_TESTDEV_LOG_LEN), 0);
     for (uint64_t i = 1; i <= 3; i++)
-        wr(MSR(TESTDEV_LOG_PUSH), i * 0x1111111111ULL);
-    check_eq("LOG_LEN", rd(MSR(TESTDEV_LOG_LEN)), 3);
+        wr(MSR(VMIO_TESTDEV_LOG_PUSH), i * 0x1111111111ULL);
+    check_eq("LOG_LEN", rd(MSR(VMIO_TESTDEV_LOG_LEN)), 3);
     int order = 1;
     for (uint64_t i = 1; i <= 3; i++)
-        order &= rd(MSR(TESTDEV_LOG_POP)) == i * 0x1111111111ULL;
+        order &= rd(MSR(VMIO_TESTDEV_LOG_POP)) == i * 0x1111111111ULL;
     check_true("LOG FIFO pops in WRMSR order", order);
     check_eq("LAST: the previous access was an 8-byte read of LOG_POP",
-             rd(MSR(TESTDEV_LAST)) & 0x1ffffff, (8u << 16) | TESTDEV_LOG_POP);
+             rd(MSR(VMIO_TESTDEV_LAST)) & 0x1ffffff, (8u << 16) | VMIO_TESTDEV_LOG_POP);
     gprint("-- an MSR nobody implements\n");
     check_true("RDMSR of an unknown MSR faults with #GP",
-               msr_read_safe(TESTDEV_MSR_BASE + 0x100, &v) < 0);
-    check_true("WRMSR faults with #GP", msr_write_safe(TESTDEV_MSR_BASE + 0x100, 1) < 0);
+               msr_read_safe(VMIO_TESTDEV_MSR_BASE + 0x100, &v) < 0);
+    check_true("WRMSR faults with #GP", msr_write_safe(VMIO_TESTDEV_MSR_BASE + 0x100, 1) < 0);
     return test_summary("msr");
 }

@@ -96,10 +96,11 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
     check_eq("page 0xe0002000 reads back", bad, 0);
 
     /* The carved window still exits to its device. */
-    mmio_write64(PT_CARVED + TESTDEV_ECHO, 0x1122334455667788ULL);
-    check_eq("carved testdev ECHO", mmio_read64(PT_CARVED + TESTDEV_ECHO), 0x1122334455667788ULL);
-    check_eq("carved testdev PATTERN", mmio_read64(PT_CARVED + TESTDEV_PATTERN),
-             TESTDEV_PATTERN_VALUE);
+    mmio_write64(PT_CARVED + VMIO_TESTDEV_ECHO, 0x1122334455667788ULL);
+    check_eq("carved testdev ECHO", mmio_read64(PT_CARVED + VMIO_TESTDEV_ECHO),
+             0x1122334455667788ULL);
+    check_eq("carved testdev PATTERN", mmio_read64(PT_CARVED + VMIO_TESTDEV_PATTERN),
+             VMIO_TESTDEV_PATTERN_VALUE);
 
     /* The run counter: atomic, since two VMs may increment it at once. */
     uint64_t run = __atomic_add_fetch(&hdr[1], 1, __ATOMIC_SEQ_CST);

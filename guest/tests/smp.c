@@ -38,9 +38,9 @@ static void work(uint32_t tag)
 {
     for (uint32_t i = 0; i < K; i++) {
         if (have_testdev) {
-            mmio_write32(TESTDEV_MMIO_BASE + TESTDEV_SUM, 1);
+            mmio_write32(VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_SUM, 1);
             if (i < LOGN)
-                outl(TESTDEV_PIO_BASE + TESTDEV_LOG_PUSH, tag | i);
+                outl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_PUSH, tag | i);
         }
         atomic_inc32(&ram_counter);
     }
@@ -58,10 +58,11 @@ static void ap_main(void *arg)
 /* Pop the whole log and check it is exactly both CPUs' values, each in its order. */
 static void check_log(void)
 {
-    check_eq("log holds both CPUs' entries", inl(TESTDEV_PIO_BASE + TESTDEV_LOG_LEN), 2 * LOGN);
+    check_eq("log holds both CPUs' entries", inl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_LEN),
+             2 * LOGN);
     uint32_t next_bsp = 0, next_ap = 0, bad = 0;
     for (uint32_t n = 0; n < 2 * LOGN; n++) {
-        uint32_t v = inl(TESTDEV_PIO_BASE + TESTDEV_LOG_POP);
+        uint32_t v = inl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_POP);
         if (v == (TAG_BSP | next_bsp))
             next_bsp++;
         else if (v == (TAG_AP | next_ap))
@@ -72,7 +73,7 @@ static void check_log(void)
     check_eq("BSP log entries, in order", next_bsp, LOGN);
     check_eq("AP log entries, in order", next_ap, LOGN);
     check_eq("unexpected log entries", bad, 0);
-    check_eq("log empty afterwards", inl(TESTDEV_PIO_BASE + TESTDEV_LOG_LEN), 0);
+    check_eq("log empty afterwards", inl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_LEN), 0);
 }
 
 int guest_main(uint32_t mb_magic, uint32_t mb_info)
@@ -83,8 +84,8 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
     check_eq("multiboot magic", mb_magic, MULTIBOOT_BOOTLOADER_MAGIC);
     have_testdev = testdev_present();
     if (have_testdev) {
-        outl(TESTDEV_PIO_BASE + TESTDEV_LOG_LEN, 0); /* empty the log */
-        check_eq("SUM starts at 0", mmio_read64(TESTDEV_MMIO_BASE + TESTDEV_SUM), 0);
+        outl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_LEN, 0); /* empty the log */
+        check_eq("SUM starts at 0", mmio_read64(VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_SUM), 0);
     } else {
         test_skip("testdev not present");
     }
@@ -101,7 +102,7 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
     check_eq("AP APIC ID", atomic_load32(&ap_apic), AP_APIC_ID);
     check_eqf(atomic_load32(&ram_counter), 2 * K, "RAM counter (LOCK INC) == 2 x %u", K);
     if (have_testdev) {
-        check_eqf(mmio_read64(TESTDEV_MMIO_BASE + TESTDEV_SUM), 2 * K,
+        check_eqf(mmio_read64(VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_SUM), 2 * K,
                   "testdev SUM (MMIO adds from both CPUs) == 2 x %u", K);
         check_log();
     } else {

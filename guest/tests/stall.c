@@ -17,8 +17,8 @@ int guest_main(uint32_t mb_magic, uint32_t mb_info)
         guest_exit(0);
     }
     gprint("stall: writing 300 to DELAY: the next port write takes 300 ms\n");
-    outl(TESTDEV_PIO_BASE + TESTDEV_DELAY, 300);
+    outl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_DELAY, 300);
     gprint("stall: the write returned; DELAY reads %u\n",
-           inl(TESTDEV_PIO_BASE + TESTDEV_DELAY));
+           inl(VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_DELAY));
     guest_exit(0);
 }

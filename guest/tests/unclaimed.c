@@ -13,8 +13,8 @@
  */
 #include "guest.h"
 
-#define MMIO TESTDEV_MMIO_BASE
-#define PIO TESTDEV_PIO_BASE
+#define MMIO VMIO_TESTDEV_MMIO_BASE
+#define PIO VMIO_TESTDEV_PIO_BASE
 #define NOWHERE ((uint64_t)0xe0000000)
 #define FREE_PORT 0x7100 /* first port past testdev's window */
 
@@ -44,7 +44,7 @@ static void unclaimed_mmio(int vmio)
     mmio_write32(NOWHERE + 0x10, 0);
     check_eq("unclaimed MMIO write dropped (reads all-ones after)", mmio_read64(NOWHERE), ~0ULL);
     check_eq("unclaimed MMIO 0xd0001000 (past testdev) = all-ones",
-             mmio_read32(MMIO + TESTDEV_MMIO_SIZE), 0xffffffff);
+             mmio_read32(MMIO + VMIO_TESTDEV_MMIO_SIZE), 0xffffffff);
 }
 
 static void unclaimed_ports(void)
@@ -59,28 +59,28 @@ static void unclaimed_ports(void)
 
 static void straddles(void)
 {
-    uint64_t bad0 = mmio_read64(MMIO + TESTDEV_BAD);
+    uint64_t bad0 = mmio_read64(MMIO + VMIO_TESTDEV_BAD);
     /* Inside the window but across two registers / at no register: testdev says BAD. */
     check_eq("MMIO ECHO+6 width 4 straddles two registers: all-ones",
-             mmio_read32(MMIO + TESTDEV_ECHO + 6), 0xffffffff);
+             mmio_read32(MMIO + VMIO_TESTDEV_ECHO + 6), 0xffffffff);
     check_eq("MMIO offset 0x900 (no register) width 8: all-ones", mmio_read64(MMIO + 0x900), ~0ULL);
-    mmio_write16(MMIO + TESTDEV_ECHO + 7, 0); /* straddling write: dropped */
-    uint64_t bad1 = mmio_read64(MMIO + TESTDEV_BAD);
+    mmio_write16(MMIO + VMIO_TESTDEV_ECHO + 7, 0); /* straddling write: dropped */
+    uint64_t bad1 = mmio_read64(MMIO + VMIO_TESTDEV_BAD);
     check_eq("testdev BAD counted 3 rejected accesses", bad1 - bad0, 3);
 
     /* Across the end of the window: nobody claims the access. */
     check_eq("MMIO 0xd0000ffe width 4 across the window end: all-ones",
-             mmio_read32(MMIO + TESTDEV_MMIO_SIZE - 2), 0xffffffff);
+             mmio_read32(MMIO + VMIO_TESTDEV_MMIO_SIZE - 2), 0xffffffff);
     check_eq("MMIO 0xd0000ffc width 8 across the window end: all-ones",
-             mmio_read64(MMIO + TESTDEV_MMIO_SIZE - 4), ~0ULL);
-    check_eq("port 0x70fe width 4 across the window end: all-ones", inl(PIO + TESTDEV_PIO_SIZE - 2),
-             0xffffffff);
-    check_eq("port 0x70ff width 2 across the window end: all-ones", inw(PIO + TESTDEV_PIO_SIZE - 1),
-             0xffff);
-    mmio_write64(MMIO + TESTDEV_MMIO_SIZE - 4, 0);
-    outl(PIO + TESTDEV_PIO_SIZE - 2, 0);
-    check_eq("ECHO unchanged by the straddling writes", mmio_read64(MMIO + TESTDEV_ECHO) != ~0ULL,
-             1);
+             mmio_read64(MMIO + VMIO_TESTDEV_MMIO_SIZE - 4), ~0ULL);
+    check_eq("port 0x70fe width 4 across the window end: all-ones",
+             inl(PIO + VMIO_TESTDEV_PIO_SIZE - 2), 0xffffffff);
+    check_eq("port 0x70ff width 2 across the window end: all-ones",
+             inw(PIO + VMIO_TESTDEV_PIO_SIZE - 1), 0xffff);
+    mmio_write64(MMIO + VMIO_TESTDEV_MMIO_SIZE - 4, 0);
+    outl(PIO + VMIO_TESTDEV_PIO_SIZE - 2, 0);
+    check_eq("ECHO unchanged by the straddling writes",
+             mmio_read64(MMIO + VMIO_TESTDEV_ECHO) != ~0ULL, 1);
 }
 
 int guest_main(uint32_t mb_magic, uint32_t mb_info)

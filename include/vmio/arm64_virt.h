@@ -1,6 +1,7 @@
 /*
- * vmio's AArch64 machine ("arm64 virt"): its memory map, and the device tree
- * that describes it to a guest (built at run time: vmio_arm64_fdt_build()).
+ * vmio's AArch64 machine ("arm64 virt"): its memory map (vmio/arm64_layout.h),
+ * and the device tree that describes it to a guest (built at run time:
+ * vmio_arm64_fdt_build()).
  *
  * The layout is QEMU's `-M virt` where the two overlap (GIC, PL011 UART,
  * virtio-mmio window, RAM from 1 GiB), so one guest image runs under both and
@@ -18,41 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vmio/arm64_layout.h"
 #include "vmio/error.h"
-
-/* Interrupt controller: GICv3 distributor and redistributors, or GICv2 CPU interface. */
-#define VMIO_ARM64_GICD_BASE 0x08000000ull
-#define VMIO_ARM64_GICD_SIZE 0x10000ull
-#define VMIO_ARM64_GICC_BASE 0x08010000ull /* GICv2 only */
-#define VMIO_ARM64_GICC_SIZE 0x2000ull
-#define VMIO_ARM64_GICR_BASE 0x080a0000ull /* GICv3: one 128 KiB frame pair per vCPU */
-#define VMIO_ARM64_GICR_STRIDE 0x20000ull
-/* The PL011 UART (Linux: ttyAMA0, earlycon=pl011,0x09000000) on SPI 1. */
-#define VMIO_ARM64_UART_BASE 0x09000000ull
-#define VMIO_ARM64_UART_SIZE 0x1000ull
-#define VMIO_ARM64_UART_SPI 1
-/* virtio-mmio transports: 32 slots of 0x200 bytes, slot i on SPI 16 + i. */
-#define VMIO_ARM64_VIRTIO_BASE 0x0a000000ull
-#define VMIO_ARM64_VIRTIO_SLOT 0x200ull
-#define VMIO_ARM64_VIRTIO_SLOTS 32
-#define VMIO_ARM64_VIRTIO_SPI 16
-/* vmio's test devices: testdev (TESTDEV_MMIO_SIZE) and debug-exit (4 bytes). */
-#define VMIO_ARM64_TESTDEV_BASE 0x0b000000ull
-#define VMIO_ARM64_DEBUG_EXIT_BASE 0x0b001000ull
-#define VMIO_ARM64_DEBUG_EXIT_SIZE 0x4ull
-/* Guest RAM starts at 1 GiB; at most 2 GiB of it. */
-#define VMIO_ARM64_RAM_BASE 0x40000000ull
-#define VMIO_ARM64_RAM_MAX (2ull << 30)
-/* vCPUs: GICv3 redistributor frames fit 123 below the UART; vmio runs at most 64. */
-#define VMIO_ARM64_MAX_CPUS 64
-#define VMIO_ARM64_GICV2_MAX_CPUS 8
-/* PPIs of the architected timer (INTID - 16): secure, non-secure, virtual, hypervisor. */
-#define VMIO_ARM64_TIMER_PPI_S 13
-#define VMIO_ARM64_TIMER_PPI_NS 14
-#define VMIO_ARM64_TIMER_PPI_VIRT 11
-#define VMIO_ARM64_TIMER_PPI_HYP 10
-/* The fixed clock the PL011 node names (Linux's AMBA bus needs one). */
-#define VMIO_ARM64_APB_CLOCK_HZ 24000000u
 
 /* One virtio-mmio transport to describe (the device itself is the caller's). */
 struct vmio_arm64_virtio_mmio {
@@ -113,7 +81,7 @@ int vmio_arm64_fdt_build(const struct vmio_arm64_machine *m, void *buf, size_t s
 struct vmio_guest_mem;
 struct vmio_vm;
 struct vmio_vcpu;
-struct chardev;
+struct vmio_chardev;
 
 /* What to boot: an AArch64 ELF64 executable or a Linux arm64 Image. */
 struct vmio_arm64_boot {
@@ -155,9 +123,9 @@ int vmio_arm64_load(const struct vmio_guest_mem *mem, struct vmio_arm64_machine 
 
 /* Options of vmio_arm64_machine_create(). */
 struct vmio_arm64_machine_options {
-    uint64_t mem_size;      /* bytes of RAM (2 MiB multiple, <= VMIO_ARM64_RAM_MAX); 0: 256 MiB */
-    unsigned cpus;          /* 0: 1 */
-    struct chardev *serial; /* the PL011's host side (borrowed), NULL: none */
+    uint64_t mem_size; /* bytes of RAM (2 MiB multiple, <= VMIO_ARM64_RAM_MAX); 0: 256 MiB */
+    unsigned cpus;     /* 0: 1 */
+    struct vmio_chardev *serial;           /* the PL011's host side (borrowed), NULL: none */
     const struct vmio_vm_options *vm_opts; /* policy, log, backend, clock (irqchip forced on) */
 };
 

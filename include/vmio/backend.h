@@ -49,10 +49,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vmio/bus.h"
+#include "vmio/bus_range.h"
 #include "vmio/error.h"
 #include "vmio/exit.h"
 #include "vmio/x86.h"
+
+/* Multiprocessing states (KVM's numbers): what vcpu_mp_state reports. */
+#define VMIO_MP_RUNNABLE 0
+#define VMIO_MP_WAIT_SIPI 1
+#define VMIO_MP_INIT_RECEIVED 2
+#define VMIO_MP_HALTED 3
 
 struct vmio_backend_ops;
 
@@ -186,7 +192,7 @@ struct vmio_backend_ops {
      */
     int (*vcpu_fault_access)(struct vmio_backend_vcpu *vcpu);
 
-    /* vcpu_mp_state - VMIO_MP_* of the vCPU (vmio/vcpu.h). Optional. Errors: -errno. */
+    /* vcpu_mp_state - VMIO_MP_* of the vCPU (below). Optional. Errors: -errno. */
     int (*vcpu_mp_state)(struct vmio_backend_vcpu *vcpu, unsigned *state);
 
     /* vcpu_get_ip - the guest instruction pointer now. Errors: -errno. */

@@ -73,7 +73,7 @@
 #include <stdint.h>
 
 #include "vmio/backend.h"
-#include "vmio/bus.h"
+#include "vmio/bus_range.h"
 #include "vmio/error.h"
 #include "vmio/exit.h"
 #include "vmio/x86.h"

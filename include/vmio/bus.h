@@ -18,18 +18,12 @@
 
 #include <stdint.h>
 
+#include "vmio/bus_range.h"
 #include "vmio/device.h"
 #include "vmio/error.h"
 #include "vmio/exit.h"
 
 struct vmio_bus;
-
-/* One registered range; what a lookup returns. Immutable once published. */
-struct vmio_bus_range {
-    uint64_t base;
-    uint64_t len; /* > 0 */
-    struct vmio_device *dev;
-};
 
 /* Per-vCPU reader registration used to decide when old snapshots can be freed. */
 struct vmio_bus_reader;

@@ -91,6 +91,7 @@ enum vmio_emu_model {
     VMIO_MODEL_VIRTIO_BLK,     /* VirtioBlk: virtio-mmio, image kernel.disk_path */
     VMIO_MODEL_VIRTIO_CONSOLE, /* VirtioConsole: virtio-mmio, on --serial */
     VMIO_MODEL_VIRTIO_RNG,     /* VmioVirtioRng (vmio's 0xF3): virtio-mmio */
+    VMIO_MODEL_VIRTIO_NET,     /* VirtioNet: virtio-mmio on the TAP its name names */
 };
 
 /* The window a virtio-mmio device needs in a config. */
@@ -302,7 +303,7 @@ const char *vmio_irq_mode_name(enum vmio_irq_mode mode);
  */
 void vmio_config_describe(const struct vmio_config *cfg, FILE *out);
 
-struct chardev;
+struct vmio_chardev;
 struct vmio_boot_info;
 struct vmio_guest_mem;
 struct vmio_vm;
@@ -321,7 +322,7 @@ struct vmio_vm_options;
  * message naming the region or device.
  */
 int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_options *opts,
-                         struct chardev *serial, struct vmio_vm **out, struct vmio_error *err);
+                         struct vmio_chardev *serial, struct vmio_vm **out, struct vmio_error *err);
 
 /*
  * vmio_config_load_kernel - load @cfg's kernel into the guest memory @mem
@@ -343,12 +344,14 @@ int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_
 struct vmio_pc_virtio;
 
 /*
- * vmio_config_virtio - the virtio devices of @cfg (VirtioBlk, VirtioConsole,
- * VmioVirtioRng in emu_devices order) as vmio_pc_virtio entries (vmio/pc.h)
- * in @out (room for @max), with their window and GSI (irq_id); the disk is
- * kernel.disk_path, read-only when cfg_list[0] has bit 0 set; a console's
- * chardev is left NULL for the caller. *@n receives the count. Pure: opens
- * nothing. Errors: -ENOSPC for more than @max.
+ * vmio_config_virtio - the virtio devices of @cfg (VirtioBlk, VirtioNet,
+ * VirtioConsole, VmioVirtioRng in emu_devices order) as vmio_pc_virtio
+ * entries (vmio/pc.h) in @out (room for @max), with their window and GSI
+ * (irq_id); the disk is kernel.disk_path, read-only when cfg_list[0] has bit
+ * 0 set; a net device's TAP is its name (a pointer into @cfg) and its MAC
+ * cfg_list[0] when given; a console's chardev is left NULL for the caller.
+ * *@n receives the count. Pure: opens nothing. Errors: -ENOSPC for more than
+ * @max.
  */
 int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out, unsigned max,
                        unsigned *n, struct vmio_error *err);

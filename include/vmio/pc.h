@@ -33,7 +33,7 @@
 #include "vmio/iothread.h"
 #include "vmio/vm.h"
 
-struct chardev;
+struct vmio_chardev;
 
 /* Where the ACPI tables go: the BIOS area, where a kernel also scans for the RSDP. */
 #define VMIO_PC_ACPI_BASE 0xe0000ULL
@@ -56,7 +56,7 @@ struct chardev;
 
 struct vmio_pc_config {
     unsigned cpus;                  /* vCPUs, 1..VMIO_ACPI_MAX_CPUS - 1 (one MADT entry each) */
-    struct chardev *serial;         /* COM1's backend; NULL: no output, no input */
+    struct vmio_chardev *serial;    /* COM1's backend; NULL: no output, no input */
     FILE *debugcon;                 /* port 0xe9 output; NULL drops it */
     const struct vmio_clock *clock; /* the RTC's wall clock; NULL: the host's */
     /* Devices the DSDT lists besides COM1 and the RTC (e.g. virtio-mmio): registered elsewhere. */
@@ -103,16 +103,20 @@ enum vmio_pc_virtio_kind {
     VMIO_PC_VIRTIO_BLK = 1, /* vmio/virtio_blk.h */
     VMIO_PC_VIRTIO_RNG,     /* vmio/virtio_rng.h */
     VMIO_PC_VIRTIO_CONSOLE, /* vmio/virtio_console.h */
+    VMIO_PC_VIRTIO_NET,     /* vmio/virtio_net.h, on a TAP */
 };
 
 /* One virtio device to put on the machine. */
 struct vmio_pc_virtio {
     enum vmio_pc_virtio_kind kind;
-    const char *path;        /* BLK: the raw image */
-    bool readonly;           /* BLK */
-    struct chardev *chardev; /* CONSOLE: its backend (borrowed: must outlive the VM) */
-    uint64_t base;           /* the window; 0: the next free PC slot (and its GSI) */
-    unsigned gsi;            /* with a base: its interrupt line */
+    const char *path;             /* BLK: the raw image */
+    bool readonly;                /* BLK */
+    struct vmio_chardev *chardev; /* CONSOLE: its backend (borrowed: must outlive the VM) */
+    const char *tap;              /* NET: the TAP interface to attach to */
+    uint8_t mac[6];               /* NET: the guest's address, when mac_set */
+    bool mac_set;                 /* NET: else vmio_virtio_net_default_mac(its net number) */
+    uint64_t base;                /* the window; 0: the next free PC slot (and its GSI) */
+    unsigned gsi;                 /* with a base: its interrupt line */
 };
 
 /* How the devices run. */
@@ -121,18 +125,22 @@ struct vmio_pc_virtio_options {
     bool no_ioeventfd;        /* QueueNotify and register reads exit to vmio (fallback path) */
     bool no_irqfd;            /* interrupts through vmio_vm_set_irq(), ACKs exit (fallback) */
     FILE *log;                /* DEVICE_NEEDS_RESET and host I/O error lines; NULL = stderr */
+    const char *tun_path;     /* NET: the tun clone device; NULL: /dev/net/tun (tests) */
 };
 
 /*
  * vmio_pc_add_virtio - create the @n devices @devs (disks are named vda, vdb,
- * ... in the order given) and attach each behind a virtio-mmio transport on
+ * ... in the order given; net devices after their TAP, with the default MAC
+ * of their number among the net devices unless one is given) and attach each behind a virtio-mmio
+ * transport on
  * @vm (which has the irqchip), at its base and GSI or, with base 0, in the
  * next free PC slot. Fills @acpi[i] (may be NULL) with the DSDT entry of
  * device i, for vmio_pc_config.extra_devices, and @transports[i] (may be
  * NULL) with its transport (for vmio_virtio_mmio_stats()).
  * Errors: -ENOSPC past VMIO_PC_VIRTIO_SLOTS automatic slots; -EINVAL for an
  * unknown kind or a console without a chardev; those of the device
- * constructors (an image that cannot be opened: the message names it) and
+ * constructors (an image or a TAP that cannot be opened: the message names
+ * it and says why) and
  * of vmio_virtio_mmio_attach(). On failure the devices already attached
  * stay with the VM (destroy the VM).
  */

@@ -48,7 +48,7 @@
 typedef void (*pl011_irq_fn)(void *opaque, int level);
 
 /*
- * pl011_create - a PL011 in its reset state (CR = 0x300: TX and RX enabled,
+ * vmio_pl011_create - a PL011 in its reset state (CR = 0x300: TX and RX enabled,
  * UART off, as the PL011 resets; IFLS = 0x12) on chardev @cd (borrowed: it
  * must outlive the device; NULL: output is dropped, no input) with interrupt
  * callback @irq(@opaque, level) (may be NULL). *@out is owned by the caller
@@ -57,7 +57,7 @@ typedef void (*pl011_irq_fn)(void *opaque, int level);
  * and earlycon 8- or 32-bit accesses.
  * Errors: -ENOMEM; -EINVAL for an empty @name.
  */
-int pl011_create(const char *name, struct chardev *cd, pl011_irq_fn irq, void *opaque,
-                 struct vmio_device **out, struct vmio_error *err);
+int vmio_pl011_create(const char *name, struct vmio_chardev *cd, pl011_irq_fn irq, void *opaque,
+                      struct vmio_device **out, struct vmio_error *err);
 
 #endif

@@ -84,14 +84,10 @@ unsigned vmio_vcpu_index(const struct vmio_vcpu *vcpu);
  * vmio_vcpu_mp_state - the multiprocessing state of @vcpu (KVM's) into *@state:
  * VMIO_MP_RUNNABLE, VMIO_MP_WAIT_SIPI (an application processor with the
  * in-kernel LAPIC before INIT/SIPI), VMIO_MP_INIT_RECEIVED, VMIO_MP_HALTED,
- * or another of KVM's numbers. Call it when the vCPU is not running.
- * Errors: -ENOTSUP when the backend has none; the errno of the backend's
+ * or another of KVM's numbers (the VMIO_MP_* values are in vmio/backend.h). Call it when the vCPU
+ * is not running. Errors: -ENOTSUP when the backend has none; the errno of the backend's
  * vcpu_mp_state (KVM_GET_MP_STATE).
  */
-#define VMIO_MP_RUNNABLE 0
-#define VMIO_MP_WAIT_SIPI 1
-#define VMIO_MP_INIT_RECEIVED 2
-#define VMIO_MP_HALTED 3
 int vmio_vcpu_mp_state(struct vmio_vcpu *vcpu, unsigned *state);
 
 /* ---- Running every vCPU of a VM ---- */

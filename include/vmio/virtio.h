@@ -130,7 +130,11 @@ struct vmio_virtio_device {
  */
 int vmio_virtio_queue_pop(struct vmio_virtio_queue *q, struct vmio_virtq_chain *c);
 
-/* vmio_virtio_queue_unpop - give the last popped chain back (vmio_virtq_unpop()). */
+/*
+ * vmio_virtio_queue_unpop - give the last popped chain back (vmio_virtq_unpop()).
+ * Called N times, it gives back the last N chains popped, as long as nothing
+ * was pushed since the first of them was popped.
+ */
 void vmio_virtio_queue_unpop(struct vmio_virtio_queue *q);
 
 /*
@@ -150,6 +154,13 @@ void vmio_virtio_queue_fail(struct vmio_virtio_queue *q, const char *fmt, ...)
 
 /* vmio_virtio_queue_index - @q's number (0 .. num_queues - 1). */
 unsigned vmio_virtio_queue_index(const struct vmio_virtio_queue *q);
+
+/*
+ * vmio_virtio_queue_size - the number of entries of @q's ring as the driver
+ * set it up (0 while the queue is not enabled): the most chains the driver
+ * can make available at once.
+ */
+unsigned vmio_virtio_queue_size(const struct vmio_virtio_queue *q);
 
 /* vmio_virtio_queue_has_avail - whether the driver has chains waiting in @q. */
 bool vmio_virtio_queue_has_avail(struct vmio_virtio_queue *q);

@@ -60,7 +60,7 @@
 #define VMIO_VIRTIO_BLK_WZ_F_UNMAP 1u /* discard / write-zeroes segment flag */
 #define VMIO_VIRTIO_BLK_ID_BYTES 20
 
-/* Config space offsets (struct virtio_blk_config). */
+/* Config space offsets (struct vmio_virtio_blk_config). */
 #define VMIO_VIRTIO_BLK_CFG_CAPACITY 0
 #define VMIO_VIRTIO_BLK_CFG_SEG_MAX 12
 #define VMIO_VIRTIO_BLK_CFG_BLK_SIZE 20

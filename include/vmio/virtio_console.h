@@ -23,7 +23,7 @@
 #include "vmio/iothread.h"
 #include "vmio/virtio.h"
 
-struct chardev;
+struct vmio_chardev;
 
 #define VMIO_VIRTIO_CONSOLE_RX 0
 #define VMIO_VIRTIO_CONSOLE_TX 1
@@ -31,8 +31,8 @@ struct chardev;
 #define VMIO_VIRTIO_CONSOLE_CFG_SIZE 12 /* cols, rows, max_nr_ports, emerg_wr: all 0 */
 
 struct vmio_virtio_console_config {
-    struct chardev *chardev;  /* borrowed: must outlive the device (close it after the VM) */
-    struct vmio_iothread *io; /* where the input descriptor is watched; the transport's */
+    struct vmio_chardev *chardev; /* borrowed: must outlive the device (close it after the VM) */
+    struct vmio_iothread *io;     /* where the input descriptor is watched; the transport's */
 };
 
 /*

@@ -146,7 +146,8 @@ int vmio_virtq_pop(struct vmio_virtq *q, struct vmio_virtq_chain *c, struct vmio
 
 /*
  * vmio_virtq_unpop - give the last popped chain back to the ring (the next
- * pop returns it again), for a device that found it cannot use it yet.
+ * pop returns it again), for a device that found it cannot use it yet. N
+ * calls give back the last N chains popped, provided none was pushed since.
  */
 void vmio_virtq_unpop(struct vmio_virtq *q);
 

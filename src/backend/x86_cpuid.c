@@ -8,7 +8,7 @@
 
 #include "backend/x86_cpuid.h"
 
-unsigned x86_cpuid_apic_id_bits(unsigned count)
+unsigned vmio_x86_cpuid_apic_id_bits(unsigned count)
 {
     unsigned bits = 0;
     while (bits < 31 && (1u << bits) < count)
@@ -27,7 +27,7 @@ static int is_intel(const struct x86_cpuid_entry *e, unsigned n)
 /* Leaves 0xB and 0x1F: level 0 is the thread (SMT), level 1 the core. */
 static void topology_leaf(struct x86_cpuid_entry *x, unsigned index, unsigned count)
 {
-    unsigned shift = x86_cpuid_apic_id_bits(count);
+    unsigned shift = vmio_x86_cpuid_apic_id_bits(count);
     switch (x->index) {
     case 0: /* SMT: one thread per core */
         x->eax = 0;
@@ -48,7 +48,7 @@ static void topology_leaf(struct x86_cpuid_entry *x, unsigned index, unsigned co
     x->edx = index;
 }
 
-void x86_cpuid_for_vcpu(struct x86_cpuid_entry *e, unsigned n, unsigned index, unsigned count)
+void vmio_x86_cpuid_for_vcpu(struct x86_cpuid_entry *e, unsigned n, unsigned index, unsigned count)
 {
     if (count == 0)
         count = 1;
@@ -57,7 +57,7 @@ void x86_cpuid_for_vcpu(struct x86_cpuid_entry *e, unsigned n, unsigned index, u
     if (index >= count)
         index = count - 1;
     int intel = is_intel(e, n);
-    unsigned shift = x86_cpuid_apic_id_bits(count);
+    unsigned shift = vmio_x86_cpuid_apic_id_bits(count);
     for (unsigned i = 0; i < n; i++) {
         struct x86_cpuid_entry *x = &e[i];
         switch (x->function) {

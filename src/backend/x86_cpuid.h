@@ -5,7 +5,7 @@
  * KVM_GET_SUPPORTED_CPUID); a VMM must still fill in what only it knows:
  * which vCPU this is (its APIC ID) and how many there are (the topology
  * leaves a kernel reads to count packages, cores and threads), and that the
- * guest runs under a hypervisor. x86_cpuid_for_vcpu() does that on a plain
+ * guest runs under a hypervisor. vmio_x86_cpuid_for_vcpu() does that on a plain
  * array of entries, so it is tested without KVM and shared by every x86
  * backend. The topology it describes: one package, @count cores, one thread
  * per core, APIC ID = vCPU index (what the MADT says, see vmio/acpi.h).
@@ -28,7 +28,7 @@ struct x86_cpuid_entry {
 #define X86_CPUID_HTT (1u << 28)        /* leaf 1 EDX: more than one logical CPU */
 
 /*
- * x86_cpuid_for_vcpu - adjust @n entries of @e (a copy of the supported
+ * vmio_x86_cpuid_for_vcpu - adjust @n entries of @e (a copy of the supported
  * CPUID) for vCPU @index of @count (count >= 1, index < count; other values
  * are clamped so the result is always self-consistent): leaf 1 (initial APIC
  * ID, logical processor count, HTT, hypervisor bit), leaf 4 (Intel cache
@@ -36,9 +36,9 @@ struct x86_cpuid_entry {
  * 0x1F (x2APIC topology: thread and core levels, x2APIC ID), 0x80000008
  * (AMD core count and APIC ID size) and 0x8000001E (AMD extended APIC ID).
  */
-void x86_cpuid_for_vcpu(struct x86_cpuid_entry *e, unsigned n, unsigned index, unsigned count);
+void vmio_x86_cpuid_for_vcpu(struct x86_cpuid_entry *e, unsigned n, unsigned index, unsigned count);
 
-/* x86_cpuid_apic_id_bits - bits of APIC ID that number @count cores (0 for 1). */
-unsigned x86_cpuid_apic_id_bits(unsigned count);
+/* vmio_x86_cpuid_apic_id_bits - bits of APIC ID that number @count cores (0 for 1). */
+unsigned vmio_x86_cpuid_apic_id_bits(unsigned count);
 
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "boot/linux_offsets.h"
+#include "vmio/file.h"
 #include "vmio/linux_boot.h"
 
 #define MIB 0x100000ULL
@@ -203,4 +204,14 @@ int vmio_bzimage_parse(const uint8_t *image, size_t size, struct vmio_bzimage *o
     memcpy(bz.header, image + VMIO_BZ_HEADER_OFFSET, bz.header_end - VMIO_BZ_HEADER_OFFSET);
     *out = bz;
     return 0;
+}
+
+int vmio_bzimage_detect_file(const char *path, struct vmio_error *err)
+{
+    uint8_t head[4096];
+    size_t got = 0;
+    int rc = vmio_read_file_head(path, head, sizeof(head), &got, err);
+    if (rc < 0)
+        return rc;
+    return vmio_bzimage_detect(head, got) ? 1 : 0;
 }

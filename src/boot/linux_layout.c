@@ -38,10 +38,10 @@ static int add_ranges(struct range_set *s, const struct vmio_gpa_range *r, unsig
             return vmio_error_set(
                 err, -EINVAL, "%s range %u (0x%" PRIx64 ", size 0x%" PRIx64 ") is empty or wraps",
                 what, i, r[i].gpa, r[i].size);
-        if (range_set_add(s, r[i].gpa, r[i].gpa + (r[i].size - 1)) < 0)
+        if (vmio_range_set_add(s, r[i].gpa, r[i].gpa + (r[i].size - 1)) < 0)
             return vmio_error_set(err, -ENOMEM, "layout: out of memory");
     }
-    range_set_normalize(s);
+    vmio_range_set_normalize(s);
     return 0;
 }
 
@@ -56,17 +56,17 @@ static int build_sets(struct ctx *c)
     struct range_set res = {0};
     rc = add_ranges(&res, req->reserved, req->reserved_count, "reserved", c->err);
     for (unsigned i = 0; rc == 0 && i < res.n; i++)
-        if (range_set_remove(&c->free, res.r[i].lo, res.r[i].hi) < 0)
+        if (vmio_range_set_remove(&c->free, res.r[i].lo, res.r[i].hi) < 0)
             rc = vmio_error_set(c->err, -ENOMEM, "layout: out of memory");
-    range_set_free(&res);
-    range_set_format(&c->ram, c->ram_text, sizeof(c->ram_text));
+    vmio_range_set_free(&res);
+    vmio_range_set_format(&c->ram, c->ram_text, sizeof(c->ram_text));
     return rc;
 }
 
 /* One fixed low-memory structure must be free RAM. */
 static int place_low(struct ctx *c, const char *what, uint64_t addr, uint64_t size)
 {
-    if (!range_set_contains(&c->free, addr, addr + size - 1))
+    if (!vmio_range_set_contains(&c->free, addr, addr + size - 1))
         return vmio_error_set(c->err, -ENOMEM,
                               "the %s at 0x%" PRIx64 "-0x%" PRIx64
                               " is not in free guest RAM (RAM: %s)",
@@ -115,17 +115,17 @@ static int place_low_memory(struct ctx *c, struct vmio_linux_layout *out)
 static int high_set(struct ctx *c, struct range_set *high)
 {
     for (unsigned i = 0; i < c->free.n; i++)
-        if (range_set_add(high, c->free.r[i].lo, c->free.r[i].hi) < 0)
+        if (vmio_range_set_add(high, c->free.r[i].lo, c->free.r[i].hi) < 0)
             return vmio_error_set(c->err, -ENOMEM, "layout: out of memory");
-    if (range_set_remove(high, 0, MIB - 1) < 0 ||
-        range_set_remove(high, VMIO_LINUX_IDENTITY_MAP_END, UINT64_MAX) < 0)
+    if (vmio_range_set_remove(high, 0, MIB - 1) < 0 ||
+        vmio_range_set_remove(high, VMIO_LINUX_IDENTITY_MAP_END, UINT64_MAX) < 0)
         return vmio_error_set(c->err, -ENOMEM, "layout: out of memory");
     return 0;
 }
 
 static bool fits(const struct range_set *s, uint64_t addr, uint64_t len)
 {
-    return len - 1 <= UINT64_MAX - addr && range_set_contains(s, addr, addr + (len - 1));
+    return len - 1 <= UINT64_MAX - addr && vmio_range_set_contains(s, addr, addr + (len - 1));
 }
 
 static int place_kernel(struct ctx *c, const struct range_set *high, struct vmio_linux_layout *out)
@@ -162,7 +162,7 @@ static int place_kernel(struct ctx *c, const struct range_set *high, struct vmio
         ok = fits(high, at, need);
     }
     if (!ok)
-        ok = range_set_lowest_fit(high, MIB, need, align, &at);
+        ok = vmio_range_set_lowest_fit(high, MIB, need, align, &at);
     if (!ok)
         return vmio_error_set(c->err, -ENOMEM,
                               "kernel needs 0x%" PRIx64 " bytes (init_size 0x%" PRIx32
@@ -180,12 +180,13 @@ static int place_initrd(struct ctx *c, struct range_set *high, struct vmio_linux
     out->initrd_addr = out->initrd_size = 0;
     if (size == 0)
         return 0;
-    if (range_set_remove(high, out->kernel_addr, out->kernel_addr + out->kernel_size - 1) < 0 ||
-        range_set_remove(high, out->init_addr, out->init_addr + out->init_size - 1) < 0)
+    if (vmio_range_set_remove(high, out->kernel_addr, out->kernel_addr + out->kernel_size - 1) <
+            0 ||
+        vmio_range_set_remove(high, out->init_addr, out->init_addr + out->init_size - 1) < 0)
         return vmio_error_set(c->err, -ENOMEM, "layout: out of memory");
     uint64_t max = c->bz->initrd_addr_max < BELOW_4G ? c->bz->initrd_addr_max : BELOW_4G;
     uint64_t at;
-    if (!range_set_highest_fit(high, max, size, VMIO_LINUX_INITRD_ALIGN, &at))
+    if (!vmio_range_set_highest_fit(high, max, size, VMIO_LINUX_INITRD_ALIGN, &at))
         return vmio_error_set(c->err, -ENOMEM,
                               "initrd of %" PRIu64 " bytes does not fit below 0x%" PRIx64
                               " (RAM: %s; kernel at 0x%" PRIx64 "-0x%" PRIx64 ")",
@@ -239,9 +240,9 @@ int vmio_linux_layout(const struct vmio_bzimage *bz, const struct vmio_linux_lay
         rc = place_kernel(&c, &high, &lay);
     if (rc == 0)
         rc = place_initrd(&c, &high, &lay);
-    range_set_free(&high);
-    range_set_free(&c.ram);
-    range_set_free(&c.free);
+    vmio_range_set_free(&high);
+    vmio_range_set_free(&c.ram);
+    vmio_range_set_free(&c.free);
     if (rc < 0)
         return rc;
     lay.entry = lay.mode == VMIO_LINUX_ENTRY_64 ? lay.kernel_addr + 0x200 : lay.kernel_addr;

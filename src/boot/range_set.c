@@ -12,14 +12,14 @@
 
 #include "boot/range_set.h"
 
-void range_set_free(struct range_set *s)
+void vmio_range_set_free(struct range_set *s)
 {
     free(s->r);
     s->r = NULL;
     s->n = s->cap = 0;
 }
 
-int range_set_add(struct range_set *s, uint64_t lo, uint64_t hi)
+int vmio_range_set_add(struct range_set *s, uint64_t lo, uint64_t hi)
 {
     if (s->n == s->cap) {
         unsigned cap = s->cap ? s->cap * 2 : 8;
@@ -43,7 +43,7 @@ static int cmp_range(const void *a, const void *b)
     return x->hi < y->hi ? -1 : x->hi > y->hi;
 }
 
-void range_set_normalize(struct range_set *s)
+void vmio_range_set_normalize(struct range_set *s)
 {
     if (s->n < 2)
         return;
@@ -62,7 +62,7 @@ void range_set_normalize(struct range_set *s)
     s->n = k + 1;
 }
 
-int range_set_remove(struct range_set *s, uint64_t lo, uint64_t hi)
+int vmio_range_set_remove(struct range_set *s, uint64_t lo, uint64_t hi)
 {
     unsigned n = s->n;
     for (unsigned i = 0; i < n; i++) {
@@ -76,7 +76,7 @@ int range_set_remove(struct range_set *s, uint64_t lo, uint64_t hi)
             s->r[i].lo = 1;
             s->r[i].hi = 0; /* empty marker: lo > hi */
         }
-        if (c.hi > hi && range_set_add(s, hi + 1, c.hi) < 0)
+        if (c.hi > hi && vmio_range_set_add(s, hi + 1, c.hi) < 0)
             return -ENOMEM;
     }
     unsigned k = 0;
@@ -84,11 +84,11 @@ int range_set_remove(struct range_set *s, uint64_t lo, uint64_t hi)
         if (s->r[i].lo <= s->r[i].hi)
             s->r[k++] = s->r[i];
     s->n = k;
-    range_set_normalize(s);
+    vmio_range_set_normalize(s);
     return 0;
 }
 
-bool range_set_contains(const struct range_set *s, uint64_t lo, uint64_t hi)
+bool vmio_range_set_contains(const struct range_set *s, uint64_t lo, uint64_t hi)
 {
     for (unsigned i = 0; i < s->n; i++)
         if (s->r[i].lo <= lo && hi <= s->r[i].hi)
@@ -106,8 +106,8 @@ static bool align_up(uint64_t v, uint64_t align, uint64_t *out)
     return true;
 }
 
-bool range_set_lowest_fit(const struct range_set *s, uint64_t min, uint64_t len, uint64_t align,
-                          uint64_t *out)
+bool vmio_range_set_lowest_fit(const struct range_set *s, uint64_t min, uint64_t len,
+                               uint64_t align, uint64_t *out)
 {
     for (unsigned i = 0; i < s->n; i++) {
         uint64_t start = s->r[i].lo > min ? s->r[i].lo : min, a;
@@ -121,8 +121,8 @@ bool range_set_lowest_fit(const struct range_set *s, uint64_t min, uint64_t len,
     return false;
 }
 
-bool range_set_highest_fit(const struct range_set *s, uint64_t max, uint64_t len, uint64_t align,
-                           uint64_t *out)
+bool vmio_range_set_highest_fit(const struct range_set *s, uint64_t max, uint64_t len,
+                                uint64_t align, uint64_t *out)
 {
     for (unsigned i = s->n; i-- > 0;) {
         uint64_t lo = s->r[i].lo, hi = s->r[i].hi < max ? s->r[i].hi : max;
@@ -137,7 +137,7 @@ bool range_set_highest_fit(const struct range_set *s, uint64_t max, uint64_t len
     return false;
 }
 
-void range_set_format(const struct range_set *s, char *buf, size_t size)
+void vmio_range_set_format(const struct range_set *s, char *buf, size_t size)
 {
     if (size == 0)
         return;

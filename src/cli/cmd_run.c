@@ -20,14 +20,15 @@
  * interrupt_mode = "emulated". vCPU 0 boots the kernel; the others wait for
  * the INIT/SIPI it sends. A config's phys_cpu_sets[i] pins vCPU i's thread.
  * With an interrupt controller (--irqchip, or interrupt_mode = "emulated"),
- * an input pump thread pulls stdio input into the serial UART while the vCPU
- * runs, so a guest sleeping in HLT gets its receive interrupt.
- * Linux guests may have virtio devices (--disk, --rng, --console virtio;
+ * the UART's input thread (vmio_uart16550_input_start()) pulls stdio input
+ * into the serial UART while the vCPUs run, so a guest sleeping in HLT gets
+ * its receive interrupt.
+ * Linux guests may have virtio devices (--disk, --net, --rng, --console virtio;
  * run_virtio.c): virtio-mmio transports in the PC's slots, listed in the
  * DSDT, their work on an I/O thread that runs exactly while the vCPUs do.
  * With --console virtio the --serial backend is hvc0's and COM1 only writes
  * to the same place (it takes no input).
- * Invariant: every host resource (chardevs, config, the VM, the pump and I/O
+ * Invariant: every host resource (chardevs, config, the VM, the input and I/O
  * threads) is released on every path.
  */
 #include <errno.h>
@@ -82,14 +83,14 @@ struct run_options {
     bool mem_given;
     bool stats;
     bool trace;
-    bool irqchip;  /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
-    unsigned cpus; /* --cpus N (0: not given) */
+    bool irqchip;             /* --irqchip: in-kernel PIC/IOAPIC/LAPIC + PIT, COM1 on IRQ 4 */
+    unsigned cpus;            /* --cpus N (0: not given) */
     bool allow_outside_paths; /* --allow-outside-paths: a config's relative paths may leave it */
-    uint64_t stall_ns;  /* --stall-timeout (0: no watchdog) */
-    bool stall_exit;    /* --on-stall exit */
-    bool no_coalesce;   /* --coalesce off */
-    bool no_seccomp;    /* --no-seccomp */
-    struct run_virtio virtio; /* --disk, --rng, --console virtio, --no-ioeventfd, --no-irqfd */
+    uint64_t stall_ns;        /* --stall-timeout (0: no watchdog) */
+    bool stall_exit;          /* --on-stall exit */
+    bool no_coalesce;         /* --coalesce off */
+    bool no_seccomp;          /* --no-seccomp */
+    struct run_virtio virtio; /* --disk, --net, --rng, --console virtio, --no-ioeventfd/irqfd */
 };
 
 static void run_usage(FILE *out)
@@ -131,6 +132,10 @@ static void run_usage(FILE *out)
             "Linux guests (virtio-mmio devices, up to 8, found through the ACPI DSDT):\n"
             "  --disk PATH[,ro]        a raw disk image as virtio-blk (vda, vdb, ... in order;\n"
             "                          ,ro: read-only); repeatable\n"
+            "  --net tap=NAME[,mac=MAC]\n"
+            "                          virtio-net on the TAP interface NAME (no offloads;\n"
+            "                          MAC default 02:76:6d:69:6f:NN, NN = 0, 1, ... in\n"
+            "                          order); repeatable, one TAP each\n"
             "  --rng                   virtio-rng (entropy from the host's getrandom)\n"
             "  --console uart|virtio   where --serial goes: COM1 (default) or virtio-console\n"
             "                          (hvc0; the default command line becomes console=hvc0;\n"
@@ -263,8 +268,8 @@ static int check_output_file(const char *opt, const char *path)
  */
 static int validate_run_options(const struct run_options *o)
 {
-    if (o->mem_given && (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM ||
-                         o->mem % 4096 != 0)) {
+    if (o->mem_given &&
+        (o->mem < VMIO_RUN_MIN_MEM || o->mem > VMIO_RUN_MAX_MEM || o->mem % 4096 != 0)) {
         fprintf(stderr,
                 "vmio run: --mem %" PRIu64 " bytes: expected a multiple of 4 KiB from 2M to 1T\n",
                 o->mem);
@@ -298,6 +303,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         OPT_NO_SECCOMP,
         OPT_ALLOW_OUTSIDE,
         OPT_DISK,
+        OPT_NET,
         OPT_RNG,
         OPT_CONSOLE,
         OPT_NO_IOEVENTFD,
@@ -322,6 +328,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         {"no-seccomp", no_argument, NULL, OPT_NO_SECCOMP},
         {"allow-outside-paths", no_argument, NULL, OPT_ALLOW_OUTSIDE},
         {"disk", required_argument, NULL, OPT_DISK},
+        {"net", required_argument, NULL, OPT_NET},
         {"rng", no_argument, NULL, OPT_RNG},
         {"console", required_argument, NULL, OPT_CONSOLE},
         {"no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD},
@@ -366,7 +373,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             errno = 0;
             unsigned long long ms = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || optarg[0] == '-' || ms > 3600000) {
-                fprintf(stderr, "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
+                fprintf(stderr,
+                        "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
                         optarg);
                 return -EINVAL;
             }
@@ -395,6 +403,10 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
             break;
         case OPT_DISK:
             if (run_virtio_disk(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
+        case OPT_NET:
+            if (run_virtio_net(&o->virtio, optarg) < 0)
                 return -EINVAL;
             break;
         case OPT_RNG:
@@ -483,8 +495,8 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         return -EINVAL;
     }
     if (o->config && run_virtio_any(&o->virtio)) {
-        fprintf(stderr, "vmio run: --disk, --rng and --console virtio do not apply to a config: "
-                        "list the devices in devices.emu_devices (docs/config.md)\n");
+        fprintf(stderr, "vmio run: --disk, --net, --rng and --console virtio do not apply to a "
+                        "config: list the devices in devices.emu_devices (docs/config.md)\n");
         return -EINVAL;
     }
     if (run_virtio_finish(&o->virtio) < 0)
@@ -626,16 +638,15 @@ static int setup_vcpu_thread(void *ctx, unsigned index, struct vmio_error *err)
             if (cfg->phys_cpu_sets[index] & (1ULL << b))
                 CPU_SET(b, &set);
         if (sched_setaffinity(0, sizeof(set), &set) < 0)
-            return vmio_error_set(err, -errno,
-                                  "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64
-                                  " (phys_cpu_sets[%u]): %s",
-                                  cfg->path, index, cfg->phys_cpu_sets[index], index,
-                                  strerror(errno));
+            return vmio_error_set(
+                err, -errno,
+                "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64 " (phys_cpu_sets[%u]): %s",
+                cfg->path, index, cfg->phys_cpu_sets[index], index, strerror(errno));
     }
     return s->seccomp ? confine(VMIO_SECCOMP_VCPU, err) : 0;
 }
 
-/* The I/O thread's init (and the input pump's): the I/O thread's filter. */
+/* The I/O thread's init (and the UART input thread's): the I/O thread's filter. */
 static int setup_io_thread(void *ctx, struct vmio_error *err)
 {
     (void)ctx;
@@ -649,8 +660,8 @@ static int setup_io_thread(void *ctx, struct vmio_error *err)
  * otherwise both are the same.
  */
 struct run_ctx {
-    struct chardev *serial;
-    struct chardev *com1;
+    struct vmio_chardev *serial;
+    struct vmio_chardev *com1;
     struct run_virtio *virtio;
 };
 
@@ -759,8 +770,8 @@ static int build_image_vm(const struct run_options *o, struct run_ctx *rc,
     } else if (run_virtio_any(rc->virtio)) {
         status = VMIO_STATUS_USAGE;
         vmio_error_set(err, -EINVAL,
-                       "--disk, --rng and --console virtio: %s is not a Linux bzImage (virtio "
-                       "devices are on vmio's PC, found through its ACPI tables)",
+                       "--disk, --net, --rng and --console virtio: %s is not a Linux bzImage "
+                       "(virtio devices are on vmio's PC, found through its ACPI tables)",
                        o->image ? o->image : "the demo guest");
     } else if (vmio_vm_create(vo, vm, err) == 0 &&
                vmio_add_standard_devices(*vm, rc->serial, stdout, err) == 0 &&
@@ -825,47 +836,11 @@ static bool config_has_console(const struct vmio_config *cfg)
     return false;
 }
 
-/*
- * The input pump. A UART pulls host input only when the guest reads LSR, RBR
- * or IIR; with an interrupt controller a guest may instead sleep in HLT until
- * a receive interrupt, which would then never come. While the vCPUs run, the
- * pump sleeps in poll(2) on the serial input (chardev_wait_input()) and, when
- * bytes arrive, asks the UART to pull them (uart16550_poll_input() takes the
- * UART's lock, so it is safe against vCPU threads; a byte it pulls raises
- * the interrupt from this thread). When the UART cannot take more (its FIFO
- * is full until the guest reads), the pump waits a millisecond and retries
- * rather than spinning on input that stays readable. The wait is bounded
- * (PUMP_WAIT_MS) so the pump notices the end of the run.
- */
-#define PUMP_WAIT_MS 20
-
-struct input_pump {
-    struct vmio_device *uart;
-    struct chardev *serial;
-    atomic_bool stop;
-    pthread_t thread;
-    bool running;
-    bool seccomp; /* confine the pump thread (I/O thread filter) */
-};
-
-static void *pump_main(void *arg)
+/* The UART input thread could not be confined: say so, it runs on. */
+static void input_unconfined(void *ctx, const struct vmio_error *err)
 {
-    struct input_pump *p = arg;
-    const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000};
-    struct vmio_error err = {0};
-    if (p->seccomp && setup_io_thread(NULL, &err) < 0)
-        fprintf(stderr, "vmio: input thread unconfined: %s\n", err.msg);
-    while (!atomic_load(&p->stop) && chardev_has_input(p->serial)) {
-        int ready = chardev_wait_input(p->serial, PUMP_WAIT_MS);
-        if (ready < 0)
-            break; /* input is gone; guest reads still poll it */
-        if (ready == 0 || atomic_load(&p->stop))
-            continue;
-        uart16550_poll_input(p->uart);
-        if (chardev_wait_input(p->serial, 0) > 0)
-            nanosleep(&ms, NULL); /* still readable: the UART is full */
-    }
-    return NULL;
+    (void)ctx;
+    fprintf(stderr, "vmio: input thread unconfined: %s\n", err->msg);
 }
 
 /*
@@ -873,9 +848,9 @@ static void *pump_main(void *arg)
  * @serial has input (stdio). Image VMs: COM1; configs: the first Console.
  */
 static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_config *cfg,
-                                     struct chardev *serial)
+                                     struct vmio_chardev *serial)
 {
-    if (!vmio_vm_has_irqchip(vm) || !serial || chardev_kind(serial) != CHARDEV_STDIO)
+    if (!vmio_vm_has_irqchip(vm) || !serial || vmio_chardev_kind(serial) != VMIO_CHARDEV_STDIO)
         return NULL;
     enum vmio_space space = VMIO_SPACE_PIO;
     uint64_t base = VMIO_COM1_PORT;
@@ -890,7 +865,7 @@ static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_confi
     }
     /* Before any vCPU runs: nothing registers concurrently, the range is stable. */
     const struct vmio_bus_range *r = vmio_bus_lookup(vmio_vm_bus(vm, space), base, 1);
-    return r && uart16550_is(r->dev) ? r->dev : NULL;
+    return r && vmio_uart16550_is(r->dev) ? r->dev : NULL;
 }
 
 /*
@@ -903,7 +878,7 @@ static void stall_exit(void *ctx, const struct vmio_stall *s)
     vmio_stall_log(ctx, s);
     fprintf(ctx, "vmio: stopping: a device handler stalled (--on-stall exit)\n");
     fflush(NULL);
-    chardev_terminal_restore();
+    vmio_chardev_terminal_restore();
     _exit(VMIO_STATUS_STALLED);
 }
 
@@ -913,7 +888,7 @@ static void stall_exit(void *ctx, const struct vmio_stall *s)
  */
 static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_config *cfg,
                      const struct boot_plan *plan, const struct run_options *o,
-                     struct vmio_device *pump, struct chardev *serial, struct vmio_error *err)
+                     struct vmio_device *pump, struct vmio_chardev *serial, struct vmio_error *err)
 {
     struct vmio_vcpu *vcpus[VMIO_RUN_MAX_CPUS] = {0};
     int status = 0;
@@ -937,13 +912,14 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
             vmio_vcpu_set_regs(vcpu, &regs);
         }
     }
-    struct input_pump p = {.uart = pump, .serial = serial, .seccomp = !o->no_seccomp};
-    atomic_init(&p.stop, false);
-    if (pump && pthread_create(&p.thread, NULL, pump_main, &p) == 0)
-        p.running = true;
-    else if (pump)
-        fprintf(stderr, "vmio: no input thread: host input reaches the guest only when it "
-                        "reads the UART\n");
+    struct vmio_uart16550_input *input = NULL;
+    struct vmio_uart16550_input_options io = {.thread_init = o->no_seccomp ? NULL : setup_io_thread,
+                                              .init_failed = input_unconfined};
+    if (pump && vmio_uart16550_input_start(pump, serial, &io, &input, err) < 0)
+        fprintf(stderr,
+                "vmio: no input thread (%s): host input reaches the guest only when it "
+                "reads the UART\n",
+                err->msg);
     struct vmio_watchdog_options wo = {.timeout_ns = o->stall_ns,
                                        .on_stall = o->stall_exit ? stall_exit : vmio_stall_log,
                                        .ctx = stderr};
@@ -954,10 +930,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
     struct vmio_run_result res;
     int rc = vmio_vm_run(vm, vcpus, ncpus, &ro, &res, err);
     vmio_vm_watchdog_stop(vm);
-    if (p.running) {
-        atomic_store(&p.stop, true);
-        pthread_join(p.thread, NULL);
-    }
+    vmio_uart16550_input_stop(input);
     if (rc < 0) {
         status = VMIO_STATUS_HOST;
     } else if (res.err.code) { /* thread_init (pinning, seccomp) stopped the run */
@@ -983,7 +956,7 @@ int cli_run(int argc, char **argv)
 
     struct vmio_error err = {0};
     struct vmio_config *cfg = NULL;
-    struct chardev *serial = NULL, *com1 = NULL;
+    struct vmio_chardev *serial = NULL, *com1 = NULL;
     struct run_ctx rctx = {.virtio = &o.virtio};
     struct vmio_vm *vm = NULL;
     struct boot_plan plan = {0};
@@ -1003,11 +976,11 @@ int cli_run(int argc, char **argv)
     if (cfg && run_virtio_from_config(&o.virtio, cfg, &err) < 0)
         goto out;
     if ((!cfg || linux_config || config_has_console(cfg)) &&
-        chardev_open(o.serial, &serial, &err) < 0)
+        vmio_chardev_open(o.serial, &serial, &err) < 0)
         goto out;
     rctx.serial = rctx.com1 = serial;
-    if (o.virtio.console && serial && chardev_kind(serial) == CHARDEV_STDIO) {
-        if (chardev_open_stdio_fds(-1, STDOUT_FILENO, &com1, &err) < 0) {
+    if (o.virtio.console && serial && vmio_chardev_kind(serial) == VMIO_CHARDEV_STDIO) {
+        if (vmio_chardev_open_stdio_fds(-1, STDOUT_FILENO, &com1, &err) < 0) {
             status = VMIO_STATUS_HOST;
             goto out;
         }
@@ -1036,8 +1009,8 @@ out:
         fprintf(stderr, "vmio: %s\n", err.msg);
     vmio_vm_destroy(vm);
     run_virtio_free(&o.virtio);
-    chardev_close(com1);
-    chardev_close(serial);
+    vmio_chardev_close(com1);
+    vmio_chardev_close(serial);
     vmio_config_free(cfg);
     return status;
 }

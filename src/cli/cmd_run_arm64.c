@@ -318,7 +318,7 @@ int cli_run(int argc, char **argv)
         return rc > 0 ? 0 : VMIO_STATUS_USAGE;
     }
     struct vmio_error err = {0};
-    struct chardev *serial = NULL;
+    struct vmio_chardev *serial = NULL;
     struct vmio_vm *vm = NULL;
     uint8_t *image = NULL, *initrd = NULL;
     size_t image_size = 0, initrd_size = 0;
@@ -328,7 +328,7 @@ int cli_run(int argc, char **argv)
         goto out;
     if (o.initrd && vmio_read_file(o.initrd, MAX_INITRD_SIZE, &initrd, &initrd_size, &err) < 0)
         goto out;
-    if (chardev_open(o.serial, &serial, &err) < 0)
+    if (vmio_chardev_open(o.serial, &serial, &err) < 0)
         goto out;
     struct vmio_vm_options vo = {.unclaimed = o.policy, .log = stderr};
     struct vmio_arm64_machine_options mo = {
@@ -399,7 +399,7 @@ out:
         vmio_vcpu_destroy(vcpus[i]);
     vmio_vm_destroy(vm);
     run_virtio_free(&o.virtio); /* the I/O thread, after the VM (which owns the devices) */
-    chardev_close(serial);
+    vmio_chardev_close(serial);
     free(image);
     free(initrd);
     return status;

@@ -2,13 +2,15 @@
  * vmio: the command-line entry point; dispatches to a subcommand.
  * Process-wide signal dispositions belong to the program, not to libvmio:
  * SIGPIPE is ignored here, so a reader that goes away (`vmio run ... |
- * head`) is an EPIPE that vmio reports, never a silent death.
+ * head`) is an EPIPE that vmio reports, never a silent death; and a terminal
+ * in raw mode is restored on fatal signals (vmio_chardev_terminal_signals()).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "vmio/chardev.h"
 
 int cli_check(int argc, char **argv); /* cmd_check.c */
 
@@ -29,6 +31,7 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    vmio_chardev_terminal_signals(true); /* a raw terminal is restored on any fatal signal */
     if (argc < 2) {
         usage(stderr);
         return VMIO_STATUS_USAGE;

@@ -1,5 +1,5 @@
 /*
- * `vmio run`'s virtio devices: the --disk, --rng, --console virtio,
+ * `vmio run`'s virtio devices: the --disk, --net, --rng, --console virtio,
  * --no-ioeventfd and --no-irqfd options, the I/O thread that runs the
  * devices, attaching them to the PC (vmio_pc_add_virtio()), and their lines
  * in --stats.
@@ -20,7 +20,7 @@
 #include "vmio/acpi.h"
 #include "vmio/pc.h"
 
-struct chardev;
+struct vmio_chardev;
 struct vmio_config;
 
 struct run_virtio {
@@ -40,6 +40,15 @@ struct run_virtio {
  * -ENOSPC with a message on stderr.
  */
 int run_virtio_disk(struct run_virtio *v, const char *arg);
+
+/*
+ * run_virtio_net - "--net @arg": tap=NAME[,mac=xx:xx:xx:xx:xx:xx] (keys in any
+ * order, each once). The TAP name and the MAC are checked here (the TAP is
+ * opened when the devices are attached); a TAP given twice is refused (a TAP
+ * takes one attachment). Returns 0, or -EINVAL / -ENOSPC / -ENOMEM with a
+ * message on stderr.
+ */
+int run_virtio_net(struct run_virtio *v, const char *arg);
 
 /* run_virtio_rng - "--rng". Returns 0, or -EINVAL / -ENOSPC with a message on stderr. */
 int run_virtio_rng(struct run_virtio *v);
@@ -70,7 +79,7 @@ int run_virtio_from_config(struct run_virtio *v, const struct vmio_config *cfg,
  * for the PC. Nothing without devices. Errors: those of vmio_iothread_create() and
  * vmio_pc_add_virtio(), described in @err.
  */
-int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct chardev *console,
+int run_virtio_attach(struct run_virtio *v, struct vmio_vm *vm, struct vmio_chardev *console,
                       struct vmio_error *err);
 
 /*

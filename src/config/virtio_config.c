@@ -1,19 +1,21 @@
 /*
  * A config's virtio devices as vmio_pc_virtio entries (see vmio/config.h):
  * the translation from emu_devices to what vmio_pc_add_virtio() attaches.
- * Pure: the config was validated when loaded (models, windows) and by
- * vmio_config_runnable() (irq_id, one disk with kernel.disk_path); nothing
- * is opened here.
+ * Pure: the config was validated when loaded (models, windows, a VirtioNet's
+ * TAP name and MAC) and by vmio_config_runnable() (irq_id, one disk with
+ * kernel.disk_path); nothing is opened here.
  */
 #include <errno.h>
 
 #include "vmio/config.h"
 #include "vmio/pc.h"
 
+#include "config/models.h"
+
 bool vmio_config_is_virtio(enum vmio_emu_model model)
 {
-    return model == VMIO_MODEL_VIRTIO_BLK || model == VMIO_MODEL_VIRTIO_CONSOLE ||
-           model == VMIO_MODEL_VIRTIO_RNG;
+    const struct model_row *row = vmio_model_row_of(model);
+    return row && row->virtio_kind != 0;
 }
 
 int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out, unsigned max,
@@ -27,19 +29,10 @@ int vmio_config_virtio(const struct vmio_config *cfg, struct vmio_pc_virtio *out
         if (k == max)
             return vmio_error_set(err, -ENOSPC, "%s: more than %u virtio devices", cfg->path, max);
         struct vmio_pc_virtio v = {.base = d->base_gpa, .gsi = (unsigned)d->irq_id};
-        switch (d->model) {
-        case VMIO_MODEL_VIRTIO_BLK:
-            v.kind = VMIO_PC_VIRTIO_BLK;
-            v.path = cfg->disk_path;
-            v.readonly = d->ncfg > 0 && (d->cfg_list[0] & 1);
-            break;
-        case VMIO_MODEL_VIRTIO_CONSOLE:
-            v.kind = VMIO_PC_VIRTIO_CONSOLE;
-            break;
-        default:
-            v.kind = VMIO_PC_VIRTIO_RNG;
-            break;
-        }
+        const struct model_row *row = vmio_model_row_of(d->model);
+        v.kind = row->virtio_kind;
+        if (row->virtio_fill)
+            row->virtio_fill(cfg, d, &v);
         out[k++] = v;
     }
     *n = k;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "config/config_internal.h"
+#include "config/models.h"
 #include "vmio/boot.h"
 #include "vmio/config.h"
 #include "vmio/devices.h"
@@ -117,49 +118,25 @@ static int build_memory(struct vmio_vm *vm, const struct vmio_memmap *mm, struct
 }
 
 /*
- * The emulated devices; the first Console gets @serial, later ones no backend.
- * With the irqchip, a Console's interrupt drives GSI irq_id (checked by
- * vmio_config_runnable()); the other models have no interrupt.
+ * The emulated devices, each built by its row of the model table
+ * (config/models.c); the virtio ones need an I/O thread and are added by
+ * vmio_pc_add_virtio() from vmio_config_virtio(). The first Console gets
+ * @serial, later ones no backend.
  */
-static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg, struct chardev *serial,
-                         struct vmio_error *err)
+static int build_devices(struct vmio_vm *vm, const struct vmio_config *cfg,
+                         struct vmio_chardev *serial, struct vmio_error *err)
 {
-    bool serial_used = false;
+    struct model_build b = {.vm = vm, .cfg = cfg, .serial = serial};
     for (size_t i = 0; i < cfg->nemu; i++) {
         const struct vmio_cfg_emu_device *d = &cfg->emu[i];
+        const struct model_row *row = vmio_model_row_of(d->model);
+        if (!row)
+            return vmio_error_set(err, -EINVAL, "%s: device '%s': unknown model %d", cfg->path,
+                                  d->name, (int)d->model);
+        if (!row->create)
+            continue;
         struct vmio_device *dev = NULL;
-        int rc = 0;
-        switch (d->model) {
-        case VMIO_MODEL_UART16550: {
-            struct vmio_irq_line *line = NULL;
-            if (vmio_vm_has_irqchip(vm)) {
-                struct vmio_error e = {0};
-                line = vmio_vm_irq_line(
-                    vm, (unsigned)(d->irq_id < VMIO_IRQCHIP_GSIS ? d->irq_id : VMIO_IRQCHIP_GSIS),
-                    &e);
-                if (!line)
-                    return vmio_error_set(err, e.code, "%s: device '%s' (irq_id %" PRIu64 "): %s",
-                                          cfg->path, d->name, d->irq_id, e.msg);
-            }
-            rc = uart16550_create(d->name, serial_used ? NULL : serial,
-                                  line ? vmio_irq_line_set_level : NULL, line, &dev, err);
-            serial_used = true;
-            break;
-        }
-        case VMIO_MODEL_TESTDEV:
-            dev = vmio_testdev_create(d->name);
-            break;
-        case VMIO_MODEL_DEBUG_EXIT:
-            dev = vmio_debug_exit_create(d->name);
-            break;
-        case VMIO_MODEL_DEBUGCON:
-            dev = vmio_debugcon_create(d->name, stdout);
-            break;
-        case VMIO_MODEL_VIRTIO_BLK:
-        case VMIO_MODEL_VIRTIO_CONSOLE:
-        case VMIO_MODEL_VIRTIO_RNG:
-            continue; /* they need an I/O thread: vmio_config_virtio(), vmio_pc_add_virtio() */
-        }
+        int rc = row->create(&b, d, &dev, err);
         if (rc == 0)
             rc = vmio_vm_attach_device(vm, d->space, dev, d->base_gpa, d->length, err);
         if (rc < 0)
@@ -253,7 +230,7 @@ int vmio_config_load_kernel(const struct vmio_guest_mem *mem, const struct vmio_
 }
 
 int vmio_config_build_vm(const struct vmio_config *cfg, const struct vmio_vm_options *opts,
-                         struct chardev *serial, struct vmio_vm **out, struct vmio_error *err)
+                         struct vmio_chardev *serial, struct vmio_vm **out, struct vmio_error *err)
 {
     struct vmio_vm *vm = NULL;
     struct vmio_vm_options o = {0};

@@ -17,9 +17,12 @@
 #include <string.h>
 
 #include "config/config_internal.h"
+#include "config/models.h"
 #include "vmio/boot.h"
 #include "vmio/config.h"
+#include "vmio/tap.h"
 #include "vmio/toml.h"
+#include "vmio/virtio_net.h"
 #include "vmio/vm.h"
 
 #define MAX_CONFIG_SIZE (4u << 20)
@@ -133,27 +136,6 @@ const char *vmio_irq_mode_name(enum vmio_irq_mode mode)
         return "emu";
     case VMIO_IRQ_PASSTHROUGH:
         return "passthrough";
-    }
-    return "?";
-}
-
-static const char *model_name(enum vmio_emu_model m)
-{
-    switch (m) {
-    case VMIO_MODEL_UART16550:
-        return "16550A UART";
-    case VMIO_MODEL_TESTDEV:
-        return "testdev";
-    case VMIO_MODEL_DEBUG_EXIT:
-        return "debug-exit";
-    case VMIO_MODEL_DEBUGCON:
-        return "debugcon";
-    case VMIO_MODEL_VIRTIO_BLK:
-        return "virtio-blk (virtio-mmio)";
-    case VMIO_MODEL_VIRTIO_CONSOLE:
-        return "virtio-console (virtio-mmio)";
-    case VMIO_MODEL_VIRTIO_RNG:
-        return "virtio-rng (virtio-mmio)";
     }
     return "?";
 }
@@ -1097,6 +1079,47 @@ static int decide_arch(struct ctx *c, tv *arch_value)
     return rc;
 }
 
+/*
+ * A VirtioNet entry: its name is the TAP interface (a name the kernel
+ * accepts, one device per TAP) and cfg_list is empty or [MAC] (one integer,
+ * 0x0200_0000_0001 for 02:00:00:00:00:01: unicast, not zero).
+ */
+static int check_net(struct ctx *c, const struct vmio_cfg_emu_device *d, size_t i)
+{
+    const struct vmio_config *cfg = c->cfg;
+    struct vmio_error e = {0};
+    if (vmio_tap_check_name(d->name, &e) < 0)
+        return vmio_error_set(c->err, -EINVAL,
+                              "%s: line %u, column %u: devices.emu_devices[%zu]: a VirtioNet "
+                              "device's name is its TAP interface: %s",
+                              c->path, d->line, d->column, i, e.msg);
+    for (size_t j = 0; j < i; j++)
+        if (cfg->emu[j].model == VMIO_MODEL_VIRTIO_NET && strcmp(cfg->emu[j].name, d->name) == 0)
+            return vmio_error_set(c->err, -EINVAL,
+                                  "%s: line %u, column %u: devices.emu_devices[%zu] '%s': TAP "
+                                  "%s is already the VirtioNet device emu_devices[%zu]'s (a TAP "
+                                  "takes one attachment)",
+                                  c->path, d->line, d->column, i, d->name, d->name, j);
+    if (d->ncfg > 1)
+        return vmio_error_set(c->err, -EINVAL,
+                              "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a VirtioNet "
+                              "cfg_list is [] or [MAC] (one integer), not %zu values",
+                              c->path, d->line, d->column, i, d->name, d->ncfg);
+    if (d->ncfg == 1) {
+        uint64_t v = d->cfg_list[0];
+        uint8_t mac[6];
+        for (unsigned k = 0; k < 6; k++)
+            mac[k] = (uint8_t)(v >> (8 * (5 - k)));
+        if (v >> 48 || vmio_virtio_net_check_mac(mac) < 0)
+            return vmio_error_set(c->err, -EINVAL,
+                                  "%s: line %u, column %u: devices.emu_devices[%zu] '%s': MAC "
+                                  "0x%" PRIx64 " is not a 48-bit unicast (first byte even), "
+                                  "non-zero address such as 0x0200_0000_0001",
+                                  c->path, d->line, d->column, i, d->name, v);
+    }
+    return 0;
+}
+
 /* Map each emulated device to a vmio model (x86_64 only; others stop at runnable()). */
 static int assign_models(struct ctx *c)
 {
@@ -1108,62 +1131,41 @@ static int assign_models(struct ctx *c)
             cfg->arch == VMIO_ARCH_X86_64 && last <= 0xffff ? VMIO_SPACE_PIO : VMIO_SPACE_MMIO;
         if (cfg->arch != VMIO_ARCH_X86_64)
             continue;
-        uint64_t min = 1;
-        switch (d->emu_type) {
-        case VMIO_EMU_CONSOLE:
-            d->model = VMIO_MODEL_UART16550;
-            min = 8;
-            break;
-        case VMIO_EMU_VMIO_TESTDEV:
-            d->model = VMIO_MODEL_TESTDEV;
-            min = 0x50;
-            break;
-        case VMIO_EMU_VMIO_DEBUG_EXIT:
-            d->model = VMIO_MODEL_DEBUG_EXIT;
-            break;
-        case VMIO_EMU_VMIO_DEBUGCON:
-            d->model = VMIO_MODEL_DEBUGCON;
-            break;
-        case VMIO_EMU_VIRTIO_BLK:
-            d->model = VMIO_MODEL_VIRTIO_BLK;
-            min = VMIO_CONFIG_VIRTIO_MIN_LENGTH;
-            break;
-        case VMIO_EMU_VIRTIO_CONSOLE:
-            d->model = VMIO_MODEL_VIRTIO_CONSOLE;
-            min = VMIO_CONFIG_VIRTIO_MIN_LENGTH;
-            break;
-        case VMIO_EMU_VMIO_VIRTIO_RNG:
-            d->model = VMIO_MODEL_VIRTIO_RNG;
-            min = VMIO_CONFIG_VIRTIO_MIN_LENGTH;
-            break;
-        default:
+        const struct model_row *row = vmio_model_by_emu_type(d->emu_type);
+        if (!row) {
+            char list[256];
+            vmio_model_list(list, sizeof(list));
             return vmio_error_set(
                 c->err, -ENOTSUP,
                 "%s: line %u, column %u: devices.emu_devices[%zu] '%s': emu_type 0x%x "
-                "(%s) is not modelled by vmio (it models 0x2 Console as a "
-                "16550A UART, 0xe1 VirtioBlk, 0xe3 VirtioConsole, 0xf0 testdev, 0xf1 "
-                "debug-exit, 0xf2 debugcon, 0xf3 virtio-rng)",
+                "(%s) is not modelled by vmio (it models %s)",
                 c->path, d->line, d->column, i, d->name, d->emu_type,
-                vmio_emu_type_name(d->emu_type));
+                vmio_emu_type_name(d->emu_type), list);
         }
-        if (vmio_config_is_virtio(d->model) && d->space != VMIO_SPACE_MMIO)
+        d->model = row->model;
+        if (row->mmio_only && d->space != VMIO_SPACE_MMIO)
             return vmio_error_set(
                 c->err, -EINVAL,
                 "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a virtio-mmio device "
                 "needs an MMIO window (base_gpa + length above 0x10000), not ports",
                 c->path, d->line, d->column, i, d->name);
-        if (d->length < min)
+        if (d->length < row->min_length)
             return vmio_error_set(
                 c->err, -EINVAL,
                 "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a %s window needs "
                 "at least 0x%" PRIx64 " bytes, not 0x%" PRIx64,
-                c->path, d->line, d->column, i, d->name, model_name(d->model), min, d->length);
-        if (d->model == VMIO_MODEL_UART16550 && d->space == VMIO_SPACE_PIO && d->length != 8)
-            return vmio_error_set(
-                c->err, -EINVAL,
-                "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a 16550A UART "
-                "occupies 8 ports, not 0x%" PRIx64,
-                c->path, d->line, d->column, i, d->name, d->length);
+                c->path, d->line, d->column, i, d->name, row->name, row->min_length, d->length);
+        if (d->model == VMIO_MODEL_VIRTIO_NET) {
+            int rc = check_net(c, d, i);
+            if (rc < 0)
+                return rc;
+        }
+        if (row->port_length && d->space == VMIO_SPACE_PIO && d->length != row->port_length)
+            return vmio_error_set(c->err, -EINVAL,
+                                  "%s: line %u, column %u: devices.emu_devices[%zu] '%s': a %s "
+                                  "occupies %" PRIu64 " ports, not 0x%" PRIx64,
+                                  c->path, d->line, d->column, i, d->name, row->name,
+                                  row->port_length, d->length);
     }
     return 0;
 }
@@ -1464,7 +1466,9 @@ void vmio_config_describe(const struct vmio_config *cfg, FILE *out)
                 "emu device %s: emu_type 0x%x (%s) -> %s, %s 0x%" PRIx64 "+0x%" PRIx64
                 ", irq %" PRIu64 "\n",
                 d->name, d->emu_type, vmio_emu_type_name(d->emu_type),
-                cfg->arch == VMIO_ARCH_X86_64 ? model_name(d->model) : "(not built on this host)",
+                cfg->arch == VMIO_ARCH_X86_64 && vmio_model_row_of(d->model)
+                    ? vmio_model_row_of(d->model)->name
+                    : "(not built on this host)",
                 d->space == VMIO_SPACE_PIO ? "ports" : "mmio", d->base_gpa, d->length, d->irq_id);
     }
     for (size_t i = 0; i < cfg->npt; i++) {

@@ -48,7 +48,7 @@ static struct vmio_ratelimit *log_limit(const struct vmio_dispatcher *d, const s
 }
 
 /* Returns 1 when the caller must stop (strict), 0 when the access is completed. */
-int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
+int vmio_dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
 {
     struct vmio_access *a = &e->access;
     if (d->policy == VMIO_UNCLAIMED_STRICT) {
@@ -88,8 +88,8 @@ int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e)
  * (vmio_io_stop()), or a failure (rc < 0, or a stop without a reason, or any
  * other positive value: a device bug, reported as a device error).
  */
-int dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                        const struct vmio_device *dev, int rc, const struct vmio_io *io)
+int vmio_dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                             const struct vmio_device *dev, int rc, const struct vmio_io *io)
 {
     e->device = dev->name;
     if (rc == VMIO_DEVICE_STOP && io->stop_reason >= 0 && io->stop_reason != VMIO_EXIT_IO) {
@@ -104,8 +104,8 @@ int dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
 }
 
 /* String I/O (count > 1): the device sees each element in order. */
-int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                    const struct vmio_bus_range *r)
+int vmio_dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                         const struct vmio_bus_range *r)
 {
     struct vmio_access *a = &e->access;
     struct vmio_device *dev = r->dev;
@@ -133,7 +133,7 @@ int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
                 a->data = value;
         }
     }
-    return rc == 0 ? 0 : dispatch_stopped_by(d, e, dev, rc, &io);
+    return rc == 0 ? 0 : vmio_dispatch_stopped_by(d, e, dev, rc, &io);
 }
 
 int vmio_dispatch(const struct vmio_dispatcher *d, struct vmio_exit *e,

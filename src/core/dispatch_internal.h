@@ -14,11 +14,11 @@
 #include "vmio/dispatch.h"
 
 /* The slow paths (dispatch.c). */
-int dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e);
-int dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                        const struct vmio_device *dev, int rc, const struct vmio_io *io);
-int dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
-                    const struct vmio_bus_range *r);
+int vmio_dispatch_unclaimed(const struct vmio_dispatcher *d, struct vmio_exit *e);
+int vmio_dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                             const struct vmio_device *dev, int rc, const struct vmio_io *io);
+int vmio_dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
+                         const struct vmio_bus_range *r);
 
 /* Store the low @width bytes of @v at @p (little-endian host): constant-size copies, no call. */
 static inline void store_width(uint8_t *p, uint64_t v, unsigned width)
@@ -68,7 +68,7 @@ static inline int deliver_one(const struct vmio_dispatcher *d, struct vmio_exit 
             return 0;
         }
     }
-    return dispatch_stopped_by(d, e, dev, rc, &io);
+    return vmio_dispatch_stopped_by(d, e, dev, rc, &io);
 }
 
 /* The range of @a's bus holding the whole access, or NULL (no bus, bad width, unclaimed). */
@@ -108,11 +108,11 @@ dispatch_access(const struct vmio_dispatcher *d, struct vmio_exit *e,
     if (claimed)
         *claimed = r;
     if (__builtin_expect(r != NULL, 1))
-        return a->count == 1 ? deliver_one(d, e, r) : dispatch_string(d, e, r);
+        return a->count == 1 ? deliver_one(d, e, r) : vmio_dispatch_string(d, e, r);
     bool width_ok = a->width == 1 || a->width == 2 || a->width == 4 || a->width == 8;
     if (!width_ok) /* never memset/complete with a width we do not model */
         a->width = a->width > 8 ? 8 : a->width;
-    return dispatch_unclaimed(d, e);
+    return vmio_dispatch_unclaimed(d, e);
 }
 
 #endif

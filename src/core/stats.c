@@ -51,7 +51,7 @@ static uint64_t scale(uint64_t units, double unit_ns)
     return ns >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)ns;
 }
 
-void stats_to_ns(struct vmio_stats *s, double unit_ns)
+void vmio_stats_to_ns(struct vmio_stats *s, double unit_ns)
 {
     s->unit_ns = unit_ns;
     if (unit_ns == 1.0)
@@ -72,9 +72,9 @@ void vmio_vm_stats(struct vmio_vm *vm, struct vmio_stats *out)
     *out = vm->stats_done;
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
         if (vm->vcpus[i])
-            vmio_stats_add(out, vcpu_raw_stats(vm->vcpus[i]));
+            vmio_stats_add(out, vmio_vcpu_raw_stats(vm->vcpus[i]));
     pthread_mutex_unlock(&vm->lock);
-    stats_to_ns(out, timing_unit_ns(&vm->clock));
+    vmio_stats_to_ns(out, vmio_timing_unit_ns(&vm->clock));
 }
 
 double vmio_stat_percentile_ns(const struct vmio_stat_counter *c, double unit_ns, double p)

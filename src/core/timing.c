@@ -29,7 +29,7 @@ static bool kernel_uses_tsc(void)
 }
 #endif
 
-void timing_init(struct vmio_timing *t, const struct vmio_clock *clock)
+void vmio_timing_init(struct vmio_timing *t, const struct vmio_clock *clock)
 {
     *t = (struct vmio_timing){.clock = clock};
 #if defined(__x86_64__)
@@ -41,7 +41,7 @@ void timing_init(struct vmio_timing *t, const struct vmio_clock *clock)
 #endif
 }
 
-double timing_unit_ns(const struct vmio_timing *t)
+double vmio_timing_unit_ns(const struct vmio_timing *t)
 {
 #if defined(__x86_64__)
     if (t->tsc) {

@@ -9,7 +9,7 @@
  * time unit is a TSC tick (RDTSC, a few cycles, no system call, no vDSO);
  * otherwise it is a nanosecond of the VM's clock (vmio_vm_options.clock, the
  * system clock by default; tests inject a manual one). Units become
- * nanoseconds only when reported: timing_unit_ns() measures the TSC against
+ * nanoseconds only when reported: vmio_timing_unit_ns() measures the TSC against
  * the monotonic clock over the whole life of the VM so far (a baseline of
  * seconds, so the ratio is exact to far below the noise of what it scales).
  *
@@ -33,8 +33,8 @@ struct vmio_timing {
     uint64_t tsc0, mono0;           /* a (TSC, monotonic ns) pair taken at creation */
 };
 
-/* timing_init - TSC units when @clock is NULL and the TSC is invariant, else @clock's ns. */
-void timing_init(struct vmio_timing *t, const struct vmio_clock *clock);
+/* vmio_timing_init - TSC units when @clock is NULL and the TSC is invariant, else @clock's ns. */
+void vmio_timing_init(struct vmio_timing *t, const struct vmio_clock *clock);
 
 /* timing_now - a timestamp in @t's units. */
 static inline uint64_t timing_now(const struct vmio_timing *t)
@@ -46,7 +46,7 @@ static inline uint64_t timing_now(const struct vmio_timing *t)
     return vmio_clock_now(t->clock);
 }
 
-/* timing_unit_ns - nanoseconds per unit (1.0 unless TSC units). */
-double timing_unit_ns(const struct vmio_timing *t);
+/* vmio_timing_unit_ns - nanoseconds per unit (1.0 unless TSC units). */
+double vmio_timing_unit_ns(const struct vmio_timing *t);
 
 #endif

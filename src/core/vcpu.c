@@ -192,7 +192,7 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     free(v);
 }
 
-bool vcpu_current_of(struct vmio_vm *vm)
+bool vmio_vcpu_current_of(struct vmio_vm *vm)
 {
     bool mine = false;
     pthread_mutex_lock(&vm->lock);
@@ -208,7 +208,7 @@ bool vcpu_current_of(struct vmio_vm *vm)
     return mine;
 }
 
-void vcpu_nudge(struct vmio_vcpu *v)
+void vmio_vcpu_nudge(struct vmio_vcpu *v)
 {
     /* A kick without the kick flag: KVM_RUN returns EINTR, the run loop re-enters. */
     pthread_mutex_lock(&v->kick_lock);
@@ -740,7 +740,7 @@ int vmio_vcpu_set_arm64_reg(struct vmio_vcpu *v, unsigned reg, uint64_t value)
     return vmio_backend_vcpu_set_arm64_reg(v->hv, reg, value);
 }
 
-bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,
+bool vmio_vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,
                   struct vmio_access *a, uint64_t *since)
 {
     uint64_t s = atomic_load_explicit(&v->busy_since, memory_order_acquire);
@@ -758,7 +758,7 @@ bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t 
     return true;
 }
 
-const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *v)
+const struct vmio_stats *vmio_vcpu_raw_stats(const struct vmio_vcpu *v)
 {
     return &v->stats;
 }
@@ -766,5 +766,5 @@ const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *v)
 void vmio_vcpu_stats(const struct vmio_vcpu *v, struct vmio_stats *out)
 {
     *out = v->stats;
-    stats_to_ns(out, timing_unit_ns(&v->vm->clock));
+    vmio_stats_to_ns(out, vmio_timing_unit_ns(&v->vm->clock));
 }

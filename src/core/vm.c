@@ -324,7 +324,7 @@ static void nudge_vcpus(void *ctx)
     pthread_mutex_lock(&vm->lock);
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
         if (vm->vcpus[i])
-            vcpu_nudge(vm->vcpus[i]);
+            vmio_vcpu_nudge(vm->vcpus[i]);
     pthread_mutex_unlock(&vm->lock);
 }
 
@@ -335,7 +335,7 @@ int vmio_vm_remove_device(struct vmio_vm *vm, enum vmio_space space, struct vmio
     if (!bus || !dev)
         return vmio_error_set(err, -EINVAL, "remove device: no bus for space %d or no device",
                               (int)space);
-    if (vcpu_current_of(vm))
+    if (vmio_vcpu_current_of(vm))
         return vmio_error_set(err, -EDEADLK,
                               "remove device %s: called from a vCPU thread, which would wait "
                               "for itself",
@@ -450,7 +450,7 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     vm->policy = opts->unclaimed;
     vm->log = opts->log ? opts->log : stderr;
     vm->timing = true;
-    timing_init(&vm->clock, opts->clock);
+    vmio_timing_init(&vm->clock, opts->clock);
     vm->irqchip = opts->irqchip;
     vm->cpus = opts->cpus ? opts->cpus : 1;
     atomic_init(&vm->power_event, 0);

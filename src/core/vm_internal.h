@@ -92,21 +92,21 @@ struct vmio_vm {
 };
 
 /*
- * vcpu_stalled - whether @v has been inside one device call for @timeout
+ * vmio_vcpu_stalled - whether @v has been inside one device call for @timeout
  * (time units) at @now, counting from its start or from @floor, whichever is
  * later (time before @floor is not held against the device: the process was
  * not running), and that stall was not reported yet; if so, a copy of the
  * access and when the counted time began, and the stall counts as
  * reported. Any thread (the watchdog's).
  */
-bool vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,
-                  struct vmio_access *a, uint64_t *since);
+bool vmio_vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,
+                       struct vmio_access *a, uint64_t *since);
 
 /*
  * The watchdog's pacing (core/watchdog.c): the wall time of the end of the
  * last scan, and the VM time since which handling time counts against
  * devices (after the process was last held: stopped, traced, suspended).
- * watchdog_pacer_held(): whether the wall clock moved more than @late_ns
+ * vmio_watchdog_pacer_held(): whether the wall clock moved more than @late_ns
  * from @from_ns to @to_ns (never before a first scan, @from_ns 0), i.e. the
  * watchdog thread, and so the process, was held in between.
  */
@@ -114,22 +114,22 @@ struct watchdog_pacer {
     uint64_t last_wall_ns;
     uint64_t resumed;
 };
-bool watchdog_pacer_held(uint64_t from_ns, uint64_t to_ns, uint64_t late_ns);
+bool vmio_watchdog_pacer_held(uint64_t from_ns, uint64_t to_ns, uint64_t late_ns);
 
 /*
- * vcpu_nudge - make @v leave the guest if it is inside KVM_RUN (the kick
+ * vmio_vcpu_nudge - make @v leave the guest if it is inside KVM_RUN (the kick
  * signal without a kick: the run loop re-enters after quiescing its bus
  * readers); nothing when it is not running. Any thread.
  */
-void vcpu_nudge(struct vmio_vcpu *v);
+void vmio_vcpu_nudge(struct vmio_vcpu *v);
 
-/* vcpu_current_of - whether the calling thread is running one of @vm's vCPUs. */
-bool vcpu_current_of(struct vmio_vm *vm);
+/* vmio_vcpu_current_of - whether the calling thread is running one of @vm's vCPUs. */
+bool vmio_vcpu_current_of(struct vmio_vm *vm);
 
 /* The raw counters of a vCPU (time in units of vm->clock): stats.c sums them. */
-const struct vmio_stats *vcpu_raw_stats(const struct vmio_vcpu *vcpu);
+const struct vmio_stats *vmio_vcpu_raw_stats(const struct vmio_vcpu *vcpu);
 
-/* stats_to_ns - turn @s's times from units into ns (@unit_ns per unit); sets s->unit_ns. */
-void stats_to_ns(struct vmio_stats *s, double unit_ns);
+/* vmio_stats_to_ns - turn @s's times from units into ns (@unit_ns per unit); sets s->unit_ns. */
+void vmio_stats_to_ns(struct vmio_stats *s, double unit_ns);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * The stall watchdog (see vmio/watchdog.h).
  *
- * A scan reads each vCPU's published handling start (vcpu_stalled() in
+ * A scan reads each vCPU's published handling start (vmio_vcpu_stalled() in
  * vcpu.c, lock-free) and compares it with now, both in the VM's time units
  * (core/timing.h); the device is named by looking the access up on the VM's
  * bus through the watchdog's own readers, which quiesce after every scan so
@@ -35,7 +35,7 @@ struct vm_watchdog {
     struct watchdog_pacer pacer;
 };
 
-bool watchdog_pacer_held(uint64_t from_ns, uint64_t to_ns, uint64_t late_ns)
+bool vmio_watchdog_pacer_held(uint64_t from_ns, uint64_t to_ns, uint64_t late_ns)
 {
     return from_ns && to_ns > from_ns && to_ns - from_ns > late_ns;
 }
@@ -84,7 +84,7 @@ static unsigned check(struct vmio_vm *vm, struct vm_watchdog *w, uint64_t timeou
                       vmio_stall_fn on_stall, void *ctx)
 {
     uint64_t late_ns = w ? w->opts.period_ns + timeout_ns / 2 : 0;
-    double unit_ns = timing_unit_ns(&vm->clock);
+    double unit_ns = vmio_timing_unit_ns(&vm->clock);
     if (unit_ns <= 0) { /* the TSC's rate is not known yet: nothing can have stalled */
         if (w)
             w->pacer.last_wall_ns = 0; /* and what comes before the first real scan is forgiven */
@@ -95,7 +95,8 @@ static unsigned check(struct vmio_vm *vm, struct vm_watchdog *w, uint64_t timeou
     pthread_mutex_lock(&vm->lock);
     uint64_t w0 = w ? wall_now_ns() : 0;
     /* Held since the last scan, or no scan yet (nobody watched before this one). */
-    if (w && (!w->pacer.last_wall_ns || watchdog_pacer_held(w->pacer.last_wall_ns, w0, late_ns)))
+    if (w &&
+        (!w->pacer.last_wall_ns || vmio_watchdog_pacer_held(w->pacer.last_wall_ns, w0, late_ns)))
         w->pacer.resumed = timing_now(&vm->clock);
     uint64_t floor = w ? w->pacer.resumed : 0;
     uint64_t now = timing_now(&vm->clock);
@@ -103,13 +104,13 @@ static unsigned check(struct vmio_vm *vm, struct vm_watchdog *w, uint64_t timeou
         struct vmio_vcpu *v = vm->vcpus[i];
         if (!v)
             continue;
-        if (w && watchdog_pacer_held(w0, wall_now_ns(), late_ns)) {
+        if (w && vmio_watchdog_pacer_held(w0, wall_now_ns(), late_ns)) {
             w->pacer.resumed = timing_now(&vm->clock); /* held mid-scan: judge next time */
             break;
         }
         struct vmio_stall s;
         uint64_t since;
-        if (!vcpu_stalled(v, now, timeout, floor, &s.access, &since))
+        if (!vmio_vcpu_stalled(v, now, timeout, floor, &s.access, &since))
             continue;
         s.vcpu = vmio_vcpu_index(v);
         s.device = device_name_of(vm, w, &s.access);

@@ -3,6 +3,7 @@
  * stops the vCPU with VMIO_EXIT_DEBUG_EXIT and the written value as the exit
  * code (vmio_io_stop(), see vmio/device.h). Stateless, so no locking.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "vmio/devices.h"
@@ -34,12 +35,15 @@ static const struct vmio_device_ops debug_exit_ops = {
     .destroy = debug_exit_destroy,
 };
 
-struct vmio_device *vmio_debug_exit_create(const char *name)
+int vmio_debug_exit_create(const char *name, struct vmio_device **out, struct vmio_error *err)
 {
+    if (!out)
+        return vmio_error_set(err, -EINVAL, "debug-exit: no result pointer");
     struct vmio_device *dev = calloc(1, sizeof(*dev));
-    if (dev) {
-        dev->name = name;
-        dev->ops = &debug_exit_ops;
-    }
-    return dev;
+    *out = dev;
+    if (!dev)
+        return vmio_error_set(err, -ENOMEM, "debug-exit %s: out of memory", name ? name : "");
+    dev->name = name;
+    dev->ops = &debug_exit_ops;
+    return 0;
 }

@@ -2,6 +2,7 @@
  * debugcon: the Bochs/QEMU port-0xe9 console. Bytes written go to a stdio
  * stream, flushed at each newline; stdio's own lock serialises vCPUs.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "vmio/devices.h"
@@ -46,13 +47,18 @@ static const struct vmio_device_ops debugcon_ops = {
     .destroy = debugcon_destroy,
 };
 
-struct vmio_device *vmio_debugcon_create(const char *name, FILE *out)
+int vmio_debugcon_create(const char *name, FILE *out, struct vmio_device **dev,
+                         struct vmio_error *err)
 {
+    if (!dev)
+        return vmio_error_set(err, -EINVAL, "debugcon: no result pointer");
+    *dev = NULL;
     struct debugcon *d = calloc(1, sizeof(*d));
     if (!d)
-        return NULL;
+        return vmio_error_set(err, -ENOMEM, "debugcon %s: out of memory", name ? name : "");
     d->dev.name = name;
     d->dev.ops = &debugcon_ops;
     d->out = out;
-    return &d->dev;
+    *dev = &d->dev;
+    return 0;
 }

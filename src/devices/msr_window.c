@@ -51,18 +51,27 @@ static const struct vmio_device_ops window_ops = {
     .destroy = window_destroy,
 };
 
-struct vmio_device *vmio_msr_window_create(const char *name, struct vmio_device *inner,
-                                           unsigned stride)
+int vmio_msr_window_create(const char *name, struct vmio_device *inner, unsigned stride,
+                           struct vmio_device **out, struct vmio_error *err)
 {
-    if (!inner)
-        return NULL;
-    struct msr_window *w = stride ? calloc(1, sizeof(*w)) : NULL;
+    if (out)
+        *out = NULL;
+    if (!inner || !out || !stride) {
+        if (inner && inner->ops->destroy)
+            inner->ops->destroy(inner);
+        return vmio_error_set(err, -EINVAL, "MSR window %s: %s", name ? name : "",
+                              !inner ? "no inner device"
+                              : !out ? "no result pointer"
+                                     : "stride 0");
+    }
+    struct msr_window *w = calloc(1, sizeof(*w));
     if (!w) {
         if (inner->ops->destroy)
             inner->ops->destroy(inner);
-        return NULL;
+        return vmio_error_set(err, -ENOMEM, "MSR window %s: out of memory", name ? name : "");
     }
     *w = (struct msr_window){
         .dev = {.name = name, .ops = &window_ops}, .inner = inner, .stride = stride};
-    return &w->dev;
+    *out = &w->dev;
+    return 0;
 }

@@ -23,7 +23,7 @@
 struct pl011 {
     struct vmio_device dev; /* first */
     pthread_mutex_t lock;
-    struct chardev *cd;
+    struct vmio_chardev *cd;
     pl011_irq_fn irq;
     void *opaque;
     int level;
@@ -49,10 +49,10 @@ static void update_irq(struct pl011 *p)
 /* Pull host input into the receive FIFO. */
 static void pull_input(struct pl011 *p)
 {
-    if (!p->cd || p->rx_count == RX_DEPTH || !chardev_has_input(p->cd))
+    if (!p->cd || p->rx_count == RX_DEPTH || !vmio_chardev_has_input(p->cd))
         return;
     uint8_t buf[RX_DEPTH];
-    ssize_t n = chardev_read_nonblock(p->cd, buf, RX_DEPTH - p->rx_count);
+    ssize_t n = vmio_chardev_read_nonblock(p->cd, buf, RX_DEPTH - p->rx_count);
     for (ssize_t i = 0; i < n; i++)
         p->rx[(p->rx_head + p->rx_count++) % RX_DEPTH] = buf[i];
 }
@@ -107,7 +107,7 @@ static void reg_write(struct pl011 *p, uint64_t off, uint32_t v)
     case PL011_DR: {
         uint8_t b = (uint8_t)v;
         if (p->cd)
-            (void)chardev_write(p->cd, &b, 1);
+            (void)vmio_chardev_write(p->cd, &b, 1);
         p->ris |= PL011_INT_TX; /* the FIFO drained at once */
         break;
     }
@@ -179,7 +179,7 @@ static void pl011_destroy(struct vmio_device *dev)
 {
     struct pl011 *p = (struct pl011 *)dev;
     if (p->cd)
-        (void)chardev_flush(p->cd);
+        (void)vmio_chardev_flush(p->cd);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -187,8 +187,8 @@ static void pl011_destroy(struct vmio_device *dev)
 static const struct vmio_device_ops pl011_ops = {
     .read = pl011_read, .write = pl011_write, .destroy = pl011_destroy};
 
-int pl011_create(const char *name, struct chardev *cd, pl011_irq_fn irq, void *opaque,
-                 struct vmio_device **out, struct vmio_error *err)
+int vmio_pl011_create(const char *name, struct vmio_chardev *cd, pl011_irq_fn irq, void *opaque,
+                      struct vmio_device **out, struct vmio_error *err)
 {
     if (!name || !*name)
         return vmio_error_set(err, -EINVAL, "pl011: a device needs a name");

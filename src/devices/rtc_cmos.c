@@ -41,13 +41,13 @@ struct rtc_cmos {
     pthread_mutex_t lock;
     char *name;
     const struct vmio_clock *clock;
-    rtc_cmos_irq_fn irq;
+    vmio_rtc_cmos_irq_fn irq;
     void *irq_opaque;
     int irq_level;
 
     uint8_t index; /* bits 6-0 of the last write to port 0x70 */
     bool nmi_masked;
-    uint8_t cmos[RTC_CMOS_SIZE];
+    uint8_t cmos[VMIO_RTC_CMOS_SIZE];
 
     int64_t delta_s; /* guest time = monotonic + delta */
     int64_t delta_ns;
@@ -70,7 +70,7 @@ static struct rtc_cmos *to_rtc(struct vmio_device *dev)
     return vmio_container_of(dev, struct rtc_cmos, dev);
 }
 
-int rtc_cmos_is(const struct vmio_device *dev)
+int vmio_rtc_cmos_is(const struct vmio_device *dev)
 {
     return dev && dev->ops == &rtc_ops;
 }
@@ -145,18 +145,18 @@ static void set_guest_time(struct rtc_cmos *r, uint64_t mono, int64_t s, int64_t
 
 static bool divider_running(const struct rtc_cmos *r)
 {
-    return (r->cmos[RTC_REG_A] & RTC_A_DV_MASK) == RTC_A_DV_32K;
+    return (r->cmos[VMIO_RTC_REG_A] & VMIO_RTC_A_DV_MASK) == VMIO_RTC_A_DV_32K;
 }
 
 static bool frozen(const struct rtc_cmos *r)
 {
-    return !divider_running(r) || (r->cmos[RTC_REG_B] & RTC_B_SET);
+    return !divider_running(r) || (r->cmos[VMIO_RTC_REG_B] & VMIO_RTC_B_SET);
 }
 
 /* Periodic rate in Hz for register A's RS bits (32.768 kHz time base); 0 = off. */
 static int64_t periodic_rate(const struct rtc_cmos *r)
 {
-    unsigned rs = r->cmos[RTC_REG_A] & RTC_A_RS_MASK;
+    unsigned rs = r->cmos[VMIO_RTC_REG_A] & VMIO_RTC_A_RS_MASK;
     if (rs == 0)
         return 0;
     if (rs <= 2)
@@ -174,7 +174,7 @@ static int64_t tick_index(struct gtime g, int64_t rate)
 
 static bool binary_mode(const struct rtc_cmos *r)
 {
-    return r->cmos[RTC_REG_B] & RTC_B_DM;
+    return r->cmos[VMIO_RTC_REG_B] & VMIO_RTC_B_DM;
 }
 
 static uint8_t to_reg(const struct rtc_cmos *r, int64_t v)
@@ -203,7 +203,7 @@ static int checked_reg(const struct rtc_cmos *r, uint8_t v, int min, int max)
 
 static uint8_t hour_to_reg(const struct rtc_cmos *r, int64_t h24)
 {
-    if (r->cmos[RTC_REG_B] & RTC_B_24H)
+    if (r->cmos[VMIO_RTC_REG_B] & VMIO_RTC_B_24H)
         return to_reg(r, h24);
     int64_t h12 = h24 % 12 == 0 ? 12 : h24 % 12;
     return (uint8_t)(to_reg(r, h12) | (h24 >= 12 ? 0x80 : 0));
@@ -211,7 +211,7 @@ static uint8_t hour_to_reg(const struct rtc_cmos *r, int64_t h24)
 
 static int64_t hour_from_reg(const struct rtc_cmos *r, uint8_t v)
 {
-    if (r->cmos[RTC_REG_B] & RTC_B_24H)
+    if (r->cmos[VMIO_RTC_REG_B] & VMIO_RTC_B_24H)
         return from_reg(r, v);
     return from_reg(r, v & 0x7f) % 12 + ((v & 0x80) ? 12 : 0);
 }
@@ -219,9 +219,9 @@ static int64_t hour_from_reg(const struct rtc_cmos *r, uint8_t v)
 /* An alarm hour: 0..23, -2 for "don't care", -1 for a value that never matches. */
 static int alarm_hour(const struct rtc_cmos *r, uint8_t v)
 {
-    if ((v & RTC_ALARM_DONT_CARE) == RTC_ALARM_DONT_CARE)
+    if ((v & VMIO_RTC_ALARM_DONT_CARE) == VMIO_RTC_ALARM_DONT_CARE)
         return -2;
-    if (r->cmos[RTC_REG_B] & RTC_B_24H)
+    if (r->cmos[VMIO_RTC_REG_B] & VMIO_RTC_B_24H)
         return checked_reg(r, v, 0, 23);
     int h = checked_reg(r, v & 0x7f, 1, 12);
     return h < 0 ? -1 : h % 12 + ((v & 0x80) ? 12 : 0);
@@ -229,7 +229,7 @@ static int alarm_hour(const struct rtc_cmos *r, uint8_t v)
 
 static int alarm_ms(const struct rtc_cmos *r, uint8_t v)
 {
-    if ((v & RTC_ALARM_DONT_CARE) == RTC_ALARM_DONT_CARE)
+    if ((v & VMIO_RTC_ALARM_DONT_CARE) == VMIO_RTC_ALARM_DONT_CARE)
         return -2;
     return checked_reg(r, v, 0, 59);
 }
@@ -239,34 +239,36 @@ static void render(struct rtc_cmos *r, int64_t s)
 {
     int64_t days = floor_div(s, DAY), tod = s - days * DAY, y, m, d;
     civil_from_days(days, &y, &m, &d);
-    r->cmos[RTC_SECONDS] = to_reg(r, tod % 60);
-    r->cmos[RTC_MINUTES] = to_reg(r, tod / 60 % 60);
-    r->cmos[RTC_HOURS] = hour_to_reg(r, tod / 3600);
-    r->cmos[RTC_DAY_OF_WEEK] = to_reg(r, floor_mod(days + 4, 7) + 1); /* 1970-01-01: Thursday */
-    r->cmos[RTC_DAY_OF_MONTH] = to_reg(r, d);
-    r->cmos[RTC_MONTH] = to_reg(r, m);
-    r->cmos[RTC_YEAR] = to_reg(r, floor_mod(y, 100));
-    r->cmos[RTC_CENTURY] = to_reg(r, floor_mod(floor_div(y, 100), 100));
+    r->cmos[VMIO_RTC_SECONDS] = to_reg(r, tod % 60);
+    r->cmos[VMIO_RTC_MINUTES] = to_reg(r, tod / 60 % 60);
+    r->cmos[VMIO_RTC_HOURS] = hour_to_reg(r, tod / 3600);
+    r->cmos[VMIO_RTC_DAY_OF_WEEK] =
+        to_reg(r, floor_mod(days + 4, 7) + 1); /* 1970-01-01: Thursday */
+    r->cmos[VMIO_RTC_DAY_OF_MONTH] = to_reg(r, d);
+    r->cmos[VMIO_RTC_MONTH] = to_reg(r, m);
+    r->cmos[VMIO_RTC_YEAR] = to_reg(r, floor_mod(y, 100));
+    r->cmos[VMIO_RTC_CENTURY] = to_reg(r, floor_mod(floor_div(y, 100), 100));
 }
 
 /* The guest second the time registers say (any byte values: plain arithmetic). */
 static int64_t parse(const struct rtc_cmos *r)
 {
-    int64_t year = from_reg(r, r->cmos[RTC_CENTURY]) * 100 + from_reg(r, r->cmos[RTC_YEAR]);
-    int64_t mon = from_reg(r, r->cmos[RTC_MONTH]) - 1; /* 0-based, normalized below */
+    int64_t year =
+        from_reg(r, r->cmos[VMIO_RTC_CENTURY]) * 100 + from_reg(r, r->cmos[VMIO_RTC_YEAR]);
+    int64_t mon = from_reg(r, r->cmos[VMIO_RTC_MONTH]) - 1; /* 0-based, normalized below */
     year += floor_div(mon, 12);
     mon = floor_mod(mon, 12) + 1;
-    int64_t days = days_from_civil(year, mon, from_reg(r, r->cmos[RTC_DAY_OF_MONTH]));
-    return days * DAY + hour_from_reg(r, r->cmos[RTC_HOURS]) * 3600 +
-           from_reg(r, r->cmos[RTC_MINUTES]) * 60 + from_reg(r, r->cmos[RTC_SECONDS]);
+    int64_t days = days_from_civil(year, mon, from_reg(r, r->cmos[VMIO_RTC_DAY_OF_MONTH]));
+    return days * DAY + hour_from_reg(r, r->cmos[VMIO_RTC_HOURS]) * 3600 +
+           from_reg(r, r->cmos[VMIO_RTC_MINUTES]) * 60 + from_reg(r, r->cmos[VMIO_RTC_SECONDS]);
 }
 
 /* The first second after @s whose time of day matches the alarm, or ALARM_NEVER. */
 static int64_t alarm_after(const struct rtc_cmos *r, int64_t s)
 {
-    int as = alarm_ms(r, r->cmos[RTC_SECONDS_ALARM]);
-    int am = alarm_ms(r, r->cmos[RTC_MINUTES_ALARM]);
-    int ah = alarm_hour(r, r->cmos[RTC_HOURS_ALARM]);
+    int as = alarm_ms(r, r->cmos[VMIO_RTC_SECONDS_ALARM]);
+    int am = alarm_ms(r, r->cmos[VMIO_RTC_MINUTES_ALARM]);
+    int ah = alarm_hour(r, r->cmos[VMIO_RTC_HOURS_ALARM]);
     if (as == -1 || am == -1 || ah == -1)
         return ALARM_NEVER;
     int64_t day = floor_div(s, DAY);
@@ -294,10 +296,12 @@ static int64_t alarm_after(const struct rtc_cmos *r, int64_t s)
 
 static void update_irq(struct rtc_cmos *r)
 {
-    uint8_t b = r->cmos[RTC_REG_B], c = r->cmos[RTC_REG_C] & (RTC_C_PF | RTC_C_AF | RTC_C_UF);
-    int level = ((c & RTC_C_PF) && (b & RTC_B_PIE)) || ((c & RTC_C_AF) && (b & RTC_B_AIE)) ||
-                ((c & RTC_C_UF) && (b & RTC_B_UIE));
-    r->cmos[RTC_REG_C] = (uint8_t)(c | (level ? RTC_C_IRQF : 0));
+    uint8_t b = r->cmos[VMIO_RTC_REG_B],
+            c = r->cmos[VMIO_RTC_REG_C] & (VMIO_RTC_C_PF | VMIO_RTC_C_AF | VMIO_RTC_C_UF);
+    int level = ((c & VMIO_RTC_C_PF) && (b & VMIO_RTC_B_PIE)) ||
+                ((c & VMIO_RTC_C_AF) && (b & VMIO_RTC_B_AIE)) ||
+                ((c & VMIO_RTC_C_UF) && (b & VMIO_RTC_B_UIE));
+    r->cmos[VMIO_RTC_REG_C] = (uint8_t)(c | (level ? VMIO_RTC_C_IRQF : 0));
     if (level == r->irq_level)
         return;
     r->irq_level = level;
@@ -319,10 +323,10 @@ static void catch_up(struct rtc_cmos *r, uint64_t mono)
 {
     if (divider_running(r)) {
         struct gtime g = guest_time(r, mono);
-        if (!(r->cmos[RTC_REG_B] & RTC_B_SET) && g.s > r->last_sec) {
-            r->cmos[RTC_REG_C] |= RTC_C_UF;
+        if (!(r->cmos[VMIO_RTC_REG_B] & VMIO_RTC_B_SET) && g.s > r->last_sec) {
+            r->cmos[VMIO_RTC_REG_C] |= VMIO_RTC_C_UF;
             if (r->next_alarm <= g.s) {
-                r->cmos[RTC_REG_C] |= RTC_C_AF;
+                r->cmos[VMIO_RTC_REG_C] |= VMIO_RTC_C_AF;
                 r->next_alarm = alarm_after(r, g.s);
             }
             r->last_sec = g.s;
@@ -331,7 +335,7 @@ static void catch_up(struct rtc_cmos *r, uint64_t mono)
         if (rate) {
             int64_t t = tick_index(g, rate);
             if (t > r->last_tick)
-                r->cmos[RTC_REG_C] |= RTC_C_PF;
+                r->cmos[VMIO_RTC_REG_C] |= VMIO_RTC_C_PF;
             r->last_tick = t;
         }
     }
@@ -342,9 +346,9 @@ static void catch_up(struct rtc_cmos *r, uint64_t mono)
 
 static bool is_time_reg(unsigned idx)
 {
-    return idx <= RTC_YEAR
-               ? (idx != RTC_SECONDS_ALARM && idx != RTC_MINUTES_ALARM && idx != RTC_HOURS_ALARM)
-               : idx == RTC_CENTURY;
+    return idx <= VMIO_RTC_YEAR ? (idx != VMIO_RTC_SECONDS_ALARM && idx != VMIO_RTC_MINUTES_ALARM &&
+                                   idx != VMIO_RTC_HOURS_ALARM)
+                                : idx == VMIO_RTC_CENTURY;
 }
 
 /* Apply a change of A or B to @value at @idx, freezing or thawing the clock as needed. */
@@ -352,16 +356,16 @@ static void write_control(struct rtc_cmos *r, unsigned idx, uint8_t value, uint6
 {
     struct gtime g = guest_time(r, mono);
     bool was_frozen = frozen(r), was_running_divider = divider_running(r);
-    if (idx == RTC_REG_B && (value & RTC_B_SET))
-        value &= (uint8_t)~RTC_B_UIE; /* setting SET clears UIE (datasheet) */
-    if (idx == RTC_REG_A)
-        value &= (uint8_t)~RTC_A_UIP; /* read-only; computed on reads */
+    if (idx == VMIO_RTC_REG_B && (value & VMIO_RTC_B_SET))
+        value &= (uint8_t)~VMIO_RTC_B_UIE; /* setting SET clears UIE (datasheet) */
+    if (idx == VMIO_RTC_REG_A)
+        value &= (uint8_t)~VMIO_RTC_A_UIP; /* read-only; computed on reads */
 
     /* If this freezes the clock, the registers keep this instant's time in the old format. */
     if (!was_frozen)
         render(r, g.s);
     r->cmos[idx] = value;
-    if (idx == RTC_REG_A && !was_running_divider && divider_running(r)) {
+    if (idx == VMIO_RTC_REG_A && !was_running_divider && divider_running(r)) {
         /* Out of divider reset: the first update comes half a second later. */
         set_guest_time(r, mono, g.s, NS_PER_S / 2);
         g = guest_time(r, mono);
@@ -392,20 +396,20 @@ static uint8_t data_read(struct rtc_cmos *r, uint64_t mono)
 {
     unsigned idx = r->index;
     switch (idx) {
-    case RTC_REG_A: {
-        uint8_t a = r->cmos[RTC_REG_A] & (uint8_t)~RTC_A_UIP;
-        if (!frozen(r) && guest_time(r, mono).ns >= NS_PER_S - (int64_t)RTC_CMOS_UIP_NS)
-            a |= RTC_A_UIP;
+    case VMIO_RTC_REG_A: {
+        uint8_t a = r->cmos[VMIO_RTC_REG_A] & (uint8_t)~VMIO_RTC_A_UIP;
+        if (!frozen(r) && guest_time(r, mono).ns >= NS_PER_S - (int64_t)VMIO_RTC_CMOS_UIP_NS)
+            a |= VMIO_RTC_A_UIP;
         return a;
     }
-    case RTC_REG_C: {
-        uint8_t c = r->cmos[RTC_REG_C];
-        r->cmos[RTC_REG_C] = 0;
+    case VMIO_RTC_REG_C: {
+        uint8_t c = r->cmos[VMIO_RTC_REG_C];
+        r->cmos[VMIO_RTC_REG_C] = 0;
         update_irq(r);
         return c;
     }
-    case RTC_REG_D:
-        return RTC_D_VRT;
+    case VMIO_RTC_REG_D:
+        return VMIO_RTC_D_VRT;
     default:
         if (is_time_reg(idx) && !frozen(r))
             render(r, guest_time(r, mono).s);
@@ -417,16 +421,16 @@ static void data_write(struct rtc_cmos *r, uint8_t value, uint64_t mono)
 {
     unsigned idx = r->index;
     switch (idx) {
-    case RTC_REG_A:
-    case RTC_REG_B:
+    case VMIO_RTC_REG_A:
+    case VMIO_RTC_REG_B:
         write_control(r, idx, value, mono);
         return;
-    case RTC_REG_C:
-    case RTC_REG_D:
+    case VMIO_RTC_REG_C:
+    case VMIO_RTC_REG_D:
         return; /* read-only */
-    case RTC_SECONDS_ALARM:
-    case RTC_MINUTES_ALARM:
-    case RTC_HOURS_ALARM:
+    case VMIO_RTC_SECONDS_ALARM:
+    case VMIO_RTC_MINUTES_ALARM:
+    case VMIO_RTC_HOURS_ALARM:
         r->cmos[idx] = value;
         r->next_alarm = alarm_after(r, r->last_sec);
         return;
@@ -524,8 +528,8 @@ static void fill_memory_size(struct rtc_cmos *r, uint64_t below, uint64_t above)
     r->cmos[0x2f] = (uint8_t)sum;
 }
 
-int rtc_cmos_create(const struct rtc_cmos_config *cfg, struct vmio_device **out,
-                    struct vmio_error *err)
+int vmio_rtc_cmos_create(const struct vmio_rtc_cmos_config *cfg, struct vmio_device **out,
+                         struct vmio_error *err)
 {
     if (!cfg || !out || !cfg->name || !cfg->name[0])
         return vmio_error_set(err, -EINVAL, "rtc: NULL config, result or empty name");
@@ -543,9 +547,9 @@ int rtc_cmos_create(const struct rtc_cmos_config *cfg, struct vmio_device **out,
     r->clock = cfg->clock ? cfg->clock : vmio_clock_system();
     r->irq = cfg->irq;
     r->irq_opaque = cfg->irq_opaque;
-    r->cmos[RTC_REG_A] = RTC_REG_A_RESET;
-    r->cmos[RTC_REG_B] = RTC_REG_B_RESET;
-    r->cmos[RTC_REG_D] = RTC_D_VRT;
+    r->cmos[VMIO_RTC_REG_A] = VMIO_RTC_REG_A_RESET;
+    r->cmos[VMIO_RTC_REG_B] = VMIO_RTC_REG_B_RESET;
+    r->cmos[VMIO_RTC_REG_D] = VMIO_RTC_D_VRT;
     fill_memory_size(r, cfg->ram_below_4g, cfg->ram_above_4g);
 
     uint64_t mono = mono_now(r);
@@ -560,7 +564,7 @@ int rtc_cmos_create(const struct rtc_cmos_config *cfg, struct vmio_device **out,
 
 /* ---- host-side entry points ---- */
 
-int rtc_cmos_poll(struct vmio_device *dev)
+int vmio_rtc_cmos_poll(struct vmio_device *dev)
 {
     struct rtc_cmos *r = to_rtc(dev);
     if (!r)
@@ -586,24 +590,25 @@ static bool to_mono(const struct rtc_cmos *r, int64_t s, int64_t ns, uint64_t *m
     return true;
 }
 
-int rtc_cmos_next_event(struct vmio_device *dev, uint64_t *mono_ns)
+int vmio_rtc_cmos_next_event(struct vmio_device *dev, uint64_t *mono_ns)
 {
     struct rtc_cmos *r = to_rtc(dev);
     if (!r || !mono_ns)
         return -EINVAL;
     pthread_mutex_lock(&r->lock);
     catch_up(r, mono_now(r));
-    uint8_t b = r->cmos[RTC_REG_B];
+    uint8_t b = r->cmos[VMIO_RTC_REG_B];
     bool found = false;
     uint64_t best = UINT64_MAX, t;
     if (!r->irq_level && divider_running(r)) {
-        if (!(b & RTC_B_SET) && (b & RTC_B_UIE) && to_mono(r, r->last_sec + 1, 0, &t) && t < best)
+        if (!(b & VMIO_RTC_B_SET) && (b & VMIO_RTC_B_UIE) && to_mono(r, r->last_sec + 1, 0, &t) &&
+            t < best)
             best = t, found = true;
-        if (!(b & RTC_B_SET) && (b & RTC_B_AIE) && r->next_alarm != ALARM_NEVER &&
+        if (!(b & VMIO_RTC_B_SET) && (b & VMIO_RTC_B_AIE) && r->next_alarm != ALARM_NEVER &&
             to_mono(r, r->next_alarm, 0, &t) && t < best)
             best = t, found = true;
         int64_t rate = periodic_rate(r);
-        if ((b & RTC_B_PIE) && rate) {
+        if ((b & VMIO_RTC_B_PIE) && rate) {
             int64_t next = r->last_tick + 1, s = floor_div(next, rate);
             int64_t ns = ((next - s * rate) * NS_PER_S + rate - 1) / rate; /* round up */
             if (to_mono(r, s, ns, &t) && t < best)
@@ -616,7 +621,7 @@ int rtc_cmos_next_event(struct vmio_device *dev, uint64_t *mono_ns)
     return found;
 }
 
-int rtc_cmos_nmi_masked(struct vmio_device *dev)
+int vmio_rtc_cmos_nmi_masked(struct vmio_device *dev)
 {
     struct rtc_cmos *r = to_rtc(dev);
     if (!r)
@@ -627,7 +632,7 @@ int rtc_cmos_nmi_masked(struct vmio_device *dev)
     return v;
 }
 
-int rtc_cmos_irq_level(struct vmio_device *dev)
+int vmio_rtc_cmos_irq_level(struct vmio_device *dev)
 {
     struct rtc_cmos *r = to_rtc(dev);
     if (!r)

@@ -13,7 +13,7 @@
 #include "vmio/uart16550.h"
 #include "vmio/vm.h"
 
-int vmio_add_com1(struct vmio_vm *vm, struct chardev *serial, struct vmio_error *err)
+int vmio_add_com1(struct vmio_vm *vm, struct vmio_chardev *serial, struct vmio_error *err)
 {
     struct vmio_device *uart = NULL;
     struct vmio_irq_line *line = NULL;
@@ -22,44 +22,52 @@ int vmio_add_com1(struct vmio_vm *vm, struct chardev *serial, struct vmio_error 
         if (!line)
             return err ? err->code : -EINVAL;
     }
-    int rc =
-        uart16550_create("com1", serial, line ? vmio_irq_line_set_level : NULL, line, &uart, err);
+    int rc = vmio_uart16550_create("com1", serial, line ? vmio_irq_line_set_level : NULL, line,
+                                   &uart, err);
     if (rc == 0)
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, uart, VMIO_COM1_PORT, 8, err);
     return rc;
 }
 
-int vmio_add_standard_devices(struct vmio_vm *vm, struct chardev *serial, FILE *debugcon_out,
+int vmio_add_standard_devices(struct vmio_vm *vm, struct vmio_chardev *serial, FILE *debugcon_out,
                               struct vmio_error *err)
 {
     int rc = vmio_add_com1(vm, serial, err);
-    if (rc == 0) /* 4 ports: wide writes exit as under QEMU (docs/devices/debug-ports.md) */
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_debug_exit_create("debug-exit"),
-                                   VMIO_DEBUG_EXIT_PORT, 4, err);
+    struct vmio_device *dev = NULL;
     if (rc == 0)
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO,
-                                   vmio_debugcon_create("debugcon", debugcon_out),
-                                   VMIO_DEBUGCON_PORT, 1, err);
+        rc = vmio_debug_exit_create("debug-exit", &dev, err);
+    if (rc == 0) /* 4 ports: wide writes exit as under QEMU (docs/devices/debug-ports.md) */
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, dev, VMIO_DEBUG_EXIT_PORT, 4, err);
+    if (rc == 0)
+        rc = vmio_debugcon_create("debugcon", debugcon_out, &dev, err);
+    if (rc == 0)
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, dev, VMIO_DEBUGCON_PORT, 1, err);
     struct vmio_device *td = NULL;
-    if (rc == 0) {
-        td = vmio_testdev_create("testdev-mmio");
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, td, TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE,
-                                   err);
-    }
+    if (rc == 0)
+        rc = vmio_testdev_create("testdev-mmio", &td, err);
+    if (rc == 0)
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, td, VMIO_TESTDEV_MMIO_BASE,
+                                   VMIO_TESTDEV_MMIO_SIZE, err);
     if (rc == 0) { /* the VM owns td now: on failure here nothing more to free */
         void *page = NULL;
-        rc = vmio_vm_add_status_page(vm, td, TESTDEV_STATUS_BASE, TESTDEV_STATUS_SIZE, &page, err);
+        rc = vmio_vm_add_status_page(vm, td, VMIO_TESTDEV_STATUS_BASE, VMIO_TESTDEV_STATUS_SIZE,
+                                     &page, err);
         if (rc == 0)
-            rc = vmio_testdev_attach_page(td, page, TESTDEV_STATUS_SIZE);
+            rc = vmio_testdev_attach_page(td, page, VMIO_TESTDEV_STATUS_SIZE);
     }
     if (rc == 0)
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_testdev_create("testdev-pio"),
-                                   TESTDEV_PIO_BASE, TESTDEV_PIO_SIZE, err);
+        rc = vmio_testdev_create("testdev-pio", &dev, err);
+    if (rc == 0)
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, dev, VMIO_TESTDEV_PIO_BASE,
+                                   VMIO_TESTDEV_PIO_SIZE, err);
+    struct vmio_device *msr = NULL;
+    if (rc == 0)
+        rc = vmio_testdev_create("testdev-msr-regs", &dev, err);
+    if (rc == 0)
+        rc = vmio_msr_window_create("testdev-msr", dev, 8, &msr, err);
     if (rc == 0) {
-        struct vmio_device *msr =
-            vmio_msr_window_create("testdev-msr", vmio_testdev_create("testdev-msr-regs"), 8);
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_SYSREG, msr, TESTDEV_MSR_BASE, TESTDEV_MSR_COUNT,
-                                   err);
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_SYSREG, msr, VMIO_TESTDEV_MSR_BASE,
+                                   VMIO_TESTDEV_MSR_COUNT, err);
         if (rc == -ENOTSUP) { /* a backend without system-register exits: no MSR window */
             rc = 0;
             vmio_error_clear(err);
@@ -74,12 +82,14 @@ int vmio_coalesce_standard_devices(struct vmio_vm *vm, struct vmio_error *err)
         enum vmio_space space;
         uint64_t base, end;
     } zones[] = {
-        {VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + TESTDEV_WBUF, TESTDEV_MMIO_BASE + TESTDEV_WBUF_END},
-        {VMIO_SPACE_PIO, TESTDEV_PIO_BASE + TESTDEV_WBUF, TESTDEV_PIO_BASE + TESTDEV_PIO_SIZE},
+        {VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF,
+         VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF_END},
+        {VMIO_SPACE_PIO, VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_WBUF,
+         VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_PIO_SIZE},
     };
     for (unsigned i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
-        int rc = vmio_vm_coalesce(vm, zones[i].space, zones[i].base,
-                                  zones[i].end - zones[i].base, err);
+        int rc =
+            vmio_vm_coalesce(vm, zones[i].space, zones[i].base, zones[i].end - zones[i].base, err);
         if (rc == -ENOTSUP)
             vmio_error_clear(err);
         else if (rc < 0)
@@ -88,16 +98,18 @@ int vmio_coalesce_standard_devices(struct vmio_vm *vm, struct vmio_error *err)
     return 0;
 }
 
-int vmio_doorbell_standard_devices(struct vmio_vm *vm, struct vmio_iothread *io,
-                                   bool use_ioeventfd, struct vmio_error *err)
+int vmio_doorbell_standard_devices(struct vmio_vm *vm, struct vmio_iothread *io, bool use_ioeventfd,
+                                   struct vmio_error *err)
 {
     static const struct {
         enum vmio_space space;
         uint64_t base;
-    } windows[] = {{VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE}, {VMIO_SPACE_PIO, TESTDEV_PIO_BASE}};
+    } windows[] = {{VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE},
+                   {VMIO_SPACE_PIO, VMIO_TESTDEV_PIO_BASE}};
     for (unsigned i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
-        uint64_t addr = windows[i].base + TESTDEV_DOORBELL;
-        const struct vmio_bus_range *r = vmio_bus_lookup(vmio_vm_bus(vm, windows[i].space), addr, 4);
+        uint64_t addr = windows[i].base + VMIO_TESTDEV_DOORBELL;
+        const struct vmio_bus_range *r =
+            vmio_bus_lookup(vmio_vm_bus(vm, windows[i].space), addr, 4);
         if (!r)
             return vmio_error_set(err, -ENOENT, "no testdev at %s 0x%llx for its doorbell",
                                   windows[i].space == VMIO_SPACE_PIO ? "port" : "MMIO",

@@ -4,7 +4,7 @@
  * offset, width, direction, data and order. Layout: vmio/testdev_regs.h.
  *
  * Invariant: registers are 8-byte aligned slots; an access is accepted only
- * when it lies entirely inside one slot below TESTDEV_END. Everything else
+ * when it lies entirely inside one slot below VMIO_TESTDEV_END. Everything else
  * is counted in BAD and answered with all-ones (reads) or dropped (writes).
  */
 #include <errno.h>
@@ -22,8 +22,8 @@ struct testdev {
     pthread_mutex_t lock;
     uint64_t echo, sum, reads, writes, last, bad, delay;
     uint64_t wbuf_hash, wbuf_count;
-    uint8_t wbuf[TESTDEV_WBUF_END - TESTDEV_WBUF];
-    uint64_t log_value[TESTDEV_LOG_DEPTH];
+    uint8_t wbuf[VMIO_TESTDEV_WBUF_END - VMIO_TESTDEV_WBUF];
+    uint64_t log_value[VMIO_TESTDEV_LOG_DEPTH];
     unsigned log_head, log_len;
     volatile uint64_t *page; /* status page (vmio_testdev_attach_page()), or NULL */
     size_t page_words;
@@ -35,31 +35,31 @@ struct testdev {
 static uint64_t reg_value(const struct testdev *t, uint64_t off)
 {
     switch (off) {
-    case TESTDEV_ECHO:
+    case VMIO_TESTDEV_ECHO:
         return t->echo;
-    case TESTDEV_PATTERN:
-        return TESTDEV_PATTERN_VALUE;
-    case TESTDEV_READS:
+    case VMIO_TESTDEV_PATTERN:
+        return VMIO_TESTDEV_PATTERN_VALUE;
+    case VMIO_TESTDEV_READS:
         return t->reads;
-    case TESTDEV_WRITES:
+    case VMIO_TESTDEV_WRITES:
         return t->writes;
-    case TESTDEV_LAST:
+    case VMIO_TESTDEV_LAST:
         return t->last;
-    case TESTDEV_SUM:
+    case VMIO_TESTDEV_SUM:
         return t->sum;
-    case TESTDEV_LOG_POP: /* what a pop would return, without popping */
+    case VMIO_TESTDEV_LOG_POP: /* what a pop would return, without popping */
         return t->log_len ? t->log_value[t->log_head] : ~0ULL;
-    case TESTDEV_LOG_LEN:
+    case VMIO_TESTDEV_LOG_LEN:
         return t->log_len;
-    case TESTDEV_BAD:
+    case VMIO_TESTDEV_BAD:
         return t->bad;
-    case TESTDEV_RINGS:
+    case VMIO_TESTDEV_RINGS:
         return t->rings;
-    case TESTDEV_DELAY:
+    case VMIO_TESTDEV_DELAY:
         return t->delay;
-    case TESTDEV_WBUF_HASH:
+    case VMIO_TESTDEV_WBUF_HASH:
         return t->wbuf_hash;
-    case TESTDEV_WBUF_COUNT:
+    case VMIO_TESTDEV_WBUF_COUNT:
         return t->wbuf_count;
     default:
         return 0;
@@ -70,17 +70,17 @@ static uint64_t reg_value(const struct testdev *t, uint64_t off)
 static uint64_t fnv_bytes(uint64_t h, uint64_t v, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
-        h = (h ^ ((v >> (8 * i)) & 0xff)) * TESTDEV_WBUF_HASH_PRIME;
+        h = (h ^ ((v >> (8 * i)) & 0xff)) * VMIO_TESTDEV_WBUF_HASH_PRIME;
     return h;
 }
 
 /* A write wholly inside the write buffer (in_wbuf()), lock held. */
 static void wbuf_write(struct testdev *t, uint64_t offset, unsigned width, uint64_t value)
 {
-    uint64_t at = offset - TESTDEV_WBUF;
+    uint64_t at = offset - VMIO_TESTDEV_WBUF;
     for (unsigned i = 0; i < width; i++)
         t->wbuf[at + i] = (uint8_t)(value >> (8 * i));
-    uint64_t h = t->wbuf_count ? t->wbuf_hash : TESTDEV_WBUF_HASH_SEED;
+    uint64_t h = t->wbuf_count ? t->wbuf_hash : VMIO_TESTDEV_WBUF_HASH_SEED;
     h = fnv_bytes(h, offset, 2);
     h = fnv_bytes(h, width, 1);
     t->wbuf_hash = fnv_bytes(h, value, 8);
@@ -90,7 +90,7 @@ static void wbuf_write(struct testdev *t, uint64_t offset, unsigned width, uint6
 /* Mirror the registers into the status page after a change, lock held. */
 static void sync_page(struct testdev *t)
 {
-    for (size_t i = 0; t->page && i < t->page_words && i < TESTDEV_END / 8; i++)
+    for (size_t i = 0; t->page && i < t->page_words && i < VMIO_TESTDEV_END / 8; i++)
         t->page[i] = reg_value(t, i * 8);
 }
 
@@ -115,13 +115,13 @@ static uint64_t reg_merge(uint64_t reg, unsigned k, unsigned width, uint64_t val
 /* Whether an access lies wholly inside the write buffer. */
 static bool in_wbuf(uint64_t offset, unsigned width)
 {
-    return offset >= TESTDEV_WBUF && offset < TESTDEV_WBUF_END &&
-           offset + width <= TESTDEV_WBUF_END;
+    return offset >= VMIO_TESTDEV_WBUF && offset < VMIO_TESTDEV_WBUF_END &&
+           offset + width <= VMIO_TESTDEV_WBUF_END;
 }
 
 static bool slot_ok(uint64_t offset, unsigned width)
 {
-    return offset < TESTDEV_END && (offset & 7) + width <= 8;
+    return offset < VMIO_TESTDEV_END && (offset & 7) + width <= 8;
 }
 
 static void note_access(struct testdev *t, uint64_t offset, unsigned width, bool write)
@@ -138,7 +138,7 @@ static int testdev_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *v
     uint64_t reg = ~0ULL;
     unsigned k = (unsigned)(offset & 7);
     if (in_wbuf(offset, width)) { /* the write buffer: its bytes, little-endian */
-        uint64_t at = offset - TESTDEV_WBUF;
+        uint64_t at = offset - VMIO_TESTDEV_WBUF;
         reg = 0;
         for (unsigned i = 0; i < width; i++)
             reg |= (uint64_t)t->wbuf[at + i] << (8 * i);
@@ -146,10 +146,10 @@ static int testdev_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *v
     } else if (!slot_ok(offset, width)) {
         t->bad++;
         k = 0; /* all-ones at the access width */
-    } else if ((offset & ~7ULL) == TESTDEV_LOG_POP) {
+    } else if ((offset & ~7ULL) == VMIO_TESTDEV_LOG_POP) {
         if (t->log_len) {
             reg = t->log_value[t->log_head];
-            t->log_head = (t->log_head + 1) % TESTDEV_LOG_DEPTH;
+            t->log_head = (t->log_head + 1) % VMIO_TESTDEV_LOG_DEPTH;
             t->log_len--;
         }
     } else {
@@ -179,43 +179,43 @@ static int testdev_write(struct vmio_device *dev, struct vmio_io *io, uint64_t v
         t->bad++;
     } else {
         switch (offset & ~7ULL) {
-        case TESTDEV_ECHO:
+        case VMIO_TESTDEV_ECHO:
             t->echo = reg_merge(t->echo, k, width, value);
             break;
-        case TESTDEV_READS:
+        case VMIO_TESTDEV_READS:
             reset_counters = true;
             break;
-        case TESTDEV_SUM:
+        case VMIO_TESTDEV_SUM:
             t->sum += value;
             break;
-        case TESTDEV_LOG_PUSH:
-            if (t->log_len < TESTDEV_LOG_DEPTH) {
-                t->log_value[(t->log_head + t->log_len) % TESTDEV_LOG_DEPTH] = value;
+        case VMIO_TESTDEV_LOG_PUSH:
+            if (t->log_len < VMIO_TESTDEV_LOG_DEPTH) {
+                t->log_value[(t->log_head + t->log_len) % VMIO_TESTDEV_LOG_DEPTH] = value;
                 t->log_len++;
             } else {
                 t->bad++; /* full: the element is refused, and that is visible */
             }
             break;
-        case TESTDEV_LOG_LEN:
+        case VMIO_TESTDEV_LOG_LEN:
             t->log_len = 0;
             t->log_head = 0;
             break;
-        case TESTDEV_WBUF_COUNT:
+        case VMIO_TESTDEV_WBUF_COUNT:
             t->wbuf_count = 0;
             t->wbuf_hash = 0;
             break;
-        case TESTDEV_DOORBELL:
+        case VMIO_TESTDEV_DOORBELL:
             if (t->bell)
                 ring = true; /* the doorbell counts it, on the I/O thread */
             else
                 t->rings++;
             break;
-        case TESTDEV_RINGS:
+        case VMIO_TESTDEV_RINGS:
             t->rings = 0;
             break;
-        case TESTDEV_DELAY:
+        case VMIO_TESTDEV_DELAY:
             t->delay = reg_merge(t->delay, k, width, value);
-            delay_ms = t->delay < TESTDEV_DELAY_MAX_MS ? t->delay : TESTDEV_DELAY_MAX_MS;
+            delay_ms = t->delay < VMIO_TESTDEV_DELAY_MAX_MS ? t->delay : VMIO_TESTDEV_DELAY_MAX_MS;
             break;
         default: /* read-only registers ignore writes */
             break;
@@ -255,15 +255,19 @@ static const struct vmio_device_ops testdev_ops = {
     .destroy = testdev_destroy,
 };
 
-struct vmio_device *vmio_testdev_create(const char *name)
+int vmio_testdev_create(const char *name, struct vmio_device **out, struct vmio_error *err)
 {
+    if (!out)
+        return vmio_error_set(err, -EINVAL, "testdev: no result pointer");
+    *out = NULL;
     struct testdev *t = calloc(1, sizeof(*t));
     if (!t)
-        return NULL;
+        return vmio_error_set(err, -ENOMEM, "testdev %s: out of memory", name ? name : "");
     t->dev.name = name;
     t->dev.ops = &testdev_ops;
     pthread_mutex_init(&t->lock, NULL);
-    return &t->dev;
+    *out = &t->dev;
+    return 0;
 }
 
 int vmio_testdev_attach_page(struct vmio_device *dev, void *page, size_t size)

@@ -31,8 +31,8 @@ struct uart16550 {
     struct vmio_device dev; /* first: vmio_container_of */
     pthread_mutex_t lock;
     char *name;
-    struct chardev *cd; /* not owned; may be NULL */
-    uart16550_irq_fn irq;
+    struct vmio_chardev *cd; /* not owned; may be NULL */
+    vmio_uart16550_irq_fn irq;
     void *irq_opaque;
     int irq_level;
 
@@ -43,11 +43,11 @@ struct uart16550 {
     uint16_t divisor;
     bool thre_pending;
 
-    uint8_t rx[UART16550_FIFO_SIZE];
+    uint8_t rx[VMIO_UART16550_FIFO_SIZE];
     unsigned rx_head, rx_count;
     uint8_t rbr_last; /* last byte read: RBR when empty without FIFOs */
 
-    struct uart16550_stats stats;
+    struct vmio_uart16550_stats stats;
 };
 
 static const struct vmio_device_ops uart_ops;
@@ -59,7 +59,7 @@ static struct uart16550 *to_uart(struct vmio_device *dev)
     return vmio_container_of(dev, struct uart16550, dev);
 }
 
-int uart16550_is(const struct vmio_device *dev)
+int vmio_uart16550_is(const struct vmio_device *dev)
 {
     return dev && dev->ops == &uart_ops;
 }
@@ -68,13 +68,13 @@ int uart16550_is(const struct vmio_device *dev)
 
 static unsigned rx_capacity(const struct uart16550 *u)
 {
-    return (u->fcr & UART_FCR_ENABLE) ? UART16550_FIFO_SIZE : 1;
+    return (u->fcr & VMIO_UART_FCR_ENABLE) ? VMIO_UART16550_FIFO_SIZE : 1;
 }
 
 static unsigned rx_trigger(const struct uart16550 *u)
 {
     static const unsigned levels[4] = {1, 4, 8, 14};
-    return levels[(u->fcr & UART_FCR_TRIGGER_MASK) >> 6];
+    return levels[(u->fcr & VMIO_UART_FCR_TRIGGER_MASK) >> 6];
 }
 
 static void rx_clear(struct uart16550 *u)
@@ -93,11 +93,11 @@ static void rx_put(struct uart16550 *u, uint8_t byte)
 {
     unsigned cap = rx_capacity(u);
     if (u->rx_count < cap) {
-        u->rx[(u->rx_head + u->rx_count) % UART16550_FIFO_SIZE] = byte;
+        u->rx[(u->rx_head + u->rx_count) % VMIO_UART16550_FIFO_SIZE] = byte;
         u->rx_count++;
         return;
     }
-    u->lsr_err |= UART_LSR_OE;
+    u->lsr_err |= VMIO_UART_LSR_OE;
     u->stats.overruns++;
     if (cap == 1)
         u->rx[u->rx_head] = byte;
@@ -111,9 +111,9 @@ static void rx_put(struct uart16550 *u, uint8_t byte)
 static uint8_t rx_get(struct uart16550 *u)
 {
     if (u->rx_count == 0)
-        return (u->fcr & UART_FCR_ENABLE) ? 0 : u->rbr_last;
+        return (u->fcr & VMIO_UART_FCR_ENABLE) ? 0 : u->rbr_last;
     uint8_t b = u->rx[u->rx_head];
-    u->rx_head = (u->rx_head + 1) % UART16550_FIFO_SIZE;
+    u->rx_head = (u->rx_head + 1) % VMIO_UART16550_FIFO_SIZE;
     u->rx_count--;
     if (u->rx_count == 0)
         u->rx_head = 0;
@@ -124,13 +124,13 @@ static uint8_t rx_get(struct uart16550 *u)
 /* Pull what the chardev has, up to the receiver's free space. No overrun. */
 static void rx_pull(struct uart16550 *u)
 {
-    if (!u->cd || (u->mcr & UART_MCR_LOOP))
+    if (!u->cd || (u->mcr & VMIO_UART_MCR_LOOP))
         return;
     unsigned room = rx_capacity(u) - u->rx_count;
-    if (room == 0 || !chardev_has_input(u->cd))
+    if (room == 0 || !vmio_chardev_has_input(u->cd))
         return;
-    uint8_t buf[UART16550_FIFO_SIZE];
-    ssize_t n = chardev_read_nonblock(u->cd, buf, room);
+    uint8_t buf[VMIO_UART16550_FIFO_SIZE];
+    ssize_t n = vmio_chardev_read_nonblock(u->cd, buf, room);
     if (n < 0) {
         u->stats.rx_errors++;
         return;
@@ -145,26 +145,26 @@ static void rx_pull(struct uart16550 *u)
 /* Interrupt identification (IIR bits 3:0), highest priority first. */
 static uint8_t iir_id(const struct uart16550 *u)
 {
-    if ((u->ier & UART_IER_RLSI) &&
-        (u->lsr_err & (UART_LSR_OE | UART_LSR_PE | UART_LSR_FE | UART_LSR_BI)))
-        return UART_IIR_RLSI;
-    if ((u->ier & UART_IER_RDI) && u->rx_count > 0) {
-        if (!(u->fcr & UART_FCR_ENABLE) || u->rx_count >= rx_trigger(u))
-            return UART_IIR_RDI;
+    if ((u->ier & VMIO_UART_IER_RLSI) &&
+        (u->lsr_err & (VMIO_UART_LSR_OE | VMIO_UART_LSR_PE | VMIO_UART_LSR_FE | VMIO_UART_LSR_BI)))
+        return VMIO_UART_IIR_RLSI;
+    if ((u->ier & VMIO_UART_IER_RDI) && u->rx_count > 0) {
+        if (!(u->fcr & VMIO_UART_FCR_ENABLE) || u->rx_count >= rx_trigger(u))
+            return VMIO_UART_IIR_RDI;
         /* No character clock: the 4-character timeout has always elapsed. */
-        return UART_IIR_CTI;
+        return VMIO_UART_IIR_CTI;
     }
-    if ((u->ier & UART_IER_THRI) && u->thre_pending)
-        return UART_IIR_THRI;
-    if ((u->ier & UART_IER_MSI) && (u->msr & 0x0f))
-        return UART_IIR_MSI;
-    return UART_IIR_NO_INT;
+    if ((u->ier & VMIO_UART_IER_THRI) && u->thre_pending)
+        return VMIO_UART_IIR_THRI;
+    if ((u->ier & VMIO_UART_IER_MSI) && (u->msr & 0x0f))
+        return VMIO_UART_IIR_MSI;
+    return VMIO_UART_IIR_NO_INT;
 }
 
 static void update_irq(struct uart16550 *u)
 {
-    int level =
-        iir_id(u) != UART_IIR_NO_INT && (u->mcr & UART_MCR_OUT2) && !(u->mcr & UART_MCR_LOOP);
+    int level = iir_id(u) != VMIO_UART_IIR_NO_INT && (u->mcr & VMIO_UART_MCR_OUT2) &&
+                !(u->mcr & VMIO_UART_MCR_LOOP);
     if (level == u->irq_level)
         return;
     u->irq_level = level;
@@ -179,17 +179,17 @@ static void update_irq(struct uart16550 *u)
 /* Modem inputs (MSR bits 7:4) for the current MCR. */
 static uint8_t modem_inputs(const struct uart16550 *u)
 {
-    if (!(u->mcr & UART_MCR_LOOP))
+    if (!(u->mcr & VMIO_UART_MCR_LOOP))
         return u->lines;
     uint8_t in = 0;
-    if (u->mcr & UART_MCR_DTR)
-        in |= UART_MSR_DSR;
-    if (u->mcr & UART_MCR_RTS)
-        in |= UART_MSR_CTS;
-    if (u->mcr & UART_MCR_OUT1)
-        in |= UART_MSR_RI;
-    if (u->mcr & UART_MCR_OUT2)
-        in |= UART_MSR_DCD;
+    if (u->mcr & VMIO_UART_MCR_DTR)
+        in |= VMIO_UART_MSR_DSR;
+    if (u->mcr & VMIO_UART_MCR_RTS)
+        in |= VMIO_UART_MSR_CTS;
+    if (u->mcr & VMIO_UART_MCR_OUT1)
+        in |= VMIO_UART_MSR_RI;
+    if (u->mcr & VMIO_UART_MCR_OUT2)
+        in |= VMIO_UART_MSR_DCD;
     return in;
 }
 
@@ -198,14 +198,14 @@ static void update_msr(struct uart16550 *u)
 {
     uint8_t old = u->msr & 0xf0, now = modem_inputs(u);
     uint8_t changed = old ^ now, delta = 0;
-    if (changed & UART_MSR_CTS)
-        delta |= UART_MSR_DCTS;
-    if (changed & UART_MSR_DSR)
-        delta |= UART_MSR_DDSR;
-    if ((old & UART_MSR_RI) && !(now & UART_MSR_RI))
-        delta |= UART_MSR_TERI; /* trailing edge only */
-    if (changed & UART_MSR_DCD)
-        delta |= UART_MSR_DDCD;
+    if (changed & VMIO_UART_MSR_CTS)
+        delta |= VMIO_UART_MSR_DCTS;
+    if (changed & VMIO_UART_MSR_DSR)
+        delta |= VMIO_UART_MSR_DDSR;
+    if ((old & VMIO_UART_MSR_RI) && !(now & VMIO_UART_MSR_RI))
+        delta |= VMIO_UART_MSR_TERI; /* trailing edge only */
+    if (changed & VMIO_UART_MSR_DCD)
+        delta |= VMIO_UART_MSR_DDCD;
     u->msr = (uint8_t)(now | (u->msr & 0x0f) | delta);
 }
 
@@ -216,11 +216,11 @@ static void transmit(struct uart16550 *u, uint8_t byte)
     /* THR written: THRE drops (the line may fall), then the byte is gone at once. */
     u->thre_pending = false;
     update_irq(u);
-    if (u->mcr & UART_MCR_LOOP) {
+    if (u->mcr & VMIO_UART_MCR_LOOP) {
         rx_put(u, byte);
         u->stats.loopback_bytes++;
     } else if (u->cd) {
-        int rc = chardev_write(u->cd, &byte, 1);
+        int rc = vmio_chardev_write(u->cd, &byte, 1);
         if (rc < 0) {
             u->stats.tx_errors++;
             u->stats.last_tx_error = rc;
@@ -238,39 +238,39 @@ static void transmit(struct uart16550 *u, uint8_t byte)
 
 static void fcr_write(struct uart16550 *u, uint8_t val)
 {
-    if (!(val & UART_FCR_ENABLE)) {
+    if (!(val & VMIO_UART_FCR_ENABLE)) {
         /* FIFOs off: both FIFOs are cleared; the other bits are not programmed. */
-        if (u->fcr & UART_FCR_ENABLE)
+        if (u->fcr & VMIO_UART_FCR_ENABLE)
             rx_clear(u);
         u->fcr = 0;
         return;
     }
-    if (!(u->fcr & UART_FCR_ENABLE))
+    if (!(u->fcr & VMIO_UART_FCR_ENABLE))
         rx_clear(u); /* mode change clears both FIFOs */
-    if (val & UART_FCR_CLEAR_RX)
+    if (val & VMIO_UART_FCR_CLEAR_RX)
         rx_clear(u);
-    /* UART_FCR_CLEAR_TX: the TX FIFO is always empty (instant transmission). */
-    u->fcr = val & (UART_FCR_ENABLE | UART_FCR_DMA | UART_FCR_TRIGGER_MASK);
+    /* VMIO_UART_FCR_CLEAR_TX: the TX FIFO is always empty (instant transmission). */
+    u->fcr = val & (VMIO_UART_FCR_ENABLE | VMIO_UART_FCR_DMA | VMIO_UART_FCR_TRIGGER_MASK);
 }
 
 static uint8_t reg_read(struct uart16550 *u, unsigned reg)
 {
     switch (reg) {
     case 0:
-        if (u->lcr & UART_LCR_DLAB)
+        if (u->lcr & VMIO_UART_LCR_DLAB)
             return (uint8_t)(u->divisor & 0xff);
         rx_pull(u);
         return rx_get(u);
     case 1:
-        if (u->lcr & UART_LCR_DLAB)
+        if (u->lcr & VMIO_UART_LCR_DLAB)
             return (uint8_t)(u->divisor >> 8);
         return u->ier;
     case 2: {
         rx_pull(u);
         uint8_t id = iir_id(u);
-        if (id == UART_IIR_THRI)
+        if (id == VMIO_UART_IIR_THRI)
             u->thre_pending = false;
-        return (uint8_t)(id | ((u->fcr & UART_FCR_ENABLE) ? UART_IIR_FIFO : 0));
+        return (uint8_t)(id | ((u->fcr & VMIO_UART_FCR_ENABLE) ? VMIO_UART_IIR_FIFO : 0));
     }
     case 3:
         return u->lcr;
@@ -278,8 +278,8 @@ static uint8_t reg_read(struct uart16550 *u, unsigned reg)
         return u->mcr;
     case 5: {
         rx_pull(u);
-        uint8_t v =
-            (uint8_t)(u->lsr_err | UART_LSR_THRE | UART_LSR_TEMT | (u->rx_count ? UART_LSR_DR : 0));
+        uint8_t v = (uint8_t)(u->lsr_err | VMIO_UART_LSR_THRE | VMIO_UART_LSR_TEMT |
+                              (u->rx_count ? VMIO_UART_LSR_DR : 0));
         u->lsr_err = 0;
         return v;
     }
@@ -297,13 +297,13 @@ static void reg_write(struct uart16550 *u, unsigned reg, uint8_t val)
 {
     switch (reg) {
     case 0:
-        if (u->lcr & UART_LCR_DLAB)
+        if (u->lcr & VMIO_UART_LCR_DLAB)
             u->divisor = (uint16_t)((u->divisor & 0xff00) | val);
         else
             transmit(u, val);
         break;
     case 1:
-        if (u->lcr & UART_LCR_DLAB) {
+        if (u->lcr & VMIO_UART_LCR_DLAB) {
             u->divisor = (uint16_t)((u->divisor & 0x00ff) | (val << 8));
         } else {
             uint8_t old = u->ier;
@@ -313,9 +313,9 @@ static void reg_write(struct uart16550 *u, unsigned reg, uint8_t val)
              * interrupt, even after an IIR read acknowledged it; rewriting IER
              * with THRI already set does not (as in QEMU and Bochs).
              */
-            if ((u->ier & UART_IER_THRI) && !(old & UART_IER_THRI))
+            if ((u->ier & VMIO_UART_IER_THRI) && !(old & VMIO_UART_IER_THRI))
                 u->thre_pending = true;
-            else if (!(u->ier & UART_IER_THRI))
+            else if (!(u->ier & VMIO_UART_IER_THRI))
                 u->thre_pending = false;
         }
         break;
@@ -350,7 +350,7 @@ static int uart_read(struct vmio_device *dev, struct vmio_io *io, uint64_t *valu
     struct uart16550 *u = vmio_container_of(dev, struct uart16550, dev);
     uint64_t v = 0;
     pthread_mutex_lock(&u->lock);
-    for (unsigned i = 0; i < width && offset + i < UART16550_REG_COUNT; i++)
+    for (unsigned i = 0; i < width && offset + i < VMIO_UART16550_REG_COUNT; i++)
         v |= (uint64_t)reg_read(u, (unsigned)(offset + i)) << (8 * i);
     update_irq(u);
     pthread_mutex_unlock(&u->lock);
@@ -364,7 +364,7 @@ static int uart_write(struct vmio_device *dev, struct vmio_io *io, uint64_t valu
     unsigned width = io->width;
     struct uart16550 *u = vmio_container_of(dev, struct uart16550, dev);
     pthread_mutex_lock(&u->lock);
-    for (unsigned i = 0; i < width && offset + i < UART16550_REG_COUNT; i++) {
+    for (unsigned i = 0; i < width && offset + i < VMIO_UART16550_REG_COUNT; i++) {
         reg_write(u, (unsigned)(offset + i), (uint8_t)(value >> (8 * i)));
         update_irq(u);
     }
@@ -376,7 +376,7 @@ static void uart_destroy(struct vmio_device *dev)
 {
     struct uart16550 *u = vmio_container_of(dev, struct uart16550, dev);
     if (u->cd)
-        (void)chardev_flush(u->cd);
+        (void)vmio_chardev_flush(u->cd);
     pthread_mutex_destroy(&u->lock);
     free(u->name);
     free(u);
@@ -397,15 +397,15 @@ static void reset_locked(struct uart16550 *u)
     u->mcr = 0;
     u->fcr = 0;
     u->lsr_err = 0;
-    u->lines = UART16550_MSR_LINES_DEFAULT;
+    u->lines = VMIO_UART16550_MSR_LINES_DEFAULT;
     u->msr = u->lines;
     u->thre_pending = false;
     rx_clear(u);
     update_irq(u);
 }
 
-int uart16550_create(const char *name, struct chardev *cd, uart16550_irq_fn irq, void *opaque,
-                     struct vmio_device **out, struct vmio_error *err)
+int vmio_uart16550_create(const char *name, struct vmio_chardev *cd, vmio_uart16550_irq_fn irq,
+                          void *opaque, struct vmio_device **out, struct vmio_error *err)
 {
     if (!name || !*name)
         return vmio_error_set(err, -EINVAL, "uart16550: a device name is required");
@@ -431,14 +431,14 @@ int uart16550_create(const char *name, struct chardev *cd, uart16550_irq_fn irq,
     return 0;
 }
 
-size_t uart16550_receive(struct vmio_device *dev, const uint8_t *buf, size_t n)
+size_t vmio_uart16550_receive(struct vmio_device *dev, const uint8_t *buf, size_t n)
 {
     struct uart16550 *u = to_uart(dev);
     if (!u || !buf)
         return 0;
     pthread_mutex_lock(&u->lock);
     size_t k = 0;
-    if (!(u->mcr & UART_MCR_LOOP)) {
+    if (!(u->mcr & VMIO_UART_MCR_LOOP)) {
         size_t room = rx_capacity(u) - u->rx_count;
         k = n < room ? n : room;
         for (size_t i = 0; i < k; i++)
@@ -450,7 +450,7 @@ size_t uart16550_receive(struct vmio_device *dev, const uint8_t *buf, size_t n)
     return k;
 }
 
-void uart16550_poll_input(struct vmio_device *dev)
+void vmio_uart16550_poll_input(struct vmio_device *dev)
 {
     struct uart16550 *u = to_uart(dev);
     if (!u)
@@ -461,7 +461,7 @@ void uart16550_poll_input(struct vmio_device *dev)
     pthread_mutex_unlock(&u->lock);
 }
 
-void uart16550_reset(struct vmio_device *dev)
+void vmio_uart16550_reset(struct vmio_device *dev)
 {
     struct uart16550 *u = to_uart(dev);
     if (!u)
@@ -471,7 +471,7 @@ void uart16550_reset(struct vmio_device *dev)
     pthread_mutex_unlock(&u->lock);
 }
 
-int uart16550_get_stats(struct vmio_device *dev, struct uart16550_stats *out)
+int vmio_uart16550_get_stats(struct vmio_device *dev, struct vmio_uart16550_stats *out)
 {
     struct uart16550 *u = to_uart(dev);
     if (!u || !out)
@@ -482,7 +482,7 @@ int uart16550_get_stats(struct vmio_device *dev, struct uart16550_stats *out)
     return 0;
 }
 
-int uart16550_irq_level(struct vmio_device *dev)
+int vmio_uart16550_irq_level(struct vmio_device *dev)
 {
     struct uart16550 *u = to_uart(dev);
     if (!u)

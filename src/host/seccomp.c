@@ -104,24 +104,46 @@ static int install_handler(struct vmio_error *err)
 
 /* What every vmio thread may do: memory, locks, time, signals, exit. */
 static const int common_calls[] = {
-    SCMP_SYS(read),          SCMP_SYS(write),         SCMP_SYS(readv),
-    SCMP_SYS(writev),        SCMP_SYS(poll),          SCMP_SYS(ppoll),
-    SCMP_SYS(futex),         SCMP_SYS(nanosleep),     SCMP_SYS(clock_nanosleep),
-    SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),  SCMP_SYS(sched_yield),
-    SCMP_SYS(mmap),          SCMP_SYS(munmap),        SCMP_SYS(madvise),
-    SCMP_SYS(mprotect),      SCMP_SYS(brk),           SCMP_SYS(mremap),
-    SCMP_SYS(rt_sigreturn),  SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
-    SCMP_SYS(tgkill),        SCMP_SYS(tkill),         SCMP_SYS(kill),
-    SCMP_SYS(getpid),        SCMP_SYS(gettid),        SCMP_SYS(exit),
-    SCMP_SYS(exit_group),    SCMP_SYS(restart_syscall), SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat),    SCMP_SYS(lseek),         SCMP_SYS(close),
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(readv),
+    SCMP_SYS(writev),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(futex),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(gettimeofday),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(mmap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(madvise),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(brk),
+    SCMP_SYS(mremap),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(tgkill),
+    SCMP_SYS(tkill),
+    SCMP_SYS(kill),
+    SCMP_SYS(getpid),
+    SCMP_SYS(gettid),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(lseek),
+    SCMP_SYS(close),
 };
 
 /* ioctl requests every thread may make: the terminal (signal handlers restore it). */
 static const unsigned long common_ioctls[] = {TCGETS, TCSETS, TCSETSW, TCSETSF};
 
 static const unsigned long vcpu_ioctls[] = {
-    KVM_RUN,       KVM_IRQ_LINE,  KVM_IRQ_LINE_STATUS, KVM_GET_REGS,      KVM_SET_REGS,
+    KVM_RUN,       KVM_IRQ_LINE,  KVM_IRQ_LINE_STATUS, KVM_GET_REGS,     KVM_SET_REGS,
     KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MP_STATE,    KVM_SET_MP_STATE,
 #ifdef __aarch64__
     /* AArch64 registers, one at a time: the ISV=0 emulation (core/arm64_nisv.c) on the vCPU. */
@@ -135,9 +157,9 @@ static const unsigned long vcpu_ioctls[] = {
  * runs them for eventfds. Disk I/O, the I/O thread's watch set, entropy.
  */
 static const int device_calls[] = {
-    SCMP_SYS(epoll_ctl), SCMP_SYS(pread64),   SCMP_SYS(pwrite64), SCMP_SYS(preadv),
-    SCMP_SYS(pwritev),   SCMP_SYS(fdatasync), SCMP_SYS(fsync),    SCMP_SYS(fallocate),
-    SCMP_SYS(getrandom),
+    SCMP_SYS(epoll_ctl), SCMP_SYS(pread64),   SCMP_SYS(pwrite64),
+    SCMP_SYS(preadv),    SCMP_SYS(pwritev),   SCMP_SYS(fdatasync),
+    SCMP_SYS(fsync),     SCMP_SYS(fallocate), SCMP_SYS(getrandom),
 };
 
 static const int iothread_calls[] = {SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait)};
@@ -157,10 +179,10 @@ static int add_calls(scmp_filter_ctx f, const int *calls, size_t n)
 static int add_ioctls(scmp_filter_ctx f, const unsigned long *reqs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        /* Spelt out, not SCMP_A1(): clang's -Wmissing-field-initializers refuses the macro. */
-        struct scmp_arg_cmp eq = {
+        /* Spelled out: SCMP_A1() leaves datum_b to a partial initializer clang refuses. */
+        const struct scmp_arg_cmp cmp = {
             .arg = 1, .op = SCMP_CMP_EQ, .datum_a = (scmp_datum_t)reqs[i], .datum_b = 0};
-        int rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, eq);
+        int rc = seccomp_rule_add_array(f, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &cmp);
         if (rc < 0)
             return rc;
     }
@@ -196,8 +218,7 @@ int vmio_seccomp_install(enum vmio_seccomp_profile profile, struct vmio_error *e
     seccomp_release(f);
     if (rc < 0)
         return vmio_error_set(err, rc, "seccomp: cannot load the %s filter: %s",
-                              profile == VMIO_SECCOMP_VCPU ? "vCPU" : "I/O thread",
-                              strerror(-rc));
+                              profile == VMIO_SECCOMP_VCPU ? "vCPU" : "I/O thread", strerror(-rc));
     return 0;
 }
 

@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "core/vm_internal.h"
 #include "vmio/arm64_regs.h"
 #include "vmio/arm64_virt.h"
 #include "vmio/devices.h"
@@ -43,10 +42,10 @@ int vmio_arm64_machine_create(const struct vmio_arm64_machine_options *o, struct
         return rc;
     *m =
         (struct vmio_arm64_machine){.ram_base = VMIO_ARM64_RAM_BASE, .ram_size = mem, .cpus = cpus};
-    rc = vmio_backend_irqchip_version(vm->hv);
+    rc = vmio_vm_irqchip_version(vm);
     if (rc != 2 && rc != 3) {
-        rc = vmio_error_set(err, rc < 0 ? rc : -EINVAL,
-                            "the %s backend reports no GIC version (%d)", vm->hv->ops->name, rc);
+        rc = vmio_error_set(err, rc < 0 ? rc : -EINVAL, "the backend reports no GIC version (%d)",
+                            rc);
         goto fail;
     }
     m->gic_version = (unsigned)rc;
@@ -55,17 +54,22 @@ int vmio_arm64_machine_create(const struct vmio_arm64_machine_options *o, struct
         goto fail;
     struct vmio_irq_line *line = vmio_vm_irq_line(vm, VMIO_ARM64_UART_SPI, err);
     struct vmio_device *uart = NULL;
-    rc = line ? pl011_create("pl011", o->serial, vmio_irq_line_set_level, line, &uart, err)
+    rc = line ? vmio_pl011_create("pl011", o->serial, vmio_irq_line_set_level, line, &uart, err)
               : -ENODEV;
     if (rc == 0)
         rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, uart, VMIO_ARM64_UART_BASE,
                                    VMIO_ARM64_UART_SIZE, err);
+    struct vmio_device *dev = NULL;
     if (rc == 0)
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, vmio_testdev_create("testdev"),
-                                   VMIO_ARM64_TESTDEV_BASE, TESTDEV_MMIO_SIZE, err);
+        rc = vmio_testdev_create("testdev", &dev, err);
     if (rc == 0)
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, vmio_debug_exit_create("debug-exit"),
-                                   VMIO_ARM64_DEBUG_EXIT_BASE, VMIO_ARM64_DEBUG_EXIT_SIZE, err);
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, dev, VMIO_ARM64_TESTDEV_BASE,
+                                   VMIO_TESTDEV_MMIO_SIZE, err);
+    if (rc == 0)
+        rc = vmio_debug_exit_create("debug-exit", &dev, err);
+    if (rc == 0)
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_MMIO, dev, VMIO_ARM64_DEBUG_EXIT_BASE,
+                                   VMIO_ARM64_DEBUG_EXIT_SIZE, err);
     if (rc < 0)
         goto fail;
     *out = vm;
@@ -77,11 +81,10 @@ fail:
 
 int vmio_arm64_machine_finalize(struct vmio_vm *vm, struct vmio_error *err)
 {
-    int rc = vmio_backend_irqchip_finalize(vm->hv);
-    if (rc == -ENOTSUP)
-        return 0;
+    struct vmio_error e = {0};
+    int rc = vmio_vm_irqchip_finalize(vm, &e);
     if (rc < 0)
-        return vmio_error_set(err, rc, "finishing the in-kernel GIC: %s", strerror(-rc));
+        return vmio_error_set(err, rc, "the in-kernel GIC: %s", e.msg);
     return 0;
 }
 

@@ -76,19 +76,20 @@ static int add_devices(struct vmio_vm *vm, const struct vmio_pc_config *cfg, str
 {
     int rc = vmio_add_com1(vm, cfg->serial, err);
     struct vmio_device *dev = NULL, *cmd = NULL;
-    if (rc == 0) /* 4 ports: wide writes exit as under QEMU (docs/devices/debug-ports.md) */
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_debug_exit_create("debug-exit"),
-                                   VMIO_DEBUG_EXIT_PORT, 4, err);
     if (rc == 0)
-        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO,
-                                   vmio_debugcon_create("debugcon", cfg->debugcon),
-                                   VMIO_DEBUGCON_PORT, 1, err);
+        rc = vmio_debug_exit_create("debug-exit", &dev, err);
+    if (rc == 0) /* 4 ports: wide writes exit as under QEMU (docs/devices/debug-ports.md) */
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, dev, VMIO_DEBUG_EXIT_PORT, 4, err);
+    if (rc == 0)
+        rc = vmio_debugcon_create("debugcon", cfg->debugcon, &dev, err);
+    if (rc == 0)
+        rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, dev, VMIO_DEBUGCON_PORT, 1, err);
     if (rc == 0) {
         struct vmio_irq_line *line = vmio_vm_irq_line(vm, VMIO_PC_RTC_GSI, err);
-        struct rtc_cmos_config rtc = {
+        struct vmio_rtc_cmos_config rtc = {
             .name = "rtc", .clock = cfg->clock, .irq = vmio_irq_line_set_level, .irq_opaque = line};
         ram_sizes(vm, &rtc.ram_below_4g, &rtc.ram_above_4g);
-        rc = line ? rtc_cmos_create(&rtc, &dev, err) : err->code;
+        rc = line ? vmio_rtc_cmos_create(&rtc, &dev, err) : err->code;
         if (rc == 0)
             rc = vmio_vm_attach_device(vm, VMIO_SPACE_PIO, dev, PC_RTC_PORT, 2, err);
     }

@@ -8,22 +8,27 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vmio/pc.h"
 #include "vmio/virtio_blk.h"
 #include "vmio/virtio_console.h"
 #include "vmio/virtio_mmio.h"
+#include "vmio/virtio_net.h"
 #include "vmio/virtio_rng.h"
 
-/* The model for @d (disk number @disk names it). */
-static int make_model(const struct vmio_pc_virtio *d, unsigned disk,
+/*
+ * The model for @d; @number is its place among the devices of its kind: a
+ * disk's names it (vda, vdb, ...), a net device's picks its default MAC.
+ */
+static int make_model(const struct vmio_pc_virtio *d, unsigned number,
                       const struct vmio_pc_virtio_options *o, struct vmio_virtio_device **out,
                       struct vmio_error *err)
 {
     switch (d->kind) {
     case VMIO_PC_VIRTIO_BLK: {
         char name[8];
-        snprintf(name, sizeof(name), "vd%c", disk < 26 ? 'a' + disk : '?');
+        snprintf(name, sizeof(name), "vd%c", number < 26 ? 'a' + number : '?');
         struct vmio_virtio_blk_config c = {
             .path = d->path, .fd = -1, .readonly = d->readonly, .name = name, .log = o->log};
         return vmio_virtio_blk_create(&c, out, err);
@@ -34,6 +39,15 @@ static int make_model(const struct vmio_pc_virtio *d, unsigned disk,
         struct vmio_virtio_console_config c = {.chardev = d->chardev, .io = o->io};
         return vmio_virtio_console_create(&c, out, err);
     }
+    case VMIO_PC_VIRTIO_NET: {
+        struct vmio_virtio_net_config c = {
+            .tap = d->tap, .fd = -1, .tun_path = o->tun_path, .io = o->io, .log = o->log};
+        if (d->mac_set)
+            memcpy(c.mac, d->mac, 6);
+        else
+            vmio_virtio_net_default_mac(number, c.mac);
+        return vmio_virtio_net_create(&c, out, err);
+    }
     }
     return vmio_error_set(err, -EINVAL, "virtio device kind %d is unknown", (int)d->kind);
 }
@@ -42,7 +56,7 @@ int vmio_pc_add_virtio(struct vmio_vm *vm, const struct vmio_pc_virtio *devs, un
                        const struct vmio_pc_virtio_options *o, struct vmio_acpi_device *acpi,
                        struct vmio_device **transports, struct vmio_error *err)
 {
-    unsigned slot = 0, disks = 0;
+    unsigned slot = 0, disks = 0, nets = 0;
     for (unsigned i = 0; i < n; i++) {
         const struct vmio_pc_virtio *d = &devs[i];
         uint64_t base = d->base;
@@ -56,7 +70,10 @@ int vmio_pc_add_virtio(struct vmio_vm *vm, const struct vmio_pc_virtio *devs, un
             slot++;
         }
         struct vmio_virtio_device *model;
-        int rc = make_model(d, d->kind == VMIO_PC_VIRTIO_BLK ? disks++ : 0, o, &model, err);
+        unsigned number = d->kind == VMIO_PC_VIRTIO_BLK   ? disks++
+                          : d->kind == VMIO_PC_VIRTIO_NET ? nets++
+                                                          : 0;
+        int rc = make_model(d, number, o, &model, err);
         if (rc < 0)
             return rc;
         struct vmio_virtio_mmio_config c = {.base = base,

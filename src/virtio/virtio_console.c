@@ -25,7 +25,7 @@
 
 struct console {
     struct vmio_virtio_device vdev; /* first */
-    struct chardev *cd;
+    struct vmio_chardev *cd;
     struct vmio_iothread *io;
     int in_fd; /* watched on io (disarmed when not armed), or -1 */
     struct vmio_virtq_chain chain;
@@ -56,7 +56,7 @@ static void transmit(struct console *c, struct vmio_virtio_queue *q)
     struct vmio_virtq_chain *ch = &c->chain;
     while (vmio_virtio_queue_pop(q, ch) == 1) {
         for (unsigned i = 0; i < ch->nread; i++) {
-            if (chardev_write(c->cd, ch->iov[i].iov_base, ch->iov[i].iov_len) < 0)
+            if (vmio_chardev_write(c->cd, ch->iov[i].iov_base, ch->iov[i].iov_len) < 0)
                 atomic_fetch_add(&c->tx_errors, 1);
             else
                 atomic_fetch_add(&c->tx_bytes, ch->iov[i].iov_len);
@@ -72,10 +72,10 @@ static void receive(struct console *c, struct vmio_virtio_queue *q)
         if (c->pend_len == 0) {
             c->pend_off = 0;
             ssize_t n = 0;
-            if (chardev_wait_input(c->cd, 0) > 0)
-                n = chardev_read_nonblock(c->cd, c->pend, sizeof(c->pend));
+            if (vmio_chardev_wait_input(c->cd, 0) > 0)
+                n = vmio_chardev_read_nonblock(c->cd, c->pend, sizeof(c->pend));
             if (n <= 0) { /* nothing now: wait for the descriptor (unless input ended) */
-                if (chardev_input_fd(c->cd) >= 0)
+                if (vmio_chardev_input_fd(c->cd) >= 0)
                     arm(c, true);
                 return;
             }
@@ -150,7 +150,7 @@ int vmio_virtio_console_create(const struct vmio_virtio_console_config *cfg,
     }
     c->cd = cfg->chardev;
     c->io = cfg->io;
-    c->in_fd = chardev_input_fd(c->cd);
+    c->in_fd = vmio_chardev_input_fd(c->cd);
     if (c->in_fd >= 0) {
         struct vmio_error e2 = {0};
         int rc = vmio_iothread_add(c->io, c->in_fd, 0, on_input, c, &e2);

@@ -95,7 +95,7 @@ static void publish_selected(struct vmio_virtio_mmio *t)
     virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_QUEUE_DEVICE_HIGH, (uint32_t)(q->device >> 32));
 }
 
-void virtio_mmio_publish_config(struct vmio_virtio_mmio *t)
+void vmio_virtio_mmio_publish_config(struct vmio_virtio_mmio *t)
 {
     uint8_t *cfg = (uint8_t *)t->regs + VMIO_VIRTIO_MMIO_CONFIG;
     for (uint32_t off = 0; off < t->vdev->config_size; off += 4) {
@@ -124,7 +124,7 @@ static void publish_all(struct vmio_virtio_mmio *t)
     virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS, atomic_load(&t->isr));
     virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_CONFIG_GENERATION, atomic_load(&t->config_generation));
     publish_selected(t);
-    virtio_mmio_publish_config(t);
+    vmio_virtio_mmio_publish_config(t);
 }
 
 /* An access to the register area that the spec does not allow: count, log once. */
@@ -205,7 +205,7 @@ static void reset_locked(struct vmio_virtio_mmio *t)
     atomic_store(&t->status, 0);
     virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_STATUS, 0);
     publish_selected(t);
-    virtio_mmio_ack(t, ~0u);
+    vmio_virtio_mmio_ack(t, ~0u);
 }
 
 /* A feature set the driver may have: offered, VERSION_1, and the model agrees. */
@@ -246,7 +246,7 @@ static bool write_status_locked(struct vmio_virtio_mmio *t, uint32_t v)
         if (rc < 0) {
             char msg[128];
             snprintf(msg, sizeof(msg), "the device could not start: %s", strerror(-rc));
-            virtio_mmio_needs_reset(t, true, msg);
+            vmio_virtio_mmio_needs_reset(t, true, msg);
             return false;
         }
     }
@@ -264,7 +264,7 @@ static void write_status(struct vmio_virtio_mmio *t, uint32_t v)
     unlock_all(t);
     /* Buffers made available before DRIVER_OK: look at every queue once. */
     for (unsigned i = 0; start && i < t->nq; i++)
-        virtio_mmio_signal(t->q[i].kick_fd);
+        vmio_virtio_mmio_signal(t->q[i].kick_fd);
 }
 
 /* ---- queues ---- */
@@ -303,7 +303,7 @@ static void write_ready(struct vmio_virtio_mmio *t, uint32_t sel, bool on)
     if (sel == t->queue_sel)
         publish_selected(t);
     if (msg[0])
-        virtio_mmio_needs_reset(t, true, msg);
+        vmio_virtio_mmio_needs_reset(t, true, msg);
     pthread_mutex_unlock(&t->lock);
     pthread_mutex_unlock(&q->lock);
 }
@@ -369,10 +369,10 @@ static int mmio_write(struct vmio_device *dev, struct vmio_io *io, uint64_t valu
         /* Only reached without an ioeventfd for this value (or a bad index). */
         atomic_fetch_add(&t->notify_exits, 1);
         if (v < t->nq)
-            virtio_mmio_signal(t->q[v].kick_fd);
+            vmio_virtio_mmio_signal(t->q[v].kick_fd);
         return 0;
     case VMIO_VIRTIO_MMIO_INTERRUPT_ACK:
-        virtio_mmio_ack(t, v & (VMIO_VIRTIO_MMIO_INT_VRING | VMIO_VIRTIO_MMIO_INT_CONFIG));
+        vmio_virtio_mmio_ack(t, v & (VMIO_VIRTIO_MMIO_INT_VRING | VMIO_VIRTIO_MMIO_INT_CONFIG));
         return 0;
     case VMIO_VIRTIO_MMIO_STATUS:
         write_status(t, v);
@@ -526,7 +526,7 @@ static void setup_acks(struct vmio_virtio_mmio *t)
                               &match, t->ack_fd[k], true, NULL) < 0)
             break;
         t->ack_ioeventfd[k] = true;
-        if (vmio_iothread_add(t->io, t->ack_fd[k], EPOLLIN, virtio_mmio_on_ack, t, NULL) < 0)
+        if (vmio_iothread_add(t->io, t->ack_fd[k], EPOLLIN, vmio_virtio_mmio_on_ack, t, NULL) < 0)
             break;
         t->ack_watched[k] = true;
     }
@@ -549,7 +549,8 @@ static int setup_irqfd(struct vmio_virtio_mmio *t, struct vmio_error *err)
         return 0; /* fallback */
     }
     t->irqfd = true;
-    int rc = vmio_iothread_add(t->io, t->resample_fd, EPOLLIN, virtio_mmio_on_resample, t, err);
+    int rc =
+        vmio_iothread_add(t->io, t->resample_fd, EPOLLIN, vmio_virtio_mmio_on_resample, t, err);
     if (rc == 0)
         t->resample_watched = true;
     return rc;
@@ -624,7 +625,7 @@ int vmio_virtio_mmio_attach(struct vmio_vm *vm, struct vmio_virtio_device *vdev,
         q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (q->kick_fd < 0)
             rc = vmio_error_set(err, -errno, "%s: eventfd: %s", name, strerror(errno));
-        else if ((rc = vmio_iothread_add(t->io, q->kick_fd, EPOLLIN, virtio_mmio_on_kick, q,
+        else if ((rc = vmio_iothread_add(t->io, q->kick_fd, EPOLLIN, vmio_virtio_mmio_on_kick, q,
                                          err)) == 0)
             q->watched = true;
     }

@@ -109,27 +109,27 @@ static inline void virtio_mmio_publish(struct vmio_virtio_mmio *t, uint32_t off,
 }
 
 /* publish_config - copy the model's config space into the page (t->lock held). */
-void virtio_mmio_publish_config(struct vmio_virtio_mmio *t);
+void vmio_virtio_mmio_publish_config(struct vmio_virtio_mmio *t);
 
 /* raise - set @bits in InterruptStatus and assert the line. Any thread. */
-void virtio_mmio_raise(struct vmio_virtio_mmio *t, unsigned bits);
+void vmio_virtio_mmio_raise(struct vmio_virtio_mmio *t, unsigned bits);
 
 /* ack - clear @bits (the driver's InterruptACK, or a reset with all bits). Any thread. */
-void virtio_mmio_ack(struct vmio_virtio_mmio *t, unsigned bits);
+void vmio_virtio_mmio_ack(struct vmio_virtio_mmio *t, unsigned bits);
 
 /*
  * needs_reset - set DEVICE_NEEDS_RESET (once until the next reset), log
  * "<device>: <msg>" and send a configuration interrupt when the driver is
  * running. @locked: the caller holds t->lock.
  */
-void virtio_mmio_needs_reset(struct vmio_virtio_mmio *t, bool locked, const char *msg);
+void vmio_virtio_mmio_needs_reset(struct vmio_virtio_mmio *t, bool locked, const char *msg);
 
 /* The I/O thread's callbacks (virtio_queue.c). */
-void virtio_mmio_on_kick(void *ctx, int fd, uint32_t events);
-void virtio_mmio_on_resample(void *ctx, int fd, uint32_t events);
-void virtio_mmio_on_ack(void *ctx, int fd, uint32_t events); /* ctx: the transport */
+void vmio_virtio_mmio_on_kick(void *ctx, int fd, uint32_t events);
+void vmio_virtio_mmio_on_resample(void *ctx, int fd, uint32_t events);
+void vmio_virtio_mmio_on_ack(void *ctx, int fd, uint32_t events); /* ctx: the transport */
 
 /* signal_eventfd - add 1 to eventfd @fd (never blocks in practice). */
-void virtio_mmio_signal(int fd);
+void vmio_virtio_mmio_signal(int fd);
 
 #endif

@@ -17,7 +17,7 @@
 
 #include "virtio/virtio_mmio_internal.h"
 
-void virtio_mmio_signal(int fd)
+void vmio_virtio_mmio_signal(int fd)
 {
     uint64_t one = 1;
     while (write(fd, &one, sizeof(one)) < 0 && errno == EINTR)
@@ -48,7 +48,7 @@ static void publish_isr(struct vmio_virtio_mmio *t)
     virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_INTERRUPT_STATUS, atomic_load(&t->isr));
 }
 
-void virtio_mmio_raise(struct vmio_virtio_mmio *t, unsigned bits)
+void vmio_virtio_mmio_raise(struct vmio_virtio_mmio *t, unsigned bits)
 {
     atomic_fetch_add(&t->interrupts, 1);
     pthread_mutex_lock(&t->irq_lock);
@@ -61,10 +61,10 @@ void virtio_mmio_raise(struct vmio_virtio_mmio *t, unsigned bits)
     }
     pthread_mutex_unlock(&t->irq_lock);
     if (t->irqfd)
-        virtio_mmio_signal(t->irq_fd);
+        vmio_virtio_mmio_signal(t->irq_fd);
 }
 
-void virtio_mmio_ack(struct vmio_virtio_mmio *t, unsigned bits)
+void vmio_virtio_mmio_ack(struct vmio_virtio_mmio *t, unsigned bits)
 {
     pthread_mutex_lock(&t->irq_lock);
     apply_acks_locked(t);
@@ -78,13 +78,13 @@ void virtio_mmio_ack(struct vmio_virtio_mmio *t, unsigned bits)
     pthread_mutex_unlock(&t->irq_lock);
 }
 
-void virtio_mmio_on_ack(void *ctx, int fd, uint32_t events)
+void vmio_virtio_mmio_on_ack(void *ctx, int fd, uint32_t events)
 {
     (void)fd, (void)events;
-    virtio_mmio_ack(ctx, 0); /* applies the pending eventfd ACKs */
+    vmio_virtio_mmio_ack(ctx, 0); /* applies the pending eventfd ACKs */
 }
 
-void virtio_mmio_on_resample(void *ctx, int fd, uint32_t events)
+void vmio_virtio_mmio_on_resample(void *ctx, int fd, uint32_t events)
 {
     (void)events;
     struct vmio_virtio_mmio *t = ctx;
@@ -96,11 +96,11 @@ void virtio_mmio_on_resample(void *ctx, int fd, uint32_t events)
     pthread_mutex_unlock(&t->irq_lock);
     if (isr) {
         atomic_fetch_add(&t->resamples, 1);
-        virtio_mmio_signal(t->irq_fd);
+        vmio_virtio_mmio_signal(t->irq_fd);
     }
 }
 
-void virtio_mmio_needs_reset(struct vmio_virtio_mmio *t, bool locked, const char *msg)
+void vmio_virtio_mmio_needs_reset(struct vmio_virtio_mmio *t, bool locked, const char *msg)
 {
     if (!locked)
         pthread_mutex_lock(&t->lock);
@@ -123,7 +123,7 @@ void virtio_mmio_needs_reset(struct vmio_virtio_mmio *t, bool locked, const char
             t->dev.name, (unsigned long long)t->base, msg);
     fflush(t->log);
     if (old & VMIO_VIRTIO_STATUS_DRIVER_OK)
-        virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_CONFIG);
+        vmio_virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_CONFIG);
 }
 
 /* Whether the driver lets the device work: DRIVER_OK, not broken, not failed. */
@@ -134,7 +134,7 @@ static bool running(const struct vmio_virtio_mmio *t)
            !(s & (VMIO_VIRTIO_STATUS_NEEDS_RESET | VMIO_VIRTIO_STATUS_FAILED));
 }
 
-void virtio_mmio_on_kick(void *ctx, int fd, uint32_t events)
+void vmio_virtio_mmio_on_kick(void *ctx, int fd, uint32_t events)
 {
     (void)events;
     struct vmio_virtio_queue *q = ctx;
@@ -146,7 +146,7 @@ void virtio_mmio_on_kick(void *ctx, int fd, uint32_t events)
         vmio_virtq_set_notify(&q->ring, false);
         t->vdev->ops->queue_notify(t->vdev, q);
         if (running(t) && vmio_virtq_needs_interrupt(&q->ring))
-            virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_VRING);
+            vmio_virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_VRING);
     }
     pthread_mutex_unlock(&q->lock);
 }
@@ -158,7 +158,7 @@ static void fail_queue(struct vmio_virtio_queue *q, const char *what)
 {
     char msg[VMIO_ERROR_MSG_MAX + 32];
     snprintf(msg, sizeof(msg), "queue %u: %s", q->index, what);
-    virtio_mmio_needs_reset(q->t, false, msg);
+    vmio_virtio_mmio_needs_reset(q->t, false, msg);
 }
 
 int vmio_virtio_queue_pop(struct vmio_virtio_queue *q, struct vmio_virtq_chain *c)
@@ -208,6 +208,11 @@ unsigned vmio_virtio_queue_index(const struct vmio_virtio_queue *q)
     return q->index;
 }
 
+unsigned vmio_virtio_queue_size(const struct vmio_virtio_queue *q)
+{
+    return q->enabled ? q->ring.size : 0;
+}
+
 bool vmio_virtio_queue_has_avail(struct vmio_virtio_queue *q)
 {
     return q->enabled && vmio_virtq_has_avail(&q->ring);
@@ -217,7 +222,7 @@ void vmio_virtio_kick(struct vmio_virtio_device *d, unsigned index)
 {
     struct vmio_virtio_mmio *t = d->transport;
     if (t && index < t->nq && t->q[index].kick_fd >= 0)
-        virtio_mmio_signal(t->q[index].kick_fd);
+        vmio_virtio_mmio_signal(t->q[index].kick_fd);
 }
 
 void vmio_virtio_config_changed(struct vmio_virtio_device *d)
@@ -226,10 +231,10 @@ void vmio_virtio_config_changed(struct vmio_virtio_device *d)
     if (!t)
         return;
     pthread_mutex_lock(&t->lock);
-    virtio_mmio_publish_config(t);
+    vmio_virtio_mmio_publish_config(t);
     virtio_mmio_publish(t, VMIO_VIRTIO_MMIO_CONFIG_GENERATION,
                         atomic_fetch_add(&t->config_generation, 1) + 1);
     pthread_mutex_unlock(&t->lock);
     if (atomic_load(&t->status) & VMIO_VIRTIO_STATUS_DRIVER_OK)
-        virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_CONFIG);
+        vmio_virtio_mmio_raise(t, VMIO_VIRTIO_MMIO_INT_CONFIG);
 }

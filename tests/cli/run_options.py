@@ -56,6 +56,16 @@ def main():
             (["--initrd", bz], "--initrd"),  # a multiboot image (the demo) takes none
             ([os.path.join(tmp, "missing.elf")], "missing.elf"),
             ([fifo], "FIFO"),
+            (["--net", "tap="], "--net"),
+            (["--net", "tap=a/b", bz], "--net 'tap=a/b'"),
+            (["--net", "tap=a-name-longer-than-15"], "longer than 15"),
+            (["--net", "mac=02:00:00:00:00:01", bz], "expected tap=NAME"),
+            (["--net", "tap=t0,mac=01:00:00:00:00:01", bz], "MAC"),
+            (["--net", "tap=t0,mac=02:00:00:00:00", bz], "MAC"),
+            (["--net", "tap=t0,speed=10", bz], "unknown key 'speed'"),
+            (["--net", "tap=t0", "--net", "tap=t0", bz], "already used by another --net"),
+            (["--net", "tap=t0"], "--net, --rng and --console virtio: the demo guest is not"),
+            ([a for i in range(9) for a in ("--net", "tap=t%d" % i)] + [bz], "at most 8"),
             (["--bogus"], "usage"),
             (["a.elf", "b.elf"], "unexpected argument"),
         ]

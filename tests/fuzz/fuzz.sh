@@ -3,12 +3,13 @@
 #   tests/fuzz/fuzz.sh TARGET [SECONDS] [extra libFuzzer args...]
 #   tests/fuzz/fuzz.sh all [SECONDS]     every target in turn, SECONDS each
 # TARGET: multiboot, config, bzimage, devices, decode_x86, decode_arm64,
-# decode_riscv, virtq, arm64 (stage-1 walk, ISV=0 emulation, arm64 loader and
-# device tree) (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
+# decode_riscv, virtq, virtio_net, arm64 (stage-1 walk, ISV=0 emulation, arm64
+# loader and device tree) (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
 # the budget and what the last long runs found).
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
 # No target needs /dev/kvm (`multiboot` and `bzimage` load into plain guest
-# memory, `virtq` parses rings in plain guest memory). Builds into
+# memory, `virtq` parses rings in plain guest memory, `virtio_net` runs on the
+# fake backend). Builds into
 # build-fuzz/ (FUZZ_BUILD=dir), runs on a scratch copy of
 # tests/fuzz/corpus-<target>/ so the checked-in corpus stays small, and
 # leaves crash-* files in the build dir. Keep a new interesting input by
@@ -16,7 +17,7 @@
 # The TOML reader has its own target: tests/toml/fuzz.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq arm64"
+targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq virtio_net arm64"
 target=${1:?usage: fuzz.sh TARGET|all [SECONDS] (targets: $targets)}
 secs=${2:-60}
 [ $# -gt 1 ] && shift 2 || shift 1
@@ -37,10 +38,10 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/kvm/*.c \
+    "$root"/src/base/*.c "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/kvm/*.c \
     "$root"/src/backend/fake/*.c "$root"/src/boot/*.c \
     "$root"/src/devices/*.c "$root"/src/host/*.c "$root"/src/virtio/*.c \
-    "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/machine/*.c \
+    "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/acpi/*.c "$root"/src/machine/*.c \
     -o "$out/fuzz_$target" -lpthread -lm
 cp "$root"/tests/fuzz/corpus-"$target"/* "$out/work-$target/" 2>/dev/null || true
 cd "$out"
@@ -48,5 +49,6 @@ dict=""
 [ "$target" = config ] && dict="-dict=$root/tests/toml/toml.dict"
 maxlen=16384
 [ "$target" = virtq ] && maxlen=70000 # header + 64 KiB + 4 KiB of guest RAM
+[ "$target" = virtio_net ] && maxlen=66000 # header + 64 KiB of guest RAM
 ./fuzz_"$target" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -print_final_stats=1 \
     $dict "$@" "work-$target"

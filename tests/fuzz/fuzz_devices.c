@@ -88,7 +88,7 @@ static void irq(void *ctx, int level)
 }
 
 /* Make model @which; its window length in *@len; NULL when it cannot be made. */
-static struct vmio_device *make(unsigned which, struct chardev *serial,
+static struct vmio_device *make(unsigned which, struct vmio_chardev *serial,
                                 const struct vmio_clock *clock, unsigned *events, FILE *sink,
                                 struct vmio_device **extra, uint64_t *len)
 {
@@ -98,27 +98,27 @@ static struct vmio_device *make(unsigned which, struct chardev *serial,
     switch (which) {
     case 0:
         *len = 8;
-        uart16550_create("uart", serial, irq, events, &dev, NULL);
+        vmio_uart16550_create("uart", serial, irq, events, &dev, NULL);
         break;
     case 1:
         *len = 0x50;
-        dev = vmio_testdev_create("testdev");
+        vmio_testdev_create("testdev", &dev, NULL);
         break;
     case 2:
         *len = 4;
-        dev = vmio_debug_exit_create("debug-exit");
+        vmio_debug_exit_create("debug-exit", &dev, NULL);
         break;
     case 3:
-        dev = vmio_debugcon_create("debugcon", sink);
+        vmio_debugcon_create("debugcon", sink, &dev, NULL);
         break;
     case 4: {
         *len = 2;
-        struct rtc_cmos_config c = {.name = "rtc",
-                                    .clock = clock,
-                                    .ram_below_4g = 64u << 20,
-                                    .irq = irq,
-                                    .irq_opaque = events};
-        rtc_cmos_create(&c, &dev, NULL);
+        struct vmio_rtc_cmos_config c = {.name = "rtc",
+                                         .clock = clock,
+                                         .ram_below_4g = 64u << 20,
+                                         .irq = irq,
+                                         .irq_opaque = events};
+        vmio_rtc_cmos_create(&c, &dev, NULL);
         break;
     }
     case 5:
@@ -153,8 +153,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t base = space == VMIO_SPACE_MMIO ? MMIO_BASE : 0x400;
     struct vmio_manual_clock clk;
     vmio_manual_clock_init(&clk, 1000000000ull, 1700000000000000000ull);
-    struct chardev *serial = NULL;
-    if (chardev_open_memory(NULL, 0, &serial, NULL) < 0)
+    struct vmio_chardev *serial = NULL;
+    if (vmio_chardev_open_memory(NULL, 0, &serial, NULL) < 0)
         return 0;
     FILE *sink = fopen("/dev/null", "w");
     unsigned events = 0;
@@ -179,14 +179,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         if (kind == 5) {
-            chardev_memory_feed(serial, op + 1, 1 + op[2] % 3);
+            vmio_chardev_memory_feed(serial, op + 1, 1 + op[2] % 3);
             continue;
         }
         if (kind == 7) {
-            if (rtc_cmos_is(inner))
-                rtc_cmos_poll(inner);
+            if (vmio_rtc_cmos_is(inner))
+                vmio_rtc_cmos_poll(inner);
             uint8_t out[64];
-            while (chardev_memory_take_output(serial, out, sizeof(out)))
+            while (vmio_chardev_memory_take_output(serial, out, sizeof(out)))
                 ;
             continue;
         }
@@ -231,6 +231,6 @@ out:
     destroy(extra);
     if (sink)
         fclose(sink);
-    chardev_close(serial);
+    vmio_chardev_close(serial);
     return 0;
 }

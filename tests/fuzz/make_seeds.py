@@ -99,3 +99,115 @@ for name, (n, word) in RV.items():
     write("decode_riscv", name, [n] + list(struct.pack("<IQ", word, ht)) + [9, 8, 7])
 write("decode_riscv", "htinst-zero", [4] + list(struct.pack("<IQ", 0x0005a503, 0)) + [1])
 write("decode_riscv", "htinst-pseudo", [4] + list(struct.pack("<IQ", 0, 0x00002000)) + [1])
+
+# ---- virtio_net: features, queue sizes, host frames, rounds, then 64 KiB of guest RAM at
+# 0x100000 (see fuzz_virtio_net.c): receive rings at +0 / +0x1000 / +0x2000, transmit rings at
+# +0x4000 / +0x5000 / +0x6000, buffers from +0x8000 ----
+NET_W = 0x100000
+VQ_F_NEXT, VQ_F_WRITE, VQ_F_INDIRECT = 1, 2, 4
+
+
+class NetSeed:
+    def __init__(self, features, rx_log2, tx_log2, frames, rounds=1):
+        self.head = [features, rx_log2, tx_log2, len(frames)]
+        for n in frames:
+            self.head += list(struct.pack("<H", n))
+        self.head.append(rounds - 1)
+        self.ram = bytearray(0x10000)
+        self.next_buf = 0x8000
+        self.avail = {0: [], 1: []}
+        self.ndesc = {0: 0, 1: 0}
+
+    def buf(self, data_or_len):
+        at = self.next_buf
+        data = bytes(data_or_len) if not isinstance(data_or_len, int) else bytes(data_or_len)
+        self.ram[at:at + len(data)] = data
+        self.next_buf = (at + max(len(data), 1) + 15) & ~15
+        return NET_W + at
+
+    def desc(self, q, addr, length, flags, nxt=0, table=None):
+        """A descriptor in queue q's table (or at table, an offset in RAM); returns its index."""
+        base = table if table is not None else 0x4000 * q
+        i = self.ndesc[q] if table is None else None
+        if table is None:
+            self.ndesc[q] += 1
+        else:
+            i = nxt  # the caller passes the slot for indirect tables
+            nxt = 0
+        struct.pack_into("<QIHH", self.ram, base + 16 * i, addr, length, flags, nxt)
+        return i
+
+    def chain(self, q, segs):
+        """segs: (addr, len, write) buffers; a direct chain; returns its head."""
+        first = self.ndesc[q]
+        for k, (addr, length, w) in enumerate(segs):
+            more = k + 1 < len(segs)
+            self.desc(q, addr, length, (VQ_F_NEXT if more else 0) | (VQ_F_WRITE if w else 0),
+                      first + k + 1 if more else 0)
+        self.avail[q].append(first)
+        return first
+
+    def indirect(self, q, segs):
+        table = self.next_buf
+        self.next_buf += 16 * len(segs) + 16
+        for k, (addr, length, w) in enumerate(segs):
+            more = k + 1 < len(segs)
+            struct.pack_into("<QIHH", self.ram, table + 16 * k, addr, length,
+                             (VQ_F_NEXT if more else 0) | (VQ_F_WRITE if w else 0),
+                             k + 1 if more else 0)
+        head = self.ndesc[q]
+        self.desc(q, NET_W + table, 16 * len(segs), VQ_F_INDIRECT)
+        self.avail[q].append(head)
+        return head
+
+    def data(self):
+        for q in (0, 1):
+            ring = 0x4000 * q + 0x1000
+            struct.pack_into("<HH", self.ram, ring, 0, len(self.avail[q]))
+            for k, h in enumerate(self.avail[q]):
+                struct.pack_into("<H", self.ram, ring + 4 + 2 * k, h)
+        end = max(self.next_buf, 0x7000)
+        return self.head + list(self.ram[:end])
+
+
+def tx_frame(n, seed=0):
+    hdr = bytes(12)
+    eth = bytes([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 9, 0x88, 0xb5])
+    return hdr, eth + bytes((seed + i) & 0xff for i in range(n - 14))
+
+
+def net_basic(features, frames, rx_len, rx_count):
+    s = NetSeed(features, 3, 3, frames, rounds=2)
+    for _ in range(rx_count):
+        s.chain(0, [(s.buf(bytes(rx_len)), rx_len, True)])
+    hdr, f = tx_frame(60)
+    s.chain(1, [(s.buf(hdr), 12, False), (s.buf(f), len(f), False)])
+    hdr, f = tx_frame(1514, 3)
+    s.chain(1, [(s.buf(hdr + f), 12 + len(f), False)])
+    return s
+
+
+write("virtio_net", "basic", net_basic(0, [60, 1514, 200], 1600, 4).data())
+write("virtio_net", "too-small-no-mrg", net_basic(0, [1514, 60], 200, 4).data())
+write("virtio_net", "mrg", net_basic(1 | 2, [3000, 60, 9000], 512, 8).data())
+write("virtio_net", "no-rx-buffers", net_basic(2, [60, 70, 80], 1600, 0).data())
+s = NetSeed(4 | 1, 3, 3, [1514, 100])
+for _ in range(3):
+    a, b = s.buf(bytes(800)), s.buf(bytes(800))
+    s.indirect(0, [(a, 800, True), (b, 800, True)])
+hdr, f = tx_frame(90, 7)
+s.indirect(1, [(s.buf(hdr[:5]), 5, False), (s.buf(hdr[5:] + f[:3]), 10, False),
+               (s.buf(f[3:]), len(f) - 3, False)])
+write("virtio_net", "indirect", s.data())
+# Hostile: a receive buffer smaller than the header, a transmit loop, a buffer outside RAM, a
+# malformed header (NEEDS_CSUM, GSO), a runt.
+s = NetSeed(0, 2, 3, [60, 60])
+s.chain(0, [(s.buf(bytes(8)), 8, True)])
+loop = s.ndesc[1]
+s.desc(1, s.buf(bytes(12)), 12, VQ_F_NEXT, loop)
+s.avail[1].append(loop)
+s.chain(1, [(0x7fff_0000, 100, False)])
+hdr, f = tx_frame(60)
+s.chain(1, [(s.buf(bytes([1, 1]) + hdr[2:] + f), 72, False)])
+s.chain(1, [(s.buf(bytes(12 + 5)), 17, False)])
+write("virtio_net", "hostile", s.data())

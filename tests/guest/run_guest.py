@@ -152,7 +152,7 @@ def config_extra(name):
 # instruction (address, regex over the quoted text). widths' rax_rules()
 # makes these with fixed destination registers in inline asm (the address
 # register is the compiler's choice).
-PATTERN = 0xd0000008  # TESTDEV_MMIO_BASE + TESTDEV_PATTERN
+PATTERN = 0xd0000008  # VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_PATTERN
 TRACE_EXPECT = {"widths": [
     (PATTERN + 7, r"mov al, byte \[r\w+\]"),
     (PATTERN + 6, r"mov ax, word \[r\w+\]"),

@@ -4,8 +4,8 @@
 The Linux boot test's initramfs (make_initramfs.py: busybox, the /init that
 prints VMIO-INIT markers and powers off) plus the virtio modules of the same
 kernel package the tests boot (Debian's linux-image-cloud-amd64:
-virtio_mmio, virtio_blk, virtio_rng, virtio_console and what they depend
-on, read from each module's .modinfo) and /init.d/virtio.sh, which loads
+virtio_mmio, virtio_blk, virtio_rng, virtio_console, virtio_net and what
+they depend on, read from each module's .modinfo) and /init.d/virtio.sh, which loads
 them and runs the checks the kernel command line asks for:
 
   vmio.test=a,b,...   any of
@@ -17,6 +17,16 @@ them and runs the checks the kernel command line asks for:
     rng       /dev/hwrng is virtio_rng and gives 4096 bytes
     console   write a line to /dev/hvc0; with vmio.hvc_in=1 also read one
               line from it and write it back
+    net       the interface whose MAC is vmio.net_mac gets vmio.net_ip/24;
+              ping vmio.net_peer (3 echoes), then over TCP (busybox nc):
+              send vmio.net_kib KiB of random bytes to the peer's port 5001
+              (their SHA-256 printed; the peer prints what it received) and
+              receive what the peer's port 5002 sends (its SHA-256 and size
+              printed)
+    netbench  the same interface setup, then vmio.bench_mib MiB (default 8)
+              of zeros to the peer's port 5001 and whatever its port 5002
+              sends, each between VMIO-BENCH start and end lines, for
+              bench/virtio_net_bench.py (which times them on the host)
     bench     /bin/vmio-blkbench (BLKBENCH, bench/virtio_blkbench.c: timed
               O_DIRECT reads of /dev/vda, vmio.bench_mib MiB sequential and
               vmio.bench_ops random 4 KiB ones; VMIO-BENCH lines), for
@@ -39,9 +49,9 @@ import make_initramfs  # noqa: E402
 import nested  # noqa: E402
 
 KERNEL_PACKAGE = "linux-image-cloud-amd64"
-MODULES = ["virtio_mmio", "virtio_blk", "virtio_rng", "virtio_console"]
+MODULES = ["virtio_mmio", "virtio_blk", "virtio_rng", "virtio_console", "virtio_net"]
 EXTRA_APPLETS = ["insmod", "blockdev", "cut", "time", "seq", "printf", "date", "stat", "awk",
-                 "cmp", "expr"]
+                 "cmp", "expr", "basename", "readlink", "tail"]
 
 VIRTIO_SH = r"""
 arg() { tr ' ' '\n' < /proc/cmdline | grep "^vmio.$1=" | head -n 1 | cut -d= -f2; }
@@ -49,6 +59,22 @@ for m in $(cat /lib/vmio-modules/order); do
     insmod /lib/vmio-modules/$m || echo "VMIO-TEST: insmod $m FAIL"
 done
 tests=$(arg test | tr ',' ' ')
+# net_up: the interface whose MAC is vmio.net_mac gets vmio.net_ip/24, up; sets dev and peer.
+net_up() {
+    mac=$(arg net_mac); ip4=$(arg net_ip); peer=$(arg net_peer)
+    dev=
+    for d in /sys/class/net/*; do
+        [ "$(cat $d/address)" = "$mac" ] && dev=$(basename $d)
+    done
+    if [ -z "$dev" ]; then
+        echo "VMIO-TEST: net FAIL: no interface has the MAC $mac: $(cat /sys/class/net/*/address)"
+        return 1
+    fi
+    echo "VMIO-TEST: net dev=$dev driver=$(basename $(readlink /sys/class/net/$dev/device/driver))"
+    ip link set lo up
+    ip addr add $ip4/24 dev $dev
+    ip link set $dev up
+}
 echo "VMIO-TEST: modules loaded; tests: $tests"
 for t in $tests; do
     case $t in
@@ -92,6 +118,31 @@ for t in $tests; do
             fi
         fi
         exec 3>&- ;;
+    net)
+        kib=$(arg net_kib); [ -n "$kib" ] || kib=2048
+        if net_up; then
+            if ping -c 3 -w 60 $peer > /tmp/ping.out 2>&1; then
+                echo "VMIO-TEST: ping ok: $(grep 'packets transmitted' /tmp/ping.out)"
+            else
+                echo "VMIO-TEST: net FAIL: ping $peer: $(tail -n 3 /tmp/ping.out | tr '\n' ' ')"
+            fi
+            dd if=/dev/urandom of=/tmp/up.bin bs=1024 count=$kib 2>/dev/null
+            echo "VMIO-TEST: net-up-sha256=$(sha256sum /tmp/up.bin | cut -d' ' -f1)"
+            nc $peer 5001 < /tmp/up.bin || echo "VMIO-TEST: net FAIL: nc to port 5001"
+            nc $peer 5002 < /dev/null > /tmp/down.bin || echo "VMIO-TEST: net FAIL: nc to port 5002"
+            echo "VMIO-TEST: net-down-sha256=$(sha256sum /tmp/down.bin | cut -d' ' -f1) bytes=$(wc -c < /tmp/down.bin)"
+        fi ;;
+    netbench)
+        mib=$(arg bench_mib); [ -n "$mib" ] || mib=8
+        if net_up; then
+            ping -c 1 -w 60 $peer > /dev/null 2>&1
+            echo "VMIO-BENCH: net-up-start"
+            dd if=/dev/zero bs=65536 count=$((mib * 16)) 2>/dev/null | nc $peer 5001
+            echo "VMIO-BENCH: net-up-end"
+            echo "VMIO-BENCH: net-down-start"
+            nc $peer 5002 < /dev/null | wc -c > /tmp/down.n
+            echo "VMIO-BENCH: net-down-end bytes=$(cat /tmp/down.n)"
+        fi ;;
     bench)
         mib=$(arg bench_mib); [ -n "$mib" ] || mib=64
         ops=$(arg bench_ops); [ -n "$ops" ] || ops=2000

@@ -7,6 +7,10 @@ Usage: run_virtio.py MODE VMIO INITRAMFS, MODE one of
   console    --console virtio: the guest writes to hvc0 and reads a line the
              host sends on vmio's standard input
   config     a VM config (VirtioBlk, VmioVirtioRng) instead of options
+  net        --net tap=...: inside a network namespace the test creates
+             (net_host.py), the guest pings the host side of a TAP and moves
+             files both ways over TCP; checksums must match on both sides
+  net-config the same with a VirtioNet device in a VM config
 INITRAMFS comes from make_virtio_initramfs.py (its /init.d/virtio.sh runs
 the checks named by vmio.test=...).
 
@@ -24,8 +28,21 @@ setup writes whatever the I/O; with --no-ioeventfd --no-irqfd notifications
 exit and each interrupt costs its InterruptStatus read and InterruptACK
 write.
 
+The net test: `unshare --net` (util-linux) starts net_host.py in a new,
+empty network namespace, where it makes the TAP vmtap0 with 10.76.0.1/24,
+listens on ports 5001 and 5002 and runs vmio with --net tap=vmtap0 (so the
+namespace, the TAP and every address exist only for the test, whichever
+host or nested VM runs it). The guest finds its interface by the MAC given
+on the command line, takes 10.76.0.2/24, pings 10.76.0.1, sends 2 MiB of
+random bytes to port 5001 (the SHA-256 the host computed must be the one
+the guest printed) and receives 1 MiB from port 5002 (the SHA-256 the guest
+printed must be the file's). --stats: no notification exits (ioeventfd),
+frames both ways, nothing dropped, the transport's MMIO exits at the
+driver's setup.
+
 Every VMM runs through the KVM wrapper (tests/nested/kvm.py). Exits 0 pass,
-1 fail. Needs e2fsprogs (mke2fs, debugfs).
+1 fail. Needs e2fsprogs (mke2fs, debugfs), and for net util-linux's unshare
+and iproute2's ip, with root (or user namespaces) where vmio runs.
 """
 import hashlib
 import json
@@ -144,7 +161,7 @@ class Checks:
 def virtio_stats(out):
     """{device name: {key: value}} from vmio's --stats virtio lines."""
     stats = {}
-    for m in re.finditer(r"^virtio (virtio-\S+(?: vd[a-z])?): (.*)$", out, re.M):
+    for m in re.finditer(r"^virtio (virtio-[^:]+): (.*)$", out, re.M):
         stats[m.group(1)] = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
     return stats
 
@@ -323,6 +340,121 @@ def mode_config(vmio, initrd):
         return c.ok
 
 
+NET_TAP = "vmtap0"
+NET_HOST_IP = "10.76.0.1"
+NET_GUEST_IP = "10.76.0.2"
+NET_MAC = "02:76:6d:69:6f:2a"
+NET_UP_KIB = 2048
+NET_DOWN_BYTES = 1024 * 1024 + 4321
+# The transport's MMIO exits with every fast path: the setup writes of two queues.
+NET_SETUP_EXITS = 60
+
+
+def net_checks(c, stats_json, down_sha):
+    m = c.line(r"^VMIO-TEST: net dev=(\S+) driver=(\S+)", "the guest has an interface with our MAC")
+    if m:
+        c.equal(m.group(2), "virtio_net", "its driver")
+    c.line(r"^VMIO-TEST: ping ok: 3 packets transmitted, 3 packets received",
+           "the guest pings the host side of the TAP")
+    up = c.line(r"^VMIO-TEST: net-up-sha256=([0-9a-f]{64})", "the guest sent a file")
+    host = c.line(r"^VMIO-HOST: up bytes=(\d+) sha256=([0-9a-f]{64})", "the host received it")
+    if up and host:
+        c.equal(int(host.group(1)), NET_UP_KIB * 1024, "bytes the host received over TCP")
+        c.equal(host.group(2), up.group(1), "the host's SHA-256 of them is the guest's")
+    down = c.line(r"^VMIO-TEST: net-down-sha256=([0-9a-f]{64}) bytes=\s*(\d+)",
+                  "the guest received a file")
+    if down:
+        c.equal(int(down.group(2)), NET_DOWN_BYTES, "bytes the guest received over TCP")
+        c.equal(down.group(1), down_sha, "the guest's SHA-256 of them is the file's")
+    c.line(r"^VMIO-HOST: down bytes=%d$" % NET_DOWN_BYTES, "the host sent the file")
+    rate = re.search(r"^VMIO-HOST: up-mbps=(\S+)", c.out, re.M)
+    name = "virtio-net " + NET_TAP
+    st = virtio_stats(c.out).get(name)
+    if not st:
+        c.fail("no --stats line for " + name)
+        return
+    c.equal(tuple(st.get(k) for k in ["ioeventfd", "irqfd", "regview", "ackfd"]), ("on",) * 4,
+            "ioeventfd, irqfd, register view, ACK eventfds")
+    c.equal(st.get("notify_exits"), "0", "no queue notification exits to vmio (ioeventfd)")
+    for k in ["rx_dropped", "tx_dropped", "tx_errors"]:
+        c.equal(st.get(k), "0", k)
+    if int(st.get("rx_frames", 0)) == 0 or int(st.get("tx_frames", 0)) == 0:
+        c.fail("frames both ways: rx_frames=%s tx_frames=%s" % (st.get("rx_frames"),
+                                                                st.get("tx_frames")))
+    for line in c.out.splitlines():
+        if line.startswith("virtio " + name + ":"):
+            print("info " + line)
+    mmio = device_exits(stats_json, name)
+    print("info %s: rx %s frames %s bytes, tx %s frames %s bytes, rx_waits %s, tx_waits %s, "
+          "kicks %s, interrupts %s, %s MMIO exits, upload %s Mbit/s as the host saw it"
+          % (name, st.get("rx_frames"), st.get("rx_bytes"), st.get("tx_frames"),
+             st.get("tx_bytes"), st.get("rx_waits"), st.get("tx_waits"), st.get("kicks"),
+             st.get("interrupts"), mmio, rate.group(1) if rate else "?"))
+    if mmio is None or mmio > NET_SETUP_EXITS:
+        c.fail("%s MMIO exits: more than the driver's setup (%d)" % (mmio, NET_SETUP_EXITS))
+
+
+NET_CONFIG = '''[base]
+id = 1
+name = "linux-virtio-net"
+vm_type = 1
+cpu_num = 2
+arch = "x86_64"
+
+[kernel]
+kernel_path = "{kernel}"
+ramdisk_path = "{initrd}"
+cmdline = "{cmdline}"
+memory_regions = [[0x0, 0x1000_0000, 0x7, 0]]
+
+[devices]
+interrupt_mode = "emulated"
+emu_devices = [
+    ["{tap}", 0xd000_6000, 0x200, 22, 0xe2, [0x{mac}]],
+]
+'''
+
+
+def mode_net(vmio, initrd, config=False):
+    with tempfile.TemporaryDirectory(prefix="vmio-virtio-") as tmp:
+        down = os.urandom(NET_DOWN_BYTES)
+        down_path = os.path.join(tmp, "down.bin")
+        with open(down_path, "wb") as f:
+            f.write(down)
+        stats_json = os.path.join(tmp, "stats.json")
+        # A network namespace of our own: root makes one directly; anyone else in a user
+        # namespace where they are root.
+        ns = ["unshare", "--net"] if os.geteuid() == 0 else \
+            ["unshare", "--user", "--map-root-user", "--net"]
+        cmdline = ("console=ttyS0 panic=-1 vmio.test=net vmio.net_mac=%s vmio.net_ip=%s "
+                   "vmio.net_peer=%s vmio.net_kib=%d"
+                   % (NET_MAC, NET_GUEST_IP, NET_HOST_IP, NET_UP_KIB))
+        if config:
+            cfg = os.path.join(tmp, "net.toml")
+            with open(cfg, "w") as f:
+                f.write(NET_CONFIG.format(kernel=kernel(), initrd=initrd, cmdline=cmdline,
+                                          tap=NET_TAP, mac=NET_MAC.replace(":", "")))
+            run_vmm = [vmio, "run", "--stats", "--stats-json", stats_json, cfg]
+        else:
+            run_vmm = [vmio, "run", "--cpus", "2", "--mem", "256M", "--initrd", initrd,
+                       "--cmdline", cmdline, "--net", "tap=%s,mac=%s" % (NET_TAP, NET_MAC),
+                       "--stats", "--stats-json", stats_json, kernel()]
+        cmd = ns + ["--", sys.executable, os.path.join(HERE, "net_host.py"), NET_TAP,
+                    NET_HOST_IP, str(NET_UP_KIB * 1024), down_path, "--"] + run_vmm
+        r = run(cmd)
+        if r is None:
+            return False
+        c = Checks(r[1])
+        common_checks(c, r[0])
+        fails = re.findall(r"^VMIO-HOST: .*FAIL.*$", c.out, re.M)
+        for f in fails:
+            c.fail("host side: " + f)
+        net_checks(c, stats_json, hashlib.sha256(down).hexdigest())
+        if not c.ok:
+            print("---- output ----\n" + c.out[-8000:])
+        return c.ok
+
+
 def main(argv):
     if len(argv) != 4:
         sys.stderr.write(__doc__)
@@ -336,6 +468,10 @@ def main(argv):
         ok = mode_console(vmio, initrd)
     elif mode == "config":
         ok = mode_config(vmio, initrd)
+    elif mode == "net":
+        ok = mode_net(vmio, initrd)
+    elif mode == "net-config":
+        ok = mode_net(vmio, initrd, config=True)
     else:
         sys.stderr.write("unknown mode %s\n" % mode)
         return 2

@@ -18,7 +18,8 @@ The VM is Debian's generic kernel (downloaded with `apt-get download`, unpacked
 with `dpkg-deb -x` into a cache; nothing is installed on the host) booted under
 QEMU's TCG with an emulated AMD SVM CPU, so that the kernel's kvm-amd gives a
 /dev/kvm on which KVM runs nested inside TCG. Its initramfs (built here: a
-static busybox, the modules for KVM, virtio-net and 9p, and an init script)
+static busybox, the modules for KVM, virtio-net, 9p and TAP interfaces (tun),
+and an init script)
 mounts the host's root over 9p, and runs vmio-nested-agent chrooted there.
 vmio-kvm-exec then runs commands in the VM through a forwarded loopback TCP
 port (see proto.h and docs/testing.md).
@@ -47,7 +48,8 @@ import cpio  # noqa: E402  (tests/nested/cpio.py)
 AGENT_PORT = 7000
 PROTO_VERSION = b"vmio-nested-1"
 # Modules the VM loads (with their dependencies from modules.dep, in order).
-WANTED_MODULES = ["kvm-amd", "virtio_pci", "virtio_net", "9pnet_virtio", "9p"]
+# tun: TAP interfaces for vmio's virtio-net test (network namespaces are built in).
+WANTED_MODULES = ["kvm-amd", "virtio_pci", "virtio_net", "9pnet_virtio", "9p", "tun"]
 BOOT_TIMEOUT = float(os.environ.get("VMIO_NESTED_BOOT_TIMEOUT", "300"))
 VM_CPUS = os.environ.get("VMIO_NESTED_CPUS", "1")
 VM_MEM = os.environ.get("VMIO_NESTED_MEM", "4096")

@@ -16,7 +16,7 @@ mkdir -p "$out/work"
 "$cc" -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
-    "$root/tests/toml/fuzz_toml.c" "$root/src/config/toml.c" "$root/src/core/error.c" \
+    "$root/tests/toml/fuzz_toml.c" "$root/src/config/toml.c" "$root/src/base/error.c" \
     -o "$out/fuzz_toml" -lm
 cp "$root"/tests/toml/corpus/* "$out/work/" 2>/dev/null || true
 cd "$out"

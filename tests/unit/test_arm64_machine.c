@@ -34,7 +34,7 @@ struct rig {
     struct vmio_fake *fake;
     struct vmio_vm *vm;
     struct vmio_vcpu *vcpu;
-    struct chardev *serial;
+    struct vmio_chardev *serial;
     struct vmio_arm64_machine m;
     char log[2048];
     FILE *logf;
@@ -44,7 +44,7 @@ static void rig_init(struct rig *r, enum vmio_unclaimed_policy policy)
 {
     memset(r, 0, sizeof(*r));
     assert_int_equal(vmio_fake_create(&r->fake, NULL), 0);
-    assert_int_equal(chardev_open_memory(NULL, 0, &r->serial, NULL), 0);
+    assert_int_equal(vmio_chardev_open_memory(NULL, 0, &r->serial, NULL), 0);
     r->logf = fmemopen(r->log, sizeof(r->log), "w");
     assert_non_null(r->logf);
     setvbuf(r->logf, NULL, _IONBF, 0);
@@ -63,7 +63,7 @@ static void rig_fini(struct rig *r)
     vmio_vcpu_destroy(r->vcpu);
     vmio_vm_destroy(r->vm);
     vmio_fake_destroy(r->fake);
-    chardev_close(r->serial);
+    vmio_chardev_close(r->serial);
     fclose(r->logf);
 }
 
@@ -131,7 +131,7 @@ static void test_machine_layout(void **state)
     assert_int_equal(vmio_fake_irq(r.fake, VMIO_ARM64_UART_SPI, &irq), 0);
     assert_int_equal(irq.level, 1);
     char out[4] = {0};
-    assert_int_equal(chardev_memory_take_output(r.serial, out, sizeof(out)), 1);
+    assert_int_equal(vmio_chardev_memory_take_output(r.serial, out, sizeof(out)), 1);
     assert_int_equal(out[0], 'k');
     rig_fini(&r);
 }
@@ -142,18 +142,19 @@ static void test_nisv_ldp_emulated(void **state)
     struct rig r;
     rig_init(&r, VMIO_UNCLAIMED_STRICT);
     poke_insn(&r, 0xa8c10801); /* ldp x1, x2, [x0], #16 */
-    set_reg(&r, VMIO_ARM64_REG_X0, VMIO_ARM64_TESTDEV_BASE + TESTDEV_ECHO);
+    set_reg(&r, VMIO_ARM64_REG_X0, VMIO_ARM64_TESTDEV_BASE + VMIO_TESTDEV_ECHO);
     vmio_fake_push_io(r.fake, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 8,
-                      VMIO_ARM64_TESTDEV_BASE + TESTDEV_ECHO, 0x1234);
+                      VMIO_ARM64_TESTDEV_BASE + VMIO_TESTDEV_ECHO, 0x1234);
     struct vmio_fake_step s = {.kind = VMIO_FAKE_ARM_NISV, .code = ESR_DABT_NISV};
-    s.access.addr = VMIO_ARM64_TESTDEV_BASE + TESTDEV_PATTERN; /* the second transfer faulted */
+    s.access.addr =
+        VMIO_ARM64_TESTDEV_BASE + VMIO_TESTDEV_PATTERN; /* the second transfer faulted */
     assert_true(vmio_fake_push(r.fake, 0, &s) >= 0);
     vmio_fake_push_kind(r.fake, 0, VMIO_FAKE_SHUTDOWN, 0);
     struct vmio_exit x;
     assert_int_equal(vmio_vcpu_run(r.vcpu, &x), 0);
     assert_int_equal(x.reason, VMIO_EXIT_SHUTDOWN);
     assert_int_equal(reg(&r, VMIO_ARM64_REG_X0 + 1), 0x1234);
-    assert_int_equal(reg(&r, VMIO_ARM64_REG_X0 + 2), TESTDEV_PATTERN_VALUE);
+    assert_int_equal(reg(&r, VMIO_ARM64_REG_X0 + 2), VMIO_TESTDEV_PATTERN_VALUE);
     assert_int_equal(reg(&r, VMIO_ARM64_REG_X0), VMIO_ARM64_TESTDEV_BASE + 16);
     assert_int_equal(reg(&r, VMIO_ARM64_REG_PC), CODE + 4);
     struct vmio_stats st;

@@ -4,12 +4,12 @@
  * newline/close/exit), pipes (buffered output flushed before input polls
  * once 10 ms old, the 200 us idle-poll deferral, EOF, EPIPE reported, EAGAIN
  * retried), and the terminal: raw mode on a pty (posix_openpt) and
- * restoration on close, on chardev_terminal_restore(), on SIGTERM (default
+ * restoration on close, on vmio_chardev_terminal_restore(), on SIGTERM (default
  * and chained handlers), at exit() and across SIGTSTP. Children are forked
  * for the paths that end the process.
  * Time is an input: the flush age and the poll deferral are driven by a
- * manual clock (chardev_set_clock()), never by sleeping, and waiting for
- * input uses chardev_wait_input(), so nothing depends on how fast the
+ * manual clock (vmio_chardev_set_clock()), never by sleeping, and waiting for
+ * input uses vmio_chardev_wait_input(), so nothing depends on how fast the
  * machine is.
  * Hostile outputs: file: refuses a FIFO (without hanging in open), a
  * directory and a socket; a write to a pipe nobody reads gives up when the
@@ -18,6 +18,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,68 +71,68 @@ static size_t slurp(const char *path, char *buf, size_t size)
 static void test_spec_errors(void **state)
 {
     (void)state;
-    struct chardev *cd = NULL;
+    struct vmio_chardev *cd = NULL;
     struct vmio_error err = {0};
-    assert_int_equal(chardev_open("bogus", &cd, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open("bogus", &cd, &err), -EINVAL);
     assert_null(cd);
     assert_non_null(strstr(err.msg, "'bogus'"));
     assert_non_null(strstr(err.msg, "stdio"));
-    assert_int_equal(chardev_open("", &cd, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open("", &cd, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "''"));
-    assert_int_equal(chardev_open("file:", &cd, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open("file:", &cd, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "file:PATH"));
-    assert_int_equal(chardev_open("stdio:", &cd, &err), -EINVAL);
-    assert_int_equal(chardev_open("File:/tmp/x", &cd, &err), -EINVAL);
-    assert_int_equal(chardev_open("none ", &cd, NULL), -EINVAL);
-    assert_int_equal(chardev_open("file:/nonexistent-vmio-dir/out", &cd, &err), -ENOENT);
+    assert_int_equal(vmio_chardev_open("stdio:", &cd, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open("File:/tmp/x", &cd, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open("none ", &cd, NULL), -EINVAL);
+    assert_int_equal(vmio_chardev_open("file:/nonexistent-vmio-dir/out", &cd, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "/nonexistent-vmio-dir/out"));
-    assert_int_equal(chardev_open("none", NULL, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open("none", NULL, &err), -EINVAL);
     assert_null(cd);
 }
 
 static void test_none(void **state)
 {
     (void)state;
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open("none", &cd, NULL), 0);
-    assert_int_equal(chardev_kind(cd), CHARDEV_NONE);
-    assert_int_equal(chardev_write(cd, "dropped\n", 8), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open("none", &cd, NULL), 0);
+    assert_int_equal(vmio_chardev_kind(cd), VMIO_CHARDEV_NONE);
+    assert_int_equal(vmio_chardev_write(cd, "dropped\n", 8), 0);
     char buf[8];
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
-    assert_int_equal(chardev_has_input(cd), 0);
-    assert_int_equal(chardev_flush(cd), 0);
-    assert_int_equal(chardev_memory_take_output(cd, buf, sizeof(buf)), 0);
-    assert_int_equal(chardev_memory_feed(cd, "x", 1), -EINVAL);
-    chardev_close(cd);
-    chardev_close(NULL);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(vmio_chardev_has_input(cd), 0);
+    assert_int_equal(vmio_chardev_flush(cd), 0);
+    assert_int_equal(vmio_chardev_memory_take_output(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(vmio_chardev_memory_feed(cd, "x", 1), -EINVAL);
+    vmio_chardev_close(cd);
+    vmio_chardev_close(NULL);
 }
 
 static void test_memory(void **state)
 {
     (void)state;
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_memory("in", 2, &cd, NULL), 0);
-    assert_int_equal(chardev_kind(cd), CHARDEV_MEMORY);
-    assert_true(chardev_has_input(cd));
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_memory("in", 2, &cd, NULL), 0);
+    assert_int_equal(vmio_chardev_kind(cd), VMIO_CHARDEV_MEMORY);
+    assert_true(vmio_chardev_has_input(cd));
     char buf[16];
-    assert_int_equal(chardev_read_nonblock(cd, buf, 1), 1);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, 1), 1);
     assert_int_equal(buf[0], 'i');
-    assert_int_equal(chardev_memory_feed(cd, "put", 3), 0);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 4);
+    assert_int_equal(vmio_chardev_memory_feed(cd, "put", 3), 0);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 4);
     assert_memory_equal(buf, "nput", 4);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
-    assert_false(chardev_has_input(cd));
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(vmio_chardev_has_input(cd));
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(chardev_write(cd, "0123456789", 10), 0);
+        assert_int_equal(vmio_chardev_write(cd, "0123456789", 10), 0);
     size_t total = 0;
     size_t n;
-    while ((n = chardev_memory_take_output(cd, buf, sizeof(buf))) > 0) {
+    while ((n = vmio_chardev_memory_take_output(cd, buf, sizeof(buf))) > 0) {
         for (size_t i = 0; i < n; i++)
             assert_int_equal(buf[i], '0' + (int)((total + i) % 10));
         total += n;
     }
     assert_int_equal(total, 10000);
-    chardev_close(cd);
+    vmio_chardev_close(cd);
 }
 
 static void test_file_output(void **state)
@@ -144,33 +145,33 @@ static void test_file_output(void **state)
     FILE *fp = fopen(path, "w");
     fputs("old contents that must disappear\n", fp);
     fclose(fp);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open(spec, &cd, NULL), 0);
-    assert_int_equal(chardev_kind(cd), CHARDEV_FILE);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open(spec, &cd, NULL), 0);
+    assert_int_equal(vmio_chardev_kind(cd), VMIO_CHARDEV_FILE);
     assert_int_equal(slurp(path, buf, sizeof(buf)), 0);
     /* Buffered until a newline. */
-    assert_int_equal(chardev_write(cd, "abc", 3), 0);
+    assert_int_equal(vmio_chardev_write(cd, "abc", 3), 0);
     assert_int_equal(slurp(path, buf, sizeof(buf)), 0);
-    assert_int_equal(chardev_write(cd, "\n", 1), 0);
+    assert_int_equal(vmio_chardev_write(cd, "\n", 1), 0);
     assert_int_equal(slurp(path, buf, sizeof(buf)), 4);
     assert_memory_equal(buf, "abc\n", 4);
     /* No input from a file backend. */
-    assert_false(chardev_has_input(cd));
-    assert_int_equal(chardev_read_nonblock(cd, buf, 4), 0);
+    assert_false(vmio_chardev_has_input(cd));
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, 4), 0);
     /* Large writes (beyond the buffer) and a flush. */
     char big[10000];
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (char)('a' + i % 26);
-    assert_int_equal(chardev_write(cd, big, 3000), 0);
-    assert_int_equal(chardev_write(cd, big + 3000, 7000), 0);
+    assert_int_equal(vmio_chardev_write(cd, big, 3000), 0);
+    assert_int_equal(vmio_chardev_write(cd, big + 3000, 7000), 0);
     for (int i = 0; i < 100; i++)
-        assert_int_equal(chardev_write(cd, "x", 1), 0);
-    assert_int_equal(chardev_flush(cd), 0);
+        assert_int_equal(vmio_chardev_write(cd, "x", 1), 0);
+    assert_int_equal(vmio_chardev_flush(cd), 0);
     assert_int_equal(slurp(path, buf, sizeof(buf)), 4 + 10000 + 100);
     assert_memory_equal(buf + 4, big, sizeof(big));
     /* Close flushes. */
-    assert_int_equal(chardev_write(cd, "tail", 4), 0);
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_write(cd, "tail", 4), 0);
+    vmio_chardev_close(cd);
     assert_int_equal(slurp(path, buf, sizeof(buf)), 4 + 10000 + 100 + 4);
     assert_memory_equal(buf + 10104, "tail", 4);
 }
@@ -185,8 +186,9 @@ static void test_file_flushed_at_exit(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        struct chardev *cd;
-        if (chardev_open(spec, &cd, NULL) != 0 || chardev_write(cd, "no newline", 10) != 0)
+        struct vmio_chardev *cd;
+        if (vmio_chardev_open(spec, &cd, NULL) != 0 ||
+            vmio_chardev_write(cd, "no newline", 10) != 0)
             _exit(1);
         exit(0); /* never closed: the atexit handler flushes */
     }
@@ -204,51 +206,51 @@ static void test_pipes(void **state)
     int in[2], out[2];
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(out), 0);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(in[0], out[1], &cd, NULL), 0);
-    assert_int_equal(chardev_kind(cd), CHARDEV_STDIO);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(in[0], out[1], &cd, NULL), 0);
+    assert_int_equal(vmio_chardev_kind(cd), VMIO_CHARDEV_STDIO);
     struct vmio_manual_clock clk;
     vmio_manual_clock_init(&clk, 5000000000ULL, 0);
-    chardev_set_clock(cd, &clk.clock);
+    vmio_chardev_set_clock(cd, &clk.clock);
     char buf[64];
     /* A prompt without newline stays buffered (output is not a terminal)... */
-    assert_int_equal(chardev_write(cd, "login: ", 7), 0);
+    assert_int_equal(vmio_chardev_write(cd, "login: ", 7), 0);
     struct pollfd pfd = {.fd = out[0], .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 0), 0);
     /* ...while it is younger than 10 ms, even when the guest polls for input... */
     vmio_manual_clock_advance(&clk, 10000000 - 1);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
     assert_int_equal(poll(&pfd, 1, 0), 0);
     /* ...and is written out by the first input poll once it is 10 ms old. */
     vmio_manual_clock_advance(&clk, 1);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
     assert_int_equal(poll(&pfd, 1, 0), 1); /* written now, not "soon" */
     assert_int_equal(read(out[0], buf, sizeof(buf)), 7);
     assert_memory_equal(buf, "login: ", 7);
     /*
      * Input. The poll 1 ns ago found none, so the next one waits until 200 us
-     * after it (CHARDEV_IDLE_POLL_NS): reads before then do not see the bytes.
+     * after it (VMIO_CHARDEV_IDLE_POLL_NS): reads before then do not see the bytes.
      */
     assert_int_equal(write(in[1], "root\r", 5), 5);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* throttled */
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* throttled */
     vmio_manual_clock_advance(&clk, 200000 - 2);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* 1 ns early */
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* 1 ns early */
     vmio_manual_clock_advance(&clk, 1);
-    assert_true(chardev_has_input(cd));
-    assert_int_equal(chardev_read_nonblock(cd, buf, 2), 2);
+    assert_true(vmio_chardev_has_input(cd));
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, 2), 2);
     assert_memory_equal(buf, "ro", 2);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 3);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 3);
     assert_memory_equal(buf, "ot\r", 3);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* polled: none */
-    assert_true(chardev_has_input(cd));
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* polled: none */
+    assert_true(vmio_chardev_has_input(cd));
     /* EOF is seen by the first poll after the idle-poll delay, and remembered. */
     close(in[1]);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
-    assert_true(chardev_has_input(cd)); /* not polled yet */
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_true(vmio_chardev_has_input(cd)); /* not polled yet */
     vmio_manual_clock_advance(&clk, 200000);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
-    assert_false(chardev_has_input(cd));
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(vmio_chardev_has_input(cd));
+    vmio_chardev_close(cd);
     close(in[0]);
     close(out[0]);
     close(out[1]);
@@ -261,15 +263,15 @@ static void test_write_error(void **state)
     assert_int_equal(pipe(p), 0);
     close(p[0]);
     void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
-    assert_int_equal(chardev_write(cd, "x\n", 2), -EPIPE);
-    assert_int_equal(chardev_write(cd, "y\n", 2), -EPIPE); /* reported once on stderr */
-    assert_int_equal(chardev_write(cd, "z", 1), 0);        /* buffered */
-    assert_int_equal(chardev_flush(cd), -EPIPE);
-    assert_int_equal(chardev_flush(cd), 0); /* discarded */
-    assert_int_equal(chardev_output_dropped(cd), 5); /* a broken pipe drops, counted */
-    chardev_close(cd);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    assert_int_equal(vmio_chardev_write(cd, "x\n", 2), -EPIPE);
+    assert_int_equal(vmio_chardev_write(cd, "y\n", 2), -EPIPE); /* reported once on stderr */
+    assert_int_equal(vmio_chardev_write(cd, "z", 1), 0);        /* buffered */
+    assert_int_equal(vmio_chardev_flush(cd), -EPIPE);
+    assert_int_equal(vmio_chardev_flush(cd), 0);          /* discarded */
+    assert_int_equal(vmio_chardev_output_dropped(cd), 5); /* a broken pipe drops, counted */
+    vmio_chardev_close(cd);
     close(p[1]);
     signal(SIGPIPE, old);
 }
@@ -305,13 +307,13 @@ static void test_nonblocking_partial_writes(void **state)
     struct drain d = {.fd = p[0]};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, drain_thread, &d), 0);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
     static char big[300000];
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (char)('A' + i % 23);
-    assert_int_equal(chardev_write(cd, big, sizeof(big)), 0);
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_write(cd, big, sizeof(big)), 0);
+    vmio_chardev_close(cd);
     close(p[1]);
     pthread_join(t, NULL);
     close(p[0]);
@@ -370,16 +372,16 @@ static void test_tty_raw_and_close(void **state)
     if (open_pty(&p) != 0)
         skip();                           /* no pseudo-terminals in this environment */
     assert_int_equal(is_raw(p.slave), 0); /* a fresh pty is cooked */
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
     assert_int_equal(is_raw(p.slave), 1);
     /* Keys arrive one by one, untranslated, without echo. */
     assert_int_equal(write(p.master, "k\r", 2), 2);
     char buf[16];
     ssize_t n = 0;
     while (n < 2) { /* the pty delivers when it likes: wait for it, do not time it */
-        assert_int_equal(chardev_wait_input(cd, -1), 1);
-        ssize_t r = chardev_read_nonblock(cd, buf + n, sizeof(buf) - (size_t)n);
+        assert_int_equal(vmio_chardev_wait_input(cd, -1), 1);
+        ssize_t r = vmio_chardev_read_nonblock(cd, buf + n, sizeof(buf) - (size_t)n);
         assert_true(r >= 0);
         n += r;
     }
@@ -388,21 +390,52 @@ static void test_tty_raw_and_close(void **state)
     struct pollfd pfd = {.fd = p.master, .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 20), 0); /* nothing echoed */
     /* Output to a terminal is unbuffered: a prompt shows at once. */
-    assert_int_equal(chardev_write(cd, "$ ", 2), 0);
+    assert_int_equal(vmio_chardev_write(cd, "$ ", 2), 0);
     assert_int_equal(poll(&pfd, 1, -1), 1); /* unbuffered: no flush needed; no time limit */
     assert_int_equal(read(p.master, buf, sizeof(buf)), 2);
     assert_memory_equal(buf, "$ ", 2);
     /* A second user of the same terminal: raw until the last one closes. */
-    struct chardev *cd2 = NULL;
-    assert_int_equal(chardev_open_stdio_fds(p.slave, -1, &cd2, NULL), 0);
-    chardev_close(cd);
+    struct vmio_chardev *cd2 = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(p.slave, -1, &cd2, NULL), 0);
+    vmio_chardev_close(cd);
     assert_int_equal(is_raw(p.slave), 1);
-    chardev_close(cd2);
+    vmio_chardev_close(cd2);
     assert_true(restored(&p));
     /* The signal handlers were removed again. */
     struct sigaction sa;
     sigaction(SIGTERM, NULL, &sa);
     assert_true(!(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_DFL);
+    close_pty(&p);
+}
+
+/* A library user that did not ask keeps its own signal dispositions. */
+static void test_tty_no_handlers_unless_asked(void **state)
+{
+    (void)state;
+    struct pty p;
+    if (open_pty(&p) != 0)
+        skip();
+    vmio_chardev_terminal_signals(false);
+    /* cmocka has handlers of its own on some: they must be the ones left in place. */
+    const int sigs[] = {SIGINT, SIGTERM, SIGSEGV, SIGTSTP};
+    enum { NSIGS = sizeof(sigs) / sizeof(sigs[0]) };
+    struct sigaction before[NSIGS];
+    for (unsigned i = 0; i < NSIGS; i++)
+        sigaction(sigs[i], NULL, &before[i]);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
+    assert_int_equal(is_raw(p.slave), 1);
+    bool same = true;
+    for (unsigned i = 0; i < NSIGS; i++) {
+        struct sigaction sa;
+        sigaction(sigs[i], NULL, &sa);
+        same = same && sa.sa_flags == before[i].sa_flags &&
+               (void *)sa.sa_handler == (void *)before[i].sa_handler;
+    }
+    vmio_chardev_close(cd);
+    assert_true(same);
+    assert_true(restored(&p));
+    vmio_chardev_terminal_signals(true);
     close_pty(&p);
 }
 
@@ -412,15 +445,15 @@ static void test_tty_restore_call(void **state)
     struct pty p;
     if (open_pty(&p) != 0)
         skip(); /* no pseudo-terminals in this environment */
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(p.slave, p.slave, &cd, NULL), 0);
     assert_int_equal(is_raw(p.slave), 1);
-    chardev_terminal_restore();
+    vmio_chardev_terminal_restore();
     assert_true(restored(&p));
-    chardev_terminal_restore(); /* idempotent */
+    vmio_chardev_terminal_restore(); /* idempotent */
     assert_true(restored(&p));
-    assert_int_equal(chardev_write(cd, "still works\n", 12), 0);
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_write(cd, "still works\n", 12), 0);
+    vmio_chardev_close(cd);
     assert_true(restored(&p));
     close_pty(&p);
 }
@@ -451,8 +484,8 @@ static int run_child(void (*child)(struct pty *), struct pty *p, int stop_then_c
 
 static void child_sigterm(struct pty *p)
 {
-    struct chardev *cd;
-    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+    struct vmio_chardev *cd;
+    if (vmio_chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
         _exit(1);
     raise(SIGTERM);
     _exit(2); /* not reached: the default action kills us */
@@ -481,16 +514,16 @@ static void own_handler(int sig)
 
 static void child_chained(struct pty *p)
 {
-    struct chardev *cd;
+    struct vmio_chardev *cd;
     signal(SIGINT, own_handler); /* installed before the chardev: chained */
-    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+    if (vmio_chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
         _exit(1);
     raise(SIGINT);
     if (!own_handler_ran)
         _exit(3);
     if (is_raw(p->slave) != 0)
         _exit(4); /* the terminal was restored before the program's handler ran */
-    chardev_close(cd);
+    vmio_chardev_close(cd);
     _exit(42);
 }
 
@@ -499,15 +532,14 @@ static int fatal_sig;
 
 static void child_fatal(struct pty *p)
 {
-    struct chardev *cd;
+    struct vmio_chardev *cd;
     signal(fatal_sig, SIG_DFL); /* cmocka catches faults in tests: not in this child */
-    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+    if (vmio_chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
         _exit(1);
     if (fatal_sig == SIGSEGV) {
         volatile uintptr_t bad = 8; /* a real fault, not only the signal */
         *(volatile int *)bad = 1;
-    }
-    else
+    } else
         raise(fatal_sig);
     _exit(2); /* not reached */
 }
@@ -546,8 +578,8 @@ static void test_tty_signal_chains(void **state)
 
 static void child_exit(struct pty *p)
 {
-    struct chardev *cd;
-    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+    struct vmio_chardev *cd;
+    if (vmio_chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
         _exit(1);
     exit(0); /* never closed: the atexit handler restores */
 }
@@ -567,13 +599,13 @@ static void test_tty_restored_at_exit(void **state)
 
 static void child_tstp(struct pty *p)
 {
-    struct chardev *cd;
-    if (chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
+    struct vmio_chardev *cd;
+    if (vmio_chardev_open_stdio_fds(p->slave, p->slave, &cd, NULL) != 0 || is_raw(p->slave) != 1)
         _exit(1);
     raise(SIGTSTP); /* parent sees us stopped with a cooked terminal, then continues us */
     if (is_raw(p->slave) != 1)
         _exit(5); /* raw again after SIGCONT */
-    chardev_close(cd);
+    vmio_chardev_close(cd);
     _exit(43);
 }
 
@@ -597,70 +629,71 @@ static void test_not_a_tty_untouched(void **state)
     /* /dev/null input: not a terminal, read gives EOF at once. */
     int fd = open("/dev/null", O_RDONLY);
     assert_true(fd >= 0);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(fd, -1, &cd, NULL), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(fd, -1, &cd, NULL), 0);
     char buf[4];
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
-    assert_false(chardev_has_input(cd));
-    assert_int_equal(chardev_write(cd, "x", 1), 0); /* no output: dropped */
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(vmio_chardev_has_input(cd));
+    assert_int_equal(vmio_chardev_write(cd, "x", 1), 0); /* no output: dropped */
+    vmio_chardev_close(cd);
     close(fd);
 }
 
-/* chardev_wait_input: blocks until input, times out, reports EOF, lifts the idle delay. */
+/* vmio_chardev_wait_input: blocks until input, times out, reports EOF, lifts the idle delay. */
 static void test_wait_input(void **state)
 {
     (void)state;
     int in[2];
     assert_int_equal(pipe(in), 0);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(in[0], -1, &cd, NULL), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(in[0], -1, &cd, NULL), 0);
     char buf[8];
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* idle: delay armed */
-    assert_int_equal(chardev_wait_input(cd, 10), 0);                  /* timeout */
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0); /* idle: delay armed */
+    assert_int_equal(vmio_chardev_wait_input(cd, 10), 0);                  /* timeout */
     assert_int_equal(write(in[1], "k", 1), 1);
-    assert_int_equal(chardev_wait_input(cd, -1), 1);
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 1); /* no 200 us wait */
+    assert_int_equal(vmio_chardev_wait_input(cd, -1), 1);
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 1); /* no 200 us wait */
     assert_int_equal(buf[0], 'k');
     close(in[1]);
-    assert_int_equal(chardev_wait_input(cd, -1), 1); /* EOF is "ready" */
-    assert_int_equal(chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
-    assert_false(chardev_has_input(cd));
-    assert_int_equal(chardev_wait_input(cd, -1), 1); /* and stays so, without blocking */
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_wait_input(cd, -1), 1); /* EOF is "ready" */
+    assert_int_equal(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)), 0);
+    assert_false(vmio_chardev_has_input(cd));
+    assert_int_equal(vmio_chardev_wait_input(cd, -1), 1); /* and stays so, without blocking */
+    vmio_chardev_close(cd);
     close(in[0]);
 
-    struct chardev *none = NULL;
-    assert_int_equal(chardev_open("none", &none, NULL), 0);
-    assert_int_equal(chardev_wait_input(none, -1), 0); /* no input backend: never blocks */
-    chardev_close(none);
+    struct vmio_chardev *none = NULL;
+    assert_int_equal(vmio_chardev_open("none", &none, NULL), 0);
+    assert_int_equal(vmio_chardev_wait_input(none, -1), 0); /* no input backend: never blocks */
+    vmio_chardev_close(none);
 }
 
-/* chardev_set_clock(): the new clock restarts the flush age; NULL goes back to the system clock. */
+/* vmio_chardev_set_clock(): the new clock restarts the flush age; NULL goes back to the system
+ * clock. */
 static void test_set_clock(void **state)
 {
     (void)state;
     int out[2];
     assert_int_equal(pipe(out), 0);
-    struct chardev *cd = NULL;
+    struct vmio_chardev *cd = NULL;
     int in = open("/dev/zero", O_RDONLY); /* always readable: every read polls */
     assert_true(in >= 0);
-    assert_int_equal(chardev_open_stdio_fds(in, out[1], &cd, NULL), 0);
+    assert_int_equal(vmio_chardev_open_stdio_fds(in, out[1], &cd, NULL), 0);
     struct vmio_manual_clock clk;
     vmio_manual_clock_init(&clk, 0, 0);
-    assert_int_equal(chardev_write(cd, "x", 1), 0); /* stamped on the system clock */
-    chardev_set_clock(cd, &clk.clock);              /* restamped at manual time 0 */
+    assert_int_equal(vmio_chardev_write(cd, "x", 1), 0); /* stamped on the system clock */
+    vmio_chardev_set_clock(cd, &clk.clock);              /* restamped at manual time 0 */
     char buf[8];
     struct pollfd pfd = {.fd = out[0], .events = POLLIN};
-    assert_true(chardev_read_nonblock(cd, buf, sizeof(buf)) > 0);
+    assert_true(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)) > 0);
     assert_int_equal(poll(&pfd, 1, 0), 0); /* 0 ns old: kept */
     vmio_manual_clock_advance(&clk, 10000000);
-    assert_true(chardev_read_nonblock(cd, buf, sizeof(buf)) > 0);
+    assert_true(vmio_chardev_read_nonblock(cd, buf, sizeof(buf)) > 0);
     assert_int_equal(poll(&pfd, 1, 0), 1);
     assert_int_equal(read(out[0], buf, sizeof(buf)), 1);
-    chardev_set_clock(cd, NULL);
-    chardev_set_clock(NULL, &clk.clock); /* does nothing */
-    chardev_close(cd);
+    vmio_chardev_set_clock(cd, NULL);
+    vmio_chardev_set_clock(NULL, &clk.clock); /* does nothing */
+    vmio_chardev_close(cd);
     close(in);
     close(out[0]);
     close(out[1]);
@@ -676,10 +709,10 @@ static void test_file_refuses_fifo_and_dirs(void **state)
     assert_int_equal(mkfifo(fifo, 0600), 0);
     char spec[160];
     snprintf(spec, sizeof(spec), "file:%s", fifo);
-    struct chardev *cd = NULL;
+    struct vmio_chardev *cd = NULL;
     struct vmio_error err = {0};
     /* Nobody reads the FIFO: opening it for writing would block forever. */
-    assert_int_equal(chardev_open(spec, &cd, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open(spec, &cd, &err), -EINVAL);
     snprintf(msg, sizeof(msg),
              "serial: '%s' is a FIFO: file:PATH takes a regular file or a character device such "
              "as /dev/null (for a pipe, use stdio and redirect it)",
@@ -687,12 +720,12 @@ static void test_file_refuses_fifo_and_dirs(void **state)
     assert_string_equal(err.msg, msg);
     assert_null(cd);
     snprintf(spec, sizeof(spec), "file:%s", tmpdir);
-    assert_int_equal(chardev_open(spec, &cd, &err), -EINVAL);
+    assert_int_equal(vmio_chardev_open(spec, &cd, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "is a directory"));
     /* A character device is fine. */
-    assert_int_equal(chardev_open("file:/dev/null", &cd, &err), 0);
-    assert_int_equal(chardev_write(cd, "x\n", 2), 0);
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_open("file:/dev/null", &cd, &err), 0);
+    assert_int_equal(vmio_chardev_write(cd, "x\n", 2), 0);
+    vmio_chardev_close(cd);
     unlink(fifo);
 }
 
@@ -711,7 +744,7 @@ static void full_pipe(int p[2])
 }
 
 struct writer {
-    struct chardev *cd;
+    struct vmio_chardev *cd;
     pthread_t thread;
     atomic_int done;
     int rc;
@@ -720,12 +753,12 @@ struct writer {
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
-    w->rc = chardev_write(w->cd, "hello\n", 6); /* the newline flushes: the write waits */
+    w->rc = vmio_chardev_write(w->cd, "hello\n", 6); /* the newline flushes: the write waits */
     atomic_store(&w->done, 1);
     return NULL;
 }
 
-static void start_writer(struct writer *w, struct chardev *cd)
+static void start_writer(struct writer *w, struct vmio_chardev *cd)
 {
     w->cd = cd;
     atomic_init(&w->done, 0);
@@ -737,11 +770,11 @@ static void test_stalled_output_gives_up(void **state)
     (void)state;
     int p[2];
     full_pipe(p);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
     struct vmio_manual_clock clk;
     vmio_manual_clock_init(&clk, 0, 0);
-    chardev_set_clock(cd, &clk.clock);
+    vmio_chardev_set_clock(cd, &clk.clock);
     struct writer w;
     start_writer(&w, cd);
     /* The writer waits for room until 5 s pass on the chardev's clock, not before. */
@@ -757,20 +790,20 @@ static void test_stalled_output_gives_up(void **state)
     }
     pthread_join(w.thread, NULL);
     assert_int_equal(w.rc, -EAGAIN);
-    assert_int_equal(chardev_output_dropped(cd), 6);
+    assert_int_equal(vmio_chardev_output_dropped(cd), 6);
     /* Stalled: the next write gives up at once (the clock does not move). */
-    assert_int_equal(chardev_write(cd, "again\n", 6), -EAGAIN);
-    assert_int_equal(chardev_output_dropped(cd), 12);
+    assert_int_equal(vmio_chardev_write(cd, "again\n", 6), -EAGAIN);
+    assert_int_equal(vmio_chardev_output_dropped(cd), 12);
     /* Once the reader drains the pipe, output flows again. */
     char buf[4096];
     assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
     while (read(p[0], buf, sizeof(buf)) > 0)
         ;
-    assert_int_equal(chardev_write(cd, "back\n", 5), 0);
+    assert_int_equal(vmio_chardev_write(cd, "back\n", 5), 0);
     assert_int_equal(read(p[0], buf, sizeof(buf)), 5);
     assert_memory_equal(buf, "back\n", 5);
-    assert_int_equal(chardev_output_dropped(cd), 12);
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_output_dropped(cd), 12);
+    vmio_chardev_close(cd);
     close(p[0]);
     close(p[1]);
 }
@@ -792,11 +825,11 @@ static void test_blocked_output_interrupted_by_signal(void **state)
     assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
     int p[2];
     full_pipe(p);
-    struct chardev *cd = NULL;
-    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
+    struct vmio_chardev *cd = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(-1, p[1], &cd, NULL), 0);
     struct vmio_manual_clock clk; /* never advanced: only the signal can end the wait */
     vmio_manual_clock_init(&clk, 0, 0);
-    chardev_set_clock(cd, &clk.clock);
+    vmio_chardev_set_clock(cd, &clk.clock);
     struct writer w;
     start_writer(&w, cd);
     const struct timespec ms = {0, 1000000};
@@ -807,8 +840,8 @@ static void test_blocked_output_interrupted_by_signal(void **state)
     }
     pthread_join(w.thread, NULL);
     assert_int_equal(w.rc, -EINTR);
-    assert_int_equal(chardev_output_dropped(cd), 6);
-    chardev_close(cd);
+    assert_int_equal(vmio_chardev_output_dropped(cd), 6);
+    vmio_chardev_close(cd);
     close(p[0]);
     close(p[1]);
     sigaction(SIGUSR1, &old, NULL);
@@ -816,6 +849,7 @@ static void test_blocked_output_interrupted_by_signal(void **state)
 
 int main(void)
 {
+    vmio_chardev_terminal_signals(true); /* as the vmio command does: the tests below need them */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wait_input),
         cmocka_unit_test(test_set_clock),
@@ -828,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_write_error),
         cmocka_unit_test(test_nonblocking_partial_writes),
         cmocka_unit_test(test_tty_raw_and_close),
+        cmocka_unit_test(test_tty_no_handlers_unless_asked),
         cmocka_unit_test(test_tty_restore_call),
         cmocka_unit_test(test_tty_restored_on_sigterm),
         cmocka_unit_test(test_tty_signal_chains),

@@ -11,7 +11,7 @@
 #include "fake_vm.h"
 #include "vmio/bus.h"
 
-#define WBUF(off) (TESTDEV_MMIO_BASE + TESTDEV_WBUF + (off))
+#define WBUF(off) (VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF + (off))
 
 /* The standard machine, with the MMIO testdev's write buffer coalesced. */
 static void init(struct fake_vm *m, enum vmio_unclaimed_policy policy, bool irqchip)
@@ -28,7 +28,7 @@ static uint64_t fold(uint64_t h, uint64_t off, unsigned width, uint64_t v)
     uint64_t parts[3][2] = {{off, 2}, {width, 1}, {v, 8}};
     for (unsigned p = 0; p < 3; p++)
         for (unsigned b = 0; b < parts[p][1]; b++)
-            h = (h ^ ((parts[p][0] >> (8 * b)) & 0xff)) * TESTDEV_WBUF_HASH_PRIME;
+            h = (h ^ ((parts[p][0] >> (8 * b)) & 0xff)) * VMIO_TESTDEV_WBUF_HASH_PRIME;
     return h;
 }
 
@@ -37,10 +37,10 @@ static uint64_t push_writes(struct fake_vm *m, unsigned cpu, unsigned n, uint64_
 {
     for (unsigned i = 0; i < n; i++) {
         unsigned width = 1u << ((seed + i) % 4);
-        uint64_t off = TESTDEV_WBUF + (seed * 131 + i * 37) % 0x700;
+        uint64_t off = VMIO_TESTDEV_WBUF + (seed * 131 + i * 37) % 0x700;
         uint64_t v = (seed << 32 | i) & (width == 8 ? ~0ULL : (1ULL << (8 * width)) - 1);
         assert_true(vmio_fake_push_io(m->fake, cpu, VMIO_SPACE_MMIO, VMIO_WRITE, width,
-                                      TESTDEV_MMIO_BASE + off, v) >= 0);
+                                      VMIO_TESTDEV_MMIO_BASE + off, v) >= 0);
         h = fold(h, off, width, v);
     }
     return h;
@@ -48,7 +48,7 @@ static uint64_t push_writes(struct fake_vm *m, unsigned cpu, unsigned n, uint64_
 
 static int push_read(struct fake_vm *m, unsigned cpu, uint64_t reg)
 {
-    return vmio_fake_push_io(m->fake, cpu, VMIO_SPACE_MMIO, VMIO_READ, 8, TESTDEV_MMIO_BASE + reg,
+    return vmio_fake_push_io(m->fake, cpu, VMIO_SPACE_MMIO, VMIO_READ, 8, VMIO_TESTDEV_MMIO_BASE + reg,
                              0);
 }
 
@@ -67,37 +67,37 @@ static void test_zone_rules(void **state)
     struct vmio_fake_coalesce_info info;
     vmio_fake_coalesced(m.fake, &info);
     assert_int_equal(info.nzones, 2); /* the MMIO and the port write buffers */
-    assert_int_equal(info.zones[0].base, TESTDEV_MMIO_BASE + TESTDEV_WBUF);
-    assert_int_equal(info.zones[0].len, TESTDEV_WBUF_END - TESTDEV_WBUF);
+    assert_int_equal(info.zones[0].base, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_WBUF);
+    assert_int_equal(info.zones[0].len, VMIO_TESTDEV_WBUF_END - VMIO_TESTDEV_WBUF);
     assert_int_equal(info.zones[1].space, VMIO_SPACE_PIO);
     struct vmio_error err = {0};
     /* Outside any device, across two, overlapping a zone, bad space or size. */
     assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, 0xe0000000, 16, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "not inside one device's window"));
-    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + 0xff0, 0x20, &err),
+    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + 0xff0, 0x20, &err),
                      -ENOENT);
     assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, WBUF(0x10), 8, &err), -EBUSY);
     assert_non_null(strstr(err.msg, "overlaps"));
-    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_SYSREG, TESTDEV_MSR_BASE, 1, &err), -EINVAL);
-    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE, 0, &err), -EINVAL);
+    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_SYSREG, VMIO_TESTDEV_MSR_BASE, 1, &err), -EINVAL);
+    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE, 0, &err), -EINVAL);
     assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_PIO, 0xfff0, 0x20, &err), -EINVAL);
     /* The backend's refusal is passed on, and the zone is not recorded. */
     assert_int_equal(vmio_fake_fail(m.fake, VMIO_FAKE_OP_COALESCE, -EIO), 0);
-    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE, 8, &err), -EIO);
+    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE, 8, &err), -EIO);
     /* Up to 32 zones: 30 more 8-byte ones in the register file. */
     for (unsigned i = 0; i < 30; i++)
         assert_int_equal(
-            vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + 0x800 + 8 * i, 8, &err), 0);
-    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + 0xf00, 8, &err),
+            vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + 0x800 + 8 * i, 8, &err), 0);
+    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + 0xf00, 8, &err),
                      -ENOSPC);
     vmio_fake_coalesced(m.fake, &info);
     assert_int_equal(info.nzones, 32);
     /* Removal: exactly the zone made; an unknown one is -ENOENT. */
-    assert_int_equal(vmio_vm_uncoalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + 0x800, 16, &err),
+    assert_int_equal(vmio_vm_uncoalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + 0x800, 16, &err),
                      -ENOENT);
-    assert_int_equal(vmio_vm_uncoalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + 0x800, 8, &err),
+    assert_int_equal(vmio_vm_uncoalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + 0x800, 8, &err),
                      0);
-    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + 0xf00, 8, &err), 0);
+    assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + 0xf00, 8, &err), 0);
     fake_vm_fini(&m);
 }
 
@@ -109,9 +109,9 @@ static void test_delivered_in_order_before_next_exit(void **state)
     init(&m, VMIO_UNCLAIMED_IGNORE, false);
     assert_int_equal(vmio_fake_set_ring_size(m.fake, 64), 0);
     fake_vm_vcpu(&m, 0);
-    uint64_t h = push_writes(&m, 0, 40, 1, TESTDEV_WBUF_HASH_SEED);
-    int count = push_read(&m, 0, TESTDEV_WBUF_COUNT);
-    int hash = push_read(&m, 0, TESTDEV_WBUF_HASH);
+    uint64_t h = push_writes(&m, 0, 40, 1, VMIO_TESTDEV_WBUF_HASH_SEED);
+    int count = push_read(&m, 0, VMIO_TESTDEV_WBUF_COUNT);
+    int hash = push_read(&m, 0, VMIO_TESTDEV_WBUF_HASH);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     assert_int_equal(value_of(&m, 0, count), 40);
@@ -143,9 +143,9 @@ static void test_full_ring_keeps_order(void **state)
     init(&m, VMIO_UNCLAIMED_IGNORE, false);
     assert_int_equal(vmio_fake_set_ring_size(m.fake, 3), 0);
     fake_vm_vcpu(&m, 0);
-    uint64_t h = push_writes(&m, 0, 100, 7, TESTDEV_WBUF_HASH_SEED);
-    int count = push_read(&m, 0, TESTDEV_WBUF_COUNT);
-    int hash = push_read(&m, 0, TESTDEV_WBUF_HASH);
+    uint64_t h = push_writes(&m, 0, 100, 7, VMIO_TESTDEV_WBUF_HASH_SEED);
+    int count = push_read(&m, 0, VMIO_TESTDEV_WBUF_COUNT);
+    int hash = push_read(&m, 0, VMIO_TESTDEV_WBUF_HASH);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     assert_int_equal(value_of(&m, 0, count), 100);
@@ -163,16 +163,16 @@ static void test_before_a_later_exiting_write(void **state)
     struct fake_vm m;
     init(&m, VMIO_UNCLAIMED_IGNORE, false);
     fake_vm_vcpu(&m, 0);
-    push_writes(&m, 0, 5, 3, TESTDEV_WBUF_HASH_SEED);
+    push_writes(&m, 0, 5, 3, VMIO_TESTDEV_WBUF_HASH_SEED);
     /* LOG_PUSH exits; the value it logs is irrelevant, LAST tells what came last. */
     vmio_fake_push_io(m.fake, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 8,
-                      TESTDEV_MMIO_BASE + TESTDEV_LOG_PUSH, 9);
-    int last = push_read(&m, 0, TESTDEV_LAST);
-    int writes = push_read(&m, 0, TESTDEV_WRITES);
+                      VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_LOG_PUSH, 9);
+    int last = push_read(&m, 0, VMIO_TESTDEV_LAST);
+    int writes = push_read(&m, 0, VMIO_TESTDEV_WRITES);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     /* LAST (read by the read of LAST, so it shows the access before it): the LOG_PUSH write. */
-    assert_int_equal(value_of(&m, 0, last), TESTDEV_LOG_PUSH | (8u << 16) | (1u << 24));
+    assert_int_equal(value_of(&m, 0, last), VMIO_TESTDEV_LOG_PUSH | (8u << 16) | (1u << 24));
     assert_int_equal(value_of(&m, 0, writes), 6);
     fake_vm_fini(&m);
 }
@@ -203,8 +203,8 @@ static void test_two_vcpus_share_the_ring(void **state)
     fake_vm_vcpu(&m, 1);
     for (unsigned round = 0; round < 20; round++) {
         for (unsigned cpu = 0; cpu < 2; cpu++) {
-            push_writes(&m, cpu, 7, round * 2 + cpu, TESTDEV_WBUF_HASH_SEED);
-            push_read(&m, cpu, TESTDEV_PATTERN);
+            push_writes(&m, cpu, 7, round * 2 + cpu, VMIO_TESTDEV_WBUF_HASH_SEED);
+            push_read(&m, cpu, VMIO_TESTDEV_PATTERN);
         }
     }
     /* Both end blocked (as in HLT with an irqchip); the test then stops the VM. */
@@ -244,7 +244,7 @@ static void test_stop_found_while_draining(void **state)
     assert_int_equal(vmio_vm_coalesce(m.vm, VMIO_SPACE_PIO, VMIO_DEBUG_EXIT_PORT, 1, &err), 0);
     fake_vm_vcpu(&m, 0);
     vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_WRITE, 1, VMIO_DEBUG_EXIT_PORT, 5);
-    int rd = push_read(&m, 0, TESTDEV_PATTERN);
+    int rd = push_read(&m, 0, VMIO_TESTDEV_PATTERN);
     struct vmio_exit e = fake_vm_run(&m, 0, 0);
     assert_int_equal(e.reason, VMIO_EXIT_DEBUG_EXIT);
     assert_int_equal(e.code, 5);
@@ -263,13 +263,13 @@ static void test_unclaimed_buffered_write(void **state)
     struct fake_vm m;
     init(&m, VMIO_UNCLAIMED_STRICT, false);
     fake_vm_vcpu(&m, 0);
-    push_writes(&m, 0, 2, 0, TESTDEV_WBUF_HASH_SEED);
+    push_writes(&m, 0, 2, 0, VMIO_TESTDEV_WBUF_HASH_SEED);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     struct vmio_bus *bus = vmio_vm_bus(m.vm, VMIO_SPACE_MMIO);
-    const struct vmio_bus_range *r = vmio_bus_lookup(bus, TESTDEV_MMIO_BASE, 8);
+    const struct vmio_bus_range *r = vmio_bus_lookup(bus, VMIO_TESTDEV_MMIO_BASE, 8);
     assert_non_null(r);
     struct vmio_error err = {0};
-    assert_int_equal(vmio_bus_unregister(bus, r->dev, TESTDEV_MMIO_BASE, &err), 0);
+    assert_int_equal(vmio_bus_unregister(bus, r->dev, VMIO_TESTDEV_MMIO_BASE, &err), 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     const struct vmio_stats *st = fake_vm_stats(m.vcpu[0]);
     assert_int_equal(st->kind[VMIO_STAT_UNCLAIMED_WRITE].elements, 2);
@@ -285,16 +285,16 @@ static void test_uncoalesce(void **state)
     struct fake_vm m;
     init(&m, VMIO_UNCLAIMED_IGNORE, false);
     fake_vm_vcpu(&m, 0);
-    push_writes(&m, 0, 3, 0, TESTDEV_WBUF_HASH_SEED);
+    push_writes(&m, 0, 3, 0, VMIO_TESTDEV_WBUF_HASH_SEED);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
-    push_writes(&m, 0, 2, 0, TESTDEV_WBUF_HASH_SEED);
-    int count = push_read(&m, 0, TESTDEV_WBUF_COUNT);
+    push_writes(&m, 0, 2, 0, VMIO_TESTDEV_WBUF_HASH_SEED);
+    int count = push_read(&m, 0, VMIO_TESTDEV_WBUF_COUNT);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     /* Buffer 3 without letting vmio drain: the HLT exit drains, so remove first, then run. */
     struct vmio_error err = {0};
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     assert_int_equal(vmio_vm_uncoalesce(m.vm, VMIO_SPACE_MMIO, WBUF(0),
-                                        TESTDEV_WBUF_END - TESTDEV_WBUF, &err),
+                                        VMIO_TESTDEV_WBUF_END - VMIO_TESTDEV_WBUF, &err),
                      0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     assert_int_equal(value_of(&m, 0, count), 5);

@@ -427,12 +427,38 @@ static void test_schema_errors(void **state)
          "emulated device type"},
         {KERNEL "[devices]\nemu_devices = [[\"pit\", 0x40, 4, 0, 0x24, []]]\n", -ENOTSUP,
          "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'pit': emu_type 0x24 (X86Pit) is "
-         "not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xe1 VirtioBlk, 0xe3 "
-         "VirtioConsole, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon, 0xf3 virtio-rng)"},
-        {KERNEL "[devices]\nemu_devices = [[\"v\", 0xd000_0000, 0x1000, 0, 0xe2, []]]\n", -ENOTSUP,
-         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'v': emu_type 0xe2 (VirtioNet) "
-         "is not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xe1 VirtioBlk, 0xe3 "
-         "VirtioConsole, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon, 0xf3 virtio-rng)"},
+         "not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xe1 VirtioBlk, 0xe2 "
+         "VirtioNet, 0xe3 VirtioConsole, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon, 0xf3 "
+         "virtio-rng)"},
+        {KERNEL "[devices]\nemu_devices = [[\"fw\", 0xd000_0000, 0x1000, 0, 0x3, []]]\n", -ENOTSUP,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'fw': emu_type 0x3 (FwCfg) "
+         "is not modelled by vmio (it models 0x2 Console as a 16550A UART, 0xe1 VirtioBlk, 0xe2 "
+         "VirtioNet, 0xe3 VirtioConsole, 0xf0 testdev, 0xf1 debug-exit, 0xf2 debugcon, 0xf3 "
+         "virtio-rng)"},
+        /* VirtioNet: its name is the TAP, cfg_list [] or [MAC] */
+        {KERNEL "[devices]\nemu_devices = [[\"a/b\", 0xd000_1000, 0x200, 16, 0xe2, []]]\n", -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0]: a VirtioNet device's name is its "
+         "TAP interface: TAP interface name 'a/b' has a character a network interface name "
+         "cannot have ('/', ':', '%', white space or a control character)"},
+        {KERNEL "[devices]\nemu_devices = [[\"tap0\", 0xd000_1000, 0x200, 16, 0xe2, [1, 2]]]\n",
+         -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'tap0': a VirtioNet cfg_list is "
+         "[] or [MAC] (one integer), not 2 values"},
+        {KERNEL "[devices]\nemu_devices = [[\"tap0\", 0xd000_1000, 0x200, 16, 0xe2, "
+                "[0x0100_0000_0001]]]\n",
+         -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'tap0': MAC 0x10000000001 is not "
+         "a 48-bit unicast (first byte even), non-zero address such as 0x0200_0000_0001"},
+        {KERNEL "[devices]\nemu_devices = [[\"tap0\", 0xd000_1000, 0x200, 16, 0xe2, "
+                "[0x1_0200_0000_0001]]]\n",
+         -EINVAL,
+         "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'tap0': MAC 0x1020000000001 is "
+         "not a 48-bit unicast (first byte even), non-zero address such as 0x0200_0000_0001"},
+        {KERNEL "[devices]\nemu_devices = [[\"tap0\", 0xd000_1000, 0x200, 16, 0xe2, []], "
+                "[\"tap0\", 0xd000_2000, 0x200, 17, 0xe2, []]]\n",
+         -EINVAL,
+         "t/vm.toml: line 5, column 60: devices.emu_devices[1] 'tap0': TAP tap0 is already the "
+         "VirtioNet device emu_devices[0]'s (a TAP takes one attachment)"},
         {KERNEL "[devices]\nemu_devices = [[\"v\", 0xd000_0000, 0x100, 16, 0xe1, []]]\n", -EINVAL,
          "t/vm.toml: line 5, column 16: devices.emu_devices[0] 'v': a virtio-blk (virtio-mmio) "
          "window needs at least 0x200 bytes, not 0x100"},
@@ -625,7 +651,9 @@ static void test_vm_host_maps(void **state)
     assert_null(vmio_guest_mem_at(mem, 3));
     assert_ptr_equal(vmio_vm_gpa_to_host(vm, 0xe0000000, 8), NULL); /* not RAM */
 
-    struct vmio_device *td = vmio_testdev_create("td");
+    struct vmio_device *td = NULL;
+
+    assert_int_equal(vmio_testdev_create("td", &td, NULL), 0);
     assert_int_equal(vmio_vm_add_device(vm, VMIO_SPACE_MMIO, td, 0xe0001000, 0x100, &err), -EBUSY);
     assert_string_equal(err.msg, "device td at 0xe0001000-0xe00010ff overlaps pass-through "
                                  "mapping shared at 0xe0000000-0xe0002fff (it would never exit)");
@@ -873,16 +901,18 @@ static void test_virtio_devices(void **state)
                       "  [\"com1\", 0x3f8, 8, 4, 0x2, []],\n"
                       "  [\"vda\", 0xd000_1000, 0x200, 16, 0xe1, [1]],\n"
                       "  [\"hvc\", 0xd000_2000, 0x1000, 18, 0xe3],\n"
-                      "  [\"rng\", 0xd000_3000, 0x200, 23, 0xf3, []],\n]\n";
+                      "  [\"rng\", 0xd000_3000, 0x200, 23, 0xf3, []],\n"
+                      "  [\"vmtap0\", 0xd000_4000, 0x200, 19, 0xe2, [0x0276_6d69_6f42]],\n"
+                      "  [\"vmtap1\", 0xd000_5000, 0x200, 20, 0xe2],\n]\n";
     struct vmio_config *c = parse_ok(doc, PATH);
     struct vmio_error err = {0};
     assert_int_equal(vmio_config_runnable(c, &err), 0);
     assert_true(vmio_config_is_virtio(c->emu[1].model));
     assert_false(vmio_config_is_virtio(c->emu[0].model));
-    struct vmio_pc_virtio v[4];
+    struct vmio_pc_virtio v[5];
     unsigned n = 99;
-    assert_int_equal(vmio_config_virtio(c, v, 4, &n, &err), 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(vmio_config_virtio(c, v, 5, &n, &err), 0);
+    assert_int_equal(n, 5);
     assert_int_equal(v[0].kind, VMIO_PC_VIRTIO_BLK);
     assert_string_equal(v[0].path, "t/disk.img");
     assert_true(v[0].readonly);
@@ -893,6 +923,14 @@ static void test_virtio_devices(void **state)
     assert_int_equal(v[1].gsi, 18);
     assert_int_equal(v[2].kind, VMIO_PC_VIRTIO_RNG);
     assert_int_equal(v[2].base, 0xd0003000);
+    assert_int_equal(v[3].kind, VMIO_PC_VIRTIO_NET);
+    assert_string_equal(v[3].tap, "vmtap0");
+    assert_true(v[3].mac_set);
+    assert_memory_equal(v[3].mac, "\x02\x76\x6d\x69\x6f\x42", 6);
+    assert_int_equal(v[3].gsi, 19);
+    assert_int_equal(v[4].kind, VMIO_PC_VIRTIO_NET);
+    assert_string_equal(v[4].tap, "vmtap1");
+    assert_false(v[4].mac_set);
     assert_int_equal(vmio_config_virtio(c, v, 2, &n, &err), -ENOSPC);
     vmio_config_free(c);
 }

@@ -45,13 +45,14 @@ static int setup(void **state)
     memset(&f, 0, sizeof(f));
     f.mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
     f.pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
-    f.td_mmio = vmio_testdev_create("testdev-mmio");
-    f.td_pio = vmio_testdev_create("testdev-pio");
-    f.exitdev = vmio_debug_exit_create("debug-exit");
+    assert_int_equal(vmio_testdev_create("testdev-mmio", &f.td_mmio, NULL), 0);
+    assert_int_equal(vmio_testdev_create("testdev-pio", &f.td_pio, NULL), 0);
+    assert_int_equal(vmio_debug_exit_create("debug-exit", &f.exitdev, NULL), 0);
     assert_int_equal(
-        vmio_bus_register(f.mmio, f.td_mmio, TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE, NULL), 0);
-    assert_int_equal(vmio_bus_register(f.pio, f.td_pio, TESTDEV_PIO_BASE, TESTDEV_PIO_SIZE, NULL),
-                     0);
+        vmio_bus_register(f.mmio, f.td_mmio, VMIO_TESTDEV_MMIO_BASE, VMIO_TESTDEV_MMIO_SIZE, NULL),
+        0);
+    assert_int_equal(
+        vmio_bus_register(f.pio, f.td_pio, VMIO_TESTDEV_PIO_BASE, VMIO_TESTDEV_PIO_SIZE, NULL), 0);
     assert_int_equal(vmio_bus_register(f.pio, f.exitdev, 0xf4, 1, NULL), 0);
     f.d = (struct vmio_dispatcher){.mmio = f.mmio, .pio = f.pio, .get_ip = fake_ip};
     *state = &f;
@@ -108,23 +109,24 @@ static void test_widths_reach_device(void **state)
 {
     struct fixture *f = *state;
     const enum vmio_space spaces[] = {VMIO_SPACE_MMIO, VMIO_SPACE_PIO};
-    const uint64_t bases[] = {TESTDEV_MMIO_BASE, TESTDEV_PIO_BASE};
+    const uint64_t bases[] = {VMIO_TESTDEV_MMIO_BASE, VMIO_TESTDEV_PIO_BASE};
     for (unsigned s = 0; s < 2; s++) {
         uint64_t b = bases[s];
         for (unsigned w = 1; w <= 8; w *= 2) {
             for (unsigned k = 0; k + w <= 8; k += w) {
-                uint64_t got = rd(f, spaces[s], b + TESTDEV_PATTERN + k, w);
-                assert_int_equal(got, (TESTDEV_PATTERN_VALUE >> (8 * k)) & vmio_width_mask(w));
-                uint64_t last = rd(f, spaces[s], b + TESTDEV_LAST, 8);
-                assert_int_equal(last, (TESTDEV_PATTERN + k) | ((uint64_t)w << 16));
+                uint64_t got = rd(f, spaces[s], b + VMIO_TESTDEV_PATTERN + k, w);
+                assert_int_equal(got, (VMIO_TESTDEV_PATTERN_VALUE >> (8 * k)) & vmio_width_mask(w));
+                uint64_t last = rd(f, spaces[s], b + VMIO_TESTDEV_LAST, 8);
+                assert_int_equal(last, (VMIO_TESTDEV_PATTERN + k) | ((uint64_t)w << 16));
             }
         }
-        wr(f, spaces[s], b + TESTDEV_ECHO, 8, 0x0102030405060708ULL);
-        wr(f, spaces[s], b + TESTDEV_ECHO + 2, 2, 0xbeef);
-        wr(f, spaces[s], b + TESTDEV_ECHO + 7, 1, 0xff);
-        assert_int_equal(rd(f, spaces[s], b + TESTDEV_ECHO, 8), 0xff020304beef0708ULL);
-        assert_int_equal(rd(f, spaces[s], b + TESTDEV_ECHO + 4, 4), 0xff020304);
-        assert_int_equal(rd(f, spaces[s], b + TESTDEV_LAST, 4), (TESTDEV_ECHO + 4) | (4u << 16));
+        wr(f, spaces[s], b + VMIO_TESTDEV_ECHO, 8, 0x0102030405060708ULL);
+        wr(f, spaces[s], b + VMIO_TESTDEV_ECHO + 2, 2, 0xbeef);
+        wr(f, spaces[s], b + VMIO_TESTDEV_ECHO + 7, 1, 0xff);
+        assert_int_equal(rd(f, spaces[s], b + VMIO_TESTDEV_ECHO, 8), 0xff020304beef0708ULL);
+        assert_int_equal(rd(f, spaces[s], b + VMIO_TESTDEV_ECHO + 4, 4), 0xff020304);
+        assert_int_equal(rd(f, spaces[s], b + VMIO_TESTDEV_LAST, 4),
+                         (VMIO_TESTDEV_ECHO + 4) | (4u << 16));
     }
 }
 
@@ -134,21 +136,22 @@ static void test_string_io_in_order(void **state)
     uint16_t elems[10];
     for (unsigned i = 0; i < 10; i++)
         elems[i] = (uint16_t)(0x1000 + i * 3);
-    struct vmio_exit e = io(VMIO_SPACE_PIO, VMIO_WRITE, TESTDEV_PIO_BASE + TESTDEV_LOG_PUSH, 2, 0);
+    struct vmio_exit e =
+        io(VMIO_SPACE_PIO, VMIO_WRITE, VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_PUSH, 2, 0);
     e.access.count = 10;
     e.access.buf = (uint8_t *)elems;
     assert_int_equal(vmio_dispatch(&f->d, &e, NULL), 0);
-    assert_int_equal(rd(f, VMIO_SPACE_PIO, TESTDEV_PIO_BASE + TESTDEV_LOG_LEN, 4), 10);
+    assert_int_equal(rd(f, VMIO_SPACE_PIO, VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_LEN, 4), 10);
 
     uint32_t out[10];
     memset(out, 0, sizeof(out));
-    e = io(VMIO_SPACE_PIO, VMIO_READ, TESTDEV_PIO_BASE + TESTDEV_LOG_POP, 4, 0);
+    e = io(VMIO_SPACE_PIO, VMIO_READ, VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_POP, 4, 0);
     e.access.count = 10;
     e.access.buf = (uint8_t *)out;
     assert_int_equal(vmio_dispatch(&f->d, &e, NULL), 0);
     for (unsigned i = 0; i < 10; i++)
         assert_int_equal(out[i], 0x1000 + i * 3);
-    assert_int_equal(rd(f, VMIO_SPACE_PIO, TESTDEV_PIO_BASE + TESTDEV_LOG_POP, 2),
+    assert_int_equal(rd(f, VMIO_SPACE_PIO, VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_POP, 2),
                      0xffff); /* empty */
 }
 
@@ -168,7 +171,7 @@ static void test_unclaimed_ignore_and_log(void **state)
             assert_int_equal(buf[w], 0);
     }
     /* straddling the end of testdev's window is unclaimed */
-    assert_int_equal(rd(f, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + TESTDEV_MMIO_SIZE - 2, 4),
+    assert_int_equal(rd(f, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_MMIO_SIZE - 2, 4),
                      0xffffffff);
     char logbuf[512] = {0};
     FILE *log = fmemopen(logbuf, sizeof(logbuf), "w");
@@ -206,18 +209,19 @@ static void test_unclaimed_strict_stops(void **state)
     assert_string_equal(line, "unclaimed mmio write of 4 bytes at 0xe0000010 value 0xdeadbeef "
                               "(rip 0x1234)");
     /* a claimed access still goes through under strict */
-    assert_int_equal(rd(f, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + TESTDEV_PATTERN, 1), 0x11);
+    assert_int_equal(rd(f, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_PATTERN, 1),
+                     0x11);
     f->d.policy = VMIO_UNCLAIMED_IGNORE;
 }
 
 static void test_bad_width_is_unclaimed(void **state)
 {
     struct fixture *f = *state;
-    struct vmio_exit e = io(VMIO_SPACE_MMIO, VMIO_READ, TESTDEV_MMIO_BASE, 3, 0);
+    struct vmio_exit e = io(VMIO_SPACE_MMIO, VMIO_READ, VMIO_TESTDEV_MMIO_BASE, 3, 0);
     const struct vmio_bus_range *claimed = (void *)1;
     assert_int_equal(vmio_dispatch(&f->d, &e, &claimed), 0);
     assert_null(claimed);
-    e = io(VMIO_SPACE_MMIO, VMIO_READ, TESTDEV_MMIO_BASE, 16, 0);
+    e = io(VMIO_SPACE_MMIO, VMIO_READ, VMIO_TESTDEV_MMIO_BASE, 16, 0);
     uint8_t buf[16] = {0};
     e.access.buf = buf;
     assert_int_equal(vmio_dispatch(&f->d, &e, NULL), 0);
@@ -301,7 +305,7 @@ static void test_log_rate_limited(void **state)
         wr(f, VMIO_SPACE_PIO, 0x80, 1, i);
     /* Meanwhile a driver keeps straddling testdev's MMIO window: its own limit. */
     for (unsigned i = 0; i < 30; i++)
-        rd(f, VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE + TESTDEV_MMIO_SIZE - 2, 4);
+        rd(f, VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_MMIO_SIZE - 2, 4);
     /* ... and an unclaimed MMIO address elsewhere still shows: another source. */
     rd(f, VMIO_SPACE_MMIO, 0xe0000000, 4);
     fflush(log);

@@ -13,12 +13,12 @@
 #include "vmio/doorbell.h"
 #include "vmio/iothread.h"
 
-#define DOORBELL (TESTDEV_MMIO_BASE + TESTDEV_DOORBELL)
+#define DOORBELL (VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_DOORBELL)
 
 static struct vmio_device *mmio_testdev(struct fake_vm *m)
 {
     const struct vmio_bus_range *r =
-        vmio_bus_lookup(vmio_vm_bus(m->vm, VMIO_SPACE_MMIO), TESTDEV_MMIO_BASE, 8);
+        vmio_bus_lookup(vmio_vm_bus(m->vm, VMIO_SPACE_MMIO), VMIO_TESTDEV_MMIO_BASE, 8);
     assert_non_null(r);
     return r->dev;
 }
@@ -26,7 +26,7 @@ static struct vmio_device *mmio_testdev(struct fake_vm *m)
 static uint64_t rings(struct vmio_device *d)
 {
     uint64_t v = 0;
-    assert_int_equal(vmio_device_read(d, TESTDEV_RINGS, 8, &v), 0);
+    assert_int_equal(vmio_device_read(d, VMIO_TESTDEV_RINGS, 8, &v), 0);
     return v;
 }
 
@@ -75,7 +75,7 @@ static void run_case(bool use_ioeventfd, bool backend_has_it)
     usleep(1000);
     assert_int_equal(rings(d), 500); /* none counted twice */
     /* A write to RINGS resets it; rings after that count from 0. */
-    assert_int_equal(vmio_device_write(d, TESTDEV_RINGS, 8, 0), 0);
+    assert_int_equal(vmio_device_write(d, VMIO_TESTDEV_RINGS, 8, 0), 0);
     ring_n(&m, 7, &exits);
     assert_int_equal(wait_rings(d, 7), 7);
     vmio_iothread_stop(io);

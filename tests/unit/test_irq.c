@@ -57,32 +57,33 @@ static void test_uart_drives_line(void **state)
     struct fake_chip chip = {0};
     struct vmio_irq_line line = {.set = fake_set, .ctx = &chip, .gsi = 4};
     struct vmio_device *u = NULL;
-    assert_int_equal(uart16550_create("com1", NULL, vmio_irq_line_set_level, &line, &u, NULL), 0);
+    assert_int_equal(vmio_uart16550_create("com1", NULL, vmio_irq_line_set_level, &line, &u, NULL),
+                     0);
 
-    wr(u, UART16550_MCR, UART_MCR_OUT2);
-    wr(u, UART16550_IER, UART_IER_THRI); /* arms THRE: line rises */
+    wr(u, VMIO_UART16550_MCR, VMIO_UART_MCR_OUT2);
+    wr(u, VMIO_UART16550_IER, VMIO_UART_IER_THRI); /* arms THRE: line rises */
     assert_int_equal(chip.n, 1);
     assert_int_equal(chip.gsi[0], 4);
     assert_int_equal(chip.level[0], 1);
 
-    assert_int_equal(rd(u, UART16550_IIR), UART_IIR_THRI); /* clears it: line falls */
+    assert_int_equal(rd(u, VMIO_UART16550_IIR), VMIO_UART_IIR_THRI); /* clears it: line falls */
     assert_int_equal(chip.n, 2);
     assert_int_equal(chip.level[1], 0);
 
-    wr(u, UART16550_THR, 'x'); /* THRE again after the byte: one rising edge */
+    wr(u, VMIO_UART16550_THR, 'x'); /* THRE again after the byte: one rising edge */
     assert_int_equal(chip.n, 3);
     assert_int_equal(chip.level[2], 1);
 
-    wr(u, UART16550_MCR, 0); /* OUT2 off: the PC's driver releases the line */
+    wr(u, VMIO_UART16550_MCR, 0); /* OUT2 off: the PC's driver releases the line */
     assert_int_equal(chip.n, 4);
     assert_int_equal(chip.level[3], 0);
-    wr(u, UART16550_MCR, UART_MCR_OUT2 | UART_MCR_LOOP); /* loopback: still low */
+    wr(u, VMIO_UART16550_MCR, VMIO_UART_MCR_OUT2 | VMIO_UART_MCR_LOOP); /* loopback: still low */
     assert_int_equal(chip.n, 4);
-    wr(u, UART16550_MCR, UART_MCR_OUT2);
+    wr(u, VMIO_UART16550_MCR, VMIO_UART_MCR_OUT2);
     assert_int_equal(chip.n, 5);
     assert_int_equal(chip.level[4], 1);
 
-    wr(u, UART16550_IER, 0);
+    wr(u, VMIO_UART16550_IER, 0);
     assert_int_equal(chip.n, 6);
     assert_int_equal(chip.level[5], 0);
     for (unsigned i = 0; i < chip.n; i++)

@@ -30,6 +30,14 @@
 #include "vmio/vcpu.h"
 #include "vmio/vm.h"
 
+/* A testdev (the constructor's failure fails the test). */
+static struct vmio_device *testdev(const char *name)
+{
+    struct vmio_device *dev = NULL;
+    assert_int_equal(vmio_testdev_create(name, &dev, NULL), 0);
+    return dev;
+}
+
 static const char *irq_guest; /* argv[1] */
 
 /* The guest's request port: a write of N pulses GSI N (from the vCPU thread). */
@@ -121,9 +129,8 @@ static void test_without_irqchip(void **state)
     assert_null(vmio_vm_irq_line(vm, 4, &err));
     assert_int_equal(err.code, -ENODEV);
     /* No controller: its ports are free for devices, as before. */
-    assert_int_equal(
-        vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_testdev_create("at-0x20"), 0x20, 2, &err),
-        0);
+    assert_int_equal(vmio_vm_attach_device(vm, VMIO_SPACE_PIO, testdev("at-0x20"), 0x20, 2, &err),
+                     0);
     assert_int_equal(vmio_add_standard_devices(vm, NULL, NULL, &err), 0);
     vmio_vm_destroy(vm);
 }
@@ -166,14 +173,13 @@ static void test_with_irqchip(void **state)
     };
     for (unsigned i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
         struct vmio_error e = {0};
-        int rc = vmio_vm_attach_device(vm, taken[i].space, vmio_testdev_create("intruder"),
-                                       taken[i].base, taken[i].len, &e);
+        int rc = vmio_vm_attach_device(vm, taken[i].space, testdev("intruder"), taken[i].base,
+                                       taken[i].len, &e);
         if (rc != -EBUSY || !strstr(e.msg, "in-kernel"))
             fail_msg("range %u: got %d \"%s\"", i, rc, e.msg);
     }
-    assert_int_equal(
-        vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_testdev_create("at-0x22"), 0x22, 2, &err),
-        0);
+    assert_int_equal(vmio_vm_attach_device(vm, VMIO_SPACE_PIO, testdev("at-0x22"), 0x22, 2, &err),
+                     0);
     vmio_vm_destroy(vm);
 
     /* RAM over the IOAPIC window is refused too. */
@@ -196,9 +202,8 @@ static void test_pit_needs_irqchip(void **state)
     assert_non_null(strstr(err.msg, "PIT"));
     /* Without the PIT, its ports stay free. */
     vm = make_vm(true, false);
-    assert_int_equal(
-        vmio_vm_attach_device(vm, VMIO_SPACE_PIO, vmio_testdev_create("at-0x40"), 0x40, 4, &err),
-        0);
+    assert_int_equal(vmio_vm_attach_device(vm, VMIO_SPACE_PIO, testdev("at-0x40"), 0x40, 4, &err),
+                     0);
     vmio_vm_destroy(vm);
 }
 

@@ -4,7 +4,8 @@
  * 0xd0001000 a page apart, GSIs from 16) in the order given, disks named
  * vda, vdb, ..., the DSDT entries made from the same window and GSI as the
  * transports, explicit windows (configs), read-only disks, the 8-slot limit,
- * an image that cannot be opened, and a console without a chardev.
+ * an image or a TAP that cannot be opened, a net device without a TAP, and a
+ * console without a chardev.
  */
 #include "fake_vm.h"
 
@@ -33,8 +34,8 @@ static void test_slots(void **state)
     fake_vm_init(&m, VMIO_UNCLAIMED_STRICT, true);
     struct vmio_iothread *io;
     assert_int_equal(vmio_iothread_create("t-pcv", &io, NULL), 0);
-    struct chardev *cd;
-    assert_int_equal(chardev_open_memory(NULL, 0, &cd, NULL), 0);
+    struct vmio_chardev *cd;
+    assert_int_equal(vmio_chardev_open_memory(NULL, 0, &cd, NULL), 0);
     char a[32], b[32];
     image(a);
     image(b);
@@ -85,6 +86,14 @@ static void test_slots(void **state)
     struct vmio_pc_virtio bad = {.kind = VMIO_PC_VIRTIO_BLK, .path = "/nonexistent/x.img"};
     assert_int_equal(vmio_pc_add_virtio(m.vm, &bad, 1, &o, NULL, NULL, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "disk /nonexistent/x.img: cannot open it"));
+    /* A TAP that cannot be opened (here: no tun driver at the path given): the TAP is named. */
+    struct vmio_pc_virtio net = {.kind = VMIO_PC_VIRTIO_NET, .tap = "vmt0"};
+    struct vmio_pc_virtio_options no_tun = o;
+    no_tun.tun_path = "/nonexistent/net/tun";
+    assert_int_equal(vmio_pc_add_virtio(m.vm, &net, 1, &no_tun, NULL, NULL, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "TAP vmt0: cannot open /nonexistent/net/tun"));
+    net.tap = NULL;
+    assert_int_equal(vmio_pc_add_virtio(m.vm, &net, 1, &no_tun, NULL, NULL, &err), -EINVAL);
     struct vmio_pc_virtio con = {.kind = VMIO_PC_VIRTIO_CONSOLE};
     assert_int_equal(vmio_pc_add_virtio(m.vm, &con, 1, &o, NULL, NULL, &err), -EINVAL);
     struct vmio_pc_virtio many[9];
@@ -94,7 +103,7 @@ static void test_slots(void **state)
     assert_non_null(strstr(err.msg, "more than 8 virtio devices"));
     fake_vm_fini(&m);
     vmio_iothread_destroy(io);
-    chardev_close(cd);
+    vmio_chardev_close(cd);
     unlink(a);
     unlink(b);
 }

@@ -42,14 +42,14 @@ static void wr(struct vmio_device *d, uint64_t off, unsigned w, uint64_t v)
 static void test_tx_rx_and_flags(void **state)
 {
     (void)state;
-    struct chardev *cd;
-    assert_int_equal(chardev_open_memory("ab", 2, &cd, NULL), 0);
+    struct vmio_chardev *cd;
+    assert_int_equal(vmio_chardev_open_memory("ab", 2, &cd, NULL), 0);
     struct vmio_device *d;
-    assert_int_equal(pl011_create("pl011", cd, NULL, NULL, &d, NULL), 0);
+    assert_int_equal(vmio_pl011_create("pl011", cd, NULL, NULL, &d, NULL), 0);
     wr(d, PL011_DR, 4, 'h');
     wr(d, PL011_DR, 1, 'i');
     char out[8] = {0};
-    assert_int_equal(chardev_memory_take_output(cd, out, sizeof(out)), 2);
+    assert_int_equal(vmio_chardev_memory_take_output(cd, out, sizeof(out)), 2);
     assert_string_equal(out, "hi");
     uint64_t fr = rd(d, PL011_FR, 4);
     assert_true(fr & PL011_FR_TXFE);
@@ -59,14 +59,14 @@ static void test_tx_rx_and_flags(void **state)
     assert_true(rd(d, PL011_FR, 4) & PL011_FR_RXFE);
     assert_int_equal(rd(d, PL011_DR, 4), 0);
     d->ops->destroy(d);
-    chardev_close(cd);
+    vmio_chardev_close(cd);
 }
 
 static void test_ids_and_registers(void **state)
 {
     (void)state;
     struct vmio_device *d;
-    assert_int_equal(pl011_create("pl011", NULL, NULL, NULL, &d, NULL), 0);
+    assert_int_equal(vmio_pl011_create("pl011", NULL, NULL, NULL, &d, NULL), 0);
     static const uint8_t ids[8] = {0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
     for (unsigned i = 0; i < 8; i++)
         assert_int_equal(rd(d, PL011_PERIPH_ID0 + 4 * i, 4), ids[i]);
@@ -89,11 +89,11 @@ static void test_ids_and_registers(void **state)
 static void test_interrupts(void **state)
 {
     (void)state;
-    struct chardev *cd;
-    assert_int_equal(chardev_open_memory("x", 1, &cd, NULL), 0);
+    struct vmio_chardev *cd;
+    assert_int_equal(vmio_chardev_open_memory("x", 1, &cd, NULL), 0);
     struct vmio_device *d;
     nlevels = 0;
-    assert_int_equal(pl011_create("pl011", cd, irq, NULL, &d, NULL), 0);
+    assert_int_equal(vmio_pl011_create("pl011", cd, irq, NULL, &d, NULL), 0);
     wr(d, PL011_DR, 4, 'a'); /* TX raw, masked */
     assert_int_equal(nlevels, 0);
     assert_int_equal(rd(d, PL011_RIS, 4) & PL011_INT_TX, PL011_INT_TX);
@@ -113,7 +113,7 @@ static void test_interrupts(void **state)
     assert_int_equal(nlevels, 4);
     assert_int_equal(levels[3], 0);
     d->ops->destroy(d);
-    chardev_close(cd);
+    vmio_chardev_close(cd);
 }
 
 int main(void)

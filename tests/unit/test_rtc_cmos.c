@@ -9,7 +9,7 @@
  * nanosecond and Linux's read loop around it, SET freezing and guest-set
  * time kept as an offset (immune to host clock steps), the divider reset's
  * half second, register C's flags and read-to-clear with the IRQ line,
- * update/alarm/periodic interrupts and rtc_cmos_next_event(), the NMI bit
+ * update/alarm/periodic interrupts and vmio_rtc_cmos_next_event(), the NMI bit
  * and reads of the index port, CMOS RAM and the BIOS memory-size bytes,
  * 16-bit accesses, and garbage written to every time register.
  */
@@ -52,13 +52,13 @@ static struct fixture *make(int64_t wall, uint64_t below, uint64_t above)
     vmio_manual_clock_init(&f->clock, MONO0, wall);
     f->bus = vmio_bus_new(VMIO_SPACE_PIO, "pio");
     assert_non_null(f->bus);
-    struct rtc_cmos_config cfg = {.name = "rtc",
-                                  .clock = &f->clock.clock,
-                                  .ram_below_4g = below,
-                                  .ram_above_4g = above,
-                                  .irq = record_irq,
-                                  .irq_opaque = f};
-    assert_int_equal(rtc_cmos_create(&cfg, &f->rtc, NULL), 0);
+    struct vmio_rtc_cmos_config cfg = {.name = "rtc",
+                                       .clock = &f->clock.clock,
+                                       .ram_below_4g = below,
+                                       .ram_above_4g = above,
+                                       .irq = record_irq,
+                                       .irq_opaque = f};
+    assert_int_equal(vmio_rtc_cmos_create(&cfg, &f->rtc, NULL), 0);
     assert_int_equal(vmio_bus_register(f->bus, f->rtc, 0x70, 2, NULL), 0);
     return f;
 }
@@ -134,8 +134,8 @@ static void test_power_on(void **state)
     assert_int_equal(rd(f, 0x0d), 0x80);
     expect_time(f, 0x56, 0x45, 0x13, 5, 0x29, 0x02, 0x24, 0x20);
     assert_int_equal(f->nlevels, 0);
-    assert_int_equal(rtc_cmos_irq_level(f->rtc), 0);
-    assert_true(rtc_cmos_is(f->rtc));
+    assert_int_equal(vmio_rtc_cmos_irq_level(f->rtc), 0);
+    assert_true(vmio_rtc_cmos_is(f->rtc));
 }
 
 static void test_binary_and_12_hour(void **state)
@@ -277,9 +277,9 @@ static void test_update_interrupt_and_reg_c(void **state)
     wr(f, 0x0b, 0x12); /* UIE */
     assert_int_equal(f->nlevels, 0);
     advance(f, 750000000 - 1);
-    assert_int_equal(rtc_cmos_poll(f->rtc), 0);
+    assert_int_equal(vmio_rtc_cmos_poll(f->rtc), 0);
     advance(f, 1);
-    assert_int_equal(rtc_cmos_poll(f->rtc), 1);
+    assert_int_equal(vmio_rtc_cmos_poll(f->rtc), 1);
     assert_int_equal(f->nlevels, 1);
     assert_int_equal(f->levels[0], 1);
     assert_int_equal(rd(f, 0x0c), 0x90); /* IRQF | UF */
@@ -308,9 +308,9 @@ static void test_flags_without_enables(void **state)
     /* enabling a source whose flag is already set raises the line at once */
     advance(f, NS);
     wr(f, 0x0b, 0x12);
-    assert_int_equal(rtc_cmos_irq_level(f->rtc), 1);
+    assert_int_equal(vmio_rtc_cmos_irq_level(f->rtc), 1);
     assert_int_equal(rd(f, 0x0c), 0x90);
-    assert_int_equal(rtc_cmos_irq_level(f->rtc), 0);
+    assert_int_equal(vmio_rtc_cmos_irq_level(f->rtc), 0);
 }
 
 static void test_alarm(void **state)
@@ -322,13 +322,13 @@ static void test_alarm(void **state)
     wr(f, 0x0b, 0x22); /* AIE */
     wr(f, 0x0a, 0x20); /* no periodic flag */
     uint64_t when;
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 1);
     assert_int_equal(when, MONO0 + 3 * NS + 750000000); /* 13:46:00.000 */
     advance(f, 3 * NS);
-    assert_int_equal(rtc_cmos_poll(f->rtc), 0);
+    assert_int_equal(vmio_rtc_cmos_poll(f->rtc), 0);
     assert_int_equal(rd(f, 0x0c), 0x10); /* updates, no alarm yet */
     advance(f, NS);
-    assert_int_equal(rtc_cmos_poll(f->rtc), 1);
+    assert_int_equal(vmio_rtc_cmos_poll(f->rtc), 1);
     assert_int_equal(rd(f, 0x0c), 0xb0); /* IRQF | AF | UF */
     /* the same alarm in 12-hour mode: 1 PM */
     wr(f, 0x0b, 0x20);
@@ -348,7 +348,7 @@ static void test_alarm(void **state)
     wr(f, 0x01, 0x75);
     advance(f, 3 * 86400 * NS);
     assert_int_equal(rd(f, 0x0c), 0x10);
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 0);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 0);
 }
 
 static void test_periodic(void **state)
@@ -356,13 +356,13 @@ static void test_periodic(void **state)
     struct fixture *f = *state;
     wr(f, 0x0b, 0x42); /* PIE, 1024 Hz (A = 0x26) */
     uint64_t when;
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 1);
     /* phase 0.25 s is tick 256 exactly; tick 257 is at ceil(257e9 / 1024) ns */
     assert_int_equal(when, MONO0 + 976563);
     advance(f, 976562);
-    assert_int_equal(rtc_cmos_poll(f->rtc), 0);
+    assert_int_equal(vmio_rtc_cmos_poll(f->rtc), 0);
     advance(f, 1);
-    assert_int_equal(rtc_cmos_poll(f->rtc), 1);
+    assert_int_equal(vmio_rtc_cmos_poll(f->rtc), 1);
     assert_int_equal(rd(f, 0x0c), 0xc0); /* IRQF | PF */
     /* SET stops updates, not the periodic interrupt */
     wr(f, 0x0b, 0xc2);
@@ -372,20 +372,20 @@ static void test_periodic(void **state)
     wr(f, 0x0a, 0x20);
     advance(f, NS);
     assert_int_equal(rd(f, 0x0c), 0x00);
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 0);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 0);
     /* RS 1 and 2 are 256 and 128 Hz (not 16384 and 8192: the 32.768 kHz time base) */
     wr(f, 0x0a, 0x21);
     wr(f, 0x0b, 0x42);
     uint64_t base = f->clock.mono_ns, phase = (f->clock.mono_ns - MONO0 + 250000000) % NS;
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 1);
     assert_int_equal(when - base, (phase / 3906250 + 1) * 3906250 - phase);
     wr(f, 0x0a, 0x22);
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 1);
     assert_int_equal(when - base, (phase / 7812500 + 1) * 7812500 - phase);
     /* 2 Hz (RS 15) */
     wr(f, 0x0a, 0x2f);
     wr(f, 0x0b, 0x42);
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 1);
     uint64_t now = f->clock.mono_ns;
     assert_true(when > now && when <= now + NS / 2);
 }
@@ -394,31 +394,31 @@ static void test_next_event(void **state)
 {
     struct fixture *f = *state;
     uint64_t when = 0;
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 0); /* nothing enabled */
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 0); /* nothing enabled */
     wr(f, 0x0b, 0x12);
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 1);
     assert_int_equal(when, MONO0 + 750000000);
     advance(f, NS); /* the line is now high: nothing can change until C is read */
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 0);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 0);
     rd(f, 0x0c);
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 1);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 1);
     assert_int_equal(when, MONO0 + NS + 750000000);
     wr(f, 0x0b, 0x82); /* SET: no updates, and UIE cleared */
-    assert_int_equal(rtc_cmos_next_event(f->rtc, &when), 0);
-    assert_int_equal(rtc_cmos_next_event(NULL, &when), -EINVAL);
-    assert_int_equal(rtc_cmos_poll(NULL), -EINVAL);
+    assert_int_equal(vmio_rtc_cmos_next_event(f->rtc, &when), 0);
+    assert_int_equal(vmio_rtc_cmos_next_event(NULL, &when), -EINVAL);
+    assert_int_equal(vmio_rtc_cmos_poll(NULL), -EINVAL);
 }
 
 static void test_index_port_and_nmi(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(rtc_cmos_nmi_masked(f->rtc), 0);
+    assert_int_equal(vmio_rtc_cmos_nmi_masked(f->rtc), 0);
     out(f, 0x70, 1, 0x8a); /* NMI off, register A */
-    assert_int_equal(rtc_cmos_nmi_masked(f->rtc), 1);
+    assert_int_equal(vmio_rtc_cmos_nmi_masked(f->rtc), 1);
     assert_int_equal(in(f, 0x71, 1), 0x26);
     assert_int_equal(in(f, 0x70, 1), 0xff); /* the index register is write-only */
     out(f, 0x70, 1, 0x0b);
-    assert_int_equal(rtc_cmos_nmi_masked(f->rtc), 0);
+    assert_int_equal(vmio_rtc_cmos_nmi_masked(f->rtc), 0);
     assert_int_equal(in(f, 0x71, 1), 0x02);
     /* a 16-bit access is the index byte, then the data byte */
     out(f, 0x70, 2, 0x5a40);
@@ -426,9 +426,9 @@ static void test_index_port_and_nmi(void **state)
     out(f, 0x70, 1, 0x40);
     assert_int_equal(in(f, 0x70, 2), 0x5aff);
     out(f, 0x70, 2, 0x00c1); /* NMI bit set, then register 0x41 written */
-    assert_int_equal(rtc_cmos_nmi_masked(f->rtc), 1);
+    assert_int_equal(vmio_rtc_cmos_nmi_masked(f->rtc), 1);
     assert_int_equal(rd(f, 0x41), 0x00);
-    assert_int_equal(rtc_cmos_nmi_masked(NULL), -EINVAL);
+    assert_int_equal(vmio_rtc_cmos_nmi_masked(NULL), -EINVAL);
 }
 
 static void test_cmos_memory(void **state)
@@ -506,13 +506,13 @@ static void test_create_errors(void **state)
 {
     (void)state;
     struct vmio_device *d;
-    struct rtc_cmos_config cfg = {.name = ""};
-    assert_int_equal(rtc_cmos_create(&cfg, &d, NULL), -EINVAL);
-    assert_int_equal(rtc_cmos_create(NULL, &d, NULL), -EINVAL);
+    struct vmio_rtc_cmos_config cfg = {.name = ""};
+    assert_int_equal(vmio_rtc_cmos_create(&cfg, &d, NULL), -EINVAL);
+    assert_int_equal(vmio_rtc_cmos_create(NULL, &d, NULL), -EINVAL);
     cfg.name = "rtc";
-    assert_int_equal(rtc_cmos_create(&cfg, NULL, NULL), -EINVAL);
+    assert_int_equal(vmio_rtc_cmos_create(&cfg, NULL, NULL), -EINVAL);
     /* the system clock when none is given */
-    assert_int_equal(rtc_cmos_create(&cfg, &d, NULL), 0);
+    assert_int_equal(vmio_rtc_cmos_create(&cfg, &d, NULL), 0);
     uint64_t v;
     assert_int_equal(vmio_device_write(d, 0, 1, 0x0d), 0);
     assert_int_equal(vmio_device_read(d, 1, 1, &v), 0);

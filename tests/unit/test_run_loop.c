@@ -60,26 +60,27 @@ static void test_widths(void **state)
         enum vmio_space space;
         uint64_t base;
         unsigned maxw;
-    } win[] = {{VMIO_SPACE_MMIO, TESTDEV_MMIO_BASE, 8}, {VMIO_SPACE_PIO, TESTDEV_PIO_BASE, 4}};
+    } win[] = {{VMIO_SPACE_MMIO, VMIO_TESTDEV_MMIO_BASE, 8},
+               {VMIO_SPACE_PIO, VMIO_TESTDEV_PIO_BASE, 4}};
     struct expect ex[64];
     unsigned nex = 0;
     for (unsigned k = 0; k < 2; k++) {
         for (unsigned w = 1; w <= win[k].maxw; w *= 2) {
             struct expect *e = &ex[nex++];
             e->step = vmio_fake_push_io(m.fake, 0, win[k].space, VMIO_WRITE, w,
-                                        win[k].base + TESTDEV_ECHO, v);
+                                        win[k].base + VMIO_TESTDEV_ECHO, v);
             le_bytes(e->bytes, v, w); /* a write's bytes are left as the guest wrote them */
             e->n = w;
             e = &ex[nex++];
             e->step = vmio_fake_push_io(m.fake, 0, win[k].space, VMIO_READ, w,
-                                        win[k].base + TESTDEV_ECHO, 0);
+                                        win[k].base + VMIO_TESTDEV_ECHO, 0);
             le_bytes(e->bytes, v, w);
             e->n = w;
             for (unsigned off = 0; off + w <= 8; off += 8 - w) {
                 e = &ex[nex++];
                 e->step = vmio_fake_push_io(m.fake, 0, win[k].space, VMIO_READ, w,
-                                            win[k].base + TESTDEV_PATTERN + off, 0);
-                le_bytes(e->bytes, TESTDEV_PATTERN_VALUE >> (8 * off), w);
+                                            win[k].base + VMIO_TESTDEV_PATTERN + off, 0);
+                le_bytes(e->bytes, VMIO_TESTDEV_PATTERN_VALUE >> (8 * off), w);
                 e->n = w;
                 if (w == 8)
                     break;
@@ -121,18 +122,18 @@ static void test_string_pio(void **state)
                                               .dir = VMIO_WRITE,
                                               .width = (uint8_t)w,
                                               .count = 5,
-                                              .addr = TESTDEV_PIO_BASE + TESTDEV_LOG_PUSH,
+                                              .addr = VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_PUSH,
                                               .buf = elems[k]}};
         assert_true(vmio_fake_push(m.fake, 0, &s) >= 0); /* rep outs */
         struct expect *e = &ex[nex++];
         e->step = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 4,
-                                    TESTDEV_PIO_BASE + TESTDEV_LOG_LEN, 0);
+                                    VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_LEN, 0);
         le_bytes(e->bytes, 5, 4);
         e->n = 4;
         /* The first element alone (so neither direction can reverse unnoticed)... */
         e = &ex[nex++];
         e->step = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, w,
-                                    TESTDEV_PIO_BASE + TESTDEV_LOG_POP, 0);
+                                    VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_POP, 0);
         memcpy(e->bytes, elems[k], w);
         e->n = w;
         /* ...then rep ins of the other four, in order. */
@@ -140,7 +141,7 @@ static void test_string_pio(void **state)
                                         .dir = VMIO_READ,
                                         .width = (uint8_t)w,
                                         .count = 4,
-                                        .addr = TESTDEV_PIO_BASE + TESTDEV_LOG_POP};
+                                        .addr = VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_LOG_POP};
         int in = vmio_fake_push(m.fake, 0, &s);
         s.access.count = 2;
         int empty = vmio_fake_push(m.fake, 0, &s); /* the FIFO is empty now */
@@ -184,7 +185,7 @@ static struct unclaimed_script push_unclaimed(struct fake_vm *m)
         fake_vm_push_io_at(m, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 4, 0xe0000010, 0xdeadbeef, 0x1003);
     /* Runs past the end of testdev's window: no device owns all of it. */
     s.straddle = fake_vm_push_io_at(m, 0, VMIO_SPACE_MMIO, VMIO_READ, 8,
-                                    TESTDEV_MMIO_BASE + TESTDEV_MMIO_SIZE - 4, 0, 0x1000);
+                                    VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_MMIO_SIZE - 4, 0, 0x1000);
     vmio_fake_push_kind(m->fake, 0, VMIO_FAKE_HLT, 0);
     return s;
 }
@@ -477,13 +478,13 @@ static void test_trace_lines(void **state)
     assert_true(info.sync_regs);
     fake_vm_flat32(&m, 0);
     fake_vm_poke(&m, 0x1000, "\x8b\x43\x08", 3);
-    fake_vm_push_io_at(&m, 0, VMIO_SPACE_MMIO, VMIO_READ, 4, TESTDEV_MMIO_BASE + TESTDEV_PATTERN, 0,
-                       0x1000);
-    fake_vm_push_io_at(&m, 0, VMIO_SPACE_PIO, VMIO_WRITE, 2, TESTDEV_PIO_BASE, 0xbeef, 0x1003);
-    fake_vm_push_io_at(&m, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 4, TESTDEV_MMIO_BASE, 0x11223344,
+    fake_vm_push_io_at(&m, 0, VMIO_SPACE_MMIO, VMIO_READ, 4,
+                       VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_PATTERN, 0, 0x1000);
+    fake_vm_push_io_at(&m, 0, VMIO_SPACE_PIO, VMIO_WRITE, 2, VMIO_TESTDEV_PIO_BASE, 0xbeef, 0x1003);
+    fake_vm_push_io_at(&m, 0, VMIO_SPACE_MMIO, VMIO_WRITE, 4, VMIO_TESTDEV_MMIO_BASE, 0x11223344,
                        0x1005);
-    fake_vm_push_io_at(&m, 0, VMIO_SPACE_MMIO, VMIO_READ, 4, TESTDEV_MMIO_BASE + TESTDEV_PATTERN, 0,
-                       0x1000);
+    fake_vm_push_io_at(&m, 0, VMIO_SPACE_MMIO, VMIO_READ, 4,
+                       VMIO_TESTDEV_MMIO_BASE + VMIO_TESTDEV_PATTERN, 0, 0x1000);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     fflush(trace);
@@ -515,13 +516,13 @@ static void run_sysreg(enum vmio_unclaimed_policy policy)
     struct vmio_bus_range ranges[4];
     bool unknown = true;
     assert_int_equal(vmio_fake_sysreg_exits(m.fake, ranges, 4, &unknown), 1);
-    assert_int_equal(ranges[0].base, TESTDEV_MSR_BASE);
-    assert_int_equal(ranges[0].len, TESTDEV_MSR_COUNT);
+    assert_int_equal(ranges[0].base, VMIO_TESTDEV_MSR_BASE);
+    assert_int_equal(ranges[0].len, VMIO_TESTDEV_MSR_COUNT);
     assert_int_equal(unknown, policy != VMIO_UNCLAIMED_IGNORE);
     fake_vm_vcpu(&m, 0);
-    const uint64_t echo = TESTDEV_MSR_BASE + TESTDEV_ECHO / 8;
+    const uint64_t echo = VMIO_TESTDEV_MSR_BASE + VMIO_TESTDEV_ECHO / 8;
     int pat = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_READ, 8,
-                                TESTDEV_MSR_BASE + TESTDEV_PATTERN / 8, 0);
+                                VMIO_TESTDEV_MSR_BASE + VMIO_TESTDEV_PATTERN / 8, 0);
     vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_WRITE, 8, echo, 0x1122334455667788ULL);
     int back = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_READ, 8, echo, 0);
     vmio_fake_push_io(m.fake, 0, VMIO_SPACE_SYSREG, VMIO_READ, 8, 0xc0001234, 0); /* nobody's */
@@ -529,7 +530,7 @@ static void run_sysreg(enum vmio_unclaimed_policy policy)
     struct vmio_exit e = fake_vm_run(&m, 0, 0);
     uint64_t v = 0;
     assert_int_equal(vmio_fake_read_value(m.fake, 0, (unsigned)pat, &v), 0);
-    assert_int_equal(v, TESTDEV_PATTERN_VALUE);
+    assert_int_equal(v, VMIO_TESTDEV_PATTERN_VALUE);
     assert_int_equal(vmio_fake_read_value(m.fake, 0, (unsigned)back, &v), 0);
     assert_int_equal(v, 0x1122334455667788ULL);
     struct vmio_fake_cpu_info ci;
@@ -624,7 +625,7 @@ static void trace_run(FILE *out)
     vmio_vm_set_trace(m.vm, out);
     fake_vm_vcpu(&m, 0);
     for (unsigned i = 0; i < 2500; i++)
-        vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_WRITE, 2, TESTDEV_PIO_BASE, i);
+        vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_WRITE, 2, VMIO_TESTDEV_PIO_BASE, i);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_HLT);
     fake_vm_fini(&m); /* reports what the terminal did not show */

@@ -19,10 +19,10 @@
 
 struct con {
     struct vh h;
-    struct chardev *cd;
+    struct vmio_chardev *cd;
 };
 
-static void con_init(struct con *c, struct chardev *cd)
+static void con_init(struct con *c, struct vmio_chardev *cd)
 {
     c->cd = cd;
     struct vmio_iothread *io;
@@ -47,7 +47,7 @@ static void con_init(struct con *c, struct chardev *cd)
 static void con_fini(struct con *c)
 {
     vh_fini(&c->h);
-    chardev_close(c->cd);
+    vmio_chardev_close(c->cd);
 }
 
 /* A receive buffer of @len bytes; returns its address. */
@@ -67,8 +67,8 @@ static void test_output_and_memory_input(void **state)
     struct vmio_virtio_console_config bad = {0};
     assert_int_equal(vmio_virtio_console_create(&bad, &m, &err), -EINVAL);
 
-    struct chardev *cd;
-    assert_int_equal(chardev_open_memory(NULL, 0, &cd, NULL), 0);
+    struct vmio_chardev *cd;
+    assert_int_equal(vmio_chardev_open_memory(NULL, 0, &cd, NULL), 0);
     struct con c;
     con_init(&c, cd);
     assert_string_equal(c.h.dev->name, "virtio-console");
@@ -90,7 +90,7 @@ static void test_output_and_memory_input(void **state)
     vh_chain(&c.h, TX, s2, 1);
     vh_kick(&c.h, TX);
     char out[64] = {0};
-    assert_int_equal(chardev_memory_take_output(cd, out, sizeof(out)), 14);
+    assert_int_equal(vmio_chardev_memory_take_output(cd, out, sizeof(out)), 14);
     assert_string_equal(out, "hello world\n!\n");
     uint32_t id, len;
     vh_used(&c.h, TX, 1, &id, &len);
@@ -98,7 +98,7 @@ static void test_output_and_memory_input(void **state)
 
     /* Input: fed, then split across two small buffers. */
     uint64_t r1 = rx_buf(&c, 3), r2 = rx_buf(&c, 8);
-    assert_int_equal(chardev_memory_feed(cd, "abcdef", 6), 0);
+    assert_int_equal(vmio_chardev_memory_feed(cd, "abcdef", 6), 0);
     vh_kick(&c.h, RX);
     assert_int_equal(vh_used_idx(&c.h, RX), 2);
     assert_memory_equal(vh_host(&c.h, r1, 3), "abc", 3);
@@ -108,7 +108,7 @@ static void test_output_and_memory_input(void **state)
     vh_used(&c.h, RX, 1, &id, &len);
     assert_int_equal(len, 3);
     /* No buffer: the bytes wait in the device, then go into the next buffer. */
-    assert_int_equal(chardev_memory_feed(cd, "xyz", 3), 0);
+    assert_int_equal(vmio_chardev_memory_feed(cd, "xyz", 3), 0);
     vh_kick(&c.h, RX);
     assert_int_equal(vh_used_idx(&c.h, RX), 2);
     uint64_t r3 = rx_buf(&c, 2), r4 = rx_buf(&c, 2);
@@ -117,11 +117,11 @@ static void test_output_and_memory_input(void **state)
     assert_memory_equal(vh_host(&c.h, r3, 2), "xy", 2);
     assert_memory_equal(vh_host(&c.h, r4, 1), "z", 1);
     /* Pending input is dropped by a reset. */
-    assert_int_equal(chardev_memory_feed(cd, "lost", 4), 0);
+    assert_int_equal(vmio_chardev_memory_feed(cd, "lost", 4), 0);
     vh_kick(&c.h, RX);
     vh_start(&c.h, 0, 2);
     uint64_t r5 = rx_buf(&c, 8);
-    assert_int_equal(chardev_memory_feed(cd, "kept", 4), 0);
+    assert_int_equal(vmio_chardev_memory_feed(cd, "kept", 4), 0);
     vh_kick(&c.h, RX);
     assert_int_equal(vh_used_idx(&c.h, RX), 1);
     assert_memory_equal(vh_host(&c.h, r5, 4), "kept", 4);
@@ -140,8 +140,8 @@ static void test_pipe_input(void **state)
     int in[2], out[2];
     assert_int_equal(pipe(in), 0);
     assert_int_equal(pipe(out), 0);
-    struct chardev *cd;
-    assert_int_equal(chardev_open_stdio_fds(in[0], out[1], &cd, NULL), 0);
+    struct vmio_chardev *cd;
+    assert_int_equal(vmio_chardev_open_stdio_fds(in[0], out[1], &cd, NULL), 0);
     struct con c;
     con_init(&c, cd);
     vh_start(&c.h, 0, 2);
@@ -161,7 +161,7 @@ static void test_pipe_input(void **state)
     struct vh_seg s[] = {{o, 3, false}};
     vh_chain(&c.h, TX, s, 1);
     vh_kick(&c.h, TX);
-    chardev_flush(cd);
+    vmio_chardev_flush(cd);
     char buf[4] = {0};
     assert_int_equal(read(out[0], buf, 3), 3);
     assert_string_equal(buf, "ok\n");

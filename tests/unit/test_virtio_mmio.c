@@ -768,13 +768,13 @@ static void test_device_view_rules(void **state)
     void *page = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(page != MAP_FAILED);
     const struct vmio_bus_range *td =
-        vmio_bus_lookup(vmio_vm_bus(m.vm, VMIO_SPACE_MMIO), TESTDEV_MMIO_BASE, 1);
+        vmio_bus_lookup(vmio_vm_bus(m.vm, VMIO_SPACE_MMIO), VMIO_TESTDEV_MMIO_BASE, 1);
     assert_non_null(td);
     struct vmio_device *testdev = td->dev;
     assert_int_equal(
-        vmio_vm_map_device_view(m.vm, testdev, TESTDEV_MMIO_BASE + 8, 4096, page, "x", &err),
+        vmio_vm_map_device_view(m.vm, testdev, VMIO_TESTDEV_MMIO_BASE + 8, 4096, page, "x", &err),
         -EINVAL);
-    assert_int_equal(vmio_vm_map_device_view(m.vm, testdev, TESTDEV_MMIO_BASE, 4096,
+    assert_int_equal(vmio_vm_map_device_view(m.vm, testdev, VMIO_TESTDEV_MMIO_BASE, 4096,
                                              (char *)page + 8, "x", &err),
                      -EINVAL);
     assert_int_equal(vmio_vm_map_device_view(m.vm, testdev, 0xd0004000, 4096, page, "x", &err),
@@ -786,30 +786,33 @@ static void test_device_view_rules(void **state)
     assert_int_equal(vmio_vm_map_device_view(m.vm, testdev, 0xfec00000, 4096, page, "x", &err),
                      -EBUSY);
     /* A second page that holds another device: refused. */
-    struct vmio_device *other = vmio_testdev_create("other");
+    struct vmio_device *other = NULL;
+    assert_int_equal(vmio_testdev_create("other", &other, NULL), 0);
+    assert_int_equal(vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, other,
+                                        VMIO_TESTDEV_MMIO_BASE + 0x1000, 0x100, &err),
+                     0);
     assert_int_equal(
-        vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, other, TESTDEV_MMIO_BASE + 0x1000, 0x100, &err),
-        0);
-    assert_int_equal(
-        vmio_vm_map_device_view(m.vm, testdev, TESTDEV_MMIO_BASE, 8192, page, "x", &err), -EBUSY);
+        vmio_vm_map_device_view(m.vm, testdev, VMIO_TESTDEV_MMIO_BASE, 8192, page, "x", &err),
+        -EBUSY);
     assert_non_null(strstr(err.msg, "overlaps device other"));
-    assert_int_equal(
-        vmio_vm_map_device_view(m.vm, testdev, TESTDEV_MMIO_BASE, 4096, page, "testdev view", &err),
-        0);
+    assert_int_equal(vmio_vm_map_device_view(m.vm, testdev, VMIO_TESTDEV_MMIO_BASE, 4096, page,
+                                             "testdev view", &err),
+                     0);
     const struct vmio_mem_region *r = NULL;
     const struct vmio_guest_mem *mem = vmio_vm_memory(m.vm);
     for (unsigned i = 0; i < vmio_guest_mem_count(mem); i++)
-        if (vmio_guest_mem_at(mem, i)->gpa == TESTDEV_MMIO_BASE)
+        if (vmio_guest_mem_at(mem, i)->gpa == VMIO_TESTDEV_MMIO_BASE)
             r = vmio_guest_mem_at(mem, i);
     assert_non_null(r);
     assert_true(r->readonly);
     assert_int_equal(r->kind, VMIO_MEM_PASSTHROUGH);
     assert_string_equal(r->name, "testdev view");
     /* No device can come into a view now. */
-    struct vmio_device *third = vmio_testdev_create("third");
-    assert_int_equal(
-        vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, third, TESTDEV_MMIO_BASE + 0x800, 0x100, &err),
-        -EBUSY);
+    struct vmio_device *third = NULL;
+    assert_int_equal(vmio_testdev_create("third", &third, NULL), 0);
+    assert_int_equal(vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, third,
+                                        VMIO_TESTDEV_MMIO_BASE + 0x800, 0x100, &err),
+                     -EBUSY);
     third->ops->destroy(third);
     munmap((char *)page + 4096, 4096);
     fake_vm_fini(&m); /* the VM unmaps the page */

@@ -207,7 +207,8 @@ static void test_uart_irq_reaches_backend(void **state)
     assert_int_equal(l.level, 1);
     /* The controllers' ports and windows are reserved. */
     struct vmio_error err = {0};
-    struct vmio_device *td = vmio_testdev_create("td");
+    struct vmio_device *td = NULL;
+    assert_int_equal(vmio_testdev_create("td", &td, NULL), 0);
     assert_int_equal(vmio_vm_attach_device(m.vm, VMIO_SPACE_PIO, td, 0xa0, 2, &err), -EBUSY);
     assert_non_null(strstr(err.msg, "in-kernel PIC (slave)"));
     fake_vm_fini(&m);
@@ -231,7 +232,8 @@ static void test_device_range_wraps(void **state)
     (void)state;
     struct fake_vm m;
     fake_vm_init(&m, VMIO_UNCLAIMED_IGNORE, true);
-    struct vmio_device *td = vmio_testdev_create("td");
+    struct vmio_device *td = NULL;
+    assert_int_equal(vmio_testdev_create("td", &td, NULL), 0);
     struct vmio_error err = {0};
     assert_int_equal(vmio_vm_add_device(m.vm, VMIO_SPACE_MMIO, td, UINT64_MAX - 0xf, 0x20, &err),
                      -EINVAL);

@@ -116,13 +116,13 @@ static void machine_init(struct machine *m, unsigned ncpus, bool irqchip, const 
     struct vmio_error err = {0};
     if (vmio_vm_create(&o, &m->vm, &err) != 0)
         fail_msg("vmio_vm_create: %s", err.msg);
-    assert_int_equal(vmio_vm_attach_device(m->vm, VMIO_SPACE_PIO,
-                                           vmio_debug_exit_create("debug-exit"),
-                                           VMIO_DEBUG_EXIT_PORT, 1, &err),
-                     0);
-    m->testdev_pio = vmio_testdev_create("testdev-pio");
-    assert_int_equal(vmio_vm_attach_device(m->vm, VMIO_SPACE_PIO, m->testdev_pio, TESTDEV_PIO_BASE,
-                                           TESTDEV_PIO_SIZE, &err),
+    struct vmio_device *dbg = NULL;
+    assert_int_equal(vmio_debug_exit_create("debug-exit", &dbg, NULL), 0);
+    assert_int_equal(
+        vmio_vm_attach_device(m->vm, VMIO_SPACE_PIO, dbg, VMIO_DEBUG_EXIT_PORT, 1, &err), 0);
+    assert_int_equal(vmio_testdev_create("testdev-pio", &m->testdev_pio, NULL), 0);
+    assert_int_equal(vmio_vm_attach_device(m->vm, VMIO_SPACE_PIO, m->testdev_pio,
+                                           VMIO_TESTDEV_PIO_BASE, VMIO_TESTDEV_PIO_SIZE, &err),
                      0);
     put(m->vm, BSP_ENTRY, bsp, bsp_len);
     if (ap)
@@ -168,7 +168,7 @@ static void *stop_later(void *arg)
 static uint64_t testdev_reads(struct machine *m)
 {
     uint64_t v = 0;
-    assert_int_equal(vmio_device_read(m->testdev_pio, TESTDEV_READS, 8, &v), 0);
+    assert_int_equal(vmio_device_read(m->testdev_pio, VMIO_TESTDEV_READS, 8, &v), 0);
     return v - m->own_reads++;
 }
 

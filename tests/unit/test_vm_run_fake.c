@@ -149,7 +149,7 @@ static void test_kick_while_blocked(void **state)
     struct fake_vm m;
     fake_vm_init(&m, VMIO_UNCLAIMED_IGNORE, false);
     fake_vm_vcpu(&m, 0);
-    vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 4, TESTDEV_PIO_BASE, 0);
+    vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 4, VMIO_TESTDEV_PIO_BASE, 0);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_BLOCK, 0);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     struct runner r = {.vcpu = m.vcpu[0]};
@@ -205,7 +205,7 @@ static void test_kick_from_device(void **state)
     struct kicker k;
     add_kicker(&m, &k, m.vcpu[0], 0);
     vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_WRITE, 1, KICKER_PORT, 1);
-    vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 4, TESTDEV_PIO_BASE, 0);
+    vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 4, VMIO_TESTDEV_PIO_BASE, 0);
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_HLT, 0);
     assert_int_equal(fake_vm_run(&m, 0, 0).reason, VMIO_EXIT_INTR);
     assert_int_equal(cpu_info(&m, 0).replayed, 1);
@@ -257,7 +257,7 @@ static void test_first_exit_wins(void **state)
     struct gate g;
     add_gate(&m, &g, 1);
     int rd = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 4,
-                               TESTDEV_PIO_BASE + TESTDEV_PATTERN, 0);
+                               VMIO_TESTDEV_PIO_BASE + VMIO_TESTDEV_PATTERN, 0);
     int gated = vmio_fake_push_io(m.fake, 0, VMIO_SPACE_PIO, VMIO_READ, 1, GATE_PORT, 0);
     fake_vm_push_io_at(&m, 0, VMIO_SPACE_PIO, VMIO_WRITE, 1, VMIO_DEBUG_EXIT_PORT, 0x2a, 0x1234);
     vmio_fake_push_kind(m.fake, 1, VMIO_FAKE_BLOCK, 0); /* an AP that never exits by itself */
@@ -276,7 +276,7 @@ static void test_first_exit_wins(void **state)
     assert_int_equal(exits[1].reason, VMIO_EXIT_INTR);
     uint64_t v;
     assert_int_equal(vmio_fake_read_value(m.fake, 0, (unsigned)rd, &v), 0);
-    assert_int_equal(v, (uint32_t)TESTDEV_PATTERN_VALUE);
+    assert_int_equal(v, (uint32_t)VMIO_TESTDEV_PATTERN_VALUE);
     assert_int_equal(vmio_fake_read_value(m.fake, 0, (unsigned)gated, &v), 0);
     assert_int_equal(v, 0); /* vCPU 1 was asleep in the backend when vCPU 0 ended the run */
     assert_int_equal(cpu_info(&m, 1).replayed, 1);
@@ -519,8 +519,9 @@ static void test_many_vcpus_with_bus_churn(void **state)
     for (unsigned i = 0; i < CHURN_VCPUS; i++) {
         fake_vm_vcpu(&m, i);
         for (int j = 0; j < CHURN_READS; j++)
-            vmio_fake_push_io(m.fake, i, j % 2 ? VMIO_SPACE_MMIO : VMIO_SPACE_PIO, VMIO_READ, 4,
-                              (j % 2 ? TESTDEV_MMIO_BASE : TESTDEV_PIO_BASE) + TESTDEV_PATTERN, 0);
+            vmio_fake_push_io(
+                m.fake, i, j % 2 ? VMIO_SPACE_MMIO : VMIO_SPACE_PIO, VMIO_READ, 4,
+                (j % 2 ? VMIO_TESTDEV_MMIO_BASE : VMIO_TESTDEV_PIO_BASE) + VMIO_TESTDEV_PATTERN, 0);
         vmio_fake_push_kind(m.fake, i, VMIO_FAKE_BLOCK, 0);
     }
     struct churner c = {.m = &m, .magic = {.name = "magic", .ops = &null_ops}};
@@ -578,8 +579,8 @@ static void test_stop_while_serial_output_blocked(void **state)
     while (write(p[1], chunk, 1) > 0)
         ;
     assert_int_equal(fcntl(p[1], F_SETFL, 0), 0);
-    struct chardev *serial = NULL;
-    assert_int_equal(chardev_open_stdio_fds(-1, p[1], &serial, NULL), 0);
+    struct vmio_chardev *serial = NULL;
+    assert_int_equal(vmio_chardev_open_stdio_fds(-1, p[1], &serial, NULL), 0);
 
     struct fake_vm m;
     memset(&m, 0, sizeof(m));
@@ -598,7 +599,7 @@ static void test_stop_while_serial_output_blocked(void **state)
     fake_vm_vcpu(&m, 1);
     /* vCPU 0 sleeps in the guest; vCPU 1 prints a line: the newline flushes into the pipe. */
     vmio_fake_push_kind(m.fake, 0, VMIO_FAKE_BLOCK, 0);
-    vmio_fake_push_io(m.fake, 1, VMIO_SPACE_PIO, VMIO_WRITE, 1, VMIO_COM1_PORT + UART16550_THR,
+    vmio_fake_push_io(m.fake, 1, VMIO_SPACE_PIO, VMIO_WRITE, 1, VMIO_COM1_PORT + VMIO_UART16550_THR,
                       '\n');
     vmio_fake_push_kind(m.fake, 1, VMIO_FAKE_BLOCK, 0);
 
@@ -620,9 +621,9 @@ static void test_stop_while_serial_output_blocked(void **state)
     assert_int_equal(r.rc, 0);
     assert_int_equal(r.exits[0].reason, VMIO_EXIT_INTR);
     assert_int_equal(r.exits[1].reason, VMIO_EXIT_INTR);
-    assert_int_equal(chardev_output_dropped(serial), 1); /* the newline, not written */
+    assert_int_equal(vmio_chardev_output_dropped(serial), 1); /* the newline, not written */
     fake_vm_fini(&m);
-    chardev_close(serial);
+    vmio_chardev_close(serial);
     close(p[0]);
     close(p[1]);
 }

@@ -177,13 +177,13 @@ static void test_pause_is_not_a_stall(void **state)
 {
     (void)state;
     uint64_t late = 150 * MS;
-    assert_false(watchdog_pacer_held(0, 1000 * MS, late));         /* no scan before */
-    assert_false(watchdog_pacer_held(1000 * MS, 1025 * MS, late)); /* on time */
-    assert_false(watchdog_pacer_held(1025 * MS, 1175 * MS, late)); /* 150: not late */
-    assert_true(watchdog_pacer_held(1175 * MS, 3000 * MS, late));  /* held 1.8 s */
-    assert_false(watchdog_pacer_held(3000 * MS, 2000 * MS, late)); /* clock went back */
+    assert_false(vmio_watchdog_pacer_held(0, 1000 * MS, late));         /* no scan before */
+    assert_false(vmio_watchdog_pacer_held(1000 * MS, 1025 * MS, late)); /* on time */
+    assert_false(vmio_watchdog_pacer_held(1025 * MS, 1175 * MS, late)); /* 150: not late */
+    assert_true(vmio_watchdog_pacer_held(1175 * MS, 3000 * MS, late));  /* held 1.8 s */
+    assert_false(vmio_watchdog_pacer_held(3000 * MS, 2000 * MS, late)); /* clock went back */
 
-    /* vcpu_stalled() with that floor: the device's time before it is forgiven. */
+    /* vmio_vcpu_stalled() with that floor: the device's time before it is forgiven. */
     struct fake_vm m;
     struct stuck s;
     setup(&m, &s);
@@ -195,8 +195,8 @@ static void test_pause_is_not_a_stall(void **state)
     uint64_t resumed = t0 + 500 * MS;
     struct vmio_access a;
     uint64_t since;
-    assert_false(vcpu_stalled(m.vcpu[0], resumed + 50 * MS, 100 * MS, resumed, &a, &since));
-    assert_true(vcpu_stalled(m.vcpu[0], resumed + 100 * MS, 100 * MS, resumed, &a, &since));
+    assert_false(vmio_vcpu_stalled(m.vcpu[0], resumed + 50 * MS, 100 * MS, resumed, &a, &since));
+    assert_true(vmio_vcpu_stalled(m.vcpu[0], resumed + 100 * MS, 100 * MS, resumed, &a, &since));
     assert_int_equal(since, resumed);
     sem_post(&s.release);
     pthread_join(th, NULL);

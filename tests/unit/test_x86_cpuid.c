@@ -1,5 +1,5 @@
 /*
- * x86_cpuid_for_vcpu(): the topology a vCPU reports (src/backend/x86_cpuid.h)
+ * vmio_x86_cpuid_for_vcpu(): the topology a vCPU reports (src/backend/x86_cpuid.h)
  * on Intel- and AMD-shaped supported sets, with no KVM: APIC IDs in leaves 1,
  * 0xB, 0x1F and 0x8000001E, core counts in 1, 4, 0xB and 0x80000008, the
  * hypervisor and HTT bits, bits outside those fields and unknown leaves left
@@ -31,12 +31,12 @@ static struct x86_cpuid_entry *find(struct x86_cpuid_entry *e, unsigned n, uint3
 static void test_apic_id_bits(void **state)
 {
     (void)state;
-    assert_int_equal(x86_cpuid_apic_id_bits(1), 0);
-    assert_int_equal(x86_cpuid_apic_id_bits(2), 1);
-    assert_int_equal(x86_cpuid_apic_id_bits(3), 2);
-    assert_int_equal(x86_cpuid_apic_id_bits(4), 2);
-    assert_int_equal(x86_cpuid_apic_id_bits(5), 3);
-    assert_int_equal(x86_cpuid_apic_id_bits(64), 6);
+    assert_int_equal(vmio_x86_cpuid_apic_id_bits(1), 0);
+    assert_int_equal(vmio_x86_cpuid_apic_id_bits(2), 1);
+    assert_int_equal(vmio_x86_cpuid_apic_id_bits(3), 2);
+    assert_int_equal(vmio_x86_cpuid_apic_id_bits(4), 2);
+    assert_int_equal(vmio_x86_cpuid_apic_id_bits(5), 3);
+    assert_int_equal(vmio_x86_cpuid_apic_id_bits(64), 6);
 }
 
 static void test_intel(void **state)
@@ -56,7 +56,7 @@ static void test_intel(void **state)
         {0x40000001, 0, 0x1234, 0, 0, 0},      /* unknown to it: untouched */
     };
     unsigned n = sizeof(e) / sizeof(e[0]);
-    x86_cpuid_for_vcpu(e, n, 2, 3);
+    vmio_x86_cpuid_for_vcpu(e, n, 2, 3);
     struct x86_cpuid_entry *l1 = find(e, n, 1, 0);
     assert_int_equal(l1->ebx, 0x02030800);               /* APIC ID 2, 3 logical, CLFLUSH kept */
     assert_int_equal(l1->ecx, 0x7ffafbffu | (1u << 31)); /* hypervisor */
@@ -93,7 +93,7 @@ static void test_amd_single(void **state)
         {0x8000001e, 0, 9, 0x10107, 0x0303, 0},
     };
     unsigned n = sizeof(e) / sizeof(e[0]);
-    x86_cpuid_for_vcpu(e, n, 0, 1);
+    vmio_x86_cpuid_for_vcpu(e, n, 0, 1);
     struct x86_cpuid_entry *l1 = find(e, n, 1, 0);
     assert_int_equal(l1->ebx, 0x00010800);
     assert_int_equal(l1->edx, 0x178bfbffu & ~(1u << 28)); /* one CPU: no HTT */
@@ -115,7 +115,7 @@ static void test_amd_four(void **state)
         {0x8000001e, 0, 0, 0, 0, 0},
     };
     unsigned n = sizeof(e) / sizeof(e[0]);
-    x86_cpuid_for_vcpu(e, n, 3, 4);
+    vmio_x86_cpuid_for_vcpu(e, n, 3, 4);
     assert_int_equal(find(e, n, 1, 0)->ebx, 0x03040800);
     assert_int_equal(find(e, n, 1, 0)->edx, 1u << 28);
     assert_int_equal(find(e, n, 0x80000008, 0)->ecx, (2u << 12) | 3);
@@ -128,11 +128,11 @@ static void test_clamped(void **state)
 {
     (void)state;
     struct x86_cpuid_entry e[] = {amd_leaf0, {1, 0, 0, 0, 0, 0}};
-    x86_cpuid_for_vcpu(e, 2, 5, 0); /* count 0 means 1; the index becomes 0 */
+    vmio_x86_cpuid_for_vcpu(e, 2, 5, 0); /* count 0 means 1; the index becomes 0 */
     assert_int_equal(e[1].ebx, 0x00010000);
-    x86_cpuid_for_vcpu(e, 2, 300, 1000); /* at most 255 xAPIC IDs */
+    vmio_x86_cpuid_for_vcpu(e, 2, 300, 1000); /* at most 255 xAPIC IDs */
     assert_int_equal(e[1].ebx, 0xfeff0000);
-    x86_cpuid_for_vcpu(NULL, 0, 0, 1); /* nothing to do */
+    vmio_x86_cpuid_for_vcpu(NULL, 0, 0, 1); /* nothing to do */
 }
 
 int main(void)

@@ -14,8 +14,8 @@
  */
 #include "guest.h"
 
-#define T TESTDEV_BASE
-#define PV TESTDEV_PATTERN_VALUE
+#define T VMIO_TESTDEV_BASE
+#define PV VMIO_TESTDEV_PATTERN_VALUE
 
 static uint64_t last_desc(unsigned off, unsigned w, int write)
 {
@@ -25,12 +25,12 @@ static uint64_t last_desc(unsigned off, unsigned w, int write)
 static void pairs(void)
 {
     uint64_t a, b, p = T;
-    mmio_write64(T + TESTDEV_ECHO, 0x0123456789abcdefull);
-    mmio_write8(T + TESTDEV_READS, 0);
+    mmio_write64(T + VMIO_TESTDEV_ECHO, 0x0123456789abcdefull);
+    mmio_write8(T + VMIO_TESTDEV_READS, 0);
     __asm__ volatile("ldp %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(p) : "memory");
     check_eq("LDP X: first register from ECHO", a, 0x0123456789abcdefull);
     check_eq("LDP X: second register from PATTERN", b, PV);
-    check_eq("LDP X: testdev saw two reads", mmio_read64(T + TESTDEV_READS), 2);
+    check_eq("LDP X: testdev saw two reads", mmio_read64(T + VMIO_TESTDEV_READS), 2);
 
     __asm__ volatile("mov %0, #-1\n\tmov %1, #-1\n\tldp %w0, %w1, [%2, #8]"
                      : "=&r"(a), "=&r"(b)
@@ -44,30 +44,30 @@ static void pairs(void)
     __asm__ volatile("ldnp %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(p) : "memory");
     check_eq("LDNP: second register from PATTERN", b, PV);
 
-    mmio_write8(T + TESTDEV_READS, 0); /* resets WRITES too */
+    mmio_write8(T + VMIO_TESTDEV_READS, 0); /* resets WRITES too */
     a = 0xa1a2a3a4a5a6a7a8ull;
     b = 0x1111111111111111ull;
     __asm__ volatile("stp %0, %1, [%2]" : : "r"(a), "r"(b), "r"(p) : "memory");
-    check_eq("STP X: ECHO holds the first register", mmio_read64(T + TESTDEV_ECHO), a);
-    check_eq("STP X: testdev saw two writes", mmio_read64(T + TESTDEV_WRITES), 2);
+    check_eq("STP X: ECHO holds the first register", mmio_read64(T + VMIO_TESTDEV_ECHO), a);
+    check_eq("STP X: testdev saw two writes", mmio_read64(T + VMIO_TESTDEV_WRITES), 2);
     __asm__ volatile("stp %w0, %w1, [%2]"
                      :
                      : "r"(0x55667788u), "r"(0x11223344u), "r"(p)
                      : "memory");
-    check_eq("STP W: LAST is the second 4-byte write", mmio_read64(T + TESTDEV_LAST),
-             last_desc(TESTDEV_ECHO + 4, 4, 1));
-    check_eq("STP W: ECHO = second << 32 | first", mmio_read64(T + TESTDEV_ECHO),
+    check_eq("STP W: LAST is the second 4-byte write", mmio_read64(T + VMIO_TESTDEV_LAST),
+             last_desc(VMIO_TESTDEV_ECHO + 4, 4, 1));
+    check_eq("STP W: ECHO = second << 32 | first", mmio_read64(T + VMIO_TESTDEV_ECHO),
              0x1122334455667788ull);
     __asm__ volatile("stnp %0, %1, [%2]" : : "r"(0x77ull), "r"(0ull), "r"(p) : "memory");
-    check_eq("STNP: ECHO", mmio_read64(T + TESTDEV_ECHO), 0x77);
+    check_eq("STNP: ECHO", mmio_read64(T + VMIO_TESTDEV_ECHO), 0x77);
     __asm__ volatile("stp xzr, xzr, [%0]" : : "r"(p) : "memory");
-    check_eq("STP XZR: ECHO is zero", mmio_read64(T + TESTDEV_ECHO), 0);
+    check_eq("STP XZR: ECHO is zero", mmio_read64(T + VMIO_TESTDEV_ECHO), 0);
 }
 
 static void writeback(void)
 {
     uint64_t v, p;
-    mmio_write64(T + TESTDEV_ECHO, 0x0badc0de12345678ull);
+    mmio_write64(T + VMIO_TESTDEV_ECHO, 0x0badc0de12345678ull);
 
     p = T;
     __asm__ volatile("ldr %0, [%1, #8]!" : "=&r"(v), "+r"(p) : : "memory");
@@ -91,12 +91,12 @@ static void writeback(void)
 
     p = T + 8;
     __asm__ volatile("str %1, [%0, #-8]!" : "+r"(p) : "r"(0xfeedfacecafebeefull) : "memory");
-    check_eq("STR X pre-index: ECHO", mmio_read64(T + TESTDEV_ECHO), 0xfeedfacecafebeefull);
+    check_eq("STR X pre-index: ECHO", mmio_read64(T + VMIO_TESTDEV_ECHO), 0xfeedfacecafebeefull);
     check_eq("STR X pre-index: base", p, T);
     __asm__ volatile("strb %w1, [%0], #1" : "+r"(p) : "r"(0x11u) : "memory");
     __asm__ volatile("strh %w1, [%0], #2" : "+r"(p) : "r"(0x3322u) : "memory");
     __asm__ volatile("str %w1, [%0], #4" : "+r"(p) : "r"(0x77665544u) : "memory");
-    check_eq("STRB/STRH/STR W post-index: ECHO", mmio_read64(T + TESTDEV_ECHO),
+    check_eq("STRB/STRH/STR W post-index: ECHO", mmio_read64(T + VMIO_TESTDEV_ECHO),
              0xfe77665544332211ull); /* byte 7 is still the earlier STR's */
     check_eq("STRB/STRH/STR W post-index: base", p, T + 7);
     __asm__ volatile("str %1, [%0], #0" : "+r"(p) : "r"(0x0ull) : "memory");
@@ -106,13 +106,13 @@ static void writeback(void)
 static void pair_writeback(void)
 {
     uint64_t a, b, p = T;
-    mmio_write64(T + TESTDEV_ECHO, 42);
+    mmio_write64(T + VMIO_TESTDEV_ECHO, 42);
     __asm__ volatile("ldp %0, %1, [%2], #16" : "=&r"(a), "=&r"(b), "+r"(p) : : "memory");
     check_eq("LDP post-index: first", a, 42);
     check_eq("LDP post-index: second", b, PV);
     check_eq("LDP post-index: base += 16", p, T + 16);
     __asm__ volatile("stp %2, %3, [%0, #-16]!" : "+r"(p) : "0"(p), "r"(7ull), "r"(8ull) : "memory");
-    check_eq("STP pre-index: ECHO", mmio_read64(T + TESTDEV_ECHO), 7);
+    check_eq("STP pre-index: ECHO", mmio_read64(T + VMIO_TESTDEV_ECHO), 7);
     check_eq("STP pre-index: base -= 16", p, T);
     __asm__ volatile("ldp %w0, %w1, [%2, #8]!" : "=&r"(a), "=&r"(b), "+r"(p) : : "memory");
     check_eq("LDP W pre-index: first", a, 0x44332211);
@@ -177,7 +177,7 @@ static void with_mmu(void)
     __asm__ volatile("mrs %0, sctlr_el1" : "=r"(sctlr));
     check_eq("MMU on (SCTLR_EL1.M)", sctlr & 1, 1);
     uint64_t a, b, p = T;
-    mmio_write64(T + TESTDEV_ECHO, 0x600dcafe600dcafeull);
+    mmio_write64(T + VMIO_TESTDEV_ECHO, 0x600dcafe600dcafeull);
     __asm__ volatile("ldp %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(p) : "memory");
     check_eq("MMU on, identity block: LDP first", a, 0x600dcafe600dcafeull);
     check_eq("MMU on, identity block: LDP second", b, PV);
@@ -185,28 +185,28 @@ static void with_mmu(void)
     __asm__ volatile("ldp %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(p) : "memory");
     check_eq("MMU on, level-3 page alias: LDP first", a, 0x600dcafe600dcafeull);
     check_eq("MMU on, level-3 page alias: LDP second", b, PV);
-    uint64_t sum0 = mmio_read64(T + TESTDEV_SUM);
-    mmio_write8(T + TESTDEV_LOG_LEN, 0); /* empties the log */
+    uint64_t sum0 = mmio_read64(T + VMIO_TESTDEV_SUM);
+    mmio_write8(T + VMIO_TESTDEV_LOG_LEN, 0); /* empties the log */
     __asm__ volatile("stp %2, %3, [%0, #0x28]!"
                      : "+r"(p)
                      : "0"(p), "r"(5ull), "r"(6ull)
                      : "memory");
     check_eq("MMU on, alias: STP pre-index base", p, ALIAS_VA + 0x28);
     check_eq("MMU on, alias: STP's first register added to SUM",
-             mmio_read64(T + TESTDEV_SUM) - sum0, 5);
+             mmio_read64(T + VMIO_TESTDEV_SUM) - sum0, 5);
     check_eq("MMU on, alias: STP's second register pushed to the log",
-             mmio_read64(T + TESTDEV_LOG_LEN), 1);
-    check_eq("MMU on, alias: the log holds it", mmio_read64(T + TESTDEV_LOG_POP), 6);
+             mmio_read64(T + VMIO_TESTDEV_LOG_LEN), 1);
+    check_eq("MMU on, alias: the log holds it", mmio_read64(T + VMIO_TESTDEV_LOG_POP), 6);
     p = ALIAS_VA + 0x10;
     __asm__ volatile("ldr %0, [%1, #-8]!" : "=&r"(a), "+r"(p) : : "memory");
     check_eq("MMU on, alias: LDR pre-index value (PATTERN)", a, PV);
     check_eq("MMU on, alias: LDR pre-index base", p, ALIAS_VA + 8);
-    mmio_write8(T + TESTDEV_READS, 0);
+    mmio_write8(T + VMIO_TESTDEV_READS, 0);
     p = ALIAS_VA;
     __asm__ volatile("ldp %w0, %w1, [%2], #8" : "=&r"(a), "=&r"(b), "+r"(p) : : "memory");
     check_eq("MMU on, alias: LDP W post-index second", b, 0x600dcafe);
     check_eq("MMU on, alias: LDP W post-index base", p, ALIAS_VA + 8);
-    check_eq("MMU on, alias: testdev saw two reads", mmio_read64(T + TESTDEV_READS), 2);
+    check_eq("MMU on, alias: testdev saw two reads", mmio_read64(T + VMIO_TESTDEV_READS), 2);
 }
 
 int guest_main(void)

@@ -8,7 +8,7 @@
  */
 #include "guest.h"
 
-#define T TESTDEV_BASE
+#define T VMIO_TESTDEV_BASE
 
 static uint64_t mask(unsigned w)
 {
@@ -22,13 +22,13 @@ static void echo(void)
     for (unsigned i = 0; i < 4; i++) {
         unsigned w = widths[i];
         for (unsigned k = 0; k + w <= 8; k += w) {
-            mmio_write64(T + TESTDEV_ECHO, base);
-            mmio_write(T + TESTDEV_ECHO + k, w, val & mask(w));
+            mmio_write64(T + VMIO_TESTDEV_ECHO, base);
+            mmio_write(T + VMIO_TESTDEV_ECHO + k, w, val & mask(w));
             uint64_t m = mask(w) << (8 * k);
             uint64_t expect = (base & ~m) | ((val << (8 * k)) & m);
-            check_eqf(mmio_read(T + TESTDEV_ECHO + k, w), val & mask(w),
+            check_eqf(mmio_read(T + VMIO_TESTDEV_ECHO + k, w), val & mask(w),
                       "ECHO+%u store/load width %u", k, w);
-            check_eqf(mmio_read64(T + TESTDEV_ECHO), expect, "ECHO+%u width %u merges", k, w);
+            check_eqf(mmio_read64(T + VMIO_TESTDEV_ECHO), expect, "ECHO+%u width %u merges", k, w);
         }
     }
 }
@@ -36,17 +36,17 @@ static void echo(void)
 static void pattern_and_counters(void)
 {
     for (unsigned k = 0; k < 8; k++)
-        check_eqf(mmio_read8(T + TESTDEV_PATTERN + k), (TESTDEV_PATTERN_VALUE >> (8 * k)) & 0xff,
+        check_eqf(mmio_read8(T + VMIO_TESTDEV_PATTERN + k), (VMIO_TESTDEV_PATTERN_VALUE >> (8 * k)) & 0xff,
                   "PATTERN+%u byte", k);
-    check_eq("PATTERN+6 halfword", mmio_read16(T + TESTDEV_PATTERN + 6), 0x8877);
-    check_eq("PATTERN+4 word", mmio_read32(T + TESTDEV_PATTERN + 4), 0x88776655);
-    check_eq("PATTERN doubleword", mmio_read64(T + TESTDEV_PATTERN), TESTDEV_PATTERN_VALUE);
-    mmio_write8(T + TESTDEV_READS, 0);
-    (void)mmio_read8(T + TESTDEV_PATTERN);
-    (void)mmio_read32(T + TESTDEV_PATTERN);
-    mmio_write16(T + TESTDEV_ECHO, 1);
-    check_eq("READS after 2 reads", mmio_read32(T + TESTDEV_READS), 2);
-    check_eq("WRITES after 1 write", mmio_read64(T + TESTDEV_WRITES), 1);
+    check_eq("PATTERN+6 halfword", mmio_read16(T + VMIO_TESTDEV_PATTERN + 6), 0x8877);
+    check_eq("PATTERN+4 word", mmio_read32(T + VMIO_TESTDEV_PATTERN + 4), 0x88776655);
+    check_eq("PATTERN doubleword", mmio_read64(T + VMIO_TESTDEV_PATTERN), VMIO_TESTDEV_PATTERN_VALUE);
+    mmio_write8(T + VMIO_TESTDEV_READS, 0);
+    (void)mmio_read8(T + VMIO_TESTDEV_PATTERN);
+    (void)mmio_read32(T + VMIO_TESTDEV_PATTERN);
+    mmio_write16(T + VMIO_TESTDEV_ECHO, 1);
+    check_eq("READS after 2 reads", mmio_read32(T + VMIO_TESTDEV_READS), 2);
+    check_eq("WRITES after 1 write", mmio_read64(T + VMIO_TESTDEV_WRITES), 1);
 }
 
 /*
@@ -66,7 +66,7 @@ static void check_sext(const char *name, uint64_t got, uint64_t sext, uint64_t z
 
 static void extension(void)
 {
-    uint64_t p = T + TESTDEV_PATTERN, r;
+    uint64_t p = T + VMIO_TESTDEV_PATTERN, r;
     __asm__ volatile("mov %0, #-1\n\tldrb %w0, [%1, #7]" : "=&r"(r) : "r"(p) : "memory");
     check_eq("LDRB zero-extends into X", r, 0x88);
     __asm__ volatile("mov %0, #-1\n\tldrh %w0, [%1, #6]" : "=&r"(r) : "r"(p) : "memory");

@@ -37,7 +37,6 @@
 
 #include "vmio/arm64_regs.h"
 #include "vmio/backend_fake.h"
-#include "vmio/vcpu.h"
 
 struct fake_step_rec {
     struct vmio_fake_step step; /* access.buf cleared: see elems */

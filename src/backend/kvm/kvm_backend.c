@@ -420,7 +420,7 @@ static int set_cpuid(struct kvmb_vm *vm, int fd, unsigned index, unsigned count,
         e[i] = (struct x86_cpuid_entry){c->entries[i].function, c->entries[i].index,
                                         c->entries[i].eax,      c->entries[i].ebx,
                                         c->entries[i].ecx,      c->entries[i].edx};
-    x86_cpuid_for_vcpu(e, n, index, count);
+    vmio_x86_cpuid_for_vcpu(e, n, index, count);
     for (uint32_t i = 0; i < n; i++) {
         c->entries[i].eax = e[i].eax;
         c->entries[i].ebx = e[i].ebx;

@@ -38,10 +38,14 @@
 #include <unistd.h>
 
 #include "vmio/arm64_regs.h"
-#include "vmio/arm64_virt.h"
+#include "vmio/arm64_layout.h"
 #include "vmio/backend.h"
-#include "vmio/decode_arm64.h"
 
+/*
+ * The ESR's exception class of a data abort from a lower EL (the decoder's
+ * VMIO_ARM64_EC_DABT_LOW; backends sit below the decode layer).
+ */
+#define ESR_EC_DABT_LOW 0x24u
 #define GIC_NR_IRQS 256 /* 32 private + 224 SPIs: the UART and all virtio-mmio slots fit */
 
 struct kvma_vm {
@@ -389,9 +393,8 @@ static void kvma_vcpu_destroy(struct vmio_backend_vcpu *b)
 #define CORE_REG(field)                                                                            \
     (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE |                                         \
      (offsetof(struct kvm_regs, field) / sizeof(uint32_t)))
-#define SYS_REG(op0, op1, crn, crm, op2)                                                           \
-    (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM64_SYSREG |                                     \
-     VMIO_ARM64_SYSREG_ID(op0, op1, crn, crm, op2))
+/* KVM's own encoding (asm/kvm.h): the backend sits below the decode layer's. */
+#define SYS_REG(op0, op1, crn, crm, op2) ARM64_SYS_REG(op0, op1, crn, crm, op2)
 
 /* KVM's ONE_REG id of vmio's register @reg; 0 for none. */
 static uint64_t one_reg_id(unsigned reg)
@@ -496,7 +499,7 @@ static int kvma_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
         break;
     case KVM_EXIT_ARM_NISV:
         exit->reason = VMIO_EXIT_ARM_NISV;
-        exit->code = ((uint64_t)VMIO_ARM64_EC_DABT_LOW << 26) | (1ull << 25) |
+        exit->code = ((uint64_t)ESR_EC_DABT_LOW << 26) | (1ull << 25) |
                      (run->arm_nisv.esr_iss & 0x1ffffffull & ~(1ull << 24));
         memset(a, 0, sizeof(*a));
         a->space = VMIO_SPACE_MMIO;

@@ -24,7 +24,7 @@ what vmio's emulation predicted). At the end it writes the number of checkpoints
 testdev's ECHO register so loads see varied data.
 
 Memory windows (the host registers testdev-backed checkers there):
-  high: 0xd0000000 (TESTDEV_MMIO_BASE)  low: 0x10000000 (symbol xc_low, for
+  high: 0xd0000000 (VMIO_TESTDEV_MMIO_BASE)  low: 0x10000000 (symbol xc_low, for
   RIP-relative and absolute disp32 forms; defined with --defsym at link time)
 FS base = 0xc0000000, GS base = 0xd0000000 - 0x10000 (set by xc_guest.c).
 

@@ -414,15 +414,15 @@ static int add_window(struct xc *x, uint64_t base, struct vmio_error *err)
     struct window *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
-    w->testdev = vmio_testdev_create("testdev");
-    if (!w->testdev) {
+    int made = vmio_testdev_create("testdev", &w->testdev, err);
+    if (made < 0) {
         free(w);
-        return -ENOMEM;
+        return made;
     }
     w->dev = (struct vmio_device){.name = "xc-window", .ops = &win_ops};
     w->base = base;
     w->xc = x;
-    int rc = vmio_vm_add_device(x->vm, VMIO_SPACE_MMIO, &w->dev, base, TESTDEV_MMIO_SIZE, err);
+    int rc = vmio_vm_add_device(x->vm, VMIO_SPACE_MMIO, &w->dev, base, VMIO_TESTDEV_MMIO_SIZE, err);
     if (rc)
         win_destroy(&w->dev);
     return rc;
@@ -443,15 +443,16 @@ int main(int argc, char **argv)
         return 1;
     }
     struct ports *p = calloc(1, sizeof(*p));
-    struct vmio_device *dbg = vmio_debug_exit_create("debug-exit");
-    if (!p || !dbg)
+    struct vmio_device *dbg = NULL;
+    if (!p || vmio_debug_exit_create("debug-exit", &dbg, NULL) < 0)
         return 1;
     p->dev = (struct vmio_device){.name = "xc-ports", .ops = &port_ops};
     p->xc = &x;
     uint8_t *image = NULL;
     size_t size = 0;
     struct vmio_boot_info info;
-    if ((rc = add_window(&x, TESTDEV_MMIO_BASE, &err)) || (rc = add_window(&x, LOW_WINDOW, &err)) ||
+    if ((rc = add_window(&x, VMIO_TESTDEV_MMIO_BASE, &err)) ||
+        (rc = add_window(&x, LOW_WINDOW, &err)) ||
         (rc = vmio_vm_add_device(x.vm, VMIO_SPACE_PIO, &p->dev, XC_PORT, 8, &err)) ||
         (rc = vmio_vm_add_device(x.vm, VMIO_SPACE_PIO, dbg, VMIO_DEBUG_EXIT_PORT, 1, &err)) ||
         (rc = vmio_vcpu_create(x.vm, 0, &x.vcpu, &err)) ||

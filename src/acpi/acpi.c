@@ -65,9 +65,9 @@ enum {
 #define MADT_ALL_PROCESSORS 0xFF
 
 #define PAGE_4K 0x1000u
-#define RTC_PORT 0x70u
-#define RTC_PORTS 2u
-#define RTC_IRQ 8u
+#define VMIO_RTC_PORT 0x70u
+#define VMIO_RTC_PORTS 2u
+#define VMIO_RTC_IRQ 8u
 #define ISA_IRQS 16u
 #define ISA_CASCADE_IRQ 2u
 #define VIRTIO_MMIO_MIN_SIZE 0x100u
@@ -172,8 +172,8 @@ static unsigned range_at(const struct vmio_acpi_machine *m, unsigned i, struct r
             break;
         case VMIO_ACPI_DEV_CMOS_RTC:
             r->space = VMIO_ACPI_SPACE_IO;
-            r->first = RTC_PORT;
-            r->last = RTC_PORT + RTC_PORTS - 1;
+            r->first = VMIO_RTC_PORT;
+            r->last = VMIO_RTC_PORT + VMIO_RTC_PORTS - 1;
             snprintf(r->what, sizeof(r->what), "devices[%u] (CMOS RTC)", d);
             break;
         case VMIO_ACPI_DEV_VIRTIO_MMIO:
@@ -297,8 +297,8 @@ static uint32_t device_gsi(const struct vmio_acpi_machine *m, const struct vmio_
         *isa_irq = d->uart.isa_irq;
         return isa_gsi(m, d->uart.isa_irq);
     case VMIO_ACPI_DEV_CMOS_RTC:
-        *isa_irq = RTC_IRQ;
-        return isa_gsi(m, RTC_IRQ);
+        *isa_irq = VMIO_RTC_IRQ;
+        return isa_gsi(m, VMIO_RTC_IRQ);
     case VMIO_ACPI_DEV_VIRTIO_MMIO:
         break;
     }
@@ -446,8 +446,8 @@ static void dsdt_rtc(struct vmio_aml *a)
     vmio_aml_eisa_id(a, "PNP0B00");
     vmio_aml_name(a, "_CRS");
     vmio_aml_resource_template(a);
-    vmio_aml_io(a, RTC_PORT, RTC_PORT, 1, RTC_PORTS);
-    vmio_aml_irq_noflags(a, 1u << RTC_IRQ);
+    vmio_aml_io(a, VMIO_RTC_PORT, VMIO_RTC_PORT, 1, VMIO_RTC_PORTS);
+    vmio_aml_irq_noflags(a, 1u << VMIO_RTC_IRQ);
     vmio_aml_end(a);
     vmio_aml_end(a);
 }

@@ -18,8 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmio/boot.h"
-#include "vmio/linux_boot.h"
+#include "vmio/file.h"
 
 /* What a non-regular file is, for the refusal. */
 static const char *file_type(mode_t m)
@@ -117,14 +116,4 @@ int vmio_read_file_head(const char *path, uint8_t *buf, size_t len, size_t *got,
     int rc = read_all(fd, path, buf, len, got, err);
     close(fd);
     return rc;
-}
-
-int vmio_bzimage_detect_file(const char *path, struct vmio_error *err)
-{
-    uint8_t head[4096];
-    size_t got = 0;
-    int rc = vmio_read_file_head(path, head, sizeof(head), &got, err);
-    if (rc < 0)
-        return rc;
-    return vmio_bzimage_detect(head, got) ? 1 : 0;
 }

@@ -7,21 +7,21 @@
  *     when full, by input polls once 10 ms old, on flush/close and at exit.
  *   - At most one terminal is in raw mode (tty_fd). tty_users counts the open
  *     chardevs that hold it; the original settings are restored when it drops
- *     to 0, and by chardev_terminal_restore() from any path (signals, atexit).
+ *     to 0, and by vmio_chardev_terminal_restore() from any path (signals, atexit).
  *     tty_is_raw is 1 exactly while the terminal may be in raw mode; it is
  *     set before tcsetattr(raw) so a signal in between still restores.
  *   - Every open chardev is on the registry list so the atexit handler can
  *     flush it.
  *   - Time (the 10 ms flush age, the 200 us idle-poll delay, the write
  *     stall limit) is only read through the chardev's clock
- *     (chardev_set_clock(); NULL = the system's monotonic clock), under the
+ *     (vmio_chardev_set_clock(); NULL = the system's monotonic clock), under the
  *     chardev's lock.
  *   - Output never blocks a thread without bound: a write waits for room in
- *     poll(2) (in slices of CHARDEV_WAIT_SLICE_MS), and gives up, dropping
+ *     poll(2) (in slices of VMIO_CHARDEV_WAIT_SLICE_MS), and gives up, dropping
  *     the bytes it could not write (counted in `dropped`), when a signal
  *     interrupts the wait (a vCPU kick: vmio is stopping; poll(2) is never
  *     restarted by SA_RESTART) or when the output made no progress for
- *     CHARDEV_WRITE_STALL_NS. After a stall, writes do not wait at all until
+ *     VMIO_CHARDEV_WRITE_STALL_NS. After a stall, writes do not wait at all until
  *     the output takes bytes again (`stalled`). A vCPU writing to a pipe
  *     nobody reads therefore still stops when asked. Descriptors vmio does
  *     not own (stdout) stay blocking (their flags are shared with other
@@ -45,9 +45,9 @@
 
 #include "vmio/chardev.h"
 
-#define CHARDEV_OBUF_SIZE 4096
+#define VMIO_CHARDEV_OBUF_SIZE 4096
 /* Buffered output older than this is flushed by the next input poll. */
-#define CHARDEV_PROMPT_FLUSH_NS 10000000ull
+#define VMIO_CHARDEV_PROMPT_FLUSH_NS 10000000ull
 /*
  * After a poll that found no input, the next one waits this long. A guest
  * polls LSR before every byte it prints: without this, each of those exits
@@ -55,18 +55,18 @@
  * notices and still admits 16 bytes per 200 us (80 KB/s) of pasted input;
  * while input is flowing, polls are not throttled at all.
  */
-#define CHARDEV_IDLE_POLL_NS 200000ull
+#define VMIO_CHARDEV_IDLE_POLL_NS 200000ull
 /*
  * Output that takes no byte for this long is dropped: the reader stalled. A
  * guest then runs on without its console instead of freezing, and a VM whose
  * vCPU is stuck writing still stops (a kick interrupts the wait at once; this
  * bounds the rare kick that lands just before the wait begins).
  */
-#define CHARDEV_WRITE_STALL_NS 5000000000ull
-#define CHARDEV_WAIT_SLICE_MS 20
+#define VMIO_CHARDEV_WRITE_STALL_NS 5000000000ull
+#define VMIO_CHARDEV_WAIT_SLICE_MS 20
 
-struct chardev {
-    enum chardev_kind kind;
+struct vmio_chardev {
+    enum vmio_chardev_kind kind;
     pthread_mutex_t lock;
     int in_fd;          /* -1: no input */
     int out_fd;         /* -1: output dropped */
@@ -75,7 +75,7 @@ struct chardev {
     bool tty_ref;       /* holds a reference on the raw-mode terminal */
     bool reported;      /* first output error already printed */
     bool out_regular;   /* output is a regular file: writes never wait for a reader */
-    bool stalled;       /* the output took nothing for CHARDEV_WRITE_STALL_NS: do not wait */
+    bool stalled;       /* the output took nothing for VMIO_CHARDEV_WRITE_STALL_NS: do not wait */
     bool drop_reported; /* the first dropped output already printed */
     uint64_t dropped;   /* output bytes given up (stalled or interrupted writes) */
     char desc[80];      /* "stdout", "file 'x'": for messages */
@@ -83,7 +83,7 @@ struct chardev {
     uint8_t *obuf; /* NULL: unbuffered */
     size_t olen;
     uint64_t obuf_since; /* clock ns when obuf became non-empty */
-    uint64_t next_poll;  /* no input poll before this time (ns): see CHARDEV_IDLE_POLL_NS */
+    uint64_t next_poll;  /* no input poll before this time (ns): see VMIO_CHARDEV_IDLE_POLL_NS */
     const struct vmio_clock *clock; /* NULL: the system clock */
 
     /* memory backend */
@@ -92,13 +92,13 @@ struct chardev {
     uint8_t *min;
     size_t min_head, min_len, min_cap;
 
-    struct chardev *next; /* registry */
+    struct vmio_chardev *next; /* registry */
 };
 
 /* ---- registry (atexit flushing) ---- */
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct chardev *reg_head;
+static struct vmio_chardev *reg_head;
 static pthread_once_t atexit_once = PTHREAD_ONCE_INIT;
 
 /* ---- raw-mode terminal ---- */
@@ -123,12 +123,12 @@ static bool term_installed[N_TERM_SIGNALS];
 static struct sigaction old_tstp_act;
 static bool tstp_installed;
 
-static int flush_locked(struct chardev *cd);
+static int flush_locked(struct vmio_chardev *cd);
 
-static void chardev_atexit(void)
+static void vmio_chardev_atexit(void)
 {
     if (pthread_mutex_trylock(&reg_lock) == 0) {
-        for (struct chardev *cd = reg_head; cd; cd = cd->next) {
+        for (struct vmio_chardev *cd = reg_head; cd; cd = cd->next) {
             /* A thread may be stuck inside a write holding the lock: skip it. */
             if (pthread_mutex_trylock(&cd->lock) == 0) {
                 (void)flush_locked(cd);
@@ -137,15 +137,15 @@ static void chardev_atexit(void)
         }
         pthread_mutex_unlock(&reg_lock);
     }
-    chardev_terminal_restore();
+    vmio_chardev_terminal_restore();
 }
 
 static void register_atexit(void)
 {
-    atexit(chardev_atexit);
+    atexit(vmio_chardev_atexit);
 }
 
-void chardev_terminal_restore(void)
+void vmio_chardev_terminal_restore(void)
 {
     if (atomic_exchange(&tty_is_raw, 0)) {
         int saved_errno = errno;
@@ -171,7 +171,7 @@ static int term_signal_index(int sig)
 static void on_term_signal(int sig, siginfo_t *info, void *ctx)
 {
     int saved_errno = errno;
-    chardev_terminal_restore();
+    vmio_chardev_terminal_restore();
     int i = term_signal_index(sig);
     if (i >= 0) {
         const struct sigaction *old = &old_term_act[i];
@@ -199,7 +199,7 @@ static void on_tstp(int sig)
     int saved_errno = errno;
     (void)sig;
     int was_raw = atomic_load(&tty_is_raw);
-    chardev_terminal_restore();
+    vmio_chardev_terminal_restore();
     (void)kill(getpid(), SIGSTOP);
     /* Continued. (If in the background, tcsetattr stops us again until fg.) */
     if (was_raw) {
@@ -210,9 +210,20 @@ static void on_tstp(int sig)
     errno = saved_errno;
 }
 
+/* Off unless the program asks (vmio_chardev_terminal_signals()): a library installs no
+ * process-wide handler by itself. */
+static atomic_bool signals_wanted;
+
+void vmio_chardev_terminal_signals(bool on)
+{
+    atomic_store(&signals_wanted, on);
+}
+
 /* Called with tty_lock held. */
 static void install_handlers(void)
 {
+    if (!atomic_load(&signals_wanted))
+        return;
     for (unsigned i = 0; i < N_TERM_SIGNALS; i++) {
         struct sigaction old, act;
         if (sigaction(term_signals[i], NULL, &old) != 0)
@@ -316,7 +327,7 @@ static void tty_release(void)
 {
     pthread_mutex_lock(&tty_lock);
     if (tty_users > 0 && --tty_users == 0) {
-        chardev_terminal_restore();
+        vmio_chardev_terminal_restore();
         uninstall_handlers();
         atomic_store(&tty_fd, -1);
     }
@@ -326,12 +337,12 @@ static void tty_release(void)
 /* ---- output ---- */
 
 /* The chardev's time now (lock held). */
-static uint64_t now_ns(const struct chardev *cd)
+static uint64_t now_ns(const struct vmio_chardev *cd)
 {
     return vmio_clock_now(cd->clock);
 }
 
-static void report_error(struct chardev *cd, int code)
+static void report_error(struct vmio_chardev *cd, int code)
 {
     if (!cd->reported) {
         cd->reported = true;
@@ -345,7 +356,7 @@ static void report_error(struct chardev *cd, int code)
  * kick while the reader was not reading), -EAGAIN (stalled), -EPIPE (the
  * reader went away, e.g. `vmio run ... | head`: vmio ignores SIGPIPE).
  */
-static int drop_output(struct chardev *cd, size_t n, int why)
+static int drop_output(struct vmio_chardev *cd, size_t n, int why)
 {
     cd->dropped += n;
     if (!cd->drop_reported) {
@@ -365,12 +376,12 @@ static int drop_output(struct chardev *cd, size_t n, int why)
  * vCPU kick) interrupted the wait; -EAGAIN when the output stalled, now or
  * earlier and it is still full; -errno of poll(2).
  */
-static int wait_writable(struct chardev *cd)
+static int wait_writable(struct vmio_chardev *cd)
 {
     uint64_t start = now_ns(cd);
     for (;;) {
         struct pollfd pfd = {.fd = cd->out_fd, .events = POLLOUT};
-        int pr = poll(&pfd, 1, cd->stalled ? 0 : CHARDEV_WAIT_SLICE_MS);
+        int pr = poll(&pfd, 1, cd->stalled ? 0 : VMIO_CHARDEV_WAIT_SLICE_MS);
         if (pr > 0) {
             cd->stalled = false;
             return 0; /* writable, or an error the write will report */
@@ -379,14 +390,14 @@ static int wait_writable(struct chardev *cd)
             return errno == EINTR ? -EINTR : -errno;
         if (cd->stalled)
             return -EAGAIN;
-        if (now_ns(cd) - start >= CHARDEV_WRITE_STALL_NS) {
+        if (now_ns(cd) - start >= VMIO_CHARDEV_WRITE_STALL_NS) {
             cd->stalled = true;
             return -EAGAIN;
         }
     }
 }
 
-static int write_all(struct chardev *cd, const uint8_t *p, size_t n)
+static int write_all(struct vmio_chardev *cd, const uint8_t *p, size_t n)
 {
     while (n > 0) {
         if (!cd->out_regular) {
@@ -417,7 +428,7 @@ static int write_all(struct chardev *cd, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int flush_locked(struct chardev *cd)
+static int flush_locked(struct vmio_chardev *cd)
 {
     if (!cd->obuf || cd->olen == 0)
         return 0;
@@ -444,13 +455,13 @@ static int grow(uint8_t **buf, size_t *cap, size_t need)
     return 0;
 }
 
-int chardev_write(struct chardev *cd, const void *buf, size_t n)
+int vmio_chardev_write(struct vmio_chardev *cd, const void *buf, size_t n)
 {
     int rc = 0;
     if (!cd || n == 0)
         return 0;
     pthread_mutex_lock(&cd->lock);
-    if (cd->kind == CHARDEV_MEMORY) {
+    if (cd->kind == VMIO_CHARDEV_MEMORY) {
         rc = grow(&cd->mout, &cd->mout_cap, cd->mout_len + n);
         if (rc == 0) {
             memcpy(cd->mout + cd->mout_len, buf, n);
@@ -461,9 +472,9 @@ int chardev_write(struct chardev *cd, const void *buf, size_t n)
     } else if (!cd->obuf) {
         rc = write_all(cd, buf, n);
     } else {
-        if (n > CHARDEV_OBUF_SIZE - cd->olen)
+        if (n > VMIO_CHARDEV_OBUF_SIZE - cd->olen)
             rc = flush_locked(cd);
-        if (n >= CHARDEV_OBUF_SIZE) {
+        if (n >= VMIO_CHARDEV_OBUF_SIZE) {
             int r2 = write_all(cd, buf, n);
             rc = rc ? rc : r2;
         } else {
@@ -471,7 +482,7 @@ int chardev_write(struct chardev *cd, const void *buf, size_t n)
                 cd->obuf_since = now_ns(cd);
             memcpy(cd->obuf + cd->olen, buf, n);
             cd->olen += n;
-            if (memchr(buf, '\n', n) || cd->olen == CHARDEV_OBUF_SIZE) {
+            if (memchr(buf, '\n', n) || cd->olen == VMIO_CHARDEV_OBUF_SIZE) {
                 int r2 = flush_locked(cd);
                 rc = rc ? rc : r2;
             }
@@ -481,7 +492,7 @@ int chardev_write(struct chardev *cd, const void *buf, size_t n)
     return rc;
 }
 
-int chardev_flush(struct chardev *cd)
+int vmio_chardev_flush(struct vmio_chardev *cd)
 {
     if (!cd)
         return 0;
@@ -493,13 +504,13 @@ int chardev_flush(struct chardev *cd)
 
 /* ---- input ---- */
 
-ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n)
+ssize_t vmio_chardev_read_nonblock(struct vmio_chardev *cd, void *buf, size_t n)
 {
     ssize_t rc = 0;
     if (!cd || n == 0)
         return 0;
     pthread_mutex_lock(&cd->lock);
-    if (cd->kind == CHARDEV_MEMORY) {
+    if (cd->kind == VMIO_CHARDEV_MEMORY) {
         size_t k = cd->min_len < n ? cd->min_len : n;
         if (k == 0)
             goto out;
@@ -519,7 +530,7 @@ ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n)
      * buffer into one write per byte: flush output that has waited 10 ms.
      */
     uint64_t now = now_ns(cd);
-    if (cd->olen > 0 && now - cd->obuf_since >= CHARDEV_PROMPT_FLUSH_NS)
+    if (cd->olen > 0 && now - cd->obuf_since >= VMIO_CHARDEV_PROMPT_FLUSH_NS)
         (void)flush_locked(cd);
     if (now < cd->next_poll)
         goto out;
@@ -529,7 +540,7 @@ ssize_t chardev_read_nonblock(struct chardev *cd, void *buf, size_t n)
         pr = poll(&pfd, 1, 0);
     } while (pr < 0 && errno == EINTR);
     if (pr == 0)
-        cd->next_poll = now + CHARDEV_IDLE_POLL_NS;
+        cd->next_poll = now + VMIO_CHARDEV_IDLE_POLL_NS;
     if (pr < 0) {
         rc = -errno;
         cd->in_eof = true;
@@ -559,13 +570,13 @@ out:
     return rc;
 }
 
-int chardev_wait_input(struct chardev *cd, int timeout_ms)
+int vmio_chardev_wait_input(struct vmio_chardev *cd, int timeout_ms)
 {
     if (!cd)
         return 0;
     pthread_mutex_lock(&cd->lock);
-    int fd = cd->kind == CHARDEV_MEMORY || cd->in_eof ? -1 : cd->in_fd;
-    int ready = cd->kind == CHARDEV_MEMORY ? cd->min_len > 0 : cd->in_eof;
+    int fd = cd->kind == VMIO_CHARDEV_MEMORY || cd->in_eof ? -1 : cd->in_fd;
+    int ready = cd->kind == VMIO_CHARDEV_MEMORY ? cd->min_len > 0 : cd->in_eof;
     pthread_mutex_unlock(&cd->lock);
     if (ready || fd < 0)
         return ready;
@@ -582,31 +593,31 @@ int chardev_wait_input(struct chardev *cd, int timeout_ms)
     return 1;
 }
 
-int chardev_has_input(struct chardev *cd)
+int vmio_chardev_has_input(struct vmio_chardev *cd)
 {
     if (!cd)
         return 0;
     pthread_mutex_lock(&cd->lock);
-    int r = cd->kind == CHARDEV_MEMORY ? cd->min_len > 0 : (cd->in_fd >= 0 && !cd->in_eof);
+    int r = cd->kind == VMIO_CHARDEV_MEMORY ? cd->min_len > 0 : (cd->in_fd >= 0 && !cd->in_eof);
     pthread_mutex_unlock(&cd->lock);
     return r;
 }
 
-int chardev_input_fd(struct chardev *cd)
+int vmio_chardev_input_fd(struct vmio_chardev *cd)
 {
     if (!cd)
         return -1;
     pthread_mutex_lock(&cd->lock);
-    int fd = cd->kind == CHARDEV_MEMORY || cd->in_eof ? -1 : cd->in_fd;
+    int fd = cd->kind == VMIO_CHARDEV_MEMORY || cd->in_eof ? -1 : cd->in_fd;
     pthread_mutex_unlock(&cd->lock);
     return fd;
 }
 
 /* ---- memory backend ---- */
 
-int chardev_memory_feed(struct chardev *cd, const void *buf, size_t n)
+int vmio_chardev_memory_feed(struct vmio_chardev *cd, const void *buf, size_t n)
 {
-    if (!cd || cd->kind != CHARDEV_MEMORY)
+    if (!cd || cd->kind != VMIO_CHARDEV_MEMORY)
         return -EINVAL;
     if (n == 0)
         return 0;
@@ -620,9 +631,9 @@ int chardev_memory_feed(struct chardev *cd, const void *buf, size_t n)
     return rc;
 }
 
-size_t chardev_memory_take_output(struct chardev *cd, void *buf, size_t size)
+size_t vmio_chardev_memory_take_output(struct vmio_chardev *cd, void *buf, size_t size)
 {
-    if (!cd || cd->kind != CHARDEV_MEMORY)
+    if (!cd || cd->kind != VMIO_CHARDEV_MEMORY)
         return 0;
     pthread_mutex_lock(&cd->lock);
     size_t k = cd->mout_len < size ? cd->mout_len : size;
@@ -639,9 +650,9 @@ size_t chardev_memory_take_output(struct chardev *cd, void *buf, size_t size)
 
 /* ---- open / close ---- */
 
-static struct chardev *chardev_alloc(enum chardev_kind kind)
+static struct vmio_chardev *vmio_chardev_alloc(enum vmio_chardev_kind kind)
 {
-    struct chardev *cd = calloc(1, sizeof(*cd));
+    struct vmio_chardev *cd = calloc(1, sizeof(*cd));
     if (!cd)
         return NULL;
     cd->kind = kind;
@@ -651,7 +662,7 @@ static struct chardev *chardev_alloc(enum chardev_kind kind)
     return cd;
 }
 
-static void chardev_register(struct chardev *cd)
+static void vmio_chardev_register(struct vmio_chardev *cd)
 {
     pthread_once(&atexit_once, register_atexit);
     pthread_mutex_lock(&reg_lock);
@@ -660,15 +671,16 @@ static void chardev_register(struct chardev *cd)
     pthread_mutex_unlock(&reg_lock);
 }
 
-static int make_buffered(struct chardev *cd)
+static int make_buffered(struct vmio_chardev *cd)
 {
-    cd->obuf = malloc(CHARDEV_OBUF_SIZE);
+    cd->obuf = malloc(VMIO_CHARDEV_OBUF_SIZE);
     return cd->obuf ? 0 : -ENOMEM;
 }
 
-int chardev_open_stdio_fds(int in_fd, int out_fd, struct chardev **out, struct vmio_error *err)
+int vmio_chardev_open_stdio_fds(int in_fd, int out_fd, struct vmio_chardev **out,
+                                struct vmio_error *err)
 {
-    struct chardev *cd = chardev_alloc(CHARDEV_STDIO);
+    struct vmio_chardev *cd = vmio_chardev_alloc(VMIO_CHARDEV_STDIO);
     if (!cd)
         return vmio_error_set(err, -ENOMEM, "serial: out of memory");
     cd->in_fd = in_fd;
@@ -680,49 +692,50 @@ int chardev_open_stdio_fds(int in_fd, int out_fd, struct chardev **out, struct v
     else
         snprintf(cd->desc, sizeof(cd->desc), "nowhere");
     if (out_fd >= 0 && !isatty(out_fd) && make_buffered(cd) != 0) {
-        chardev_close(cd);
+        vmio_chardev_close(cd);
         return vmio_error_set(err, -ENOMEM, "serial: out of memory");
     }
     if (in_fd >= 0 && isatty(in_fd)) {
         int r = tty_acquire(in_fd, err);
         if (r < 0) {
-            chardev_close(cd);
+            vmio_chardev_close(cd);
             return r;
         }
         cd->tty_ref = r == 1;
     }
-    chardev_register(cd);
+    vmio_chardev_register(cd);
     *out = cd;
     return 0;
 }
 
-int chardev_open_memory(const void *input, size_t len, struct chardev **out, struct vmio_error *err)
+int vmio_chardev_open_memory(const void *input, size_t len, struct vmio_chardev **out,
+                             struct vmio_error *err)
 {
-    struct chardev *cd = chardev_alloc(CHARDEV_MEMORY);
+    struct vmio_chardev *cd = vmio_chardev_alloc(VMIO_CHARDEV_MEMORY);
     if (!cd)
         return vmio_error_set(err, -ENOMEM, "serial: out of memory");
     snprintf(cd->desc, sizeof(cd->desc), "memory");
-    if (len > 0 && chardev_memory_feed(cd, input, len) != 0) {
-        chardev_close(cd);
+    if (len > 0 && vmio_chardev_memory_feed(cd, input, len) != 0) {
+        vmio_chardev_close(cd);
         return vmio_error_set(err, -ENOMEM, "serial: out of memory");
     }
-    chardev_register(cd);
+    vmio_chardev_register(cd);
     *out = cd;
     return 0;
 }
 
-int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
+int vmio_chardev_open(const char *spec, struct vmio_chardev **out, struct vmio_error *err)
 {
     if (!out)
-        return vmio_error_set(err, -EINVAL, "serial: chardev_open needs an output pointer");
+        return vmio_error_set(err, -EINVAL, "serial: vmio_chardev_open needs an output pointer");
     if (!spec || strcmp(spec, "stdio") == 0)
-        return chardev_open_stdio_fds(STDIN_FILENO, STDOUT_FILENO, out, err);
+        return vmio_chardev_open_stdio_fds(STDIN_FILENO, STDOUT_FILENO, out, err);
     if (strcmp(spec, "none") == 0) {
-        struct chardev *cd = chardev_alloc(CHARDEV_NONE);
+        struct vmio_chardev *cd = vmio_chardev_alloc(VMIO_CHARDEV_NONE);
         if (!cd)
             return vmio_error_set(err, -ENOMEM, "serial: out of memory");
         snprintf(cd->desc, sizeof(cd->desc), "none");
-        chardev_register(cd);
+        vmio_chardev_register(cd);
         *out = cd;
         return 0;
     }
@@ -731,12 +744,12 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
         if (*path == '\0')
             return vmio_error_set(err, -EINVAL, "serial: '%s' names no file (expected file:PATH)",
                                   spec);
-        struct chardev *cd = chardev_alloc(CHARDEV_FILE);
+        struct vmio_chardev *cd = vmio_chardev_alloc(VMIO_CHARDEV_FILE);
         if (!cd)
             return vmio_error_set(err, -ENOMEM, "serial: out of memory");
         snprintf(cd->desc, sizeof(cd->desc), "file '%.64s'", path);
         if (make_buffered(cd) != 0) {
-            chardev_close(cd);
+            vmio_chardev_close(cd);
             return vmio_error_set(err, -ENOMEM, "serial: out of memory");
         }
         /*
@@ -747,7 +760,7 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
          */
         struct stat st;
         if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
-            chardev_close(cd);
+            vmio_chardev_close(cd);
             return vmio_error_set(err, -EINVAL,
                                   "serial: '%s' is %s: file:PATH takes a regular file or a "
                                   "character device such as /dev/null (for a pipe, use stdio "
@@ -760,19 +773,19 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, 0666);
         if (fd < 0) {
             int e = errno;
-            chardev_close(cd);
+            vmio_chardev_close(cd);
             return vmio_error_set(err, -e, "serial: cannot open '%s' for writing: %s", path,
                                   strerror(e));
         }
         if (fstat(fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))) {
             close(fd); /* replaced between the check and the open */
-            chardev_close(cd);
+            vmio_chardev_close(cd);
             return vmio_error_set(err, -EINVAL, "serial: '%s' is not a regular file", path);
         }
         cd->out_fd = fd;
         cd->own_out_fd = true;
         cd->out_regular = S_ISREG(st.st_mode);
-        chardev_register(cd);
+        vmio_chardev_register(cd);
         *out = cd;
         return 0;
     }
@@ -780,7 +793,7 @@ int chardev_open(const char *spec, struct chardev **out, struct vmio_error *err)
                           "serial: unknown backend '%s' (expected stdio, file:PATH or none)", spec);
 }
 
-void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock)
+void vmio_chardev_set_clock(struct vmio_chardev *cd, const struct vmio_clock *clock)
 {
     if (!cd)
         return;
@@ -791,7 +804,7 @@ void chardev_set_clock(struct chardev *cd, const struct vmio_clock *clock)
     pthread_mutex_unlock(&cd->lock);
 }
 
-uint64_t chardev_output_dropped(struct chardev *cd)
+uint64_t vmio_chardev_output_dropped(struct vmio_chardev *cd)
 {
     if (!cd)
         return 0;
@@ -801,17 +814,17 @@ uint64_t chardev_output_dropped(struct chardev *cd)
     return n;
 }
 
-enum chardev_kind chardev_kind(const struct chardev *cd)
+enum vmio_chardev_kind vmio_chardev_kind(const struct vmio_chardev *cd)
 {
-    return cd ? cd->kind : CHARDEV_NONE;
+    return cd ? cd->kind : VMIO_CHARDEV_NONE;
 }
 
-void chardev_close(struct chardev *cd)
+void vmio_chardev_close(struct vmio_chardev *cd)
 {
     if (!cd)
         return;
     pthread_mutex_lock(&reg_lock);
-    for (struct chardev **pp = &reg_head; *pp; pp = &(*pp)->next) {
+    for (struct vmio_chardev **pp = &reg_head; *pp; pp = &(*pp)->next) {
         if (*pp == cd) {
             *pp = cd->next;
             break;
