@@ -38,9 +38,9 @@
  * Optional operations: a NULL entry means the backend lacks it; the inline
  * wrappers below then return -ENOTSUP, so the core never calls through
  * NULL. New capabilities are added as new optional entries at the end of
- * the table, so an older backend keeps compiling and simply lacks them
- * (planned, not implemented: an AArch64 KVM backend whose vCPUs offer an
- * arm64 register accessor instead of the x86 ones).
+ * the table, so an older backend keeps compiling and simply lacks them. The
+ * AArch64 KVM backend (src/backend/kvm_arm64/) offers the arm64 register
+ * accessor and irqchip_version instead of the x86 register operations.
  */
 #ifndef VMIO_BACKEND_H
 #define VMIO_BACKEND_H
@@ -238,11 +238,36 @@ struct vmio_backend_ops {
      */
     int (*irqfd)(struct vmio_backend_vm *vm, int fd, unsigned gsi, int resample_fd, bool assign,
                  struct vmio_error *err);
+
+    /*
+     * AArch64 register @reg (enum vmio_arm64_reg, vmio/arm64_regs.h) of the
+     * vCPU, while it is not running. Optional (non-arm64 backends).
+     * Errors: -EINVAL for an unknown @reg, -errno.
+     */
+    int (*vcpu_get_arm64_reg)(struct vmio_backend_vcpu *vcpu, unsigned reg, uint64_t *value);
+    int (*vcpu_set_arm64_reg)(struct vmio_backend_vcpu *vcpu, unsigned reg, uint64_t value);
+
+    /*
+     * irqchip_version - which interrupt controller create_irqchip made
+     * (AArch64: the GIC architecture version, 3 or 2). Optional.
+     * Errors: -ENXIO before create_irqchip.
+     */
+    int (*irqchip_version)(struct vmio_backend_vm *vm);
+
+    /*
+     * irqchip_finalize - every vCPU exists: finish the in-kernel irqchip now
+     * (AArch64: the vGIC's CTRL_INIT), on the setup thread, instead of at the
+     * first vcpu_enter, so that a vCPU thread under its system-call filter
+     * never needs a device ioctl. Idempotent. Optional (nothing to finish).
+     * Errors: -ENXIO without an irqchip, -errno.
+     */
+    int (*irqchip_finalize)(struct vmio_backend_vm *vm);
 };
 
 /*
- * vmio_backend_kvm - the KVM backend (/dev/kvm, x86-64): a static object,
- * never NULL; VMs opened through it own their file descriptors.
+ * vmio_backend_kvm - the KVM backend of the architecture vmio is built for
+ * (/dev/kvm; x86-64: src/backend/kvm/, AArch64: src/backend/kvm_arm64/): a
+ * static object, never NULL; VMs opened through it own their file descriptors.
  */
 struct vmio_backend *vmio_backend_kvm(void);
 
@@ -398,6 +423,30 @@ static inline int vmio_backend_irqfd(struct vmio_backend_vm *vm, int fd, unsigne
     if (!vm->ops->irqfd)
         return vmio_error_set(err, -ENOTSUP, "the %s backend has no irqfd", vm->ops->name);
     return vm->ops->irqfd(vm, fd, gsi, resample_fd, assign, err);
+}
+
+static inline int vmio_backend_vcpu_get_arm64_reg(struct vmio_backend_vcpu *vcpu, unsigned reg,
+                                                  uint64_t *value)
+{
+    return vcpu->ops->vcpu_get_arm64_reg ? vcpu->ops->vcpu_get_arm64_reg(vcpu, reg, value)
+                                         : -ENOTSUP;
+}
+
+static inline int vmio_backend_vcpu_set_arm64_reg(struct vmio_backend_vcpu *vcpu, unsigned reg,
+                                                  uint64_t value)
+{
+    return vcpu->ops->vcpu_set_arm64_reg ? vcpu->ops->vcpu_set_arm64_reg(vcpu, reg, value)
+                                         : -ENOTSUP;
+}
+
+static inline int vmio_backend_irqchip_version(struct vmio_backend_vm *vm)
+{
+    return vm->ops->irqchip_version ? vm->ops->irqchip_version(vm) : -ENOTSUP;
+}
+
+static inline int vmio_backend_irqchip_finalize(struct vmio_backend_vm *vm)
+{
+    return vm->ops->irqchip_finalize ? vm->ops->irqchip_finalize(vm) : -ENOTSUP;
 }
 
 #endif

@@ -100,6 +100,8 @@ enum vmio_fake_kind {
     VMIO_FAKE_HOST_ERROR,     /* enter returns code (a negative errno): VMIO_EXIT_HOST_ERROR */
     VMIO_FAKE_EINTR,          /* VMIO_EXIT_INTR with no kick pending (a stray signal) */
     VMIO_FAKE_BLOCK,          /* sleep until the immediate-exit flag is set, then VMIO_EXIT_INTR */
+    /* VMIO_EXIT_ARM_NISV: an AArch64 abort without syndrome; code = ESR, access.addr = IPA */
+    VMIO_FAKE_ARM_NISV,
     VMIO_FAKE_NKINDS
 };
 
@@ -208,6 +210,18 @@ int vmio_fake_get_regs(struct vmio_fake *fake, unsigned cpu, struct vmio_x86_reg
 int vmio_fake_set_regs(struct vmio_fake *fake, unsigned cpu, const struct vmio_x86_regs *regs);
 int vmio_fake_get_sregs(struct vmio_fake *fake, unsigned cpu, struct vmio_x86_sregs *sregs);
 int vmio_fake_set_sregs(struct vmio_fake *fake, unsigned cpu, const struct vmio_x86_sregs *sregs);
+
+/*
+ * AArch64 registers of vCPU @cpu (enum vmio_arm64_reg): what the backend's
+ * vcpu_get/set_arm64_reg see and change (all 0 until set). The fake offers
+ * them on every VM, and irqchip_version reports 3 once the irqchip exists
+ * (irqchip_finalize then succeeds; a vmio_fake_fail() of
+ * VMIO_FAKE_OP_CREATE_IRQCHIP also fails it once), so vmio's AArch64
+ * machine and its ISV=0 path run on it.
+ * Errors: -EINVAL for a bad @cpu or @reg.
+ */
+int vmio_fake_get_arm64_reg(struct vmio_fake *fake, unsigned cpu, unsigned reg, uint64_t *value);
+int vmio_fake_set_arm64_reg(struct vmio_fake *fake, unsigned cpu, unsigned reg, uint64_t value);
 
 /* vmio_fake_set_mp_state - what vcpu_mp_state reports for @cpu. Errors: -EINVAL. */
 int vmio_fake_set_mp_state(struct vmio_fake *fake, unsigned cpu, unsigned state);

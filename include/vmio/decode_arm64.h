@@ -184,4 +184,50 @@ int vmio_arm64_store_data(const struct vmio_arm64_access *a, const struct vmio_a
 int vmio_arm64_emulate(const struct vmio_arm64_access *a, struct vmio_arm64_regs *r,
                        uint64_t *data);
 
+/* ---- Guest stage-1 page-table walk (src/decode/arm64_walk.c) ---- */
+
+/*
+ * Reads the 8-byte little-endian word at guest-physical @gpa into *@value.
+ * Returns 0, or nonzero when @gpa is not guest RAM.
+ */
+typedef int (*vmio_arm64_read_phys_fn)(void *ctx, uint64_t gpa, uint64_t *value);
+
+/* The EL1&0 translation regime's controls (the guest's system registers). */
+struct vmio_arm64_mmu {
+    uint64_t sctlr; /* SCTLR_EL1: M (bit 0) turns translation on, EE (bit 25) big-endian tables */
+    uint64_t tcr;   /* TCR_EL1: T0SZ/T1SZ, EPD0/EPD1, TG0/TG1, TBI0/TBI1, DS */
+    uint64_t ttbr0; /* TTBR0_EL1: table base for addresses whose bit 55 is 0 */
+    uint64_t ttbr1; /* TTBR1_EL1: table base for addresses whose bit 55 is 1 */
+};
+
+/* Result of a translation. */
+struct vmio_arm64_walk {
+    uint64_t pa;        /* the guest-physical address */
+    uint8_t level;      /* level of the descriptor that mapped it (0-3); 0 with the MMU off */
+    uint8_t granule;    /* page-size shift of the regime (12, 14, 16); 0 with the MMU off */
+    uint64_t size;      /* bytes that descriptor maps (page or block); 0 with the MMU off */
+    const char *reason; /* NULL on success, else a static description of the failure */
+};
+
+/*
+ * vmio_arm64_translate - translate virtual address @va to a guest-physical
+ * address through the guest's stage-1 tables, as an access at EL1 would (no
+ * permission, access-flag or TLB semantics). SCTLR_EL1.M = 0: identity.
+ * Else the range comes from VA bit 55 (TTBR0 or TTBR1, honouring EPD0/1 and
+ * the top-byte-ignore bits), the granule from TG0/TG1 (4, 16 or 64 KiB) and
+ * the VA size from T0SZ/T1SZ (16..48: 48- down to 16-bit VAs, so 39- and
+ * 48-bit VAs and everything between), with the start level that implies;
+ * blocks where the granule allows them (4 KiB: levels 1 and 2; 16 and 64 KiB:
+ * level 2). Output addresses are 48-bit.
+ * @read: reads descriptors through @ctx; never retained.
+ * @out: filled in completely, also on error.
+ * Returns VMIO_DECODE_OK; VMIO_DECODE_INVALID for a translation fault (VA
+ * outside both ranges, a disabled walk, an invalid or reserved descriptor, a
+ * block where none is allowed, a descriptor that is not in RAM);
+ * VMIO_DECODE_UNSUPPORTED for 52-bit addressing (TCR.DS, TxSZ < 16),
+ * big-endian tables (SCTLR.EE) or a reserved granule encoding.
+ */
+int vmio_arm64_translate(const struct vmio_arm64_mmu *mmu, uint64_t va,
+                         vmio_arm64_read_phys_fn read, void *ctx, struct vmio_arm64_walk *out);
+
 #endif

@@ -72,6 +72,14 @@ enum vmio_exit_reason {
     VMIO_EXIT_HOST_ERROR,     /* a host system call failed; code = -errno */
     VMIO_EXIT_UNKNOWN,        /* an exit vmio does not know; code = raw reason */
     VMIO_EXIT_POWEROFF,       /* guest asked to be switched off (ACPI S5, PSCI SYSTEM_OFF) */
+    /*
+     * AArch64: a data abort on a device address whose syndrome does not
+     * describe the access (ISV=0: load/store pair, writeback forms). code =
+     * the ESR (EC, IL and KVM's ISS: WnR, CM, FSC), access.addr = the faulting
+     * IPA. The run loop emulates it from the instruction (docs/arm64.md) and
+     * returns it only when it cannot (the log stream says why).
+     */
+    VMIO_EXIT_ARM_NISV,
 };
 
 struct vmio_exit {

@@ -157,6 +157,15 @@ int vmio_vcpu_get_sregs(struct vmio_vcpu *vcpu, struct vmio_x86_sregs *sregs);
 int vmio_vcpu_set_sregs(struct vmio_vcpu *vcpu, const struct vmio_x86_sregs *sregs);
 
 /*
+ * AArch64 register access: @reg is an enum vmio_arm64_reg (vmio/arm64_regs.h).
+ * Call it while the vCPU is not running. Errors: -ENOTSUP when the backend
+ * has no arm64 registers; -EINVAL for an unknown @reg; the errno of the
+ * backend (KVM_{GET,SET}_ONE_REG).
+ */
+int vmio_vcpu_get_arm64_reg(struct vmio_vcpu *vcpu, unsigned reg, uint64_t *value);
+int vmio_vcpu_set_arm64_reg(struct vmio_vcpu *vcpu, unsigned reg, uint64_t value);
+
+/*
  * vmio_vcpu_stats - copy this vCPU's counters so far into *@out, times in ns
  * (read by the vCPU's own thread, or when it is not running, for exact
  * figures).

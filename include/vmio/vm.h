@@ -429,4 +429,22 @@ int vmio_vm_irqfd(struct vmio_vm *vm, unsigned gsi, int fd, int resample_fd, boo
 int vmio_vm_map_device_view(struct vmio_vm *vm, const struct vmio_device *dev, uint64_t gpa,
                             uint64_t size, void *host, const char *name, struct vmio_error *err);
 
+/*
+ * vmio_vm_irqchip_version - which in-kernel interrupt controller @vm has
+ * (AArch64: the GIC architecture version, 3 or 2; the backend's
+ * irqchip_version). Errors: -ENXIO without one, -ENOTSUP when the backend
+ * does not say.
+ */
+int vmio_vm_irqchip_version(struct vmio_vm *vm);
+
+/*
+ * vmio_vm_irqchip_finalize - every vCPU of @vm is created: finish the
+ * in-kernel interrupt controller now, on the calling thread (AArch64: the
+ * vGIC's initialisation, which KVM wants after the vCPUs and before an
+ * irqfd), rather than at the first vCPU entry. Returns 0, also when the
+ * backend has nothing to finish. Errors: -ENXIO without an irqchip, the
+ * backend's -errno; described in @err.
+ */
+int vmio_vm_irqchip_finalize(struct vmio_vm *vm, struct vmio_error *err);
+
 #endif

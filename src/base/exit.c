@@ -33,6 +33,8 @@ const char *vmio_exit_reason_name(enum vmio_exit_reason reason)
         return "unknown";
     case VMIO_EXIT_POWEROFF:
         return "poweroff";
+    case VMIO_EXIT_ARM_NISV:
+        return "arm-nisv";
     }
     return "unknown";
 }
@@ -115,6 +117,11 @@ int vmio_exit_describe(const struct vmio_exit *e, char *buf, size_t size)
                         -(int64_t)e->code);
     case VMIO_EXIT_POWEROFF:
         return snprintf(buf, size, "guest powered off (rip 0x%" PRIx64 ")", e->ip);
+    case VMIO_EXIT_ARM_NISV:
+        return snprintf(buf, size,
+                        "data abort at IPA 0x%" PRIx64 " without a syndrome (ISV=0, ESR 0x%" PRIx64
+                        ") that vmio cannot emulate (pc 0x%" PRIx64 ")",
+                        e->access.addr, e->code, e->ip);
     case VMIO_EXIT_UNKNOWN:
         break;
     }

@@ -46,6 +46,7 @@
 #include "core/dispatch_internal.h"
 #include "core/trace.h"
 #include "core/vm_internal.h"
+#include "vmio/arm64_nisv.h"
 #include "vmio/dispatch.h"
 
 struct vmio_vcpu {
@@ -413,7 +414,8 @@ static inline int handle_access(struct vmio_vcpu *v, struct vmio_exit *e)
  * Deliver the writes the backend buffered (vmio_vm_coalesce()), oldest first,
  * under the VM's drain lock so that each reaches its device once and in
  * order. Each counts as an access, not an exit, of the "coalesced_write"
- * kind (or unclaimed write) and of its device. Returns 1 when a device asked to stop (debug exit, device error):
+ * kind (or unclaimed write) and of its device. Returns 1 when a device asked to stop (debug exit,
+ * device error):
  * *@e becomes that stop; the exit that was pending is abandoned (a read of
  * it completes as all-ones), since the run ends.
  */
@@ -464,6 +466,16 @@ static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
 }
 
 /*
+ * AArch64 ISV=0 aborts (VMIO_EXIT_ARM_NISV) are emulated from the instruction
+ * by core/arm64_nisv.c; each transfer it makes (two for a pair) comes back
+ * here and takes the normal access path: dispatch, statistics, trace.
+ */
+static int nisv_access(void *ctx, struct vmio_exit *x)
+{
+    return handle_access(ctx, x);
+}
+
+/*
  * Why a kicked vCPU stops: the guest's power request when one was made
  * (vmio_vm_power_request() kicks every vCPU), else a plain interruption.
  */
@@ -503,6 +515,13 @@ static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
             if (handle_access(v, e))
                 return 0;
             continue;
+        }
+        if (e->reason == VMIO_EXIT_ARM_NISV) { /* arm64 hook: see nisv_access() */
+            int s =
+                vmio_arm64_nisv_handle(v->hv, v->vm->mem, nisv_access, v, v->vm->log, v->index, e);
+            if (s == 0)
+                continue;
+            return s < 0 ? s : 0;
         }
         if (e->reason == VMIO_EXIT_INTR) {
             /*
@@ -709,6 +728,16 @@ int vmio_vcpu_get_sregs(struct vmio_vcpu *v, struct vmio_x86_sregs *sregs)
 int vmio_vcpu_set_sregs(struct vmio_vcpu *v, const struct vmio_x86_sregs *sregs)
 {
     return vmio_backend_vcpu_set_sregs(v->hv, sregs);
+}
+
+int vmio_vcpu_get_arm64_reg(struct vmio_vcpu *v, unsigned reg, uint64_t *value)
+{
+    return vmio_backend_vcpu_get_arm64_reg(v->hv, reg, value);
+}
+
+int vmio_vcpu_set_arm64_reg(struct vmio_vcpu *v, unsigned reg, uint64_t value)
+{
+    return vmio_backend_vcpu_set_arm64_reg(v->hv, reg, value);
 }
 
 bool vmio_vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,

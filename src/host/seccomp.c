@@ -2,11 +2,13 @@
  * Per-thread seccomp filters (vmio/seccomp.h), built with libseccomp.
  *
  * Invariants: a refused call traps (SCMP_ACT_TRAP) into one SIGSYS handler
- * that makes it return -EPERM (x86-64: RAX in the signal context) and writes
+ * that makes it return -EPERM (x86-64: RAX, AArch64: X0 of the signal context) and writes
  * one line with only async-signal-safe calls; the allow lists name what the
  * code in vmio's threads calls (glibc's wrappers included: pthread's futex,
  * malloc's mmap/brk/madvise, a signal handler's tcsetattr/kill/raise on any
- * thread), with ioctl limited by request number.
+ * thread), with ioctl limited by request number. Names a target lacks
+ * (AArch64 has no poll or epoll_wait, only ppoll and epoll_pwait, which the
+ * lists also name) are pseudo-calls libseccomp leaves out of that filter.
  */
 #include <errno.h>
 #include <signal.h>
@@ -30,7 +32,8 @@
 #endif
 #endif
 
-#if defined(VMIO_HAVE_SECCOMP) && defined(__x86_64__) && !defined(VMIO_SANITIZED)
+#if defined(VMIO_HAVE_SECCOMP) && (defined(__x86_64__) || defined(__aarch64__)) &&                 \
+    !defined(VMIO_SANITIZED)
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
@@ -59,7 +62,11 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
     int saved = errno;
     atomic_fetch_add(&refused, 1);
     ucontext_t *uc = uctx;
+#ifdef __x86_64__
     uc->uc_mcontext.gregs[REG_RAX] = -EPERM; /* the call "returns" -EPERM */
+#else
+    uc->uc_mcontext.regs[0] = (uint64_t)-EPERM; /* X0: the call "returns" -EPERM */
+#endif
     char line[128], *p = line;
     static const char a[] = "vmio: seccomp: refused system call ";
     memcpy(p, a, sizeof(a) - 1);
@@ -138,6 +145,10 @@ static const unsigned long common_ioctls[] = {TCGETS, TCSETS, TCSETSW, TCSETSF};
 static const unsigned long vcpu_ioctls[] = {
     KVM_RUN,       KVM_IRQ_LINE,  KVM_IRQ_LINE_STATUS, KVM_GET_REGS,     KVM_SET_REGS,
     KVM_GET_SREGS, KVM_SET_SREGS, KVM_GET_MP_STATE,    KVM_SET_MP_STATE,
+#ifdef __aarch64__
+    /* AArch64 registers, one at a time: the ISV=0 emulation (core/arm64_nisv.c) on the vCPU. */
+    KVM_GET_ONE_REG, KVM_SET_ONE_REG,
+#endif
 };
 
 /*
@@ -216,7 +227,7 @@ uint64_t vmio_seccomp_refused(void)
     return atomic_load(&refused);
 }
 
-#else /* no libseccomp, not x86-64 (the handler's register fix-up is x86-64's), or sanitized */
+#else /* no libseccomp, neither x86-64 nor AArch64 (the handler's register fix-up), or sanitized */
 
 int vmio_seccomp_install(enum vmio_seccomp_profile profile, struct vmio_error *err)
 {

@@ -3,7 +3,8 @@
 #   tests/fuzz/fuzz.sh TARGET [SECONDS] [extra libFuzzer args...]
 #   tests/fuzz/fuzz.sh all [SECONDS]     every target in turn, SECONDS each
 # TARGET: multiboot, config, bzimage, devices, decode_x86, decode_arm64,
-# decode_riscv, virtq, virtio_net (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
+# decode_riscv, virtq, virtio_net, arm64 (stage-1 walk, ISV=0 emulation, arm64
+# loader and device tree) (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
 # the budget and what the last long runs found).
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
 # No target needs /dev/kvm (`multiboot` and `bzimage` load into plain guest
@@ -16,7 +17,7 @@
 # The TOML reader has its own target: tests/toml/fuzz.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq virtio_net"
+targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq virtio_net arm64"
 target=${1:?usage: fuzz.sh TARGET|all [SECONDS] (targets: $targets)}
 secs=${2:-60}
 [ $# -gt 1 ] && shift 2 || shift 1
@@ -37,7 +38,8 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/base/*.c "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/*/*.c "$root"/src/boot/*.c \
+    "$root"/src/base/*.c "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/kvm/*.c \
+    "$root"/src/backend/fake/*.c "$root"/src/boot/*.c \
     "$root"/src/devices/*.c "$root"/src/host/*.c "$root"/src/virtio/*.c \
     "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/acpi/*.c "$root"/src/machine/*.c \
     -o "$out/fuzz_$target" -lpthread -lm

@@ -16,6 +16,10 @@
  * directory, on the host's root filesystem; stdin is forwarded, stdout and
  * stderr come back on the same streams, and the exit status is reproduced
  * exactly (a command killed by signal N kills this process with N).
+ * Built a second time with NESTED_ARCH="aarch64" as vmio-kvm-exec-aarch64:
+ * the command (an arm64 binary) runs in the nested AArch64 KVM VM (state in
+ * state-aarch64 next to this program), natively only on an AArch64 host whose
+ * /dev/kvm opens; VMIO_KVM_MODE and kvm-probe concern the x86 VM only.
  * Invariants: never reports a status the command did not produce: a lost VM
  * gives status 125 with a message naming the VM's console log; SIGINT,
  * SIGTERM and SIGHUP are forwarded to the command (a second one gives up).
@@ -74,7 +78,11 @@ static const char *state_dir(void)
         return env;
     char self[PATH_MAX];
     self_dir(self, sizeof(self));
+#ifdef NESTED_ARCH
+    snprintf(dir, sizeof(dir), "%s/state-%s", self, NESTED_ARCH);
+#else
     snprintf(dir, sizeof(dir), "%s/state", self);
+#endif
     return dir;
 }
 
@@ -99,6 +107,13 @@ static int run_helper(char *const argv[])
 /* native or nested, from VMIO_KVM_MODE or the probe. */
 static bool want_nested(void)
 {
+#ifdef NESTED_ARCH
+#if defined(__aarch64__)
+    return access("/dev/kvm", R_OK | W_OK) != 0; /* an AArch64 host with KVM runs it natively */
+#else
+    return true; /* another architecture's binaries always run in its nested VM */
+#endif
+#endif
     const char *mode = getenv("VMIO_KVM_MODE");
     if (mode && strcmp(mode, "native") == 0)
         return false;
@@ -142,7 +157,12 @@ static int connect_agent(const char *state)
 /* Boot the nested VM (nested.py start is idempotent and locked). */
 static int start_vm(const char *state)
 {
+#ifdef NESTED_ARCH
+    char *argv[] = {"python3", NESTED_PY,   "start",  "--state", (char *)state,
+                    "--arch",  NESTED_ARCH, "--idle", "600",     NULL};
+#else
     char *argv[] = {"python3", NESTED_PY, "start", "--state", (char *)state, "--idle", "600", NULL};
+#endif
     return run_helper(argv) == 0 ? 0 : -1;
 }
 

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmio/arm64_regs.h"
 #include "vmio/backend_fake.h"
 
 struct fake_step_rec {
@@ -58,6 +59,7 @@ struct fake_cpu {
     unsigned count; /* the vCPU count it was created for (topology) */
     struct vmio_x86_regs regs;
     struct vmio_x86_sregs sregs;
+    uint64_t arm64[VMIO_ARM64_REG_COUNT]; /* AArch64 registers (vmio/arm64_regs.h) */
     unsigned long enters, immediate, ran_out, eventfd_writes;
     unsigned long faults; /* vcpu_fault_access calls (refused system-register accesses) */
 };
@@ -630,6 +632,13 @@ static int fake_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *e)
             e->reason = VMIO_EXIT_UNKNOWN;
             e->code = r->step.code;
             break;
+        case VMIO_FAKE_ARM_NISV:
+            e->reason = VMIO_EXIT_ARM_NISV;
+            e->code = r->step.code;
+            e->access.space = VMIO_SPACE_MMIO;
+            e->access.count = 1;
+            e->access.addr = r->step.access.addr;
+            break;
         case VMIO_FAKE_HOST_ERROR:
             e->reason = VMIO_EXIT_HOST_ERROR;
             e->code = r->step.code;
@@ -748,6 +757,44 @@ static int fake_set_sregs(struct vmio_backend_vcpu *b, const struct vmio_x86_sre
                     sizeof(*sregs));
 }
 
+static int fake_get_arm64_reg(struct vmio_backend_vcpu *b, unsigned reg, uint64_t *value)
+{
+    if (reg >= VMIO_ARM64_REG_COUNT)
+        return -EINVAL;
+    return reg_copy(b, VMIO_FAKE_OP_GET_REGS, offsetof(struct fake_cpu, arm64) + 8 * reg, value,
+                    NULL, 8);
+}
+
+static int fake_set_arm64_reg(struct vmio_backend_vcpu *b, unsigned reg, uint64_t value)
+{
+    if (reg >= VMIO_ARM64_REG_COUNT)
+        return -EINVAL;
+    return reg_copy(b, VMIO_FAKE_OP_SET_REGS, offsetof(struct fake_cpu, arm64) + 8 * reg, NULL,
+                    &value, 8);
+}
+
+/* The fake's interrupt controller stands for a GICv3 to vmio's AArch64 machine. */
+static int fake_irqchip_version(struct vmio_backend_vm *b)
+{
+    struct vmio_fake *f = vm_fake(b);
+    pthread_mutex_lock(&f->lock);
+    int v = f->irqchip ? 3 : -ENXIO;
+    pthread_mutex_unlock(&f->lock);
+    return v;
+}
+
+/* irqchip_finalize: nothing to finish, but the irqchip must exist (fails as CREATE_IRQCHIP). */
+static int fake_irqchip_finalize(struct vmio_backend_vm *b)
+{
+    struct vmio_fake *f = vm_fake(b);
+    pthread_mutex_lock(&f->lock);
+    int rc = take_fail(f, VMIO_FAKE_OP_CREATE_IRQCHIP);
+    if (rc == 0 && !f->irqchip)
+        rc = -ENXIO;
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
 static const struct vmio_backend_ops fake_ops = {
     .name = "fake",
     .vm_create = fake_vm_create,
@@ -773,6 +820,10 @@ static const struct vmio_backend_ops fake_ops = {
     .vcpu_set_sregs = fake_set_sregs,
     .ioeventfd = fake_ioeventfd,
     .irqfd = fake_irqfd,
+    .vcpu_get_arm64_reg = fake_get_arm64_reg,
+    .vcpu_set_arm64_reg = fake_set_arm64_reg,
+    .irqchip_version = fake_irqchip_version,
+    .irqchip_finalize = fake_irqchip_finalize,
 };
 
 /* ---- the test's side ---- */
@@ -1027,6 +1078,20 @@ static int cpu_copy(struct vmio_fake *fake, unsigned cpu, size_t field, void *ds
 int vmio_fake_get_regs(struct vmio_fake *fake, unsigned cpu, struct vmio_x86_regs *regs)
 {
     return cpu_copy(fake, cpu, offsetof(struct fake_cpu, regs), regs, NULL, sizeof(*regs));
+}
+
+int vmio_fake_get_arm64_reg(struct vmio_fake *fake, unsigned cpu, unsigned reg, uint64_t *value)
+{
+    if (reg >= VMIO_ARM64_REG_COUNT)
+        return -EINVAL;
+    return cpu_copy(fake, cpu, offsetof(struct fake_cpu, arm64) + 8 * reg, value, NULL, 8);
+}
+
+int vmio_fake_set_arm64_reg(struct vmio_fake *fake, unsigned cpu, unsigned reg, uint64_t value)
+{
+    if (reg >= VMIO_ARM64_REG_COUNT)
+        return -EINVAL;
+    return cpu_copy(fake, cpu, offsetof(struct fake_cpu, arm64) + 8 * reg, NULL, &value, 8);
 }
 
 int vmio_fake_set_regs(struct vmio_fake *fake, unsigned cpu, const struct vmio_x86_regs *regs)

@@ -89,7 +89,7 @@ run_test() {
 }
 
 passed=0
-for t in arm64/test_arm64_decode arm64/test_arm64_inject \
+for t in arm64/test_arm64_decode arm64/test_arm64_inject arm64/test_arm64_walk \
          riscv/test_riscv_decode riscv/test_riscv_inject; do
     run_test "$t"
 done

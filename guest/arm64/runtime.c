@@ -1,0 +1,298 @@
+/*
+ * vmio's AArch64 guest runtime (guest.h): PL011 output, gprint, checks,
+ * abort handling and the exit.
+ * Invariants: integer-only; every loop is bounded (a wedged UART cannot hang
+ * a guest); the compiler may not turn loops into library calls (built with
+ * -ffreestanding -fno-builtin; memset/memcpy are provided for it anyway).
+ */
+#include "guest.h"
+
+#define PL011_DR 0x000
+#define PL011_FR 0x018
+#define FR_TXFF 0x20
+
+static unsigned n_pass, n_fail, n_skip;
+static volatile unsigned probing, probe_faults;
+
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
+void guest_start(void);
+void guest_exception(uint64_t kind, uint64_t *frame);
+
+void *memset(void *d, int c, size_t n)
+{
+    unsigned char *p = d;
+    while (n--)
+        *p++ = (unsigned char)c;
+    return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    unsigned char *p = d;
+    const unsigned char *q = s;
+    while (n--)
+        *p++ = *q++;
+    return d;
+}
+
+uint64_t mmio_read(uint64_t addr, unsigned width)
+{
+    switch (width) {
+    case 1:
+        return mmio_read8(addr);
+    case 2:
+        return mmio_read16(addr);
+    case 4:
+        return mmio_read32(addr);
+    case 8:
+        return mmio_read64(addr);
+    }
+    return 0;
+}
+
+void mmio_write(uint64_t addr, unsigned width, uint64_t v)
+{
+    switch (width) {
+    case 1:
+        mmio_write8(addr, (uint8_t)v);
+        break;
+    case 2:
+        mmio_write16(addr, (uint16_t)v);
+        break;
+    case 4:
+        mmio_write32(addr, (uint32_t)v);
+        break;
+    case 8:
+        mmio_write64(addr, v);
+        break;
+    }
+}
+
+void serial_putc(char c)
+{
+    for (int i = 0; i < 100000 && (mmio_read32(UART_BASE + PL011_FR) & FR_TXFF); i++)
+        ;
+    mmio_write32(UART_BASE + PL011_DR, (uint8_t)c);
+}
+
+void serial_puts(const char *s)
+{
+    while (*s)
+        serial_putc(*s++);
+}
+
+static void put_uint(uint64_t v, unsigned base, int width, char pad, int neg)
+{
+    char buf[24];
+    int n = 0, len;
+    do {
+        unsigned d = (unsigned)(v % base);
+        buf[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+        v /= base;
+    } while (v);
+    len = n + (neg ? 1 : 0);
+    if (neg && pad == '0')
+        serial_putc('-');
+    for (; len < width; len++)
+        serial_putc(pad);
+    if (neg && pad != '0')
+        serial_putc('-');
+    while (n)
+        serial_putc(buf[--n]);
+}
+
+void gvprint(const char *fmt, va_list ap)
+{
+    for (; *fmt; fmt++) {
+        if (*fmt != '%') {
+            serial_putc(*fmt);
+            continue;
+        }
+        fmt++;
+        char pad = ' ';
+        int width = 0, lng = 0;
+        if (*fmt == '0') {
+            pad = '0';
+            fmt++;
+        }
+        if (*fmt == '*') {
+            width = va_arg(ap, int);
+            fmt++;
+        }
+        while (*fmt >= '0' && *fmt <= '9')
+            width = width * 10 + (*fmt++ - '0');
+        while (*fmt == 'l') {
+            lng++;
+            fmt++;
+        }
+        switch (*fmt) {
+        case 'd': {
+            int64_t v = lng ? va_arg(ap, long) : va_arg(ap, int);
+            uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+            put_uint(u, 10, width, pad, v < 0);
+            break;
+        }
+        case 'u':
+            put_uint(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10, width, pad, 0);
+            break;
+        case 'x':
+            put_uint(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16, width, pad, 0);
+            break;
+        case 'c':
+            serial_putc((char)va_arg(ap, int));
+            break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            serial_puts(s ? s : "(null)");
+            break;
+        }
+        case '%':
+            serial_putc('%');
+            break;
+        case '\0':
+            return;
+        default:
+            serial_putc('%');
+            serial_putc(*fmt);
+            break;
+        }
+    }
+}
+
+void gprint(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gvprint(fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t read_esr(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, esr_el1" : "=r"(v));
+    return v;
+}
+
+void probe_begin(void)
+{
+    probe_faults = 0;
+    probing = 1;
+}
+
+unsigned probe_end(void)
+{
+    probing = 0;
+    return probe_faults;
+}
+
+/* From boot.S: @kind is the vector (0-15), @frame the saved registers. */
+void guest_exception(uint64_t kind, uint64_t *frame)
+{
+    (void)frame;
+    uint64_t esr = read_esr(), elr, far;
+    __asm__ volatile("mrs %0, elr_el1" : "=r"(elr));
+    __asm__ volatile("mrs %0, far_el1" : "=r"(far));
+    unsigned ec = (unsigned)(esr >> 26) & 0x3f;
+    if (probing && (kind == 0 || kind == 4) && (ec == 0x25 || ec == 0x24)) {
+        probe_faults++;
+        elr += 4;
+        __asm__ volatile("msr elr_el1, %0" : : "r"(elr));
+        return;
+    }
+    probing = 0;
+    gprint("EXCEPTION vector %lu ESR 0x%lx ELR 0x%lx FAR 0x%lx\n", kind, esr, elr, far);
+    guest_exit(GUEST_EXIT_EXCEPTION);
+}
+
+void guest_exit(int code)
+{
+    uint32_t status = ((uint32_t)code << 1) | 1;
+    probe_begin();
+    mmio_write32(DEBUG_EXIT_BASE, (uint32_t)code); /* vmio: the run ends here */
+    probe_end();
+    /* QEMU: semihosting SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit and the status. */
+    uint64_t block[2] = {0x20026, status};
+    register uint64_t w0 __asm__("x0") = 0x18;
+    register uint64_t x1 __asm__("x1") = (uint64_t)(uintptr_t)block;
+    __asm__ volatile("hlt #0xf000" : "+r"(w0) : "r"(x1) : "memory");
+    /* PSCI SYSTEM_OFF */
+    register uint64_t fn __asm__("x0") = 0x84000008;
+    __asm__ volatile("hvc #0" : "+r"(fn) : : "memory");
+    for (;;)
+        __asm__ volatile("wfi");
+}
+
+int check_eq(const char *name, uint64_t got, uint64_t expected)
+{
+    if (got == expected) {
+        n_pass++;
+        gprint("PASS %s\n", name);
+        return 1;
+    }
+    n_fail++;
+    gprint("FAIL %s: got 0x%lx expected 0x%lx\n", name, got, expected);
+    return 0;
+}
+
+int check_eqf(uint64_t got, uint64_t expected, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (got == expected) {
+        n_pass++;
+        serial_puts("PASS ");
+        gvprint(fmt, ap);
+        serial_putc('\n');
+    } else {
+        n_fail++;
+        serial_puts("FAIL ");
+        gvprint(fmt, ap);
+        gprint(": got 0x%lx expected 0x%lx\n", got, expected);
+    }
+    va_end(ap);
+    return got == expected;
+}
+
+int check_true(const char *name, int cond)
+{
+    if (cond) {
+        n_pass++;
+        gprint("PASS %s\n", name);
+        return 1;
+    }
+    n_fail++;
+    gprint("FAIL %s\n", name);
+    return 0;
+}
+
+void test_skip(const char *reason)
+{
+    n_skip++;
+    gprint("SKIP %s\n", reason);
+}
+
+unsigned test_failures(void)
+{
+    return n_fail;
+}
+
+int test_summary(const char *guest)
+{
+    gprint("DONE %s: %u passed, %u failed, %u skipped\n", guest, n_pass, n_fail, n_skip);
+    return n_fail > GUEST_EXIT_MAX_FAILURES ? GUEST_EXIT_MAX_FAILURES : (int)n_fail;
+}
+
+int testdev_present(void)
+{
+    probe_begin();
+    uint64_t v = mmio_read64(VMIO_TESTDEV_BASE + VMIO_TESTDEV_PATTERN);
+    unsigned faults = probe_end();
+    return !faults && v == VMIO_TESTDEV_PATTERN_VALUE;
+}
+
+void guest_start(void)
+{
+    guest_exit(guest_main());
+}
