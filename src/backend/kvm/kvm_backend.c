@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "backend/kvm_common/kvm_common.h"
 #include "backend/x86_cpuid.h"
 #include "vmio/backend.h"
 
@@ -183,19 +184,7 @@ static void kvmb_vm_destroy(struct vmio_backend_vm *b)
 static int kvmb_vm_set_memory(struct vmio_backend_vm *b, uint32_t slot, uint64_t gpa, uint64_t size,
                               void *host, bool readonly, struct vmio_error *err)
 {
-    struct kvmb_vm *vm = to_vm(b);
-    struct kvm_userspace_memory_region region = {
-        .slot = slot,
-        .flags = readonly ? KVM_MEM_READONLY : 0,
-        .guest_phys_addr = gpa,
-        .memory_size = size,
-        .userspace_addr = (uint64_t)(uintptr_t)host,
-    };
-    if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return vmio_error_set(err, -errno,
-                              "KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s", slot,
-                              (unsigned long long)gpa, (unsigned long long)size, strerror(errno));
-    return 0;
+    return vmio_kvm_set_memory(to_vm(b)->vm_fd, slot, gpa, size, host, readonly, err);
 }
 
 /* KVM_CREATE_IRQCHIP, and KVM_CREATE_PIT2 (port 0x61 as a dummy speaker) with @pit. */
@@ -358,23 +347,7 @@ static int kvmb_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space spa
     struct kvmb_vm *vm = to_vm(b);
     if (!vm->ioeventfd)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IOEVENTFD");
-    if (space != VMIO_SPACE_MMIO && space != VMIO_SPACE_PIO)
-        return vmio_error_set(err, -EINVAL, "KVM_IOEVENTFD: address space %d", (int)space);
-    struct kvm_ioeventfd k = {
-        .datamatch = datamatch ? data : 0,
-        .addr = addr,
-        .len = len,
-        .fd = fd,
-        .flags = (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
-                 (space == VMIO_SPACE_PIO ? KVM_IOEVENTFD_FLAG_PIO : 0) |
-                 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
-    };
-    if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &k) < 0)
-        return vmio_error_set(err, -errno, "KVM_IOEVENTFD %s %s 0x%llx width %u: %s",
-                              assign ? "assign" : "deassign",
-                              space == VMIO_SPACE_PIO ? "port" : "MMIO", (unsigned long long)addr,
-                              len, strerror(errno));
-    return 0;
+    return vmio_kvm_ioeventfd(vm->vm_fd, true, fd, space, addr, len, datamatch, data, assign, err);
 }
 
 /* KVM_IRQFD (with KVM_IRQFD_FLAG_RESAMPLE for a level-triggered line). */
@@ -388,17 +361,7 @@ static int kvmb_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resam
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD_RESAMPLE");
     if (!vm->irqchip)
         return vmio_error_set(err, -ENXIO, "KVM_IRQFD: the VM has no in-kernel irqchip");
-    struct kvm_irqfd k = {.fd = (uint32_t)fd, .gsi = gsi};
-    if (!assign)
-        k.flags = KVM_IRQFD_FLAG_DEASSIGN;
-    else if (resample_fd >= 0) {
-        k.flags = KVM_IRQFD_FLAG_RESAMPLE;
-        k.resamplefd = (uint32_t)resample_fd;
-    }
-    if (ioctl(vm->vm_fd, KVM_IRQFD, &k) < 0)
-        return vmio_error_set(err, -errno, "KVM_IRQFD %s GSI %u: %s",
-                              assign ? "assign" : "deassign", gsi, strerror(errno));
-    return 0;
+    return vmio_kvm_irqfd(vm->vm_fd, fd, gsi, resample_fd, assign, "GSI", err);
 }
 
 static void kvmb_vcpu_free(struct kvmb_vcpu *vcpu);
@@ -710,29 +673,8 @@ static int kvmb_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
     case KVM_EXIT_HLT:
         exit->reason = VMIO_EXIT_HLT;
         break;
-    case KVM_EXIT_SHUTDOWN:
-        exit->reason = VMIO_EXIT_SHUTDOWN;
-        break;
-    case KVM_EXIT_SYSTEM_EVENT:
-        exit->reason = run->system_event.type == KVM_SYSTEM_EVENT_RESET      ? VMIO_EXIT_RESET
-                       : run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? VMIO_EXIT_POWEROFF
-                                                                             : VMIO_EXIT_SHUTDOWN;
-        exit->code = run->system_event.type;
-        break;
-    case KVM_EXIT_INTERNAL_ERROR:
-        exit->reason = VMIO_EXIT_INTERNAL_ERROR;
-        exit->code = run->internal.suberror;
-        break;
-    case KVM_EXIT_FAIL_ENTRY:
-        exit->reason = VMIO_EXIT_FAIL_ENTRY;
-        exit->code = run->fail_entry.hardware_entry_failure_reason;
-        break;
-    case KVM_EXIT_INTR:
-        exit->reason = VMIO_EXIT_INTR;
-        break;
-    default:
-        exit->reason = VMIO_EXIT_UNKNOWN;
-        exit->code = run->exit_reason;
+    default: /* the reasons every architecture shares */
+        vmio_kvm_common_exit(run, exit);
         break;
     }
     return 0;
@@ -744,8 +686,7 @@ static int kvmb_vcpu_set_immediate_exit(struct vmio_backend_vcpu *b, bool on)
     struct kvmb_vcpu *vcpu = to_vcpu(b);
     if (!vcpu->immediate_exit)
         return -ENOTSUP;
-    /* The kicking thread and the vCPU thread both touch this byte: atomic stores. */
-    __atomic_store_n(&vcpu->run->immediate_exit, (uint8_t)(on ? 1 : 0), __ATOMIC_SEQ_CST);
+    vmio_kvm_set_immediate_exit(vcpu->run, on);
     return 0;
 }
 

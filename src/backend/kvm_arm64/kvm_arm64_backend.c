@@ -37,6 +37,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "backend/kvm_common/kvm_common.h"
 #include "vmio/arm64_regs.h"
 #include "vmio/arm64_layout.h"
 #include "vmio/backend.h"
@@ -163,18 +164,7 @@ static void kvma_vm_destroy(struct vmio_backend_vm *b)
 static int kvma_set_memory(struct vmio_backend_vm *b, uint32_t slot, uint64_t gpa, uint64_t size,
                            void *host, bool readonly, struct vmio_error *err)
 {
-    struct kvm_userspace_memory_region region = {
-        .slot = slot,
-        .flags = readonly ? KVM_MEM_READONLY : 0,
-        .guest_phys_addr = gpa,
-        .memory_size = size,
-        .userspace_addr = (uint64_t)(uintptr_t)host,
-    };
-    if (ioctl(to_vm(b)->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return vmio_error_set(err, -errno,
-                              "KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size 0x%llx: %s", slot,
-                              (unsigned long long)gpa, (unsigned long long)size, strerror(errno));
-    return 0;
+    return vmio_kvm_set_memory(to_vm(b)->vm_fd, slot, gpa, size, host, readonly, err);
 }
 
 static int gic_attr(int fd, uint32_t group, uint64_t attr, void *addr)
@@ -274,22 +264,7 @@ static int kvma_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space spa
     struct kvma_vm *vm = to_vm(b);
     if (!vm->ioeventfd)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IOEVENTFD");
-    if (space != VMIO_SPACE_MMIO)
-        return vmio_error_set(err, -EINVAL, "KVM_IOEVENTFD: address space %d (AArch64: MMIO only)",
-                              (int)space);
-    struct kvm_ioeventfd k = {
-        .datamatch = datamatch ? data : 0,
-        .addr = addr,
-        .len = len,
-        .fd = fd,
-        .flags = (datamatch ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
-                 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
-    };
-    if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &k) < 0)
-        return vmio_error_set(err, -errno, "KVM_IOEVENTFD %s MMIO 0x%llx width %u: %s",
-                              assign ? "assign" : "deassign", (unsigned long long)addr, len,
-                              strerror(errno));
-    return 0;
+    return vmio_kvm_ioeventfd(vm->vm_fd, false, fd, space, addr, len, datamatch, data, assign, err);
 }
 
 /*
@@ -310,17 +285,7 @@ static int kvma_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resam
     if (gsi >= GIC_NR_IRQS - 32)
         return vmio_error_set(err, -EINVAL, "KVM_IRQFD: SPI %u is past the vGIC's %d", gsi,
                               GIC_NR_IRQS - 32);
-    struct kvm_irqfd k = {.fd = (uint32_t)fd, .gsi = gsi};
-    if (!assign)
-        k.flags = KVM_IRQFD_FLAG_DEASSIGN;
-    else if (resample_fd >= 0) {
-        k.flags = KVM_IRQFD_FLAG_RESAMPLE;
-        k.resamplefd = (uint32_t)resample_fd;
-    }
-    if (ioctl(vm->vm_fd, KVM_IRQFD, &k) < 0)
-        return vmio_error_set(err, -errno, "KVM_IRQFD %s SPI %u: %s",
-                              assign ? "assign" : "deassign", gsi, strerror(errno));
-    return 0;
+    return vmio_kvm_irqfd(vm->vm_fd, fd, gsi, resample_fd, assign, "SPI", err);
 }
 
 /* SPI @gsi (INTID 32 + gsi) to @level. Any thread. */
@@ -507,29 +472,8 @@ static int kvma_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
         a->count = 1;
         a->addr = run->arm_nisv.fault_ipa;
         break;
-    case KVM_EXIT_SYSTEM_EVENT:
-        exit->reason = run->system_event.type == KVM_SYSTEM_EVENT_RESET      ? VMIO_EXIT_RESET
-                       : run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN ? VMIO_EXIT_POWEROFF
-                                                                             : VMIO_EXIT_SHUTDOWN;
-        exit->code = run->system_event.type;
-        break;
-    case KVM_EXIT_INTERNAL_ERROR:
-        exit->reason = VMIO_EXIT_INTERNAL_ERROR;
-        exit->code = run->internal.suberror;
-        break;
-    case KVM_EXIT_FAIL_ENTRY:
-        exit->reason = VMIO_EXIT_FAIL_ENTRY;
-        exit->code = run->fail_entry.hardware_entry_failure_reason;
-        break;
-    case KVM_EXIT_INTR:
-        exit->reason = VMIO_EXIT_INTR;
-        break;
-    case KVM_EXIT_SHUTDOWN:
-        exit->reason = VMIO_EXIT_SHUTDOWN;
-        break;
-    default:
-        exit->reason = VMIO_EXIT_UNKNOWN;
-        exit->code = run->exit_reason;
+    default: /* the reasons every architecture shares */
+        vmio_kvm_common_exit(run, exit);
         break;
     }
     return 0;
@@ -540,7 +484,7 @@ static int kvma_set_immediate_exit(struct vmio_backend_vcpu *b, bool on)
     struct kvma_vcpu *v = to_vcpu(b);
     if (!v->immediate_exit)
         return -ENOTSUP;
-    __atomic_store_n(&v->run->immediate_exit, (uint8_t)(on ? 1 : 0), __ATOMIC_SEQ_CST);
+    vmio_kvm_set_immediate_exit(v->run, on);
     return 0;
 }
 
