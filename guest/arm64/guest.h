@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "report.h" /* guest/common: gprint and the check helpers */
 #include "vmio/testdev_regs.h"
 
 #define UART_BASE 0x09000000ull
@@ -69,8 +70,7 @@ void mmio_write(uint64_t addr, unsigned width, uint64_t v);
 /* ---- console ---- */
 void serial_putc(char c);
 void serial_puts(const char *s);
-void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void gvprint(const char *fmt, va_list ap);
+/* gprint() and gvprint() (to the PL011) are in report.h. */
 
 /* ---- aborts ---- */
 /*
@@ -93,13 +93,7 @@ unsigned probe_end(void);
 __attribute__((noreturn)) void guest_exit(int code);
 
 /* ---- tests ---- */
-int check_eq(const char *name, uint64_t got, uint64_t expected);
-int check_eqf(uint64_t got, uint64_t expected, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int check_true(const char *name, int cond);
-void test_skip(const char *reason);
-unsigned test_failures(void);
-int test_summary(const char *guest);
+/* check_eq(), check_eqf(), check_true(), test_skip(), test_failures(), test_summary(): report.h */
 /* True when vmio's testdev answers at VMIO_TESTDEV_BASE (a probe: QEMU aborts there). */
 int testdev_present(void);
 

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "report.h" /* guest/common: gprint and the check helpers */
 #include "vmio/testdev_regs.h"
 
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
@@ -139,12 +140,7 @@ void serial_putc(char c);
 void serial_puts(const char *s);
 /* Write a string to the debug console port 0xe9 (one outb per byte). */
 void debugcon_puts(const char *s);
-/*
- * printf subset to COM1: %s %c %d %u %x %p %%, with an optional '0' flag,
- * field width (or '*') and 'l'/'ll' length (%lx, %lu, %ld, %016lx). No floating point.
- */
-void gprint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void gvprint(const char *fmt, va_list ap);
+/* gprint() and gvprint() (to COM1) are in report.h. */
 
 /* ---- exit ---- */
 
@@ -305,22 +301,7 @@ int ap_start(uint32_t apic_id, ap_entry_fn fn, void *arg, void *stack_top, uint6
 
 /* ---- tests ---- */
 
-/* Print "PASS name" or "FAIL name: got X expected Y" (hex); count failures. */
-int check_eq(const char *name, uint64_t got, uint64_t expected);
-/* check_eq with a gprint-formatted name. */
-int check_eqf(uint64_t got, uint64_t expected, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Like check_eq for a condition; on failure prints "FAIL name". */
-int check_true(const char *name, int cond);
-/* Print "SKIP reason" (counted, not a failure). */
-void test_skip(const char *reason);
-/* Number of failed checks so far. */
-unsigned test_failures(void);
-/*
- * Print the summary line and return the exit code: 0, or
- * min(failures, GUEST_EXIT_MAX_FAILURES).
- */
-int test_summary(const char *guest);
+/* check_eq(), check_eqf(), check_true(), test_skip(), test_failures(), test_summary(): report.h */
 
 /* True when vmio's testdev answers at VMIO_TESTDEV_MMIO_BASE (PATTERN reads right). */
 int testdev_present(void);
