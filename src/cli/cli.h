@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "vmio/seccomp.h"
+
 /* Exit statuses of `vmio run` besides the debug-exit's odd (v << 1) | 1. */
 enum {
     VMIO_STATUS_OK = 0,         /* guest halted or powered off */
@@ -30,5 +32,21 @@ int cli_decode_riscv(int argc, char **argv);
  * or exceeds @max.
  */
 int cli_parse_u64(const char *s, uint64_t max, uint64_t *out);
+
+/* run_common.c, shared by both `vmio run`s: */
+
+/*
+ * cli_parse_size - parse a size like "64M", "1G", "65536K", "2MiB" or
+ * "1048576" into bytes. Errors: -EINVAL (malformed, negative, overflow).
+ */
+int cli_parse_size(const char *s, uint64_t *out);
+
+/*
+ * cli_confine - install the system-call filter @profile on this thread. A
+ * build without filters (-ENOTSUP: no libseccomp, a sanitizer build) says so
+ * once per process on stderr and returns 0 (the run goes on unconfined);
+ * any other failure returns -errno with the message in *@err (may be NULL).
+ */
+int cli_confine(enum vmio_seccomp_profile profile, struct vmio_error *err);
 
 #endif

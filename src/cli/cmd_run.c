@@ -157,44 +157,6 @@ static void run_usage(FILE *out)
             "10 a device handler stalled (--on-stall exit).\n");
 }
 
-/* Parse "64M", "1G", "65536K", "1048576" into bytes. */
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || s[0] == '-')
-        return -EINVAL;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        shift = 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        end++;
-        break;
-    case '\0':
-        break;
-    default:
-        return -EINVAL;
-    }
-    if (*end == 'i' || *end == 'B')
-        end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-    if (*end || v > (UINT64_MAX >> shift))
-        return -EINVAL;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
 /* --initrd FILE and the like: a readable regular file, or a usage error naming @opt. */
 static int check_input_file(const char *opt, const char *path)
 {
@@ -343,7 +305,7 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_MEM:
-            if (parse_size(optarg, &o->mem) < 0) {
+            if (cli_parse_size(optarg, &o->mem) < 0) {
                 fprintf(stderr, "vmio run: --mem '%s' is not a size like 64M or 1G\n", optarg);
                 return -EINVAL;
             }
@@ -596,26 +558,6 @@ static void write_stats(struct vmio_vm *vm, const struct run_options *o)
     free(s);
 }
 
-/*
- * Confine the calling thread to @profile. A build without filters
- * (-ENOTSUP: no libseccomp, a sanitizer build) says so once and runs
- * unconfined; any other failure stops the run.
- */
-static int confine(enum vmio_seccomp_profile profile, struct vmio_error *err)
-{
-    static atomic_int told;
-    struct vmio_error e = {0};
-    int rc = vmio_seccomp_install(profile, &e);
-    if (rc == -ENOTSUP) {
-        if (!atomic_exchange(&told, 1))
-            fprintf(stderr, "vmio: no system-call filters: %s\n", e.msg);
-        return 0;
-    }
-    if (rc < 0 && err)
-        *err = e;
-    return rc;
-}
-
 /* What each vCPU thread does before it runs (vmio_vm_run()'s thread_init). */
 struct vcpu_setup {
     const struct vmio_config *cfg; /* phys_cpu_sets, or NULL */
@@ -643,14 +585,14 @@ static int setup_vcpu_thread(void *ctx, unsigned index, struct vmio_error *err)
                 "%s: cannot pin vCPU %u to host CPU mask 0x%" PRIx64 " (phys_cpu_sets[%u]): %s",
                 cfg->path, index, cfg->phys_cpu_sets[index], index, strerror(errno));
     }
-    return s->seccomp ? confine(VMIO_SECCOMP_VCPU, err) : 0;
+    return s->seccomp ? cli_confine(VMIO_SECCOMP_VCPU, err) : 0;
 }
 
 /* The I/O thread's init (and the UART input thread's): the I/O thread's filter. */
 static int setup_io_thread(void *ctx, struct vmio_error *err)
 {
     (void)ctx;
-    return confine(VMIO_SECCOMP_IOTHREAD, err);
+    return cli_confine(VMIO_SECCOMP_IOTHREAD, err);
 }
 
 /*

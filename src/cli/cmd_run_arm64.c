@@ -80,25 +80,6 @@ static void usage(FILE *out)
         "--unhandled strict; 6 guest crashed or an access vmio cannot emulate; 8 host error.\n");
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (errno || end == s || s[0] == '-')
-        return -EINVAL;
-    unsigned shift = *end == 'K' || *end == 'k'   ? 10
-                     : *end == 'M' || *end == 'm' ? 20
-                     : *end == 'G' || *end == 'g' ? 30
-                                                  : 0;
-    if (shift)
-        end++;
-    if (*end || v > (UINT64_MAX >> shift))
-        return -EINVAL;
-    *out = (uint64_t)v << shift;
-    return 0;
-}
-
 static int parse(int argc, char **argv, struct run_options *o)
 {
     enum {
@@ -140,7 +121,7 @@ static int parse(int argc, char **argv, struct run_options *o)
         char *end;
         switch (c) {
         case O_MEM:
-            if (parse_size(optarg, &o->mem) < 0) {
+            if (cli_parse_size(optarg, &o->mem) < 0) {
                 fprintf(stderr, "vmio run: --mem '%s' is not a size like 256M\n", optarg);
                 return -EINVAL;
             }
@@ -217,30 +198,14 @@ static int confine_vcpu(void *ctx, unsigned index, struct vmio_error *err)
 {
     (void)ctx;
     (void)index;
-    static atomic_int told;
-    struct vmio_error e = {0};
-    int rc = vmio_seccomp_install(VMIO_SECCOMP_VCPU, &e);
-    if (rc == -ENOTSUP) {
-        if (!atomic_exchange(&told, 1))
-            fprintf(stderr, "vmio: no system-call filters: %s\n", e.msg);
-        return 0;
-    }
-    if (rc < 0)
-        *err = e;
-    return rc;
+    return cli_confine(VMIO_SECCOMP_VCPU, err);
 }
 
 /* The I/O thread's init: its filter (--no-seccomp: none). */
 static int confine_io(void *ctx, struct vmio_error *err)
 {
     (void)ctx;
-    struct vmio_error e = {0};
-    int rc = vmio_seccomp_install(VMIO_SECCOMP_IOTHREAD, &e);
-    if (rc == -ENOTSUP)
-        return 0; /* said once by confine_vcpu() */
-    if (rc < 0)
-        *err = e;
-    return rc;
+    return cli_confine(VMIO_SECCOMP_IOTHREAD, err);
 }
 
 /*
