@@ -140,7 +140,14 @@ static void publish_locked(struct vmio_bus *bus, struct snapshot *next)
     old->retired_gen = atomic_fetch_add(&bus->gen, 1) + 1;
     old->next_retired = bus->retired;
     bus->retired = old;
+    if (bus->epoch) /* after gen: a reader that sees the new epoch quiesces onto gen */
+        atomic_fetch_add_explicit(bus->epoch, 1, memory_order_release);
     reclaim_locked(bus);
+}
+
+void vmio_bus_share_epoch(struct vmio_bus *bus, _Atomic uint64_t *epoch)
+{
+    bus->epoch = epoch;
 }
 
 static uint64_t range_last(const struct vmio_bus_range *r)

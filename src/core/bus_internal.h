@@ -43,7 +43,20 @@ struct vmio_bus {
     pthread_mutex_t lock; /* serialises writers and the reader list */
     struct vmio_bus_reader *readers;
     struct snapshot *retired;
+    /*
+     * Shared by the buses of one VM (vmio_bus_share_epoch()), or NULL: bumped
+     * (release) after every publication, so a vCPU that sees it unchanged
+     * knows no bus of its VM has published since its last quiesce and may
+     * skip quiescing (its seen_gen values stay as they were: conservative).
+     */
+    _Atomic uint64_t *epoch;
 };
+
+/*
+ * vmio_bus_share_epoch - count @bus's publications in *@epoch too (see
+ * struct vmio_bus). Set before any reader runs; @epoch outlives the bus.
+ */
+void vmio_bus_share_epoch(struct vmio_bus *bus, _Atomic uint64_t *epoch);
 
 /* Index in ranges[] of the first range whose base is > addr (upper bound), or count. */
 static inline unsigned bus_upper_bound(const struct snapshot *s, uint64_t addr)

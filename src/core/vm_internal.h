@@ -63,6 +63,7 @@ struct vmio_vm {
     unsigned cpus;                /* vmio_vm_options.cpus, at least 1 */
     struct vm_watchdog *watchdog; /* core/watchdog.c; NULL when none runs */
     atomic_int power_event;       /* 0, or the first enum vmio_power_event requested */
+    _Atomic uint64_t bus_epoch;   /* publications on any of the three buses (bus_internal.h) */
 
     /*
      * Coalesced writes (core/coalesce.c). Zones change under `lock`;
