@@ -89,10 +89,28 @@ ARCH = os.environ.get("VMIO_NESTED_ARCH") or "x86_64"
 # they want /dev/pts (pseudo-terminals) and a /tmp where FIFOs can be made
 # (9p with security_model=none cannot), so that VM mounts both of its own.
 # (The x86 VM runs only the VMM there; its /tmp is the host's, shared with
-# the runners.)
+# the runners.) A source or build tree that itself lives under /tmp (a clone
+# in /tmp/x) would vanish under that tmpfs: its top folder there is named in
+# vmio.keep and bound back from the host's /tmp.
 AARCH64_MOUNTS = """mkdir -p /newroot/dev/pts && mount -t devpts devpts /newroot/dev/pts
+mkdir -p /hosttmp && mount --bind /newroot/tmp /hosttmp
 mount -t tmpfs tmp /newroot/tmp
+keep=$(arg vmio.keep)
+for d in ${keep//,/ }; do
+    [ "$d" = - ] || { mkdir -p "/newroot/tmp/$d" && mount --bind "/hosttmp/$d" "/newroot/tmp/$d"; }
+done
 """
+
+
+def tmp_keep():
+    """Top folders under /tmp holding this source tree or the build (for vmio.keep)."""
+    keep = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in (here, os.path.abspath(STATE)):
+        parts = os.path.realpath(path).split(os.sep)
+        if len(parts) > 2 and parts[1] == "tmp" and parts[2] not in keep:
+            keep.append(parts[2])
+    return ",".join(keep) or "-"
 
 
 def init_script():
@@ -467,8 +485,8 @@ def start(idle):
 
 def qemu_command(qemu, vmlinuz, initrd, agent, idle, port, console):
     """The QEMU command line of the nested VM for ARCH."""
-    append = ("console=%s loglevel=5 panic=-1 vmio.agent=%s vmio.idle=%d"
-              % (ARCHES[ARCH]["console"], agent, idle))
+    append = ("console=%s loglevel=5 panic=-1 vmio.agent=%s vmio.idle=%d vmio.keep=%s"
+              % (ARCHES[ARCH]["console"], agent, idle, tmp_keep()))
     net = "user,id=n0,hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d" % (port, AGENT_PORT)
     if ARCH == "aarch64":
         # EL2 (virtualization=on) so the kernel runs KVM; GICv3 for the VM's
