@@ -70,10 +70,24 @@ static void self_dir(char *buf, size_t size)
         *slash = '\0';
 }
 
+/*
+ * The VM's state folder: $VMIO_NESTED_STATE for the x86 VM, or
+ * $VMIO_NESTED_STATE_<ARCH> for another architecture's (never the x86 one's:
+ * make check runs both VMs at once, and an AArch64 binary sent to the x86
+ * agent fails with ENOEXEC); else the state folder beside this program.
+ */
 static const char *state_dir(void)
 {
     static char dir[PATH_MAX + 16];
+#ifdef NESTED_ARCH
+    char var[64];
+    snprintf(var, sizeof(var), "VMIO_NESTED_STATE_%s", NESTED_ARCH);
+    for (char *c = var; *c; c++)
+        *c = (char)(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c);
+    const char *env = getenv(var);
+#else
     const char *env = getenv("VMIO_NESTED_STATE");
+#endif
     if (env && *env)
         return env;
     char self[PATH_MAX];
