@@ -4,11 +4,13 @@
 #   make check  build and run every test, plain and under ASan+UBSan; the
 #               unit tests (thread tests included) also under TSan; KVM tests
 #               natively or in the nested KVM VM (scripts/check.sh, docs/testing.md;
-#               VMIO_NESTED=1 forces the nested VM)
+#               VMIO_NESTED=1 forces the nested VM); then the AArch64 cross build,
+#               whose tests run in a nested AArch64 KVM VM
 #   make bench  run the benchmarks (tables and JSON, never pass/fail)
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+ARM64_BUILD ?= build-arm64
 
 .PHONY: all deps run check bench clean format
 
@@ -26,7 +28,8 @@ run: all
 	@BUILD=$(BUILD) sh scripts/run.sh
 
 check:
-	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) TSAN_BUILD=$(TSAN_BUILD) sh scripts/check.sh
+	@BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) TSAN_BUILD=$(TSAN_BUILD) ARM64_BUILD=$(ARM64_BUILD) \
+		sh scripts/check.sh
 
 bench: all
 	ninja -C $(BUILD) bench-run
@@ -36,4 +39,6 @@ format:
 
 clean:
 	-python3 tests/nested/nested.py stop --state $(BUILD)/tests/nested/state 2>/dev/null
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	-python3 tests/nested/nested.py stop --arch aarch64 \
+		--state $(ARM64_BUILD)/tests/nested/state-aarch64 2>/dev/null
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(ARM64_BUILD)
