@@ -13,60 +13,8 @@
 
 static volatile unsigned probing, probe_faults;
 
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
 void guest_start(void);
 void guest_exception(uint64_t kind, uint64_t *frame);
-
-void *memset(void *d, int c, size_t n)
-{
-    unsigned char *p = d;
-    while (n--)
-        *p++ = (unsigned char)c;
-    return d;
-}
-
-void *memcpy(void *d, const void *s, size_t n)
-{
-    unsigned char *p = d;
-    const unsigned char *q = s;
-    while (n--)
-        *p++ = *q++;
-    return d;
-}
-
-uint64_t mmio_read(uint64_t addr, unsigned width)
-{
-    switch (width) {
-    case 1:
-        return mmio_read8(addr);
-    case 2:
-        return mmio_read16(addr);
-    case 4:
-        return mmio_read32(addr);
-    case 8:
-        return mmio_read64(addr);
-    }
-    return 0;
-}
-
-void mmio_write(uint64_t addr, unsigned width, uint64_t v)
-{
-    switch (width) {
-    case 1:
-        mmio_write8(addr, (uint8_t)v);
-        break;
-    case 2:
-        mmio_write16(addr, (uint16_t)v);
-        break;
-    case 4:
-        mmio_write32(addr, (uint32_t)v);
-        break;
-    case 8:
-        mmio_write64(addr, v);
-        break;
-    }
-}
 
 void serial_putc(char c)
 {

@@ -11,59 +11,8 @@
 #define COM1 VMIO_COM1_PORT
 #define LSR_THRE 0x20
 
+void *memcpy(void *d, const void *s, size_t n); /* guest/common/mem.c */
 
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-
-void *memset(void *d, int c, size_t n)
-{
-    unsigned char *p = d;
-    while (n--)
-        *p++ = (unsigned char)c;
-    return d;
-}
-
-void *memcpy(void *d, const void *s, size_t n)
-{
-    unsigned char *p = d;
-    const unsigned char *q = s;
-    while (n--)
-        *p++ = *q++;
-    return d;
-}
-
-uint64_t mmio_read(uint64_t addr, unsigned width)
-{
-    switch (width) {
-    case 1:
-        return mmio_read8(addr);
-    case 2:
-        return mmio_read16(addr);
-    case 4:
-        return mmio_read32(addr);
-    case 8:
-        return mmio_read64(addr);
-    }
-    return 0;
-}
-
-void mmio_write(uint64_t addr, unsigned width, uint64_t v)
-{
-    switch (width) {
-    case 1:
-        mmio_write8(addr, (uint8_t)v);
-        break;
-    case 2:
-        mmio_write16(addr, (uint16_t)v);
-        break;
-    case 4:
-        mmio_write32(addr, (uint32_t)v);
-        break;
-    case 8:
-        mmio_write64(addr, v);
-        break;
-    }
-}
 
 uint32_t pio_read(uint16_t port, unsigned width)
 {

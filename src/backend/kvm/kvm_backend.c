@@ -32,15 +32,10 @@
 
 struct kvmb_vm {
     struct vmio_backend_vm base; /* first: the core's handle */
-    int kvm_fd;
-    int vm_fd;
-    int run_size;
-    bool immediate_exit;      /* KVM_CAP_IMMEDIATE_EXIT */
-    bool sync_regs_cap;       /* KVM_CAP_SYNC_REGS covers the GPRs */
-    bool irqchip;             /* KVM_CREATE_IRQCHIP done: vCPUs get an in-kernel LAPIC */
-    bool ioeventfd;           /* KVM_CAP_IOEVENTFD */
-    bool irqfd, resample;     /* KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE */
-    struct kvm_cpuid2 *cpuid; /* supported CPUID, adjusted per vCPU (x86_cpuid.h) */
+    struct vmio_kvm_vm k;        /* descriptors and common capabilities (kvm_common.h) */
+    bool sync_regs_cap;          /* KVM_CAP_SYNC_REGS covers the GPRs */
+    bool irqchip;                /* KVM_CREATE_IRQCHIP done: vCPUs get an in-kernel LAPIC */
+    struct kvm_cpuid2 *cpuid;    /* supported CPUID, adjusted per vCPU (x86_cpuid.h) */
     /*
      * The coalesced-write ring: one page per VM that KVM appends to at
      * `last` and vmio consumes at `first`; reached through a vCPU's mmap, so
@@ -91,47 +86,20 @@ static int kvmb_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
     if (!vm)
         return vmio_error_set(err, -ENOMEM, "out of memory");
     vm->base.ops = &kvm_ops;
-    vm->vm_fd = -1;
-    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    int rc;
-    if (vm->kvm_fd < 0) {
-        rc = -errno;
-        vmio_error_set(err, rc == -ENOENT ? -ENODEV : rc, "cannot open /dev/kvm: %s",
-                       strerror(errno));
-        rc = rc == -ENOENT ? -ENODEV : rc;
+    int rc = vmio_kvm_open_vm(&vm->k, err);
+    if (rc < 0)
         goto fail;
-    }
-    int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-    if (version != KVM_API_VERSION) {
-        rc = vmio_error_set(err, -ENOTSUP, "/dev/kvm speaks API version %d, vmio needs %d", version,
-                            KVM_API_VERSION);
-        goto fail;
-    }
-    vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (vm->run_size < (int)sizeof(struct kvm_run)) {
-        rc = vmio_error_set(err, -EIO, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-        goto fail;
-    }
-    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-    if (vm->vm_fd < 0) {
-        rc = vmio_error_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
-        goto fail;
-    }
-    if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVMB_TSS_ADDR) < 0) {
+    if (ioctl(vm->k.vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVMB_TSS_ADDR) < 0) {
         rc = vmio_error_set(err, -errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
         goto fail;
     }
-    vm->immediate_exit = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
-    int ring_page = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+    int ring_page = ioctl(vm->k.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
     vm->ring_page = ring_page > 0 ? ring_page : 0;
-    vm->coalesce_pio = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
-    int sync = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
+    vm->coalesce_pio = ioctl(vm->k.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_PIO) > 0;
+    int sync = ioctl(vm->k.kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS);
     vm->sync_regs_cap = sync > 0 && (sync & KVM_SYNC_X86_REGS);
-    vm->ioeventfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
-    vm->irqfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
-    vm->resample = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
     uint64_t idmap = KVMB_IDENTITY_MAP_ADDR;
-    (void)ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
+    (void)ioctl(vm->k.vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap); /* optional: VMX only */
 
     /* Ask for the supported CPUID, growing the buffer until KVM is satisfied. */
     for (int n = 64; n <= 4096; n *= 2) {
@@ -141,7 +109,7 @@ static int kvmb_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
             goto fail;
         }
         c->nent = (uint32_t)n;
-        if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+        if (ioctl(vm->k.kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
             vm->cpuid = c;
             break;
         }
@@ -167,10 +135,7 @@ static void kvmb_vm_free(struct kvmb_vm *vm)
 {
     if (vm->ring)
         munmap(vm->ring, vm->ring_bytes);
-    if (vm->vm_fd >= 0)
-        close(vm->vm_fd);
-    if (vm->kvm_fd >= 0)
-        close(vm->kvm_fd);
+    vmio_kvm_close_vm(&vm->k);
     free(vm->cpuid);
     free(vm);
 }
@@ -184,19 +149,19 @@ static void kvmb_vm_destroy(struct vmio_backend_vm *b)
 static int kvmb_vm_set_memory(struct vmio_backend_vm *b, uint32_t slot, uint64_t gpa, uint64_t size,
                               void *host, bool readonly, struct vmio_error *err)
 {
-    return vmio_kvm_set_memory(to_vm(b)->vm_fd, slot, gpa, size, host, readonly, err);
+    return vmio_kvm_set_memory(to_vm(b)->k.vm_fd, slot, gpa, size, host, readonly, err);
 }
 
 /* KVM_CREATE_IRQCHIP, and KVM_CREATE_PIT2 (port 0x61 as a dummy speaker) with @pit. */
 static int kvmb_vm_create_irqchip(struct vmio_backend_vm *b, bool pit, struct vmio_error *err)
 {
     struct kvmb_vm *vm = to_vm(b);
-    if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+    if (ioctl(vm->k.vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
         return vmio_error_set(err, -errno, "KVM_CREATE_IRQCHIP: %s", strerror(errno));
     vm->irqchip = true;
     if (pit) {
         struct kvm_pit_config cfg = {.flags = KVM_PIT_SPEAKER_DUMMY};
-        if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &cfg) < 0)
+        if (ioctl(vm->k.vm_fd, KVM_CREATE_PIT2, &cfg) < 0)
             return vmio_error_set(err, -errno, "KVM_CREATE_PIT2: %s", strerror(errno));
     }
     return 0;
@@ -238,10 +203,10 @@ static int kvmb_vm_set_sysreg_exits(struct vmio_backend_vm *b, const struct vmio
     struct kvm_enable_cap cap = {.cap = KVM_CAP_X86_USER_SPACE_MSR};
     cap.args[0] =
         (n ? KVM_MSR_EXIT_REASON_FILTER : 0) | (unknown ? KVM_MSR_EXIT_REASON_UNKNOWN : 0);
-    if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+    if (ioctl(vm->k.vm_fd, KVM_ENABLE_CAP, &cap) < 0)
         return vmio_error_set(err, errno == EINVAL ? -ENOTSUP : -errno,
                               "KVM_ENABLE_CAP(KVM_CAP_X86_USER_SPACE_MSR): %s", strerror(errno));
-    if (ioctl(vm->vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
+    if (ioctl(vm->k.vm_fd, KVM_X86_SET_MSR_FILTER, &f) < 0)
         return vmio_error_set(err, -errno, "KVM_X86_SET_MSR_FILTER (%u ranges): %s", n,
                               strerror(errno));
     return 0;
@@ -252,7 +217,7 @@ static int kvmb_vm_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
 {
     struct kvmb_vm *vm = to_vm(b);
     struct kvm_irq_level l = {.irq = gsi, .level = level ? 1 : 0};
-    return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+    return ioctl(vm->k.vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
 /* KVM_(UN)REGISTER_COALESCED_MMIO for a zone of MMIO or (with the capability) ports. */
@@ -270,7 +235,8 @@ static int kvmb_vm_coalesce(struct vmio_backend_vm *b, enum vmio_space space, ui
                               (unsigned long long)base, (unsigned long long)len);
     struct kvm_coalesced_mmio_zone z = {.addr = base, .size = (uint32_t)len};
     z.pio = space == VMIO_SPACE_PIO;
-    if (ioctl(vm->vm_fd, on ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO, &z) < 0)
+    if (ioctl(vm->k.vm_fd, on ? KVM_REGISTER_COALESCED_MMIO : KVM_UNREGISTER_COALESCED_MMIO, &z) <
+        0)
         return vmio_error_set(err, -errno, "KVM_%sREGISTER_COALESCED_MMIO %s 0x%llx+0x%llx: %s",
                               on ? "" : "UN", what, (unsigned long long)base,
                               (unsigned long long)len, strerror(errno));
@@ -345,9 +311,10 @@ static int kvmb_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space spa
                           struct vmio_error *err)
 {
     struct kvmb_vm *vm = to_vm(b);
-    if (!vm->ioeventfd)
+    if (!vm->k.ioeventfd)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IOEVENTFD");
-    return vmio_kvm_ioeventfd(vm->vm_fd, true, fd, space, addr, len, datamatch, data, assign, err);
+    return vmio_kvm_ioeventfd(vm->k.vm_fd, true, fd, space, addr, len, datamatch, data, assign,
+                              err);
 }
 
 /* KVM_IRQFD (with KVM_IRQFD_FLAG_RESAMPLE for a level-triggered line). */
@@ -355,13 +322,13 @@ static int kvmb_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resam
                       struct vmio_error *err)
 {
     struct kvmb_vm *vm = to_vm(b);
-    if (!vm->irqfd)
+    if (!vm->k.irqfd)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD");
-    if (assign && resample_fd >= 0 && !vm->resample)
+    if (assign && resample_fd >= 0 && !vm->k.resample)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD_RESAMPLE");
     if (!vm->irqchip)
         return vmio_error_set(err, -ENXIO, "KVM_IRQFD: the VM has no in-kernel irqchip");
-    return vmio_kvm_irqfd(vm->vm_fd, fd, gsi, resample_fd, assign, "GSI", err);
+    return vmio_kvm_irqfd(vm->k.vm_fd, fd, gsi, resample_fd, assign, "GSI", err);
 }
 
 static void kvmb_vcpu_free(struct kvmb_vcpu *vcpu);
@@ -486,16 +453,16 @@ static int kvmb_vcpu_create(struct vmio_backend_vm *b, unsigned index, unsigned 
         return vmio_error_set(err, -ENOMEM, "out of memory");
     v->base.ops = &kvm_ops;
     int rc;
-    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+    v->fd = ioctl(vm->k.vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
     if (v->fd < 0) {
         rc = vmio_error_set(err, -errno, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
         free(v);
         return rc;
     }
-    v->run_size = vm->run_size;
-    v->immediate_exit = vm->immediate_exit;
+    v->run_size = vm->k.run_size;
+    v->immediate_exit = vm->k.immediate_exit;
     v->sync_regs_cap = vm->sync_regs_cap;
-    v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    v->run = mmap(NULL, (size_t)vm->k.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
     if (v->run == MAP_FAILED) {
         rc = vmio_error_set(err, -errno, "mmap of vCPU %u run page: %s", index, strerror(errno));
         close(v->fd);

@@ -51,13 +51,8 @@
 
 struct kvma_vm {
     struct vmio_backend_vm base; /* first: the core's handle */
-    int kvm_fd;
-    int vm_fd;
-    int run_size;
-    bool immediate_exit;
-    bool ioeventfd;       /* KVM_CAP_IOEVENTFD */
-    bool irqfd, resample; /* KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE */
-    int gic_fd;           /* -1 until create_irqchip */
+    struct vmio_kvm_vm k;        /* descriptors and common capabilities (kvm_common.h) */
+    int gic_fd;                  /* -1 until create_irqchip */
     int gic_version;
     pthread_mutex_t gic_lock;
     atomic_bool gic_ready; /* CTRL_INIT done */
@@ -90,10 +85,7 @@ static void vm_free(struct kvma_vm *vm)
 {
     if (vm->gic_fd >= 0)
         close(vm->gic_fd);
-    if (vm->vm_fd >= 0)
-        close(vm->vm_fd);
-    if (vm->kvm_fd >= 0)
-        close(vm->kvm_fd);
+    vmio_kvm_close_vm(&vm->k);
     pthread_mutex_destroy(&vm->gic_lock);
     free(vm);
 }
@@ -106,46 +98,22 @@ static int kvma_vm_create(struct vmio_backend *be, struct vmio_backend_vm **out,
     if (!vm)
         return vmio_error_set(err, -ENOMEM, "out of memory");
     vm->base.ops = &kvm_arm64_ops;
-    vm->vm_fd = vm->gic_fd = -1;
+    vm->gic_fd = -1;
     pthread_mutex_init(&vm->gic_lock, NULL);
     atomic_init(&vm->gic_ready, false);
-    int rc;
-    vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (vm->kvm_fd < 0) {
-        rc = errno == ENOENT ? -ENODEV : -errno;
-        vmio_error_set(err, rc, "cannot open /dev/kvm: %s", strerror(errno));
+    int rc = vmio_kvm_open_vm(&vm->k, err);
+    if (rc < 0)
         goto fail;
-    }
-    int version = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
-    if (version != KVM_API_VERSION) {
-        rc = vmio_error_set(err, -ENOTSUP, "/dev/kvm speaks API version %d, vmio needs %d", version,
-                            KVM_API_VERSION);
-        goto fail;
-    }
-    vm->run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (vm->run_size < (int)sizeof(struct kvm_run)) {
-        rc = vmio_error_set(err, -EIO, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-        goto fail;
-    }
-    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-    if (vm->vm_fd < 0) {
-        rc = vmio_error_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
-        goto fail;
-    }
-    vm->immediate_exit = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
-    vm->ioeventfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
-    vm->irqfd = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
-    vm->resample = ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
     /* ISV=0 aborts to user space: without it vmio could not emulate pairs and writeback forms. */
     struct kvm_enable_cap cap = {.cap = KVM_CAP_ARM_NISV_TO_USER};
-    if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
+    if (ioctl(vm->k.vm_fd, KVM_ENABLE_CAP, &cap) < 0) {
         rc = vmio_error_set(err, -errno,
                             "KVM_ENABLE_CAP(KVM_CAP_ARM_NISV_TO_USER): %s (Linux 5.5 or later "
                             "reports ISV=0 aborts to user space)",
                             strerror(errno));
         goto fail;
     }
-    if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &vm->target) < 0) {
+    if (ioctl(vm->k.vm_fd, KVM_ARM_PREFERRED_TARGET, &vm->target) < 0) {
         rc = vmio_error_set(err, -errno, "KVM_ARM_PREFERRED_TARGET: %s", strerror(errno));
         goto fail;
     }
@@ -164,7 +132,7 @@ static void kvma_vm_destroy(struct vmio_backend_vm *b)
 static int kvma_set_memory(struct vmio_backend_vm *b, uint32_t slot, uint64_t gpa, uint64_t size,
                            void *host, bool readonly, struct vmio_error *err)
 {
-    return vmio_kvm_set_memory(to_vm(b)->vm_fd, slot, gpa, size, host, readonly, err);
+    return vmio_kvm_set_memory(to_vm(b)->k.vm_fd, slot, gpa, size, host, readonly, err);
 }
 
 static int gic_attr(int fd, uint32_t group, uint64_t attr, void *addr)
@@ -177,7 +145,7 @@ static int gic_attr(int fd, uint32_t group, uint64_t attr, void *addr)
 static int gic_create(struct kvma_vm *vm, uint32_t type)
 {
     struct kvm_create_device d = {.type = type};
-    if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &d) < 0)
+    if (ioctl(vm->k.vm_fd, KVM_CREATE_DEVICE, &d) < 0)
         return -errno;
     vm->gic_fd = (int)d.fd;
     return 0;
@@ -262,9 +230,10 @@ static int kvma_ioeventfd(struct vmio_backend_vm *b, int fd, enum vmio_space spa
                           struct vmio_error *err)
 {
     struct kvma_vm *vm = to_vm(b);
-    if (!vm->ioeventfd)
+    if (!vm->k.ioeventfd)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IOEVENTFD");
-    return vmio_kvm_ioeventfd(vm->vm_fd, false, fd, space, addr, len, datamatch, data, assign, err);
+    return vmio_kvm_ioeventfd(vm->k.vm_fd, false, fd, space, addr, len, datamatch, data, assign,
+                              err);
 }
 
 /*
@@ -276,16 +245,16 @@ static int kvma_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resam
                       struct vmio_error *err)
 {
     struct kvma_vm *vm = to_vm(b);
-    if (!vm->irqfd)
+    if (!vm->k.irqfd)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD");
-    if (assign && resample_fd >= 0 && !vm->resample)
+    if (assign && resample_fd >= 0 && !vm->k.resample)
         return vmio_error_set(err, -ENOTSUP, "this KVM has no KVM_CAP_IRQFD_RESAMPLE");
     if (vm->gic_fd < 0)
         return vmio_error_set(err, -ENXIO, "KVM_IRQFD: the VM has no vGIC");
     if (gsi >= GIC_NR_IRQS - 32)
         return vmio_error_set(err, -EINVAL, "KVM_IRQFD: SPI %u is past the vGIC's %d", gsi,
                               GIC_NR_IRQS - 32);
-    return vmio_kvm_irqfd(vm->vm_fd, fd, gsi, resample_fd, assign, "SPI", err);
+    return vmio_kvm_irqfd(vm->k.vm_fd, fd, gsi, resample_fd, assign, "SPI", err);
 }
 
 /* SPI @gsi (INTID 32 + gsi) to @level. Any thread. */
@@ -298,7 +267,7 @@ static int kvma_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
         return -EINVAL;
     struct kvm_irq_level l = {.irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | (32 + gsi),
                               .level = level ? 1 : 0};
-    return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
+    return ioctl(vm->k.vm_fd, KVM_IRQ_LINE, &l) < 0 ? -errno : 0;
 }
 
 static void vcpu_free(struct kvma_vcpu *v)
@@ -321,16 +290,16 @@ static int kvma_vcpu_create(struct vmio_backend_vm *b, unsigned index, unsigned 
         return vmio_error_set(err, -ENOMEM, "out of memory");
     v->base.ops = &kvm_arm64_ops;
     v->vm = vm;
-    v->run_size = vm->run_size;
-    v->immediate_exit = vm->immediate_exit;
+    v->run_size = vm->k.run_size;
+    v->immediate_exit = vm->k.immediate_exit;
     int rc;
-    v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+    v->fd = ioctl(vm->k.vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
     if (v->fd < 0) {
         rc = vmio_error_set(err, -errno, "KVM_CREATE_VCPU %u: %s", index, strerror(errno));
         free(v);
         return rc;
     }
-    v->run = mmap(NULL, (size_t)vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+    v->run = mmap(NULL, (size_t)vm->k.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
     if (v->run == MAP_FAILED) {
         rc = vmio_error_set(err, -errno, "mmap of vCPU %u run page: %s", index, strerror(errno));
         vcpu_free(v);

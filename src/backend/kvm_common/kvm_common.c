@@ -4,10 +4,50 @@
  * decides whether to call them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "backend/kvm_common/kvm_common.h"
+
+int vmio_kvm_open_vm(struct vmio_kvm_vm *k, struct vmio_error *err)
+{
+    *k = (struct vmio_kvm_vm){.kvm_fd = -1, .vm_fd = -1};
+    int rc;
+    k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (k->kvm_fd < 0) {
+        rc = errno == ENOENT ? -ENODEV : -errno;
+        return vmio_error_set(err, rc, "cannot open /dev/kvm: %s", strerror(errno));
+    }
+    int version = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
+    k->run_size = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (version != KVM_API_VERSION) {
+        rc = vmio_error_set(err, -ENOTSUP, "/dev/kvm speaks API version %d, vmio needs %d", version,
+                            KVM_API_VERSION);
+    } else if (k->run_size < (int)sizeof(struct kvm_run)) {
+        rc = vmio_error_set(err, -EIO, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+    } else if ((k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0)) < 0) {
+        rc = vmio_error_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
+    } else {
+        k->immediate_exit = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+        k->ioeventfd = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
+        k->irqfd = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
+        k->resample = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
+        return 0;
+    }
+    vmio_kvm_close_vm(k);
+    return rc;
+}
+
+void vmio_kvm_close_vm(struct vmio_kvm_vm *k)
+{
+    if (k->vm_fd >= 0)
+        close(k->vm_fd);
+    if (k->kvm_fd >= 0)
+        close(k->kvm_fd);
+    k->vm_fd = k->kvm_fd = -1;
+}
 
 int vmio_kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
                         bool readonly, struct vmio_error *err)

@@ -17,6 +17,30 @@
 #include "vmio/error.h"
 #include "vmio/exit.h"
 
+/* What every KVM VM starts with: the descriptors and the capabilities both backends use. */
+struct vmio_kvm_vm {
+    int kvm_fd;          /* /dev/kvm */
+    int vm_fd;           /* KVM_CREATE_VM */
+    int run_size;        /* KVM_GET_VCPU_MMAP_SIZE */
+    bool immediate_exit; /* KVM_CAP_IMMEDIATE_EXIT */
+    bool ioeventfd;      /* KVM_CAP_IOEVENTFD */
+    bool irqfd;          /* KVM_CAP_IRQFD */
+    bool resample;       /* KVM_CAP_IRQFD_RESAMPLE */
+};
+
+/*
+ * vmio_kvm_open_vm - open /dev/kvm, check its API version and run-page size,
+ * create a VM and read the capabilities of struct vmio_kvm_vm into *@k.
+ * Errors: -ENODEV without /dev/kvm, -ENOTSUP for another API version, -EIO
+ * for a bad run-page size, the errno of open(2) or KVM_CREATE_VM; on failure
+ * nothing stays open and both descriptors in *@k are -1. The caller closes
+ * them (vmio_kvm_close_vm()) when it is done.
+ */
+int vmio_kvm_open_vm(struct vmio_kvm_vm *k, struct vmio_error *err);
+
+/* vmio_kvm_close_vm - close what vmio_kvm_open_vm() opened (-1 descriptors are skipped). */
+void vmio_kvm_close_vm(struct vmio_kvm_vm *k);
+
 /* KVM_SET_USER_MEMORY_REGION on @vm_fd: slot @slot maps [gpa, gpa + size) to @host. */
 int vmio_kvm_set_memory(int vm_fd, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
                         bool readonly, struct vmio_error *err);
