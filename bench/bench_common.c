@@ -3,6 +3,7 @@
  * Invariants: no allocation on any timed path; helpers used between timed
  * sections only.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include <time.h>
 
 #include "bench_common.h"
+#include "vmio/vcpu.h"
+#include "vmio/vm.h"
 
 uint64_t bench_now_ns(void)
 {
@@ -135,3 +138,18 @@ static void sum_destroy(struct vmio_device *dev)
 
 const struct vmio_device_ops bench_sum_ops = {
     .read = sum_read, .write = sum_write, .destroy = sum_destroy};
+
+int bench_load_guest(struct vmio_vm *vm, struct vmio_vcpu *vcpu, const uint8_t *code, size_t len,
+                     uint64_t rax)
+{
+    uint8_t *host = vmio_vm_gpa_to_host(vm, BENCH_GUEST_ENTRY, len);
+    if (!host)
+        return -EFAULT;
+    memcpy(host, code, len);
+    struct vmio_x86_regs r;
+    memset(&r, 0, sizeof(r));
+    r.rip = BENCH_GUEST_ENTRY;
+    r.rflags = 0x2;
+    r.gpr[VMIO_X86_RAX] = rax;
+    return vmio_vcpu_set_regs(vcpu, &r);
+}

@@ -66,4 +66,18 @@ struct bench_sum_dev {
 };
 extern const struct vmio_device_ops bench_sum_ops;
 
+/* Where the hand-assembled guest loops of exit_bench and io_path_bench run. */
+#define BENCH_GUEST_ENTRY 0x10000u
+
+struct vmio_vm;
+struct vmio_vcpu;
+
+/*
+ * bench_load_guest - copy @code (@len bytes) to BENCH_GUEST_ENTRY in @vm's RAM
+ * and point @vcpu at it (RIP there, RFLAGS 0x2, RAX @rax, other registers 0).
+ * Errors: -EFAULT when the code does not fit in RAM; the register write's.
+ */
+int bench_load_guest(struct vmio_vm *vm, struct vmio_vcpu *vcpu, const uint8_t *code, size_t len,
+                     uint64_t rax);
+
 #endif

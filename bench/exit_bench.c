@@ -41,7 +41,7 @@
 #include "vmio/vm.h"
 
 #define GUEST_MEM (2u << 20)
-#define GUEST_ENTRY 0x10000u
+#define GUEST_ENTRY BENCH_GUEST_ENTRY
 #define DEV_PORT 0x7000u
 #define DEV_MMIO 0xd0000000u
 #define MAX_REPS 64
@@ -165,15 +165,7 @@ struct sample {
 static int run_vmio(struct vmio_side *s, enum kase k, const uint8_t *code, size_t len, uint32_t n,
                     bool timing, struct sample *out)
 {
-    uint8_t *host = vmio_vm_gpa_to_host(s->vm, GUEST_ENTRY, len);
-    if (!host)
-        return -EFAULT;
-    memcpy(host, code, len);
-    struct vmio_x86_regs r;
-    memset(&r, 0, sizeof(r));
-    r.rip = GUEST_ENTRY;
-    r.rflags = 0x2;
-    int rc = vmio_vcpu_set_regs(s->vcpu, &r);
+    int rc = bench_load_guest(s->vm, s->vcpu, code, len, 0);
     if (rc < 0)
         return rc;
     vmio_vm_set_timing(s->vm, timing);

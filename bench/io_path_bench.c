@@ -39,7 +39,7 @@
 #include "vmio/vm.h"
 
 #define GUEST_MEM (2u << 20)
-#define GUEST_ENTRY 0x10000u
+#define GUEST_ENTRY BENCH_GUEST_ENTRY
 #define MAX_REPS 64
 #define SUM_VALUE 0x5a5a5a5au
 
@@ -172,16 +172,7 @@ struct sample {
 static int run_once(struct side *s, enum scenario sc, const uint8_t *code, size_t len, uint32_t n,
                     struct sample *out)
 {
-    uint8_t *host = vmio_vm_gpa_to_host(s->vm, GUEST_ENTRY, len);
-    if (!host)
-        return -EFAULT;
-    memcpy(host, code, len);
-    struct vmio_x86_regs r;
-    memset(&r, 0, sizeof(r));
-    r.rip = GUEST_ENTRY;
-    r.rflags = 0x2;
-    r.gpr[VMIO_X86_RAX] = 0x12345678;
-    int rc = vmio_vcpu_set_regs(s->vcpu, &r);
+    int rc = bench_load_guest(s->vm, s->vcpu, code, len, 0x12345678);
     if (rc < 0)
         return rc;
     uint64_t x0 = total_exits(s->vm);
@@ -195,6 +186,7 @@ static int run_once(struct side *s, enum scenario sc, const uint8_t *code, size_
         fprintf(stderr, "io_path_bench: the guest stopped with %s (rc %d)\n", buf, rc);
         return rc < 0 ? rc : -EIO;
     }
+    struct vmio_x86_regs r;
     if ((rc = vmio_vcpu_get_regs(s->vcpu, &r)) < 0)
         return rc;
     uint32_t want = sc == POLL ? SUM_VALUE : n;
