@@ -253,6 +253,20 @@ def inner_run(vmio, initrd, image, reps, mib, ops, no_poll):
 
 # ---- the host half ----
 
+def forward_result(p):
+    """Show the inner run's output; its last JSON line goes to $VMIO_BENCH_JSON. Its status."""
+    text = p.stdout.decode("utf-8", "replace")
+    sys.stdout.write(text)
+    result = None
+    for line in text.splitlines():
+        if line.startswith("{"):
+            result = line
+    if result and os.environ.get("VMIO_BENCH_JSON"):
+        with open(os.environ["VMIO_BENCH_JSON"], "w") as f:
+            f.write(result + "\n")
+    return p.returncode
+
+
 def main(argv):
     args, opts = [], {"--kvm-exec": None, "--reps": "1", "--mib": "64", "--ops": "2000",
                       "--inner": None}
@@ -292,16 +306,7 @@ def main(argv):
         cmd = kvm([sys.executable, os.path.abspath(__file__), "--inner", image, "--reps",
                    str(reps), "--mib", str(mib), "--ops", str(ops), vmio, initrd])
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    text = p.stdout.decode("utf-8", "replace")
-    sys.stdout.write(text)
-    result = None
-    for line in text.splitlines():
-        if line.startswith("{"):
-            result = line
-    if result and os.environ.get("VMIO_BENCH_JSON"):
-        with open(os.environ["VMIO_BENCH_JSON"], "w") as f:
-            f.write(result + "\n")
-    return p.returncode
+    return forward_result(p)
 
 
 if __name__ == "__main__":

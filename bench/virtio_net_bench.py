@@ -38,51 +38,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "nested"))
 import nested  # noqa: E402
 
-KERNEL_PACKAGE = "linux-image-cloud-amd64"
+sys.path.insert(0, HERE)
+# The same kernel, KVM exit counters, CPU time, halt polling and JSON as the block benchmark.
+from virtio_bench import (  # noqa: E402
+    cpu_ns, forward_result, kernel, kvm_counters, set_halt_poll)
+
 TAP = "vmbench0"
 HOST_IP, GUEST_IP = "10.77.0.1", "10.77.0.2"
 MAC = "02:76:6d:69:6f:b0"
 TIMEOUT = 900
-DEBUGFS = "/sys/kernel/debug/kvm"
 QEMU_NO_OFFLOAD = ("csum=off,guest_csum=off,gso=off,guest_tso4=off,guest_tso6=off,"
                    "guest_ecn=off,guest_ufo=off,host_tso4=off,host_tso6=off,host_ecn=off,"
                    "host_ufo=off")
 
 
-def kernel():
-    vmlinuz, _ = nested.fetch_kernel(nested.cache_dir(), KERNEL_PACKAGE)
-    return vmlinuz
-
-
 # ---- the measuring half (runs where KVM is, in its own network namespace) ----
-
-def kvm_counters():
-    if not os.path.isdir(DEBUGFS):
-        subprocess.run(["mount", "-t", "debugfs", "none", "/sys/kernel/debug"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out = {}
-    for name in ["exits", "mmio_exits", "io_exits"]:
-        try:
-            with open(os.path.join(DEBUGFS, name)) as f:
-                out[name] = int(f.read())
-        except (OSError, ValueError):
-            pass
-    return out
-
-
-def cpu_ns(pid):
-    total = 0
-    try:
-        for t in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
-                    total += int(f.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass
-    except OSError:
-        pass
-    return total
-
 
 class Transfer(threading.Thread):
     """One connection on @sock: receive until EOF (up) or send @nbytes (down); records the
@@ -170,21 +140,6 @@ def summarize(r):
         if k in r:
             d[k + "_per_mib"] = round(r[k] / mib, 1)
     return d
-
-
-HALT_POLL = "/sys/module/kvm/parameters/halt_poll_ns"
-
-
-def set_halt_poll(value):
-    """Set KVM's halt_poll_ns (root only); returns the old value, or None."""
-    try:
-        with open(HALT_POLL) as f:
-            old = f.read().strip()
-        with open(HALT_POLL, "w") as f:
-            f.write(str(value))
-        return old
-    except OSError:
-        return None
 
 
 def sh(cmd):
@@ -285,16 +240,7 @@ def main(argv):
     cmd = kvm(ns + ["--", sys.executable, os.path.abspath(__file__), "--inner", "--reps",
                     str(reps), "--mib", str(mib), vmio, initrd])
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    text = p.stdout.decode("utf-8", "replace")
-    sys.stdout.write(text)
-    result = None
-    for line in text.splitlines():
-        if line.startswith("{"):
-            result = line
-    if result and os.environ.get("VMIO_BENCH_JSON"):
-        with open(os.environ["VMIO_BENCH_JSON"], "w") as f:
-            f.write(result + "\n")
-    return p.returncode
+    return forward_result(p)
 
 
 if __name__ == "__main__":
