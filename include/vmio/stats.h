@@ -8,7 +8,9 @@
  * and for devices the longest handling time and a latency histogram (powers
  * of two of the VM's time unit, `unit_ns` nanoseconds each: a TSC tick on
  * x86-64 hosts with an invariant TSC, else 1 ns) from which
- * vmio_stat_percentile_ns() gives p50 and p99.
+ * vmio_stat_percentile_ns() gives p50 and p99. Accesses handled while
+ * timing is off (vmio_vm_set_timing()) are counted, with no time and
+ * outside the histogram.
  */
 #ifndef VMIO_STATS_H
 #define VMIO_STATS_H

@@ -199,7 +199,8 @@ void vmio_vm_set_trace(struct vmio_vm *vm, FILE *out);
 
 /*
  * vmio_vm_set_timing - measure device handling time per exit (on by default:
- * two reads of vmio_vm_options.clock per exit).
+ * two reads of vmio_vm_options.clock, or of the TSC, per access). Each
+ * vmio_vcpu_run() reads the setting when it begins and keeps it to its end.
  */
 void vmio_vm_set_timing(struct vmio_vm *vm, bool on);
 

@@ -7,7 +7,8 @@
  * retire the old one tagged with the new generation. A retired snapshot is
  * freed once every registered reader has announced (quiesce) that it has
  * seen that generation, i.e. it can no longer hold a pointer into the old
- * array. Readers announce before every guest entry, when they hold nothing.
+ * array. Readers announce when they hold nothing (a vCPU: after a guest exit,
+ * before it handles the exit, when its bus told it a publication happened).
  *
  * The search: besides ranges[] (sorted, for listings), each snapshot keeps
  * the range bases in Eytzinger order (the implicit binary tree of a heap,
@@ -140,14 +141,19 @@ static void publish_locked(struct vmio_bus *bus, struct snapshot *next)
     old->retired_gen = atomic_fetch_add(&bus->gen, 1) + 1;
     old->next_retired = bus->retired;
     bus->retired = old;
-    if (bus->epoch) /* after gen: a reader that sees the new epoch quiesces onto gen */
-        atomic_fetch_add_explicit(bus->epoch, 1, memory_order_release);
+    /* After gen: a reader told here quiesces onto the new generation (or a later one). */
+    for (struct vmio_bus_reader *r = bus->readers; r; r = r->next)
+        if (r->notify)
+            atomic_fetch_or_explicit(r->notify, r->notify_bit, memory_order_release);
     reclaim_locked(bus);
 }
 
-void vmio_bus_share_epoch(struct vmio_bus *bus, _Atomic uint64_t *epoch)
+void vmio_bus_reader_notify(struct vmio_bus_reader *reader, _Atomic unsigned *word, unsigned bit)
 {
-    bus->epoch = epoch;
+    pthread_mutex_lock(&reader->bus->lock);
+    reader->notify = word;
+    reader->notify_bit = bit;
+    pthread_mutex_unlock(&reader->bus->lock);
 }
 
 static uint64_t range_last(const struct vmio_bus_range *r)

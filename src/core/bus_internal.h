@@ -31,8 +31,12 @@ struct vmio_bus_reader {
     /* The last range found, valid while its snapshot's gen == seen_gen (owner thread only). */
     const struct vmio_bus_range *last;
     uint64_t last_gen;
+    /* Set under the bus lock (vmio_bus_reader_notify()): *notify |= notify_bit at each publication.
+     */
+    _Atomic unsigned *notify;
+    unsigned notify_bit;
     /* Keep readers on their own cache lines: each vCPU writes only its own. */
-    char pad[64 - 2 * sizeof(uint64_t) - 3 * sizeof(void *)];
+    char pad[64 - 2 * sizeof(uint64_t) - 4 * sizeof(void *) - sizeof(unsigned)];
 };
 
 struct vmio_bus {
@@ -43,20 +47,16 @@ struct vmio_bus {
     pthread_mutex_t lock; /* serialises writers and the reader list */
     struct vmio_bus_reader *readers;
     struct snapshot *retired;
-    /*
-     * Shared by the buses of one VM (vmio_bus_share_epoch()), or NULL: bumped
-     * (release) after every publication, so a vCPU that sees it unchanged
-     * knows no bus of its VM has published since its last quiesce and may
-     * skip quiescing (its seen_gen values stay as they were: conservative).
-     */
-    _Atomic uint64_t *epoch;
 };
 
 /*
- * vmio_bus_share_epoch - count @bus's publications in *@epoch too (see
- * struct vmio_bus). Set before any reader runs; @epoch outlives the bus.
+ * vmio_bus_reader_notify - after each publication on its bus (the new
+ * generation already current), set @bit in *@word (release), so the
+ * reader's thread learns with one load of a word it owns that it should
+ * quiesce, instead of polling the bus. @word outlives the reader; NULL
+ * turns it off.
  */
-void vmio_bus_share_epoch(struct vmio_bus *bus, _Atomic uint64_t *epoch);
+void vmio_bus_reader_notify(struct vmio_bus_reader *reader, _Atomic unsigned *word, unsigned bit);
 
 /* Index in ranges[] of the first range whose base is > addr (upper bound), or count. */
 static inline unsigned bus_upper_bound(const struct snapshot *s, uint64_t addr)

@@ -55,6 +55,9 @@ int vmio_vm_coalesce(struct vmio_vm *vm, enum vmio_space space, uint64_t base, u
         goto out;
     }
     atomic_store(&vm->drain, true);
+    for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++) /* before the backend can buffer anything */
+        if (vm->vcpus[i])
+            vmio_vcpu_note_drain(vm->vcpus[i]);
     rc = vmio_backend_coalesce(vm->hv, space, base, len, true, err);
     if (rc == 0) {
         vm->zones[n] = (struct vm_coalesce_zone){space, base, len};

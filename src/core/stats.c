@@ -72,7 +72,7 @@ void vmio_vm_stats(struct vmio_vm *vm, struct vmio_stats *out)
     *out = vm->stats_done;
     for (unsigned i = 0; i < VMIO_MAX_VCPUS; i++)
         if (vm->vcpus[i])
-            vmio_stats_add(out, vmio_vcpu_raw_stats(vm->vcpus[i]));
+            vmio_vcpu_add_raw_stats(vm->vcpus[i], out);
     pthread_mutex_unlock(&vm->lock);
     vmio_stats_to_ns(out, vmio_timing_unit_ns(&vm->clock));
 }

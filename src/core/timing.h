@@ -46,6 +46,33 @@ static inline uint64_t timing_now(const struct vmio_timing *t)
     return vmio_clock_now(t->clock);
 }
 
+/*
+ * How the run loop reads time, fixed for one vmio_vcpu_run() so that the
+ * loop can be compiled once per mode with no test of it per exit.
+ */
+enum timing_mode {
+    TIMING_OFF,   /* vmio_vm_set_timing(vm, false): no handling time, no watchdog stamps */
+    TIMING_TSC,   /* RDTSC */
+    TIMING_CLOCK, /* the VM's clock */
+};
+
+/* timing_mode_of - the mode of @t when timing is @on. */
+static inline enum timing_mode timing_mode_of(const struct vmio_timing *t, bool on)
+{
+    return !on ? TIMING_OFF : t->tsc ? TIMING_TSC : TIMING_CLOCK;
+}
+
+/* timing_now_as - timing_now() for a mode known at compile time (not TIMING_OFF). */
+static inline uint64_t timing_now_as(const struct vmio_timing *t, enum timing_mode mode)
+{
+#if defined(__x86_64__)
+    if (mode == TIMING_TSC)
+        return __rdtsc();
+#endif
+    (void)mode;
+    return vmio_clock_now(t->clock);
+}
+
 /* vmio_timing_unit_ns - nanoseconds per unit (1.0 unless TSC units). */
 double vmio_timing_unit_ns(const struct vmio_timing *t);
 

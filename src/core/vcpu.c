@@ -1,11 +1,13 @@
 /*
  * The vCPU run loop: vmio's counterpart of AxVM's run_vcpu.
  *
- * Each iteration: announce a quiescent point to both buses (this thread holds
- * no range pointer now), enter the guest, and if the exit is an access,
- * look the address up, call the device once per element, complete reads into
- * the backend's buffer, count and time it, and go round again. Any other exit
- * (or an access the loop must not swallow) is returned to the caller.
+ * Each iteration: enter the guest; if something asked for attention (a bus
+ * published: quiesce, i.e. announce that this thread holds no range; coalesced
+ * writes exist: drain them), see to it; then, for an access, find its device
+ * (the exit cache, core/exit_cache.h, else the bus), call it once per
+ * element, complete reads into the backend's buffer, count and time it, and
+ * go round again. Any other exit (or an access the loop must not swallow) is
+ * returned to the caller.
  *
  * Everything mutated here lives in struct vmio_vcpu: a second vCPU thread
  * shares only the VM's read-only setup and the lock-free buses.
@@ -15,11 +17,23 @@
  * Handling time is read in the VM's time units (core/timing.h: TSC ticks or
  * the VM's clock), turned into ns only when reported. This loop is the exit
  * path: bench/exit_insns.py counts its instructions per exit (callgrind), so
- * keep anything that is not needed for every access out of it.
+ * keep anything that is not needed for every access out of it. The loop is
+ * compiled once per timing mode (core/timing.h), chosen at each
+ * vmio_vcpu_run(); an access the exit cache serves takes fast_access(),
+ * everything else general_access().
+ *
+ * Attention (`attn`): a word only other threads' rare events set and only
+ * this thread clears, so the loop tests one word it owns per exit instead of
+ * polling the buses and the VM: VCPU_ATTN_BUS is set by each bus after a
+ * publication (vmio_bus_reader_notify()), VCPU_ATTN_DRAIN while the VM has
+ * coalesced writes. Kicks need no bit: a kick sets the backend's
+ * immediate-exit flag, so the next enter returns VMIO_EXIT_INTR at once.
  *
  * Stall watchdog: while a device handles an access, `busy_since` holds the
- * handling's start (in time units, never 0) and `busy_exit` the access;
- * both are published with release stores and cleared after the call, so
+ * handling's start (in time units, never 0) and `busy_exit` the access
+ * (the run's exit record, set once per run; the ISV=0 path points it at its
+ * own for its calls); busy_since is published with a release store and
+ * cleared after the call, so
  * vmio_vm_watchdog_check() on another thread can name a handler that has not
  * returned (it re-reads busy_since after copying the access to make sure the
  * copy belongs to that same call).
@@ -28,9 +42,9 @@
  * `kick` (a kick not yet consumed), the backend's immediate-exit flag (set
  * iff `kick` is, both changed together under the lock), `hv` as kickers see
  * it, and `thread`/`in_run` (who to signal). The loop reads `kick` without
- * the lock before each entry (one atomic load); a kick that lands after
- * that read still stops the enter through the immediate-exit flag or,
- * inside it, through the signal.
+ * the lock only where it must decide (an interrupted enter); a kick stops
+ * the next enter through the immediate-exit flag or, inside it, through the
+ * signal.
  *
  * vmio_vm_run(): one thread per vCPU; the first to return records its exit
  * in the shared result under `run.lock` and kicks the rest; the caller's
@@ -44,6 +58,7 @@
 #include <string.h>
 
 #include "core/dispatch_internal.h"
+#include "core/exit_cache.h"
 #include "core/trace.h"
 #include "core/vm_internal.h"
 #include "vmio/arm64_nisv.h"
@@ -56,13 +71,17 @@ struct vmio_vcpu {
     struct vmio_bus_reader *mmio_reader;
     struct vmio_bus_reader *pio_reader;
     struct vmio_bus_reader *sysreg_reader;
-    uint64_t seen_epoch; /* the VM's bus epoch at the last quiesce; UINT64_MAX: none yet */
+    _Atomic unsigned attn; /* VCPU_ATTN_*: see the top of this file */
     uint64_t nexits;
+    struct exit_cache_entry cache[EXIT_CACHE_SPACES];
+    struct exit_counters *counters; /* [VMIO_STATS_MAX_DEVICES]: the fast path's */
     struct vmio_dispatcher dispatcher;
     _Atomic uint64_t busy_since;               /* see the top of this file */
     const struct vmio_exit *_Atomic busy_exit; /* the access being handled */
+    const struct vmio_exit *run_exit;          /* the exit record of the current run */
+    bool timing;                               /* vm->timing as the current run began */
     _Atomic uint64_t stall_reported;           /* busy_since of the last stall reported */
-    struct vmio_stats stats;
+    struct vmio_stats stats;                   /* everything the fast path does not count */
     struct vmio_insn_cache *icache; /* decodes for traces and reports; NULL until needed */
 
     pthread_mutex_t kick_lock;
@@ -97,30 +116,36 @@ int vmio_vcpu_kick_signal(void)
 static uint64_t vcpu_ip(void *ctx);
 static void vcpu_describe_insn(void *ctx, const struct vmio_exit *e, char *buf, size_t size);
 
+#define VCPU_ATTN_BUS 1u   /* a bus published: quiesce before the next lookup */
+#define VCPU_ATTN_DRAIN 2u /* the VM has coalesced writes: drain after every exit (sticky) */
+
 /* The vCPU's readers hold nothing and look nothing up until the next quiesce. */
 static void readers_offline(struct vmio_vcpu *v)
 {
+    exit_cache_clear(v->cache);
     bus_reader_offline(v->mmio_reader);
     bus_reader_offline(v->pio_reader);
     bus_reader_offline(v->sysreg_reader);
-    v->seen_epoch = UINT64_MAX; /* the next quiesce must not be skipped */
 }
 
 /*
- * Before each guest entry, when the vCPU holds no range: announce what the
- * three buses have published. Skipped while the VM's bus epoch is the one
- * seen last time (nothing was published since, so every seen_gen is already
- * current); one load instead of three.
+ * When the vCPU holds no range (between exits): announce what the three
+ * buses have published, and forget the ranges cached from older snapshots.
+ * The bit is cleared first, so a publication that lands meanwhile sets it
+ * again and is seen at the next exit.
  */
-static inline void readers_quiesce(struct vmio_vcpu *v)
+static void readers_quiesce(struct vmio_vcpu *v)
 {
-    uint64_t epoch = atomic_load_explicit(&v->vm->bus_epoch, memory_order_acquire);
-    if (__builtin_expect(epoch == v->seen_epoch, 1))
-        return;
-    v->seen_epoch = epoch;
+    atomic_fetch_and_explicit(&v->attn, ~VCPU_ATTN_BUS, memory_order_acquire);
+    exit_cache_clear(v->cache);
     bus_reader_quiesce(v->mmio_reader);
     bus_reader_quiesce(v->pio_reader);
     bus_reader_quiesce(v->sysreg_reader);
+}
+
+void vmio_vcpu_note_drain(struct vmio_vcpu *v)
+{
+    atomic_fetch_or(&v->attn, VCPU_ATTN_DRAIN);
 }
 
 int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
@@ -159,10 +184,15 @@ int vmio_vcpu_create(struct vmio_vm *vm, unsigned index, struct vmio_vcpu **out,
         v->mmio_reader = vmio_bus_reader_add(vm->mmio);
         v->pio_reader = vmio_bus_reader_add(vm->pio);
         v->sysreg_reader = vmio_bus_reader_add(vm->sysreg);
-        if (!v->mmio_reader || !v->pio_reader || !v->sysreg_reader)
+        v->counters = calloc(VMIO_STATS_MAX_DEVICES, sizeof(*v->counters));
+        if (!v->mmio_reader || !v->pio_reader || !v->sysreg_reader || !v->counters) {
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
-        else
+        } else {
+            vmio_bus_reader_notify(v->mmio_reader, &v->attn, VCPU_ATTN_BUS);
+            vmio_bus_reader_notify(v->pio_reader, &v->attn, VCPU_ATTN_BUS);
+            vmio_bus_reader_notify(v->sysreg_reader, &v->attn, VCPU_ATTN_BUS);
             readers_offline(v); /* online only inside vmio_vcpu_run() */
+        }
     }
     v->dispatcher = (struct vmio_dispatcher){.mmio = vm->mmio,
                                              .pio = vm->pio,
@@ -200,7 +230,7 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     pthread_mutex_lock(&vm->lock);
     if (vm->vcpus[v->index] == v)
         vm->vcpus[v->index] = NULL;
-    vmio_stats_add(&vm->stats_done, &v->stats); /* both in time units */
+    vmio_vcpu_add_raw_stats(v, &vm->stats_done); /* both in time units */
     pthread_mutex_unlock(&vm->lock);
     vmio_bus_reader_remove(vm->mmio, v->mmio_reader);
     vmio_bus_reader_remove(vm->pio, v->pio_reader);
@@ -208,6 +238,7 @@ void vmio_vcpu_destroy(struct vmio_vcpu *v)
     vmio_backend_vcpu_destroy(v->hv);
     pthread_mutex_destroy(&v->kick_lock);
     free(v->icache);
+    free(v->counters);
     free(v);
 }
 
@@ -259,7 +290,7 @@ static bool kick_take(struct vmio_vcpu *v)
     return was;
 }
 
-/* The common case, inline: no kick, one relaxed load (kick_take() re-checks under the lock). */
+/* Consume a pending kick if there is one: one relaxed load when none (kick_take() re-checks). */
 static inline bool kick_consume(struct vmio_vcpu *v)
 {
     if (__builtin_expect(!atomic_load_explicit(&v->kick, memory_order_relaxed), 1))
@@ -372,6 +403,8 @@ static inline void count_access_as(struct vmio_vcpu *v, enum vmio_stat_kind kind
     d->count += exits;
     d->elements += a->count;
     d->ns += dt;
+    if (!v->timing)
+        return; /* no time measured: nothing for the histogram (the fast path agrees) */
     d->hist[hist_bucket(dt)]++;
     if (dt > d->max_ns)
         d->max_ns = dt;
@@ -406,16 +439,18 @@ static void access_extras(struct vmio_vcpu *v, struct vmio_exit *e, const struct
 }
 
 /*
- * Handle one I/O exit. Returns 1 when vmio_vcpu_run() must return it.
- * Always inline: the AArch64 ISV=0 path calls it too, and a second call site
- * would otherwise make it a function call on every exit (+24 instructions).
+ * An access by the general path: dispatch (remembered range, else bus
+ * search), counted in the vCPU's struct vmio_stats. Returns 1 when
+ * vmio_vcpu_run() must return it; sets *@hit to the range that claimed it.
+ * Always inline: it has two callers, the exit path's general_access() and
+ * the AArch64 ISV=0 hook (nisv_access()).
  */
-static inline __attribute__((always_inline)) int handle_access(struct vmio_vcpu *v,
-                                                               struct vmio_exit *e)
+static inline __attribute__((always_inline)) int
+handle_access(struct vmio_vcpu *v, struct vmio_exit *e, const struct vmio_bus_range **hit)
 {
     struct vmio_vm *vm = v->vm;
     uint64_t t0 = 0;
-    if (vm->timing) {
+    if (v->timing) {
         t0 = timing_now(&vm->clock);
         atomic_store_explicit(&v->busy_exit, e, memory_order_relaxed);
         /* | 1: never 0, which means idle to the watchdog (one unit of skew there only) */
@@ -424,14 +459,137 @@ static inline __attribute__((always_inline)) int handle_access(struct vmio_vcpu 
     const struct vmio_bus_range *r;
     int stop = dispatch_access(&v->dispatcher, e, &r);
     uint64_t dt = 0;
-    if (vm->timing) {
+    if (v->timing) {
         atomic_store_explicit(&v->busy_since, 0, memory_order_release);
         dt = timing_now(&vm->clock) - t0;
+        atomic_store_explicit(&v->busy_exit, v->run_exit, memory_order_relaxed);
     }
     count_access(v, &e->access, r, dt);
     if (__builtin_expect(stop || vm->trace || !r, 0))
         access_extras(v, e, r, stop);
+    *hit = r;
     return stop;
+}
+
+/*
+ * An access the exit cache did not serve: the general path, then, when the
+ * fast path can serve the next one like it, the cache learns the range.
+ */
+static __attribute__((noinline)) int general_access(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    const struct vmio_bus_range *r;
+    int stop = handle_access(v, e, &r);
+    const struct vmio_access *a = &e->access;
+    if (r && !stop && a->count == 1 && a->space != VMIO_SPACE_SYSREG && !v->vm->trace)
+        vmio_exit_cache_fill(v->cache, a->space, r, v->counters);
+    return stop;
+}
+
+/*
+ * A device call of the fast path did not return 0: count the access like
+ * the general path would (the fast counters count only completed ones), stop
+ * as vmio_dispatch() would. Returns 1.
+ */
+static __attribute__((noinline)) int fast_stopped(struct vmio_vcpu *v, struct vmio_exit *e,
+                                                  struct exit_cache_entry *h, int rc, uint64_t dt)
+{
+    const struct vmio_bus_range r = {.base = h->base, .len = h->len, .dev = h->dev};
+    int stop = vmio_dispatch_stopped_by(&v->dispatcher, e, h->dev, rc, &h->io);
+    count_access(v, &e->access, &r, dt);
+    access_extras(v, e, &r, stop);
+    return 1;
+}
+
+/*
+ * The fast path's masks by width (a uint8_t): the low `width` bytes for 1,
+ * 2, 4 and 8, and 0 for every width the fast path does not serve, so one
+ * load both checks the width and gives the mask.
+ */
+static const uint64_t fast_masks[256] = {[1] = 0xff, [2] = 0xffff, [4] = 0xffffffffu, [8] = ~0ULL};
+
+/*
+ * Handling-time bookkeeping of the fast path around a device call: the
+ * start, published for the watchdog; the end, returned as the duration.
+ * A TSC reading is never 0 (it counts from the host's reset), so it is
+ * published as is; a clock's is made odd, never 0 (0 means idle to the
+ * watchdog: one unit of skew there only).
+ */
+static inline __attribute__((always_inline)) uint64_t fast_begin(struct vmio_vcpu *v,
+                                                                 enum timing_mode mode)
+{
+    if (mode == TIMING_OFF)
+        return 0;
+    uint64_t t0 = timing_now_as(&v->vm->clock, mode);
+    atomic_store_explicit(&v->busy_since, mode == TIMING_TSC ? t0 : t0 | 1, memory_order_release);
+    return t0;
+}
+
+static inline __attribute__((always_inline)) uint64_t fast_end(struct vmio_vcpu *v,
+                                                               enum timing_mode mode, uint64_t t0)
+{
+    if (mode == TIMING_OFF)
+        return 0;
+    atomic_store_explicit(&v->busy_since, 0, memory_order_release);
+    return timing_now_as(&v->vm->clock, mode) - t0;
+}
+
+/* A completed fast access's counters: its kind's slot @c of the device, and the device's. */
+static inline __attribute__((always_inline)) void
+fast_count(struct exit_counter *c, struct exit_counters *k, uint64_t dt, enum timing_mode mode)
+{
+    c->count++;
+    if (mode == TIMING_OFF)
+        return; /* no time: the histogram and the maximum count times only */
+    c->ns += dt;
+    exit_hist_count(k, dt);
+    if (dt > k->max)
+        k->max = dt;
+}
+
+/*
+ * The exit fast path: a single access of a width the fast path serves,
+ * inside the range the cache holds for its space. Returns 0 when done, 1
+ * when vmio_vcpu_run() must return, -1 when the general path must take it.
+ * @mode is a constant in each copy of the loop. Writes and reads are two
+ * separate paths so that neither carries the direction across the call.
+ */
+static inline __attribute__((always_inline)) int
+fast_access(struct vmio_vcpu *v, struct vmio_exit *e, enum timing_mode mode)
+{
+    struct vmio_access *a = &e->access;
+    struct exit_cache_entry *h = &v->cache[a->space & (EXIT_CACHE_SPACES - 1)];
+    unsigned w = a->width;
+    uint64_t mask = fast_masks[w];
+    uint64_t off = a->addr - h->base;
+    if (__builtin_expect(a->count != 1 || !mask || off >= h->len || w > h->len - off, 0))
+        return -1;
+    h->io.offset = off;
+    h->io.width = w;
+    int rc;
+    uint64_t t0, dt;
+    if (a->dir == VMIO_WRITE) {
+        t0 = fast_begin(v, mode);
+        rc = h->write(h->dev, &h->io, a->data & mask);
+        dt = fast_end(v, mode, t0);
+        if (__builtin_expect(rc == 0, 1)) {
+            fast_count(h->wr, h->counters, dt, mode);
+            return 0;
+        }
+    } else {
+        uint64_t value = 0;
+        t0 = fast_begin(v, mode);
+        rc = h->read(h->dev, &h->io, &value);
+        dt = fast_end(v, mode, t0);
+        if (__builtin_expect(rc == 0, 1)) {
+            value &= mask;
+            a->data = value;
+            if (a->buf)
+                store_width(a->buf, value, w);
+            fast_count(h->rd, h->counters, dt, mode);
+            return 0;
+        }
+    }
+    return fast_stopped(v, e, h, rc, dt);
 }
 
 /*
@@ -458,10 +616,10 @@ static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
         w.ip = 0;
         w.code = 0;
         w.device = NULL;
-        uint64_t t0 = vm->timing ? timing_now(&vm->clock) : 0;
+        uint64_t t0 = v->timing ? timing_now(&vm->clock) : 0;
         const struct vmio_bus_range *r;
         int s = vmio_dispatch(&v->dispatcher, &w, &r); /* cold: not the inline hot path */
-        uint64_t dt = vm->timing ? timing_now(&vm->clock) - t0 : 0;
+        uint64_t dt = v->timing ? timing_now(&vm->clock) - t0 : 0;
         /* A buffered write is its own kind: it was no exit of the bus's kinds. */
         count_access_as(v, r ? VMIO_STAT_COALESCED_WRITE : VMIO_STAT_UNCLAIMED_WRITE, &w.access, r,
                         dt, 0);
@@ -496,7 +654,8 @@ static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
  */
 static int nisv_access(void *ctx, struct vmio_exit *x)
 {
-    return handle_access(ctx, x);
+    const struct vmio_bus_range *r;
+    return handle_access(ctx, x, &r);
 }
 
 /*
@@ -515,56 +674,104 @@ static enum vmio_exit_reason stopped_reason(struct vmio_vm *vm)
     }
 }
 
-/* The loop proper (the thread is registered for kicks). */
-static int run_loop(struct vmio_vcpu *v, struct vmio_exit *e)
+/*
+ * What an attention bit asks for, after an enter that returned @rc: quiesce
+ * (a bus published), drain coalesced writes. Returns 1 when the run ends
+ * with *@e (a buffered write stopped it).
+ */
+static __attribute__((noinline)) int attend(struct vmio_vcpu *v, struct vmio_exit *e, int rc)
+{
+    unsigned bits = atomic_load_explicit(&v->attn, memory_order_acquire);
+    if (bits & VCPU_ATTN_BUS)
+        readers_quiesce(v);
+    if ((bits & VCPU_ATTN_DRAIN) && rc == 0 && coalesced_drain(v, e))
+        return 1;
+    return 0;
+}
+
+/*
+ * Any exit but an access. Returns 0 to enter the guest again, 1 when
+ * vmio_vcpu_run() returns *@e, or @rc (< 0) when the enter failed.
+ */
+static __attribute__((noinline)) int other_exit(struct vmio_vcpu *v, struct vmio_exit *e, int rc)
+{
+    if (rc < 0)
+        return rc;
+    if (e->reason == VMIO_EXIT_ARM_NISV) { /* arm64 hook: see nisv_access() */
+        int s = vmio_arm64_nisv_handle(v->hv, v->vm->mem, nisv_access, v, v->vm->log, v->index, e);
+        return s == 0 ? 0 : s < 0 ? s : 1;
+    }
+    if (e->reason == VMIO_EXIT_INTR) {
+        /*
+         * Only a kick ends the run. Any other signal (SIGSTOP/SIGCONT,
+         * Ctrl-Z then fg, a debugger attaching, a handler of the
+         * embedder's) interrupts KVM_RUN with EINTR too: re-enter.
+         */
+        if (!kick_take(v)) /* clears the immediate-exit flag a nudge may have set */
+            return 0;
+        e->reason = stopped_reason(v->vm);
+        e->code = (uint64_t)atomic_load(&v->vm->power_event);
+        return 1;
+    }
+    enum vmio_stat_kind kind = e->reason == VMIO_EXIT_HLT ? VMIO_STAT_HLT : VMIO_STAT_OTHER;
+    v->stats.kind[kind].count++;
+    v->stats.kind[kind].elements++;
+    if (!e->ip)
+        e->ip = current_ip(v);
+    return 1;
+}
+
+/*
+ * The loop proper (the thread is registered for kicks), one copy per timing
+ * @mode. The backend's contract makes an access exit's rc 0, so rc is looked
+ * at only for other exits.
+ */
+static inline __attribute__((always_inline)) int run_loop(struct vmio_vcpu *v, struct vmio_exit *e,
+                                                          enum timing_mode mode)
 {
     for (;;) {
-        if (kick_consume(v)) {
-            memset(e, 0, sizeof(*e));
-            e->reason = stopped_reason(v->vm);
-            e->code = (uint64_t)atomic_load(&v->vm->power_event);
-            e->access.reg = VMIO_REG_NONE;
-            return 0;
-        }
-        readers_quiesce(v);
         int rc = vmio_backend_vcpu_enter(v->hv, e);
         v->nexits++;
-        if (rc < 0)
-            return rc;
-        if (atomic_load_explicit(&v->vm->drain, memory_order_relaxed) && coalesced_drain(v, e))
+        if (__builtin_expect(atomic_load_explicit(&v->attn, memory_order_relaxed) != 0, 0) &&
+            attend(v, e, rc))
             return 0;
-        if (e->reason == VMIO_EXIT_IO) {
-            if (handle_access(v, e))
-                return 0;
-            continue;
-        }
-        if (e->reason == VMIO_EXIT_ARM_NISV) { /* arm64 hook: see nisv_access() */
-            int s =
-                vmio_arm64_nisv_handle(v->hv, v->vm->mem, nisv_access, v, v->vm->log, v->index, e);
-            if (s == 0)
+        int s;
+        if (__builtin_expect(e->reason == VMIO_EXIT_IO, 1)) {
+            s = fast_access(v, e, mode);
+            if (__builtin_expect(s == 0, 1))
                 continue;
-            return s < 0 ? s : 0;
+            if (s < 0)
+                s = general_access(v, e);
+        } else {
+            s = other_exit(v, e, rc);
+            if (s < 0)
+                return s;
         }
-        if (e->reason == VMIO_EXIT_INTR) {
-            /*
-             * Only a kick ends the run. Any other signal (SIGSTOP/SIGCONT,
-             * Ctrl-Z then fg, a debugger attaching, a handler of the
-             * embedder's) interrupts KVM_RUN with EINTR too: re-enter.
-             */
-            if (!kick_take(v)) /* clears the immediate-exit flag a nudge may have set */
-                continue;
-            e->reason = stopped_reason(v->vm);
-            e->code = (uint64_t)atomic_load(&v->vm->power_event);
+        if (s)
             return 0;
-        }
-        enum vmio_stat_kind kind = e->reason == VMIO_EXIT_HLT ? VMIO_STAT_HLT : VMIO_STAT_OTHER;
-        v->stats.kind[kind].count++;
-        v->stats.kind[kind].elements++;
-        if (!e->ip)
-            e->ip = current_ip(v);
-        return 0;
     }
 }
+
+static __attribute__((noinline)) int run_loop_untimed(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    return run_loop(v, e, TIMING_OFF);
+}
+
+static __attribute__((noinline)) int run_loop_tsc(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    return run_loop(v, e, TIMING_TSC);
+}
+
+static __attribute__((noinline)) int run_loop_clock(struct vmio_vcpu *v, struct vmio_exit *e)
+{
+    return run_loop(v, e, TIMING_CLOCK);
+}
+
+static int (*const run_loops[])(struct vmio_vcpu *, struct vmio_exit *) = {
+    [TIMING_OFF] = run_loop_untimed,
+    [TIMING_TSC] = run_loop_tsc,
+    [TIMING_CLOCK] = run_loop_clock,
+};
 
 int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
 {
@@ -577,7 +784,22 @@ int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
     v->in_run = true;
     pthread_mutex_unlock(&v->kick_lock);
 
-    int rc = run_loop(v, e);
+    /* Before the first enter: no range held, nothing cached, drain if the VM coalesces. */
+    v->run_exit = e;
+    v->timing = v->vm->timing; /* the whole run measures, or does not */
+    atomic_store_explicit(&v->busy_exit, e, memory_order_relaxed);
+    if (atomic_load(&v->vm->drain))
+        vmio_vcpu_note_drain(v);
+    readers_quiesce(v);
+    int rc = 0;
+    if (kick_consume(v)) { /* kicked before the run: return without entering the guest */
+        memset(e, 0, sizeof(*e));
+        e->reason = stopped_reason(v->vm);
+        e->code = (uint64_t)atomic_load(&v->vm->power_event);
+        e->access.reg = VMIO_REG_NONE;
+    } else {
+        rc = run_loops[timing_mode_of(&v->vm->clock, v->timing)](v, e);
+    }
     readers_offline(v); /* between runs the vCPU holds no range: nobody waits for it */
     if (v->vm->trace)
         vmio_trace_cache_stats(v->vm->trace, v->index, v->icache);
@@ -763,7 +985,7 @@ int vmio_vcpu_set_arm64_reg(struct vmio_vcpu *v, unsigned reg, uint64_t value)
 }
 
 bool vmio_vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint64_t floor,
-                  struct vmio_access *a, uint64_t *since)
+                       struct vmio_access *a, uint64_t *since)
 {
     uint64_t s = atomic_load_explicit(&v->busy_since, memory_order_acquire);
     uint64_t from = s > floor ? s : floor;
@@ -780,13 +1002,16 @@ bool vmio_vcpu_stalled(struct vmio_vcpu *v, uint64_t now, uint64_t timeout, uint
     return true;
 }
 
-const struct vmio_stats *vmio_vcpu_raw_stats(const struct vmio_vcpu *v)
+void vmio_vcpu_add_raw_stats(const struct vmio_vcpu *v, struct vmio_stats *out)
 {
-    return &v->stats;
+    vmio_stats_add(out, &v->stats);
+    if (v->counters) /* NULL only in a vCPU whose creation failed */
+        vmio_exit_counters_fold(v->counters, VMIO_STATS_MAX_DEVICES, out);
 }
 
 void vmio_vcpu_stats(const struct vmio_vcpu *v, struct vmio_stats *out)
 {
-    *out = v->stats;
+    memset(out, 0, sizeof(*out));
+    vmio_vcpu_add_raw_stats(v, out);
     vmio_stats_to_ns(out, vmio_timing_unit_ns(&v->vm->clock));
 }

@@ -475,13 +475,8 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
         vm->mmio = vmio_bus_new(VMIO_SPACE_MMIO, "mmio");
         vm->pio = vmio_bus_new(VMIO_SPACE_PIO, "pio");
         vm->sysreg = vmio_bus_new(VMIO_SPACE_SYSREG, "sysreg");
-        if (!vm->mmio || !vm->pio || !vm->sysreg) {
+        if (!vm->mmio || !vm->pio || !vm->sysreg)
             rc = vmio_error_set(err, -ENOMEM, "out of memory");
-        } else {
-            vmio_bus_share_epoch(vm->mmio, &vm->bus_epoch);
-            vmio_bus_share_epoch(vm->pio, &vm->bus_epoch);
-            vmio_bus_share_epoch(vm->sysreg, &vm->bus_epoch);
-        }
     }
     if (rc == 0 && vm->policy != VMIO_UNCLAIMED_IGNORE) {
         /* log/strict see unknown system registers too; a backend without the exits faults them */

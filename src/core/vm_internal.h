@@ -63,7 +63,6 @@ struct vmio_vm {
     unsigned cpus;                /* vmio_vm_options.cpus, at least 1 */
     struct vm_watchdog *watchdog; /* core/watchdog.c; NULL when none runs */
     atomic_int power_event;       /* 0, or the first enum vmio_power_event requested */
-    _Atomic uint64_t bus_epoch;   /* publications on any of the three buses (bus_internal.h) */
 
     /*
      * Coalesced writes (core/coalesce.c). Zones change under `lock`;
@@ -127,8 +126,18 @@ void vmio_vcpu_nudge(struct vmio_vcpu *v);
 /* vmio_vcpu_current_of - whether the calling thread is running one of @vm's vCPUs. */
 bool vmio_vcpu_current_of(struct vmio_vm *vm);
 
-/* The raw counters of a vCPU (time in units of vm->clock): stats.c sums them. */
-const struct vmio_stats *vmio_vcpu_raw_stats(const struct vmio_vcpu *vcpu);
+/*
+ * vmio_vcpu_add_raw_stats - *@out += @vcpu's counters, times in units of
+ * vm->clock (stats.c sums vCPUs with it). Counters of a running vCPU are read
+ * without synchronisation.
+ */
+void vmio_vcpu_add_raw_stats(const struct vmio_vcpu *vcpu, struct vmio_stats *out);
+
+/*
+ * vmio_vcpu_note_drain - @vcpu drains the VM's coalesced writes after every
+ * exit from now on (vm->drain was just set). Called under vm->lock.
+ */
+void vmio_vcpu_note_drain(struct vmio_vcpu *vcpu);
 
 /* vmio_stats_to_ns - turn @s's times from units into ns (@unit_ns per unit); sets s->unit_ns. */
 void vmio_stats_to_ns(struct vmio_stats *s, double unit_ns);
