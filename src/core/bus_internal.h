@@ -31,8 +31,7 @@ struct vmio_bus_reader {
     /* The last range found, valid while its snapshot's gen == seen_gen (owner thread only). */
     const struct vmio_bus_range *last;
     uint64_t last_gen;
-    /* Set under the bus lock (vmio_bus_reader_notify()): *notify |= notify_bit at each publication.
-     */
+    /* Under the bus lock (vmio_bus_reader_notify()): *notify |= notify_bit at each publication. */
     _Atomic unsigned *notify;
     unsigned notify_bit;
     /* Keep readers on their own cache lines: each vCPU writes only its own. */
