@@ -517,32 +517,15 @@ _Static_assert(KVM_EXIT_IO_OUT == VMIO_WRITE && KVM_EXIT_IO_IN == VMIO_READ,
                "KVM's I/O direction is vmio's");
 
 /* The low @width bytes at @p (little-endian), for width 1, 2, 4 or 8; 0 for others. */
-static inline uint64_t load_width(const uint8_t *p, unsigned width)
-{
-    uint8_t b;
-    uint16_t h;
-    uint32_t w;
-    uint64_t q;
-    switch (width) {
-    case 1:
-        memcpy(&b, p, 1);
-        return b;
-    case 2:
-        memcpy(&h, p, 2);
-        return h;
-    case 4:
-        memcpy(&w, p, 4);
-        return w;
-    case 8:
-        memcpy(&q, p, 8);
-        return q;
-    default: /* never from KVM; the dispatcher treats such a width as unclaimed */
-        return 0;
-    }
-}
-
+/*
+ * A port access. KVM's port data area is the whole page at
+ * KVM_PIO_PAGE_OFFSET of the run mapping, so the 4 bytes at data_offset are
+ * always mapped: the written value is one load and a mask by size (1, 2 or
+ * 4; anything else masks to 0 and the dispatcher calls it unclaimed).
+ */
 static inline void translate_io(struct kvm_run *run, struct vmio_exit *exit)
 {
+    static const uint32_t masks[8] = {0, 0xff, 0xffff, 0, 0xffffffffu};
     struct vmio_access *a = &exit->access;
     a->space = VMIO_SPACE_PIO;
     a->dir = run->io.direction;
@@ -550,19 +533,9 @@ static inline void translate_io(struct kvm_run *run, struct vmio_exit *exit)
     a->count = run->io.count ? run->io.count : 1;
     a->addr = run->io.port;
     a->buf = (uint8_t *)run + run->io.data_offset;
-    a->data = a->dir == VMIO_WRITE && a->count == 1 ? load_width(a->buf, a->width) : 0;
-}
-
-static inline void translate_mmio(struct kvm_run *run, struct vmio_exit *exit)
-{
-    struct vmio_access *a = &exit->access;
-    a->space = VMIO_SPACE_MMIO;
-    a->dir = run->mmio.is_write ? VMIO_WRITE : VMIO_READ;
-    a->width = (uint8_t)run->mmio.len;
-    a->count = 1;
-    a->addr = run->mmio.phys_addr;
-    a->buf = run->mmio.data;
-    a->data = a->dir == VMIO_WRITE ? load_width(run->mmio.data, a->width) : 0;
+    uint32_t raw;
+    memcpy(&raw, a->buf, sizeof(raw));
+    a->data = a->dir == VMIO_WRITE && a->count == 1 ? raw & masks[a->width & 7] : 0;
 }
 
 /*
@@ -614,14 +587,15 @@ static int kvmb_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
         return (int)rc;
     }
     exit->ip = vcpu->sync_regs ? run->s.regs.regs.rip : 0;
-    switch (run->exit_reason) {
-    case KVM_EXIT_IO:
+    if (__builtin_expect(run->exit_reason == KVM_EXIT_IO, 1)) { /* the commonest, tested first */
         exit->reason = VMIO_EXIT_IO;
         translate_io(run, exit);
-        break;
+        return 0;
+    }
+    switch (run->exit_reason) {
     case KVM_EXIT_MMIO:
         exit->reason = VMIO_EXIT_IO;
-        translate_mmio(run, exit);
+        vmio_kvm_translate_mmio(run, exit);
         break;
     case KVM_EXIT_X86_RDMSR:
     case KVM_EXIT_X86_WRMSR: {

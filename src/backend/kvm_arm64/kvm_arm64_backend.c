@@ -381,13 +381,6 @@ static int kvma_get_ip(struct vmio_backend_vcpu *b, uint64_t *ip)
     return kvma_get_reg(b, VMIO_ARM64_REG_PC, ip);
 }
 
-static inline uint64_t load_width(const uint8_t *p, unsigned width)
-{
-    uint64_t v = 0;
-    memcpy(&v, p, width <= 8 ? width : 8); /* little-endian host */
-    return v;
-}
-
 /*
  * KVM_RUN and its exit. MMIO: access.buf is run->mmio.data. ARM_NISV: the
  * ESR of a data abort from a lower EL, 32-bit instruction, with KVM's
@@ -423,13 +416,7 @@ static int kvma_vcpu_enter(struct vmio_backend_vcpu *b, struct vmio_exit *exit)
     switch (run->exit_reason) {
     case KVM_EXIT_MMIO:
         exit->reason = VMIO_EXIT_IO;
-        a->space = VMIO_SPACE_MMIO;
-        a->dir = run->mmio.is_write ? VMIO_WRITE : VMIO_READ;
-        a->width = (uint8_t)run->mmio.len;
-        a->count = 1;
-        a->addr = run->mmio.phys_addr;
-        a->buf = run->mmio.data;
-        a->data = a->dir == VMIO_WRITE ? load_width(run->mmio.data, a->width) : 0;
+        vmio_kvm_translate_mmio(run, exit);
         break;
     case KVM_EXIT_ARM_NISV:
         exit->reason = VMIO_EXIT_ARM_NISV;

@@ -13,6 +13,7 @@
 #include <linux/kvm.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vmio/error.h"
 #include "vmio/exit.h"
@@ -66,6 +67,36 @@ int vmio_kvm_irqfd(int vm_fd, int fd, unsigned gsi, int resample_fd, bool assign
 static inline void vmio_kvm_set_immediate_exit(struct kvm_run *run, bool on)
 {
     __atomic_store_n(&run->immediate_exit, (uint8_t)(on ? 1 : 0), __ATOMIC_SEQ_CST);
+}
+
+/*
+ * vmio_kvm_translate_mmio - @run's KVM_EXIT_MMIO as @exit's access (the
+ * reason is the caller's to set): buf is run->mmio.data, where a read
+ * completes; a write's value is the low `len` bytes of that 8-byte array,
+ * one load and a mask (a len outside 1..8 masks to 0; the dispatcher calls
+ * such a width unclaimed).
+ */
+static inline void vmio_kvm_translate_mmio(struct kvm_run *run, struct vmio_exit *exit)
+{
+    static const uint64_t masks[16] = {0,
+                                       0xff,
+                                       0xffff,
+                                       0xffffff,
+                                       0xffffffffu,
+                                       0xffffffffffULL,
+                                       0xffffffffffffULL,
+                                       0xffffffffffffffULL,
+                                       ~0ULL};
+    struct vmio_access *a = &exit->access;
+    a->space = VMIO_SPACE_MMIO;
+    a->dir = run->mmio.is_write ? VMIO_WRITE : VMIO_READ;
+    a->width = (uint8_t)run->mmio.len;
+    a->count = 1;
+    a->addr = run->mmio.phys_addr;
+    a->buf = run->mmio.data;
+    uint64_t raw;
+    memcpy(&raw, run->mmio.data, sizeof(raw)); /* little-endian host */
+    a->data = run->mmio.is_write ? raw & masks[run->mmio.len & 15] : 0;
 }
 
 /*
