@@ -14,6 +14,8 @@ void vmio_exit_cache_fill(struct exit_cache_entry cache[EXIT_CACHE_SPACES], unsi
     unsigned id = dev->id < VMIO_STATS_MAX_DEVICES ? dev->id : VMIO_STATS_MAX_DEVICES - 1;
     h->base = r->base;
     h->len = r->len;
+    for (unsigned w = 0; w < 9; w++) /* only 1, 2, 4 and 8 are looked at */
+        h->end[w] = w && w <= r->len ? r->len - w + 1 : 0;
     h->dev = dev;
     h->read = dev->ops->read;
     h->write = dev->ops->write;

@@ -8,7 +8,7 @@
  *
  * Invariants:
  * - An entry is filled only by its vCPU's thread, from a range that thread
- *   found on the bus since its last quiesce, and emptied (len 0) whenever the
+ *   found on the bus since its last quiesce, and emptied (end[] 0) whenever the
  *   thread quiesces or leaves vmio_vcpu_run(): like the bus reader's
  *   remembered range, it never outlives the snapshot (and device) it came
  *   from (vmio_bus_synchronize() waits for that quiesce).
@@ -55,17 +55,23 @@ struct exit_counters {
 };
 
 struct exit_cache_entry {
+    struct vmio_io io; /* first: the entry's address is the callbacks' io */
     uint64_t base;
-    uint64_t len; /* 0: empty, matches nothing */
+    uint64_t len;
+    /*
+     * end[w]: an access of width w (1, 2, 4, 8) at offset off lies inside
+     * iff off < end[w], i.e. end[w] = len - w + 1, or 0 when w > len or the
+     * entry is empty: one compare instead of two, no wraparound to think of.
+     */
+    uint64_t end[9];
     struct vmio_device *dev;
     int (*read)(struct vmio_device *dev, struct vmio_io *io, uint64_t *value);
     int (*write)(struct vmio_device *dev, struct vmio_io *io, uint64_t value);
     struct exit_counter *rd, *wr;   /* &counters->by[space][VMIO_READ], [VMIO_WRITE] */
     struct exit_counters *counters; /* the device's */
-    struct vmio_io io;
-    char pad[128 - 8 * sizeof(uint64_t) - sizeof(struct vmio_io)]; /* index by a shift */
+    char pad[256 - sizeof(struct vmio_io) - 17 * sizeof(uint64_t)]; /* index by a shift */
 };
-_Static_assert(sizeof(struct exit_cache_entry) == 128, "exit cache entries are 128 bytes");
+_Static_assert(sizeof(struct exit_cache_entry) == 256, "exit cache entries are 256 bytes");
 
 /*
  * exit_hist_count - count @t in @k's histogram: bucket floor(log2 t) + 1,
@@ -80,11 +86,12 @@ static inline void exit_hist_count(struct exit_counters *k, uint64_t t)
         k->hist[0]++;
 }
 
-/* exit_cache_clear - empty every entry of @cache. */
+/* exit_cache_clear - empty every entry of @cache (no access fits in one). */
 static inline void exit_cache_clear(struct exit_cache_entry cache[EXIT_CACHE_SPACES])
 {
     for (unsigned i = 0; i < EXIT_CACHE_SPACES; i++)
-        cache[i].len = 0;
+        for (unsigned w = 0; w < 9; w++)
+            cache[i].end[w] = 0;
 }
 
 /*

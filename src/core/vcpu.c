@@ -65,6 +65,8 @@
 #include "vmio/dispatch.h"
 
 struct vmio_vcpu {
+    /* First, so an entry's address (and its io's) is the vCPU's plus a shift. */
+    struct exit_cache_entry cache[EXIT_CACHE_SPACES];
     struct vmio_vm *vm;
     struct vmio_backend_vcpu *hv; /* set under kick_lock (kickers read it there) */
     unsigned index;
@@ -73,7 +75,6 @@ struct vmio_vcpu {
     struct vmio_bus_reader *sysreg_reader;
     _Atomic unsigned attn; /* VCPU_ATTN_*: see the top of this file */
     uint64_t nexits;
-    struct exit_cache_entry cache[EXIT_CACHE_SPACES];
     struct exit_counters *counters; /* [VMIO_STATS_MAX_DEVICES]: the fast path's */
     struct vmio_dispatcher dispatcher;
     _Atomic uint64_t busy_since;               /* see the top of this file */
@@ -558,10 +559,11 @@ fast_access(struct vmio_vcpu *v, struct vmio_exit *e, enum timing_mode mode)
 {
     struct vmio_access *a = &e->access;
     struct exit_cache_entry *h = &v->cache[a->space & (EXIT_CACHE_SPACES - 1)];
+    __asm__("" : "+r"(h)); /* one register for h: gcc otherwise rebuilds it from the index */
     unsigned w = a->width;
     uint64_t mask = fast_masks[w];
     uint64_t off = a->addr - h->base;
-    if (__builtin_expect(a->count != 1 || !mask || off >= h->len || w > h->len - off, 0))
+    if (__builtin_expect(a->count != 1 || !mask || off >= h->end[w], 0))
         return -1;
     h->io.offset = off;
     h->io.width = w;
