@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run_observe.h"
 #include "cli/run_virtio.h"
 #include "demo_embed.h"
 #include "vmio/boot.h"
@@ -172,58 +173,6 @@ static int check_input_file(const char *opt, const char *path)
 }
 
 /*
- * --stats-json PATH: written at the end of the run, so checked now: an
- * existing regular file we may write, or a new file in a folder we may
- * write. Anything else (a FIFO would block the final open) is a usage error.
- */
-static int check_output_file(const char *opt, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        if (!S_ISREG(st.st_mode)) {
-            fprintf(stderr, "vmio run: %s %s: not a regular file\n", opt, path);
-            return -EINVAL;
-        }
-        if (access(path, W_OK) != 0) {
-            fprintf(stderr, "vmio run: %s %s: %s\n", opt, path, strerror(errno));
-            return -EINVAL;
-        }
-        return 0;
-    }
-    if (errno != ENOENT) {
-        fprintf(stderr, "vmio run: %s %s: %s\n", opt, path, strerror(errno));
-        return -EINVAL;
-    }
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    size_t n = slash ? (size_t)(slash - path) : 0;
-    if (n >= sizeof(dir)) {
-        fprintf(stderr, "vmio run: %s: path too long\n", opt);
-        return -EINVAL;
-    }
-    if (!slash)
-        strcpy(dir, ".");
-    else if (n == 0)
-        strcpy(dir, "/");
-    else {
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    const char *why = NULL;
-    if (stat(dir, &st) != 0)
-        why = strerror(errno);
-    else if (!S_ISDIR(st.st_mode))
-        why = "not a folder";
-    else if (access(dir, W_OK) != 0)
-        why = strerror(errno);
-    if (why) {
-        fprintf(stderr, "vmio run: %s %s: cannot create it in %s: %s\n", opt, path, dir, why);
-        return -EINVAL;
-    }
-    return 0;
-}
-
-/*
  * Everything about the options that can be known without a VM: checked
  * before vmio opens /dev/kvm or any other host resource, so every usage
  * mistake is status 2 with the option named.
@@ -239,7 +188,7 @@ static int validate_run_options(const struct run_options *o)
     }
     if (o->initrd && check_input_file("--initrd", o->initrd) < 0)
         return -EINVAL;
-    if (o->stats_json && check_output_file("--stats-json", o->stats_json) < 0)
+    if (o->stats_json && cli_check_output_file("--stats-json", o->stats_json) < 0)
         return -EINVAL;
     return 0;
 }
@@ -330,25 +279,13 @@ static int parse_run_options(int argc, char **argv, struct run_options *o)
         case OPT_INITRD:
             o->initrd = optarg;
             break;
-        case OPT_STALL_TIMEOUT: {
-            char *end;
-            errno = 0;
-            unsigned long long ms = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-' || ms > 3600000) {
-                fprintf(stderr,
-                        "vmio run: --stall-timeout '%s': expected milliseconds, 0-3600000\n",
-                        optarg);
+        case OPT_STALL_TIMEOUT:
+            if (cli_parse_stall_timeout(optarg, &o->stall_ns) < 0)
                 return -EINVAL;
-            }
-            o->stall_ns = ms * 1000000ULL;
             break;
-        }
         case OPT_ON_STALL:
-            if (strcmp(optarg, "log") != 0 && strcmp(optarg, "exit") != 0) {
-                fprintf(stderr, "vmio run: --on-stall '%s': expected log or exit\n", optarg);
+            if (cli_parse_on_stall(optarg, &o->stall_exit) < 0)
                 return -EINVAL;
-            }
-            o->stall_exit = strcmp(optarg, "exit") == 0;
             break;
         case OPT_NO_SECCOMP:
             o->no_seccomp = true;
@@ -530,32 +467,6 @@ static int report_exit(const struct vmio_exit *e, unsigned vcpu, unsigned ncpus,
         print_registers(stopped);
         return VMIO_STATUS_GUEST_DEAD;
     }
-}
-
-static void write_stats(struct vmio_vm *vm, const struct run_options *o)
-{
-    if (!o->stats && !o->stats_json)
-        return;
-    struct vmio_stats *s = calloc(1, sizeof(*s));
-    if (!s)
-        return;
-    vmio_vm_stats(vm, s);
-    if (o->stats)
-        vmio_stats_print(vm, s, stderr);
-    if (o->stats_json) {
-        /* Non-blocking: what was checked at the start may have become a FIFO. */
-        int fd = open(o->stats_json, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
-        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (!f && fd >= 0)
-            close(fd);
-        if (f) {
-            vmio_stats_write_json(vm, s, f);
-            fclose(f);
-        } else {
-            fprintf(stderr, "vmio: cannot write %s: %s\n", o->stats_json, strerror(errno));
-        }
-    }
-    free(s);
 }
 
 /* What each vCPU thread does before it runs (vmio_vm_run()'s thread_init). */
@@ -811,20 +722,6 @@ static struct vmio_device *pump_uart(struct vmio_vm *vm, const struct vmio_confi
 }
 
 /*
- * --on-stall exit: report the stall and end the process. The stuck vCPU
- * cannot be stopped (it is inside the device), so nothing is joined or
- * freed; the terminal is restored. Serial output still buffered is lost.
- */
-static void stall_exit(void *ctx, const struct vmio_stall *s)
-{
-    vmio_stall_log(ctx, s);
-    fprintf(ctx, "vmio: stopping: a device handler stalled (--on-stall exit)\n");
-    fflush(NULL);
-    vmio_chardev_terminal_restore();
-    _exit(VMIO_STATUS_STALLED);
-}
-
-/*
  * Run @ncpus vCPUs of a built VM (vCPU 0 set up to boot, the others waiting
  * for SIPI) until the first one stops; @cfg (may be NULL) pins them.
  */
@@ -862,11 +759,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
                 "vmio: no input thread (%s): host input reaches the guest only when it "
                 "reads the UART\n",
                 err->msg);
-    struct vmio_watchdog_options wo = {.timeout_ns = o->stall_ns,
-                                       .on_stall = o->stall_exit ? stall_exit : vmio_stall_log,
-                                       .ctx = stderr};
-    if (o->stall_ns && vmio_vm_watchdog_start(vm, &wo, err) < 0)
-        fprintf(stderr, "vmio: no stall watchdog: %s\n", err->msg);
+    cli_watchdog_start(vm, o->stall_ns, o->stall_exit);
     struct vcpu_setup setup = {.cfg = cfg, .seccomp = !o->no_seccomp};
     struct vmio_run_options ro = {.thread_init = setup_vcpu_thread, .ctx = &setup};
     struct vmio_run_result res;
@@ -883,7 +776,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
     }
     for (unsigned i = 0; i < ncpus; i++)
         vmio_vcpu_destroy(vcpus[i]);
-    write_stats(vm, o);
+    cli_write_stats(vm, o->stats, o->stats_json);
     return status;
 }
 

@@ -12,6 +12,8 @@
  * Each vCPU thread confines itself to the vCPU system-call filter
  * (vmio/seccomp.h) before it runs, unless --no-seccomp, as on x86; so does
  * the I/O thread (its own filter) when there are virtio devices.
+ * Statistics (--stats, --stats-json) and the stall watchdog (--stall-timeout,
+ * --on-stall) are the x86 command's (cli/run_observe.h).
  * virtio (--disk, --rng): the x86 command's devices and options
  * (cli/run_virtio.h), on this machine's windows: slot i at
  * VMIO_ARM64_VIRTIO_BASE + i * RUN_VIRTIO_STRIDE on SPI
@@ -28,6 +30,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/run_observe.h"
 #include "cli/run_virtio.h"
 #include "vmio/arm64_regs.h"
 #include "vmio/arm64_virt.h"
@@ -38,6 +41,7 @@
 #include "vmio/vcpu.h"
 #include "vmio/virtio_mmio.h"
 #include "vmio/vm.h"
+#include "vmio/watchdog.h"
 
 #define MAX_IMAGE_SIZE (512u << 20)
 #define MAX_INITRD_SIZE (1024u << 20)
@@ -50,34 +54,41 @@ struct run_options {
     enum vmio_unclaimed_policy policy;
     const char *serial, *cmdline, *initrd, *image;
     bool stats, trace, no_seccomp;
+    const char *stats_json;
+    uint64_t stall_ns;        /* --stall-timeout (0: no watchdog) */
+    bool stall_exit;          /* --on-stall exit */
     struct run_virtio virtio; /* --disk, --rng, --no-ioeventfd, --no-irqfd */
 };
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: vmio run [options] IMAGE\n"
-        "Run an AArch64 ELF or a Linux arm64 Image on vmio's AArch64 machine (GIC, PL011\n"
-        "UART at 0x9000000, testdev at 0xb000000, debug-exit at 0xb001000; docs/arm64.md).\n"
-        "\n"
-        "  --mem SIZE              guest RAM from 0x40000000, e.g. 256M (default; up to 2G)\n"
-        "  --cpus N                vCPUs, 1-64 (default 1); the others start on PSCI CPU_ON\n"
-        "  --initrd FILE           the initial RAM disk (its place is in the device tree)\n"
-        "  --cmdline STRING        kernel command line (the device tree's bootargs)\n"
-        "  --serial SPEC           the PL011's host side: stdio (default), file:PATH or none\n"
-        "  --unhandled POLICY      unclaimed accesses: ignore (default), log or strict\n"
-        "  --stats                 print exit statistics to stderr at VM exit\n"
-        "  --trace                 print one line per exit to stderr\n"
-        "  --no-seccomp            no system-call filters on the vCPU and I/O threads\n"
-        "  --disk PATH[,ro]        a virtio-blk disk on a raw image (repeatable)\n"
-        "  --rng                   a virtio-rng device (the host's getrandom)\n"
-        "  --no-ioeventfd          virtio notifications exit to vmio (no ioeventfd)\n"
-        "  --no-irqfd              virtio interrupts through vmio's irq line (no irqfd)\n"
-        "\n"
-        "exit status: (v << 1) | 1 when the guest writes v to debug-exit; 0 when it\n"
-        "powers off or resets (PSCI); 2 bad arguments or image; 4 unclaimed access under\n"
-        "--unhandled strict; 6 guest crashed or an access vmio cannot emulate; 8 host error.\n");
+    fprintf(out,
+            "usage: vmio run [options] IMAGE\n"
+            "Run an AArch64 ELF or a Linux arm64 Image on vmio's AArch64 machine (GIC, PL011\n"
+            "UART at 0x9000000, testdev at 0xb000000, debug-exit at 0xb001000; docs/arm64.md).\n"
+            "\n"
+            "  --mem SIZE              guest RAM from 0x40000000, e.g. 256M (default; up to 2G)\n"
+            "  --cpus N                vCPUs, 1-64 (default 1); the others start on PSCI CPU_ON\n"
+            "  --initrd FILE           the initial RAM disk (its place is in the device tree)\n"
+            "  --cmdline STRING        kernel command line (the device tree's bootargs)\n"
+            "  --serial SPEC           the PL011's host side: stdio (default), file:PATH or none\n"
+            "  --unhandled POLICY      unclaimed accesses: ignore (default), log or strict\n"
+            "  --stats                 print exit statistics to stderr at VM exit\n"
+            "  --stats-json PATH       write the same statistics as JSON to PATH\n"
+            "  --trace                 print one line per exit to stderr\n"
+            "  --stall-timeout MS      name a device handler that has not returned after MS\n"
+            "                          milliseconds (default 100; 0: no watchdog)\n"
+            "  --on-stall log|exit     then log it once (default) or exit with status 10\n"
+            "  --no-seccomp            no system-call filters on the vCPU and I/O threads\n"
+            "  --disk PATH[,ro]        a virtio-blk disk on a raw image (repeatable)\n"
+            "  --rng                   a virtio-rng device (the host's getrandom)\n"
+            "  --no-ioeventfd          virtio notifications exit to vmio (no ioeventfd)\n"
+            "  --no-irqfd              virtio interrupts through vmio's irq line (no irqfd)\n"
+            "\n"
+            "exit status: (v << 1) | 1 when the guest writes v to debug-exit; 0 when it\n"
+            "powers off or resets (PSCI); 2 bad arguments or image; 4 unclaimed access under\n"
+            "--unhandled strict; 6 guest crashed or an access vmio cannot emulate; 8 host error;\n"
+            "10 a device handler stalled (--on-stall exit).\n");
 }
 
 static int parse(int argc, char **argv, struct run_options *o)
@@ -95,7 +106,10 @@ static int parse(int argc, char **argv, struct run_options *o)
         O_DISK,
         O_RNG,
         O_NO_IOEVENTFD,
-        O_NO_IRQFD
+        O_NO_IRQFD,
+        O_STATS_JSON,
+        O_STALL_TIMEOUT,
+        O_ON_STALL
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, O_MEM},
@@ -111,10 +125,14 @@ static int parse(int argc, char **argv, struct run_options *o)
         {"rng", no_argument, NULL, O_RNG},
         {"no-ioeventfd", no_argument, NULL, O_NO_IOEVENTFD},
         {"no-irqfd", no_argument, NULL, O_NO_IRQFD},
+        {"stats-json", required_argument, NULL, O_STATS_JSON},
+        {"stall-timeout", required_argument, NULL, O_STALL_TIMEOUT},
+        {"on-stall", required_argument, NULL, O_ON_STALL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct run_options){.serial = "stdio", .cpus = 1};
+    *o = (struct run_options){
+        .serial = "stdio", .cpus = 1, .stall_ns = VMIO_WATCHDOG_DEFAULT_TIMEOUT_NS};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
@@ -173,6 +191,17 @@ static int parse(int argc, char **argv, struct run_options *o)
         case O_NO_IRQFD:
             o->virtio.no_irqfd = true;
             break;
+        case O_STATS_JSON:
+            o->stats_json = optarg;
+            break;
+        case O_STALL_TIMEOUT:
+            if (cli_parse_stall_timeout(optarg, &o->stall_ns) < 0)
+                return -EINVAL;
+            break;
+        case O_ON_STALL:
+            if (cli_parse_on_stall(optarg, &o->stall_exit) < 0)
+                return -EINVAL;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -186,6 +215,8 @@ static int parse(int argc, char **argv, struct run_options *o)
         return -EINVAL;
     }
     o->image = argv[optind];
+    if (o->stats_json && cli_check_output_file("--stats-json", o->stats_json) < 0)
+        return -EINVAL;
     return 0;
 }
 
@@ -334,8 +365,10 @@ int cli_run(int argc, char **argv)
         vmio_iothread_set_init(o.virtio.io, confine_io, NULL);
     if (run_virtio_start(&o.virtio, &err) < 0)
         goto out;
+    cli_watchdog_start(vm, o.stall_ns, o.stall_exit);
     struct vmio_run_result res;
     rc = vmio_vm_run(vm, vcpus, o.cpus, &ro, &res, &err);
+    vmio_vm_watchdog_stop(vm);
     run_virtio_stop(&o.virtio); /* no device work once the vCPUs have stopped */
     if (rc < 0)
         goto out;
@@ -344,18 +377,14 @@ int cli_run(int argc, char **argv)
         goto out;
     }
     status = report(&res.exit, res.vcpu, o.cpus, res.vcpu < o.cpus ? vcpus[res.vcpu] : NULL);
-    if (o.stats) {
-        for (unsigned i = 0; i < o.cpus; i++) {
+    if (o.stats || o.stats_json) {
+        for (unsigned i = 0; i < o.cpus; i++) { /* their counters fold into the VM's */
             vmio_vcpu_destroy(vcpus[i]);
             vcpus[i] = NULL;
         }
-        struct vmio_stats *s = calloc(1, sizeof(*s));
-        if (s) {
-            vmio_vm_stats(vm, s);
-            vmio_stats_print(vm, s, stderr);
-            free(s);
-        }
-        run_virtio_print_stats(&o.virtio, stderr);
+        cli_write_stats(vm, o.stats, o.stats_json);
+        if (o.stats)
+            run_virtio_print_stats(&o.virtio, stderr);
     }
 out:
     if (err.code)

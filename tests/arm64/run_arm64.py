@@ -7,6 +7,15 @@ Usage: run_arm64.py MODE ARGS, MODE one of
                                  exit status as expected (STATUS)
   strict NAME ELF VMIO RUNNER    the same with --unhandled strict: status 4 and
                                  "unclaimed" on stderr (the unclaimed guest)
+  stall NAME ELF VMIO RUNNER     the stall guest (one 300 ms testdev store): with the
+                                 default watchdog (100 ms) exactly one stderr line
+                                 names testdev and the access, serial and status as
+                                 usual; with --on-stall exit, status 10 and the serial
+                                 output stops before the slow store returns
+  stats NAME ELF VMIO RUNNER     the widths guest with --stats-json FILE: as in the
+                                 vmio mode, and the JSON counts the MMIO reads and
+                                 writes on testdev and the PL011's writes, with
+                                 handling times, and the exits add up
   qemu NAME ELF                  qemu-system-aarch64 -M virt -cpu max (semihosting
                                  for the exit status): serial == expected/NAME.qemu.out
   linux VMIO RUNNER INITRAMFS    Debian's arm64 kernel (linux-image-arm64, fetched by
@@ -25,6 +34,7 @@ file is left behind. Every vmio run must have its vCPU threads under vmio's
 system-call filters (vmio/seccomp.h) with no call refused.
 """
 import hashlib
+import json
 import os
 import random
 import re
@@ -43,6 +53,9 @@ LINUX_TIMEOUT = 500
 STATUS = {"exitcode": (0x2A << 1) | 1}
 DEFAULT_STATUS = 1  # test_summary() 0 through debug-exit: (0 << 1) | 1
 STRICT_STATUS = 4
+STALLED_STATUS = 10
+STALL_LINE = re.compile(r"^vmio: watchdog: vCPU 0 has been in device testdev for \d+ ms: "
+                        r"mmio write of 4 bytes at 0xb000050$")
 CMDLINE = "console=ttyAMA0 earlycon=pl011,0x9000000 panic=-1"
 QEMU = ["qemu-system-aarch64", "-M", "virt", "-cpu", "max", "-m", "256M", "-display", "none",
         "-monitor", "none", "-nodefaults", "-serial", "stdio"]
@@ -138,6 +151,69 @@ def guest(mode, args):
         return ok
     ok = check_status(rc, STATUS.get(name, DEFAULT_STATUS), err)
     return compare(name, ".out", out) and ok
+
+
+def stall(args):
+    name, elf, vmio, runner = args
+    rc, out, err = run([runner, vmio, "run", elf], TIMEOUT)
+    ok = confined(err) and check_status(rc, DEFAULT_STATUS, err) and compare(name, ".out", out)
+    lines = [l for l in err.splitlines() if STALL_LINE.match(l)]
+    if len(lines) == 1:
+        print("ok   one watchdog line: " + lines[0])
+    else:
+        ok = False
+        print("FAIL expected one watchdog line, got %d:\n%s" % (len(lines), err))
+    rc, out, err = run([runner, vmio, "run", "--on-stall", "exit", elf], TIMEOUT)
+    ok &= check_status(rc, STALLED_STATUS, err)
+    if "stopping: a device handler stalled" in err and any(STALL_LINE.match(l)
+                                                           for l in err.splitlines()):
+        print("ok   --on-stall exit names the device and says why it stopped")
+    else:
+        ok = False
+        print("FAIL --on-stall exit stderr:\n" + err)
+    if "the store returned" not in out:
+        print("ok   the run ended inside the slow store")
+    else:
+        ok = False
+        print("FAIL the guest got past the slow store:\n" + out)
+    return ok
+
+
+def stats(args):
+    name, elf, vmio, runner = args
+    # The nested VM sees the host's files but has its own /tmp: write next to the guest.
+    work = tempfile.mkdtemp(prefix="stats-", dir=os.path.dirname(os.path.abspath(elf)))
+    try:
+        path = os.path.join(work, "stats.json")
+        rc, out, err = run([runner, vmio, "run", "--stats-json", path, elf], TIMEOUT)
+        ok = confined(err) and check_status(rc, DEFAULT_STATUS, err) and compare(name, ".out", out)
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            print("FAIL --stats-json %s: %s" % (path, e))
+            return False
+        kinds = doc.get("by_kind", {})
+        devices = {d.get("name"): d.get("stats", {}) for d in doc.get("by_device", [])}
+        td, uart = devices.get("testdev", {}), devices.get("pl011", {})
+        checks = [
+            ("MMIO reads and writes counted", kinds.get("mmio_read", {}).get("exits", 0) > 50
+             and kinds.get("mmio_write", {}).get("exits", 0) > 50),
+            ("testdev's accesses counted, with handling times",
+             td.get("exits", 0) > 100 and td.get("total_ns", 0) > 0 and td.get("max_ns", 0) > 0
+             and td.get("p50_ns", 0) > 0),
+            ("the PL011's output counted", uart.get("exits", 0) >= len(out)),
+            ("the exits add up", doc.get("total_exits") == sum(k.get("exits", 0)
+                                                               for k in kinds.values())),
+        ]
+        for what, good in checks:
+            print(("ok   " if good else "FAIL ") + what)
+            ok = ok and good
+        if not ok:
+            print("---- JSON\n" + json.dumps(doc, indent=1)[:4000])
+        return ok
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def kernel():
@@ -253,6 +329,10 @@ def main(argv):
         ok = linux(mode, args)
     elif mode == "linux-virtio":
         ok = linux_virtio(args)
+    elif mode == "stall":
+        ok = stall(args)
+    elif mode == "stats":
+        ok = stats(args)
     else:
         sys.stderr.write(__doc__)
         return 2
