@@ -5,16 +5,20 @@
  *
  * Transmission is instantaneous (the transmit FIFO is always empty: FR.TXFE
  * set, TXFF and BUSY clear); received bytes come from the chardev when the
- * guest reads DR or FR, into a 16-byte receive FIFO. Interrupts: RX (bytes
+ * guest reads DR or FR, or when the input thread (vmio_pl011_input_start())
+ * sees them arrive, into a 16-byte receive FIFO. Interrupts: RX (bytes
  * waiting) and TX (set by each transmitted byte, as the FIFO drains at
  * once), combined through IMSC into one level given to the irq callback.
  */
 #ifndef VMIO_PL011_H
 #define VMIO_PL011_H
 
+#include <stdbool.h>
+
 #include "vmio/chardev.h"
 #include "vmio/device.h"
 #include "vmio/error.h"
+#include "vmio/uart_input.h"
 
 /* Register offsets. */
 #define PL011_DR 0x000
@@ -59,5 +63,30 @@ typedef void (*pl011_irq_fn)(void *opaque, int level);
  */
 int vmio_pl011_create(const char *name, struct vmio_chardev *cd, pl011_irq_fn irq, void *opaque,
                       struct vmio_device **out, struct vmio_error *err);
+
+/* vmio_pl011_is - whether @dev was made by vmio_pl011_create(). */
+bool vmio_pl011_is(const struct vmio_device *dev);
+
+/*
+ * vmio_pl011_poll_input - pull the chardev's available input into the
+ * receive FIFO now (up to its 16 bytes) and update the interrupt; any
+ * thread. Nothing for a device that is not a PL011.
+ */
+void vmio_pl011_poll_input(struct vmio_device *dev);
+
+/*
+ * vmio_pl011_input_start - the PL011's input thread (vmio/uart_input.h) on
+ * @cd, so that a guest sleeping until the receive interrupt (Linux's
+ * ttyAMA0) gets host input as it arrives.
+ * @uart: a device from vmio_pl011_create() (not owned; must outlive the thread).
+ * @cd:   the chardev the PL011 reads; must have input (not owned).
+ * @opts: hooks, or NULL.
+ * @out:  receives the handle; stop it with vmio_uart_input_stop().
+ * Errors: -EINVAL (not a PL011, no input, NULL @out), -ENOMEM, the errno of
+ * pthread_create().
+ */
+int vmio_pl011_input_start(struct vmio_device *uart, struct vmio_chardev *cd,
+                           const struct vmio_uart_input_options *opts, struct vmio_uart_input **out,
+                           struct vmio_error *err);
 
 #endif

@@ -32,6 +32,7 @@
 
 #include "vmio/device.h"
 #include "vmio/error.h"
+#include "vmio/uart_input.h"
 
 struct vmio_chardev;
 
@@ -171,41 +172,19 @@ size_t vmio_uart16550_receive(struct vmio_device *dev, const uint8_t *buf, size_
 void vmio_uart16550_poll_input(struct vmio_device *dev);
 
 /*
- * The UART's input thread (src/devices/uart16550_input.c): for a VM with an
- * interrupt controller, whose guest may sleep until a receive interrupt
- * instead of polling LSR. It waits on the chardev's input and pulls bytes
- * into the UART as they arrive (raising the interrupt); it never spins and
- * ends by itself when the input ends.
- */
-struct vmio_uart16550_input;
-
-/* Optional hooks of vmio_uart16550_input_start(); all-zero means none. */
-struct vmio_uart16550_input_options {
-    /* thread_init - called first on the new thread (e.g. a seccomp filter). */
-    int (*thread_init)(void *ctx, struct vmio_error *err);
-    /* init_failed - told when thread_init failed; the thread runs on regardless. */
-    void (*init_failed)(void *ctx, const struct vmio_error *err);
-    void *ctx;
-};
-
-/*
- * vmio_uart16550_input_start - start the input thread of @uart on @cd.
+ * vmio_uart16550_input_start - the UART's input thread (vmio/uart_input.h)
+ * on @cd, for a VM with an interrupt controller, whose guest may sleep until
+ * a receive interrupt instead of polling LSR.
  * @uart: a device from vmio_uart16550_create() (not owned; must outlive the thread).
  * @cd:   the chardev the UART reads; must have input (not owned).
  * @opts: hooks, or NULL.
- * @out:  receives the handle; stop it with vmio_uart16550_input_stop().
- * Errors: -EINVAL (not a UART, no input, NULL @out), -ENOMEM, the errno of
+ * @out:  receives the handle; stop it with vmio_uart_input_stop().
+ * Errors: -EINVAL (not a 16550, no input, NULL @out), -ENOMEM, the errno of
  * pthread_create().
  */
 int vmio_uart16550_input_start(struct vmio_device *uart, struct vmio_chardev *cd,
-                               const struct vmio_uart16550_input_options *opts,
-                               struct vmio_uart16550_input **out, struct vmio_error *err);
-
-/*
- * vmio_uart16550_input_stop - stop and join the input thread (within about
- * 20 ms) and free @in. NULL is a no-op. Call it before destroying the UART.
- */
-void vmio_uart16550_input_stop(struct vmio_uart16550_input *in);
+                               const struct vmio_uart_input_options *opts,
+                               struct vmio_uart_input **out, struct vmio_error *err);
 
 /*
  * vmio_uart16550_reset - master reset: IER=0, IIR=0x01, FCR=0 (FIFOs off and

@@ -751,9 +751,9 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
             vmio_vcpu_set_regs(vcpu, &regs);
         }
     }
-    struct vmio_uart16550_input *input = NULL;
-    struct vmio_uart16550_input_options io = {.thread_init = o->no_seccomp ? NULL : setup_io_thread,
-                                              .init_failed = input_unconfined};
+    struct vmio_uart_input *input = NULL;
+    struct vmio_uart_input_options io = {.thread_init = o->no_seccomp ? NULL : setup_io_thread,
+                                         .init_failed = input_unconfined};
     if (pump && vmio_uart16550_input_start(pump, serial, &io, &input, err) < 0)
         fprintf(stderr,
                 "vmio: no input thread (%s): host input reaches the guest only when it "
@@ -765,7 +765,7 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
     struct vmio_run_result res;
     int rc = vmio_vm_run(vm, vcpus, ncpus, &ro, &res, err);
     vmio_vm_watchdog_stop(vm);
-    vmio_uart16550_input_stop(input);
+    vmio_uart_input_stop(input);
     if (rc < 0) {
         status = VMIO_STATUS_HOST;
     } else if (res.err.code) { /* thread_init (pinning, seccomp) stopped the run */

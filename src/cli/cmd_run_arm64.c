@@ -13,7 +13,9 @@
  * (vmio/seccomp.h) before it runs, unless --no-seccomp, as on x86; so does
  * the I/O thread (its own filter) when there are virtio devices.
  * Statistics (--stats, --stats-json) and the stall watchdog (--stall-timeout,
- * --on-stall) are the x86 command's (cli/run_observe.h).
+ * --on-stall) are the x86 command's (cli/run_observe.h); so is the UART's
+ * input thread (here the PL011's), for guests that wait for the receive
+ * interrupt.
  * virtio (--disk, --rng): the x86 command's devices and options
  * (cli/run_virtio.h), on this machine's windows: slot i at
  * VMIO_ARM64_VIRTIO_BASE + i * RUN_VIRTIO_STRIDE on SPI
@@ -36,7 +38,9 @@
 #include "vmio/arm64_virt.h"
 #include "vmio/boot.h"
 #include "vmio/chardev.h"
+#include "vmio/bus.h"
 #include "vmio/iothread.h"
+#include "vmio/pl011.h"
 #include "vmio/seccomp.h"
 #include "vmio/vcpu.h"
 #include "vmio/virtio_mmio.h"
@@ -239,6 +243,38 @@ static int confine_io(void *ctx, struct vmio_error *err)
     return cli_confine(VMIO_SECCOMP_IOTHREAD, err);
 }
 
+/* The PL011 input thread's filter failed: it runs on, unconfined, and says so. */
+static void input_unconfined(void *ctx, const struct vmio_error *err)
+{
+    (void)ctx;
+    fprintf(stderr, "vmio: UART input thread runs without its system-call filter: %s\n", err->msg);
+}
+
+/*
+ * The PL011's input thread when the serial port has input (stdio): Linux
+ * sleeps until the receive interrupt, so host input must arrive without the
+ * guest polling. A failure is reported; guest reads still poll.
+ */
+static struct vmio_uart_input *start_uart_input(struct vmio_vm *vm, struct vmio_chardev *serial,
+                                                bool confine)
+{
+    if (!serial || !vmio_chardev_has_input(serial))
+        return NULL;
+    /* Before any vCPU runs: nothing registers concurrently, the range is stable. */
+    const struct vmio_bus_range *r =
+        vmio_bus_lookup(vmio_vm_bus(vm, VMIO_SPACE_MMIO), VMIO_ARM64_UART_BASE, 1);
+    struct vmio_uart_input_options io = {.thread_init = confine ? confine_io : NULL,
+                                         .init_failed = input_unconfined};
+    struct vmio_uart_input *input = NULL;
+    struct vmio_error err = {0};
+    if (vmio_pl011_input_start(r ? r->dev : NULL, serial, &io, &input, &err) < 0)
+        fprintf(stderr,
+                "vmio: no input thread (%s): host input reaches the guest only when it "
+                "reads the UART\n",
+                err.msg);
+    return input;
+}
+
 /*
  * The virtio devices of the options into slots 0..n-1, described in the
  * device tree (*@m, before loading). They are attached (run_virtio_attach())
@@ -365,10 +401,12 @@ int cli_run(int argc, char **argv)
         vmio_iothread_set_init(o.virtio.io, confine_io, NULL);
     if (run_virtio_start(&o.virtio, &err) < 0)
         goto out;
+    struct vmio_uart_input *input = start_uart_input(vm, serial, !o.no_seccomp);
     cli_watchdog_start(vm, o.stall_ns, o.stall_exit);
     struct vmio_run_result res;
     rc = vmio_vm_run(vm, vcpus, o.cpus, &ro, &res, &err);
     vmio_vm_watchdog_stop(vm);
+    vmio_uart_input_stop(input);
     run_virtio_stop(&o.virtio); /* no device work once the vCPUs have stopped */
     if (rc < 0)
         goto out;

@@ -206,3 +206,19 @@ int vmio_pl011_create(const char *name, struct vmio_chardev *cd, pl011_irq_fn ir
     *out = &p->dev;
     return 0;
 }
+
+bool vmio_pl011_is(const struct vmio_device *dev)
+{
+    return dev && dev->ops == &pl011_ops;
+}
+
+void vmio_pl011_poll_input(struct vmio_device *dev)
+{
+    if (!vmio_pl011_is(dev))
+        return;
+    struct pl011 *p = (struct pl011 *)dev;
+    pthread_mutex_lock(&p->lock);
+    pull_input(p);
+    update_irq(p);
+    pthread_mutex_unlock(&p->lock);
+}

@@ -3,24 +3,31 @@
  * chardev, FR's FIFO flags follow input, DR pops in order, the PrimeCell ID
  * a Linux AMBA probe reads, register read-back, narrow accesses, and the
  * interrupt level (RX and TX through IMSC, cleared by ICR) given to the
- * callback only on changes.
+ * callback only on changes; the input thread raises RX for bytes that
+ * arrive while the guest does not touch the UART.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
+
+#include <errno.h>
 
 #include "vmio/exit.h"
 #include "vmio/pl011.h"
 
 static int levels[16];
 static unsigned nlevels;
+static volatile int level_now; /* the input thread's test reads it while the thread sets it */
 
 static void irq(void *opaque, int level)
 {
     (void)opaque;
+    __atomic_store_n(&level_now, level, __ATOMIC_SEQ_CST);
     if (nlevels < 16)
         levels[nlevels++] = level;
 }
@@ -116,12 +123,52 @@ static void test_interrupts(void **state)
     vmio_chardev_close(cd);
 }
 
+/* Bytes written to the host side arrive with no guest access: the thread pulls them, RX rises. */
+static void test_input_thread(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    struct vmio_chardev *cd;
+    assert_int_equal(vmio_chardev_open_stdio_fds(fds[0], -1, &cd, NULL), 0);
+    struct vmio_device *d;
+    assert_int_equal(vmio_pl011_create("pl011", cd, irq, NULL, &d, NULL), 0);
+    wr(d, PL011_IMSC, 4, PL011_INT_RX);
+    __atomic_store_n(&level_now, 0, __ATOMIC_SEQ_CST);
+    struct vmio_uart_input *in = NULL;
+    struct vmio_error err = {0};
+    assert_int_equal(vmio_pl011_input_start(d, cd, NULL, &in, &err), 0);
+    assert_int_equal(write(fds[1], "hi", 2), 2);
+    const struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 10000 && !__atomic_load_n(&level_now, __ATOMIC_SEQ_CST); i++)
+        nanosleep(&ms, NULL); /* bounded: the harness's timeout is the real limit */
+    assert_int_equal(__atomic_load_n(&level_now, __ATOMIC_SEQ_CST), 1);
+    vmio_uart_input_stop(in);
+    assert_int_equal(rd(d, PL011_DR, 4), 'h');
+    assert_int_equal(rd(d, PL011_DR, 4), 'i');
+    assert_int_equal(rd(d, PL011_FR, 4) & PL011_FR_RXFE, PL011_FR_RXFE);
+    /* Refusals: not a PL011, a chardev without input. */
+    struct vmio_device other = {.name = "other", .ops = NULL};
+    assert_int_equal(vmio_pl011_input_start(&other, cd, NULL, &in, &err), -EINVAL);
+    assert_null(in);
+    struct vmio_chardev *none;
+    assert_int_equal(vmio_chardev_open_stdio_fds(-1, -1, &none, NULL), 0);
+    assert_int_equal(vmio_pl011_input_start(d, none, NULL, &in, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "no input"));
+    vmio_chardev_close(none);
+    d->ops->destroy(d);
+    vmio_chardev_close(cd);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tx_rx_and_flags),
         cmocka_unit_test(test_ids_and_registers),
         cmocka_unit_test(test_interrupts),
+        cmocka_unit_test(test_input_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
