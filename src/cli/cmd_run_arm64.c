@@ -16,7 +16,7 @@
  * --on-stall) are the x86 command's (cli/run_observe.h); so is the UART's
  * input thread (here the PL011's), for guests that wait for the receive
  * interrupt.
- * virtio (--disk, --rng): the x86 command's devices and options
+ * virtio (--disk, --rng, --console virtio): the x86 command's devices and options
  * (cli/run_virtio.h), on this machine's windows: slot i at
  * VMIO_ARM64_VIRTIO_BASE + i * RUN_VIRTIO_STRIDE on SPI
  * VMIO_ARM64_VIRTIO_SPI + i, page-strided (not QEMU's 0x200) so that each
@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/run_observe.h"
@@ -61,7 +62,7 @@ struct run_options {
     const char *stats_json;
     uint64_t stall_ns;        /* --stall-timeout (0: no watchdog) */
     bool stall_exit;          /* --on-stall exit */
-    struct run_virtio virtio; /* --disk, --rng, --no-ioeventfd, --no-irqfd */
+    struct run_virtio virtio; /* --disk, --rng, --console virtio, --no-ioeventfd, --no-irqfd */
 };
 
 static void usage(FILE *out)
@@ -86,6 +87,9 @@ static void usage(FILE *out)
             "  --no-seccomp            no system-call filters on the vCPU and I/O threads\n"
             "  --disk PATH[,ro]        a virtio-blk disk on a raw image (repeatable)\n"
             "  --rng                   a virtio-rng device (the host's getrandom)\n"
+            "  --console uart|virtio   where --serial goes: the PL011 (default) or virtio-console\n"
+            "                          (hvc0; without --cmdline the command line becomes\n"
+            "                          console=hvc0; the PL011 then only writes to stdout)\n"
             "  --no-ioeventfd          virtio notifications exit to vmio (no ioeventfd)\n"
             "  --no-irqfd              virtio interrupts through vmio's irq line (no irqfd)\n"
             "\n"
@@ -113,7 +117,8 @@ static int parse(int argc, char **argv, struct run_options *o)
         O_NO_IRQFD,
         O_STATS_JSON,
         O_STALL_TIMEOUT,
-        O_ON_STALL
+        O_ON_STALL,
+        O_CONSOLE
     };
     static const struct option longopts[] = {
         {"mem", required_argument, NULL, O_MEM},
@@ -132,6 +137,7 @@ static int parse(int argc, char **argv, struct run_options *o)
         {"stats-json", required_argument, NULL, O_STATS_JSON},
         {"stall-timeout", required_argument, NULL, O_STALL_TIMEOUT},
         {"on-stall", required_argument, NULL, O_ON_STALL},
+        {"console", required_argument, NULL, O_CONSOLE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -206,6 +212,10 @@ static int parse(int argc, char **argv, struct run_options *o)
             if (cli_parse_on_stall(optarg, &o->stall_exit) < 0)
                 return -EINVAL;
             break;
+        case O_CONSOLE:
+            if (run_virtio_console(&o->virtio, optarg) < 0)
+                return -EINVAL;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -221,6 +231,10 @@ static int parse(int argc, char **argv, struct run_options *o)
     o->image = argv[optind];
     if (o->stats_json && cli_check_output_file("--stats-json", o->stats_json) < 0)
         return -EINVAL;
+    if (run_virtio_finish(&o->virtio) < 0) /* the console takes the last slot */
+        return -EINVAL;
+    if (o->virtio.console && !o->cmdline)
+        o->cmdline = "console=hvc0";
     return 0;
 }
 
@@ -350,7 +364,7 @@ int cli_run(int argc, char **argv)
         return rc > 0 ? 0 : VMIO_STATUS_USAGE;
     }
     struct vmio_error err = {0};
-    struct vmio_chardev *serial = NULL;
+    struct vmio_chardev *serial = NULL, *pl011_out = NULL;
     struct vmio_vm *vm = NULL;
     uint8_t *image = NULL, *initrd = NULL;
     size_t image_size = 0, initrd_size = 0;
@@ -362,9 +376,19 @@ int cli_run(int argc, char **argv)
         goto out;
     if (vmio_chardev_open(o.serial, &serial, &err) < 0)
         goto out;
+    /* --console virtio: --serial is hvc0's; the PL011 (earlycon, a kernel without hvc0) only
+     * writes, to the same stdout, or shares a file: or none backend, which has no input. */
+    struct vmio_chardev *uart_cd = serial;
+    if (o.virtio.console && vmio_chardev_kind(serial) == VMIO_CHARDEV_STDIO) {
+        if (vmio_chardev_open_stdio_fds(-1, STDOUT_FILENO, &pl011_out, &err) < 0) {
+            status = VMIO_STATUS_HOST;
+            goto out;
+        }
+        uart_cd = pl011_out;
+    }
     struct vmio_vm_options vo = {.unclaimed = o.policy, .log = stderr};
     struct vmio_arm64_machine_options mo = {
-        .mem_size = o.mem, .cpus = o.cpus, .serial = serial, .vm_opts = &vo};
+        .mem_size = o.mem, .cpus = o.cpus, .serial = uart_cd, .vm_opts = &vo};
     struct vmio_arm64_machine m;
     status = VMIO_STATUS_HOST;
     rc = vmio_arm64_machine_create(&mo, &vm, &m, &err);
@@ -394,14 +418,14 @@ int cli_run(int argc, char **argv)
         goto out;
     if (vmio_arm64_machine_finalize(vm, &err) < 0) /* before the vCPU threads' filters */
         goto out;
-    if (run_virtio_attach(&o.virtio, vm, NULL, &err) < 0) /* after: see describe_virtio() */
+    if (run_virtio_attach(&o.virtio, vm, serial, &err) < 0) /* after: see describe_virtio() */
         goto out;
     struct vmio_run_options ro = {.thread_init = o.no_seccomp ? NULL : confine_vcpu};
     if (o.virtio.io && !o.no_seccomp)
         vmio_iothread_set_init(o.virtio.io, confine_io, NULL);
     if (run_virtio_start(&o.virtio, &err) < 0)
         goto out;
-    struct vmio_uart_input *input = start_uart_input(vm, serial, !o.no_seccomp);
+    struct vmio_uart_input *input = start_uart_input(vm, uart_cd, !o.no_seccomp);
     cli_watchdog_start(vm, o.stall_ns, o.stall_exit);
     struct vmio_run_result res;
     rc = vmio_vm_run(vm, vcpus, o.cpus, &ro, &res, &err);
@@ -431,6 +455,7 @@ out:
         vmio_vcpu_destroy(vcpus[i]);
     vmio_vm_destroy(vm);
     run_virtio_free(&o.virtio); /* the I/O thread, after the VM (which owns the devices) */
+    vmio_chardev_close(pl011_out);
     vmio_chardev_close(serial);
     free(image);
     free(initrd);

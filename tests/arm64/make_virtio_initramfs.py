@@ -5,7 +5,8 @@ What tests/linux/make_virtio_initramfs.py builds for x86 (the same /init and
 /init.d/virtio.sh, whose vmio.test=disk,ro,rng checks print "VMIO-TEST:"
 lines), with Debian's arm64 pieces: the static busybox of busybox-static:arm64
 and, from linux-image-arm64 (the kernel the AArch64 Linux test boots), the
-virtio modules (virtio_mmio, virtio_blk, virtio_rng and what they depend on)
+virtio modules (virtio_mmio, virtio_blk, virtio_rng, virtio_console and what
+they depend on)
 and ext4 with crc32c_generic (modules there, built in on the x86 cloud kernel).
 Both are downloaded and unpacked by tests/nested/nested.py, never installed.
 Deterministic: the same inputs give the same bytes.
@@ -23,7 +24,8 @@ import make_initramfs  # noqa: E402  (INIT, APPLETS)
 import make_virtio_initramfs as x86  # noqa: E402  (VIRTIO_SH, EXTRA_APPLETS)
 import nested  # noqa: E402
 
-MODULES = ["virtio_mmio", "virtio_blk", "virtio_rng", "crc32c_generic", "ext4"]
+MODULES = ["virtio_mmio", "virtio_blk", "virtio_rng", "virtio_console", "crc32c_generic",
+           "ext4"]
 
 
 def main():

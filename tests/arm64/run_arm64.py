@@ -28,6 +28,10 @@ Usage: run_arm64.py MODE ARGS, MODE one of
                                  --disk (ext4, rw) --disk (ext4, ro) --rng; the guest's
                                  SHA-256 of a host file, a file it writes (read back with
                                  debugfs), the read-only disk refusing writes, virtio_rng
+  linux-virtio-console VMIO RUNNER INITRAMFS
+                                 the kernel with --console virtio: the guest writes a
+                                 line to hvc0 and reads one the host types (stdin),
+                                 virtio-console counts exactly those bytes received
 Exits 0 pass, 1 fail; never skips. VMIO_REGEN=1 rewrites the expected files
 from what was observed (then review the diff). Every run has a timeout; no
 file is left behind. Every vmio run must have its vCPU threads under vmio's
@@ -42,6 +46,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "nested"))
@@ -318,6 +323,70 @@ def linux_virtio(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run_answering(cmd, timeout, prompt, answer):
+    """(status, stdout, stderr) of @cmd; @answer is written to its stdin (then closed) once a
+    line of its output contains @prompt, as a person at the console would. None on timeout."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    err = []
+    reader = threading.Thread(target=lambda: err.append(p.stderr.read()))
+    reader.start()
+    lines = []
+    for raw in p.stdout:
+        lines.append(raw)
+        if answer is not None and prompt.encode() in raw:
+            p.stdin.write(answer)
+            p.stdin.close()
+            answer = None
+    status = p.wait()
+    reader.join()
+    timed_out = not timer.is_alive()
+    timer.cancel()
+    out = b"".join(lines).decode("utf-8", "replace").replace("\r\n", "\n")
+    if timed_out:
+        print("FAIL timed out after %d s; output so far:\n%s" % (timeout, out[-4000:]))
+        return None
+    return status, out, (err[0] if err else b"").decode("utf-8", "replace")
+
+
+def linux_virtio_console(args):
+    vmio, runner, initramfs = args
+    cmd = [runner, vmio, "run", "--cpus", "2", "--mem", "256M", "--initrd", initramfs,
+           "--cmdline", CMDLINE + " vmio.test=console vmio.hvc_in=1", "--console", "virtio",
+           "--stats", kernel()]
+    # Typed once the guest has hvc0 open (input that arrives before the port is connected is
+    # dropped by Linux's virtio_console, as on any VMM).
+    r = run_answering(cmd, LINUX_TIMEOUT, "VMIO-HVC: hello from hvc0", b"ping-from-host\n")
+    if r is None:
+        return False
+    rc, out, err = r
+    ok = check_status(rc, 0, err) and confined(err)
+    m = re.search(r"^virtio virtio-console: .*\brx_bytes=(\d+)", err, re.M)
+    checks = [
+        ("the guest's hvc0 output reaches the host",
+         re.search(r"^VMIO-HVC: hello from hvc0$", out, re.M) is not None),
+        ("host input reaches the guest's hvc0",
+         re.search(r"^VMIO-HVC: got 'ping-from-host'$", out, re.M) is not None),
+        ("virtio-console received exactly the typed bytes",
+         m is not None and int(m.group(1)) == len("ping-from-host\n")),
+        ("the kernel's own console (the PL011) still reaches stdout",
+         re.search(r"Linux version \S+", out) is not None),
+    ]
+    for line in out.splitlines():
+        if (line.startswith("VMIO-TEST") and "FAIL" in line) or BAD.search(line):
+            print("FAIL guest line: " + line)
+            ok = False
+    for what, good in checks:
+        print(("ok   " if good else "FAIL ") + what)
+        ok = ok and good
+    if not ok:
+        print("---- serial output (last 60 lines)\n" + "\n".join(out.splitlines()[-60:]))
+        print("---- stderr\n" + err)
+    return ok
+
+
 def main(argv):
     if len(argv) < 2:
         sys.stderr.write(__doc__)
@@ -329,6 +398,8 @@ def main(argv):
         ok = linux(mode, args)
     elif mode == "linux-virtio":
         ok = linux_virtio(args)
+    elif mode == "linux-virtio-console":
+        ok = linux_virtio_console(args)
     elif mode == "stall":
         ok = stall(args)
     elif mode == "stats":
