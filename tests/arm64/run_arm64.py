@@ -204,8 +204,9 @@ def stats(args):
         checks = [
             ("MMIO reads and writes counted", kinds.get("mmio_read", {}).get("exits", 0) > 50
              and kinds.get("mmio_write", {}).get("exits", 0) > 50),
+            # widths makes 87 accesses to testdev (the PL011's polling makes the bulk)
             ("testdev's accesses counted, with handling times",
-             td.get("exits", 0) > 100 and td.get("total_ns", 0) > 0 and td.get("max_ns", 0) > 0
+             td.get("exits", 0) > 50 and td.get("total_ns", 0) > 0 and td.get("max_ns", 0) > 0
              and td.get("p50_ns", 0) > 0),
             ("the PL011's output counted", uart.get("exits", 0) >= len(out)),
             ("the exits add up", doc.get("total_exits") == sum(k.get("exits", 0)
