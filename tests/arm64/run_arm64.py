@@ -122,6 +122,29 @@ def check_status(rc, want, err):
     return False
 
 
+def checked(checks, ok, dump):
+    """Print each (what, good) of @checks; @ok and all of them; on failure print @dump."""
+    for what, good in checks:
+        print(("ok   " if good else "FAIL ") + what)
+        ok = ok and good
+    if not ok:
+        print(dump)
+    return ok
+
+
+def linux_dump(out, err):
+    return "---- serial output (last 60 lines)\n%s\n---- stderr\n%s" % (
+        "\n".join(out.splitlines()[-60:]), err)
+
+
+def bad_guest_line(line):
+    """Whether @line is a failed guest check or a kernel error (printed when it is)."""
+    if (line.startswith("VMIO-TEST") and "FAIL" in line) or BAD.search(line):
+        print("FAIL guest line: " + line)
+        return True
+    return False
+
+
 def confined(err):
     """vmio's vCPU threads ran under their system-call filters and none was refused."""
     bad = [l for l in err.splitlines()
@@ -212,12 +235,7 @@ def stats(args):
             ("the exits add up", doc.get("total_exits") == sum(k.get("exits", 0)
                                                                for k in kinds.values())),
         ]
-        for what, good in checks:
-            print(("ok   " if good else "FAIL ") + what)
-            ok = ok and good
-        if not ok:
-            print("---- JSON\n" + json.dumps(doc, indent=1)[:4000])
-        return ok
+        return checked(checks, ok, "---- JSON\n" + json.dumps(doc, indent=1)[:4000])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -294,8 +312,7 @@ def linux_virtio(args):
             m = re.match(r"^VMIO-TEST: ([a-z0-9_-]+)=(\S+)", line)
             if m:
                 got[m.group(1)] = m.group(2)
-            if (line.startswith("VMIO-TEST") and "FAIL" in line) or BAD.search(line):
-                print("FAIL guest line: " + line)
+            if bad_guest_line(line):
                 ok = False
         written = subprocess.run(["debugfs", "-R", "cat /output.bin", disk], capture_output=True)
         checks = [
@@ -313,13 +330,7 @@ def linux_virtio(args):
                 re.search(r"^virtio %s: ioeventfd=on irqfd=on regview=on" % d, err, re.M)
                 for d in ("virtio-blk vda", "virtio-blk vdb", "virtio-rng"))),
         ]
-        for what, good in checks:
-            print(("ok   " if good else "FAIL ") + what)
-            ok = ok and good
-        if not ok:
-            print("---- serial output (last 60 lines)\n" + "\n".join(out.splitlines()[-60:]))
-            print("---- stderr\n" + err)
-        return ok
+        return checked(checks, ok, linux_dump(out, err))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -375,17 +386,9 @@ def linux_virtio_console(args):
         ("the kernel's own console (the PL011) still reaches stdout",
          re.search(r"Linux version \S+", out) is not None),
     ]
-    for line in out.splitlines():
-        if (line.startswith("VMIO-TEST") and "FAIL" in line) or BAD.search(line):
-            print("FAIL guest line: " + line)
-            ok = False
-    for what, good in checks:
-        print(("ok   " if good else "FAIL ") + what)
-        ok = ok and good
-    if not ok:
-        print("---- serial output (last 60 lines)\n" + "\n".join(out.splitlines()[-60:]))
-        print("---- stderr\n" + err)
-    return ok
+    if any([bad_guest_line(line) for line in out.splitlines()]):  # a list: print every one
+        ok = False
+    return checked(checks, ok, linux_dump(out, err))
 
 
 def main(argv):
