@@ -27,10 +27,15 @@ int vmio_kvm_open_vm(struct vmio_kvm_vm *k, struct vmio_error *err)
                             KVM_API_VERSION);
     } else if (k->run_size < (int)sizeof(struct kvm_run)) {
         rc = vmio_error_set(err, -EIO, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+    } else if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+        /* The run loop stops a vCPU only through it (core/vcpu.c, "Kicks"): required. */
+        rc = vmio_error_set(err, -ENOTSUP,
+                            "this KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux 4.11 or later), "
+                            "which vmio needs to stop vCPUs");
     } else if ((k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0)) < 0) {
         rc = vmio_error_set(err, -errno, "KVM_CREATE_VM: %s", strerror(errno));
     } else {
-        k->immediate_exit = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) > 0;
+        k->immediate_exit = true;
         k->ioeventfd = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IOEVENTFD) > 0;
         k->irqfd = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
         k->resample = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
