@@ -16,11 +16,10 @@
  *   the range take the fast path; system registers and traced VMs never
  *   fill an entry (a register's width is not a span; every traced access
  *   must reach the trace), so they always take the general path.
- * - The entry's io keeps base, space and stop_reason -1 between accesses;
- *   the fast path writes offset and width before each call, and a callback
- *   changes io only through vmio_io_stop() (vmio/device.h); such a stop
- *   ends the run, and every run starts with an empty cache, so the next
- *   fill starts from a fresh io.
+ * - The entry's io keeps base and space between accesses; the fast path
+ *   writes offset, width and stop_reason -1 before each call, so a callback
+ *   sees what the general path's fresh io would show (a callback changes
+ *   io only through vmio_io_stop(), vmio/device.h).
  * - Counting: the fast path counts into struct exit_counters (per device:
  *   by space and direction, histogram, longest time); everything else counts
  *   into the vCPU's struct vmio_stats. vmio_exit_counters_fold() merges the first

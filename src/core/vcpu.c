@@ -567,6 +567,7 @@ fast_access(struct vmio_vcpu *v, struct vmio_exit *e, enum timing_mode mode)
         return -1;
     h->io.offset = off;
     h->io.width = w;
+    h->io.stop_reason = -1; /* as fresh as the general path's: a callback may have set it */
     int rc;
     uint64_t t0, dt;
     if (a->dir == VMIO_WRITE) {
