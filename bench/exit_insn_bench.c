@@ -4,11 +4,12 @@
  * exit_insns.py), on the scripted fake backend so the figure is the same on
  * every host.
  *
- *   exit_insn_bench vmio N   vmio_vcpu_run() takes N port writes to a trivial
- *                            device (bench_sum_ops), then the script ends
- *   exit_insn_bench bare N   the same N exits replayed by calling the backend's
- *                            vcpu_enter directly: what any VMM on this backend
- *                            pays (the fake's replay, the script's setup)
+ *   exit_insn_bench vmio N [read]   vmio_vcpu_run() takes N port writes (or
+ *                            reads) to a trivial device (bench_sum_ops), then
+ *                            the script ends
+ *   exit_insn_bench bare N [read]   the same N exits replayed by calling the
+ *                            backend's vcpu_enter directly: what any VMM on this
+ *                            backend pays (the fake's replay, the script's setup)
  *
  * The per-exit cost of vmio's loop is ((vmio N2 - vmio N1) - (bare N2 - bare
  * N1)) / (N2 - N1): run loop, dispatch, bus lookup, statistics with handling
@@ -36,17 +37,19 @@ static void die(const char *what, const struct vmio_error *err)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "vmio") != 0 && strcmp(argv[1], "bare") != 0)) {
-        fprintf(stderr, "usage: exit_insn_bench vmio|bare N\n");
+    if (argc < 3 || argc > 4 || (strcmp(argv[1], "vmio") != 0 && strcmp(argv[1], "bare") != 0) ||
+        (argc == 4 && strcmp(argv[3], "read") != 0)) {
+        fprintf(stderr, "usage: exit_insn_bench vmio|bare N [read]\n");
         return 2;
     }
+    enum vmio_dir dir = argc == 4 ? VMIO_READ : VMIO_WRITE;
     unsigned long n = strtoul(argv[2], NULL, 10);
     struct vmio_error err = {0};
     struct vmio_fake *fake;
     if (vmio_fake_create(&fake, &err) < 0)
         die("fake", &err);
     for (unsigned long i = 0; i < n; i++)
-        if (vmio_fake_push_io(fake, 0, VMIO_SPACE_PIO, VMIO_WRITE, 1, PORT, i & 0xff) < 0)
+        if (vmio_fake_push_io(fake, 0, VMIO_SPACE_PIO, dir, 1, PORT, i & 0xff) < 0)
             die("push", NULL);
     unsigned long got = 0;
     if (strcmp(argv[1], "bare") == 0) {
@@ -81,7 +84,7 @@ int main(int argc, char **argv)
             die("run", NULL);
         static struct vmio_stats st;
         vmio_vcpu_stats(vcpu, &st);
-        got = st.kind[VMIO_STAT_PIO_OUT].count;
+        got = st.kind[dir == VMIO_WRITE ? VMIO_STAT_PIO_OUT : VMIO_STAT_PIO_IN].count;
         vmio_vcpu_destroy(vcpu);
         vmio_vm_destroy(vm);
     }

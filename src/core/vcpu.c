@@ -584,10 +584,12 @@ fast_access(struct vmio_vcpu *v, struct vmio_exit *e, enum timing_mode mode)
         rc = h->read(h->dev, &h->io, &value);
         dt = fast_end(v, mode, t0);
         if (__builtin_expect(rc == 0, 1)) {
-            value &= mask;
-            a->data = value;
+            /* Width and mask again from the record: cheaper than keeping them across the call. */
+            unsigned rw = a->width;
+            uint64_t got = value & fast_masks[rw];
+            a->data = got;
             if (a->buf)
-                store_width(a->buf, value, w);
+                store_width(a->buf, got, rw);
             fast_count(h->rd, h->counters, dt, mode);
             return 0;
         }
