@@ -54,6 +54,9 @@
 #include "vmio/exit.h"
 #include "vmio/x86.h"
 
+/* Interrupt lines of a backend without irq_lines: x86's IOAPIC (GSIs 0-23). */
+#define VMIO_BACKEND_IRQ_LINES 24
+
 /* Multiprocessing states (KVM's numbers): what vcpu_mp_state reports. */
 #define VMIO_MP_RUNNABLE 0
 #define VMIO_MP_WAIT_SIPI 1
@@ -262,6 +265,13 @@ struct vmio_backend_ops {
      * Errors: -ENXIO without an irqchip, -errno.
      */
     int (*irqchip_finalize)(struct vmio_backend_vm *vm);
+
+    /*
+     * irq_lines - how many interrupt lines irq_line() and irqfd() take:
+     * GSIs 0..n-1 (AArch64: SPIs, INTID 32 + n). Optional: without it,
+     * VMIO_BACKEND_IRQ_LINES (x86's IOAPIC: 24).
+     */
+    unsigned (*irq_lines)(struct vmio_backend_vm *vm);
 };
 
 /*
@@ -415,6 +425,12 @@ static inline int vmio_backend_ioeventfd(struct vmio_backend_vm *vm, int fd, enu
     if (!vm->ops->ioeventfd)
         return vmio_error_set(err, -ENOTSUP, "the %s backend has no ioeventfd", vm->ops->name);
     return vm->ops->ioeventfd(vm, fd, space, addr, len, datamatch, data, assign, err);
+}
+
+/* vmio_backend_irq_lines - the backend's irq_lines, or VMIO_BACKEND_IRQ_LINES without it. */
+static inline unsigned vmio_backend_irq_lines(struct vmio_backend_vm *vm)
+{
+    return vm->ops->irq_lines ? vm->ops->irq_lines(vm) : VMIO_BACKEND_IRQ_LINES;
 }
 
 static inline int vmio_backend_irqfd(struct vmio_backend_vm *vm, int fd, unsigned gsi,

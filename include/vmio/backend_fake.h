@@ -82,7 +82,8 @@ struct vmio_fake;
 
 #define VMIO_FAKE_MAX_VCPUS 64
 #define VMIO_FAKE_MAX_SLOTS 32
-#define VMIO_FAKE_GSIS 24     /* GSIs irq_line accepts (KVM's default routing) */
+#define VMIO_FAKE_GSIS 24     /* GSIs irq_line accepts by default (KVM's x86 routing) */
+#define VMIO_FAKE_MAX_GSIS 64 /* the most vmio_fake_set_irq_lines() allows */
 #define VMIO_FAKE_IO_MAX 4096 /* bytes of one I/O step (count * width), as a run page */
 #define VMIO_FAKE_POISON 0xa5 /* what a read's buffer holds before the run loop completes it */
 #define VMIO_FAKE_SCRIPT_END 0xe0f5cULL /* exit->code of VMIO_EXIT_UNKNOWN: the script ran out */
@@ -295,7 +296,15 @@ struct vmio_fake_irq {
     unsigned long rises; /* of them, 0 -> 1 transitions */
 };
 
-/* vmio_fake_irq - GSI @gsi's record into *@out. Errors: -EINVAL for @gsi >= VMIO_FAKE_GSIS. */
+/*
+ * vmio_fake_set_irq_lines - make the fake's irq_line, irqfd and irq_lines
+ * take GSIs 0..@n-1 (default VMIO_FAKE_GSIS), as a backend with more lines
+ * (the AArch64 vGIC's SPIs) would. Before the VM is created.
+ * Errors: -EINVAL for @n 0 or above VMIO_FAKE_MAX_GSIS, -EBUSY with a VM.
+ */
+int vmio_fake_set_irq_lines(struct vmio_fake *fake, unsigned n);
+
+/* vmio_fake_irq - GSI @gsi's record into *@out. Errors: -EINVAL for a GSI beyond the lines. */
 int vmio_fake_irq(struct vmio_fake *fake, unsigned gsi, struct vmio_fake_irq *out);
 
 /* Backend operations vmio_fake_fail() can make fail. */

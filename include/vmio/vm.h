@@ -81,8 +81,15 @@ struct vmio_vm_options {
     unsigned cpus;
 };
 
-/* GSIs vmio_vm_set_irq() accepts: 0-15 reach the PICs and IOAPIC, 16-23 the IOAPIC only. */
+/*
+ * The x86 in-kernel irqchip's GSIs: 0-15 reach the PICs and IOAPIC, 16-23
+ * the IOAPIC only. What a VM's interrupt functions accept is
+ * vmio_vm_irq_lines(): this on x86, the SPIs of the vGIC on AArch64.
+ */
 #define VMIO_IRQCHIP_GSIS 24
+
+/* The most interrupt lines a VM tracks (vmio_vm_irq_line()), whatever its backend offers. */
+#define VMIO_MAX_IRQ_LINES 256
 
 /*
  * vmio_irqchip_reserved_check - whether [@base, @base + @len) in @space is
@@ -222,10 +229,17 @@ bool vmio_vm_has_irqchip(const struct vmio_vm *vm);
  * Thread-safe and lock-free in vmio: may be called from device callbacks on
  * vCPU threads (e.g. a UART's irq callback while the vCPU handles an exit)
  * and from host threads.
- * Errors: -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS; -ENODEV when @vm has no
+ * Errors: -EINVAL for @gsi >= vmio_vm_irq_lines(); -ENODEV when @vm has no
  * irqchip; the errno of the backend's irq_line (KVM_IRQ_LINE).
  */
 int vmio_vm_set_irq(struct vmio_vm *vm, unsigned gsi, int level);
+
+/*
+ * vmio_vm_irq_lines - how many interrupt lines @vm's interrupt functions
+ * take (GSIs 0..n-1): the backend's count (x86: VMIO_IRQCHIP_GSIS; the
+ * AArch64 vGIC: its SPIs), at most VMIO_MAX_IRQ_LINES.
+ */
+unsigned vmio_vm_irq_lines(const struct vmio_vm *vm);
 
 /*
  * An interrupt line as a device model's callback sees it: set(ctx, gsi, level)
@@ -256,7 +270,7 @@ void vmio_irq_line_set_level(void *opaque, int level);
  * vmio_vm_irq_line - the line of @vm for @gsi, owned by the VM (valid until
  * vmio_vm_destroy()), for wiring device callbacks. One line per GSI: wire at
  * most one device to each (the level of a shared line is the last one set).
- * Errors (NULL, with @err set): -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS,
+ * Errors (NULL, with @err set): -EINVAL for @gsi >= vmio_vm_irq_lines(),
  * -ENODEV without an irqchip.
  */
 struct vmio_irq_line *vmio_vm_irq_line(struct vmio_vm *vm, unsigned gsi, struct vmio_error *err);
@@ -402,7 +416,7 @@ int vmio_vm_ioeventfd(struct vmio_vm *vm, enum vmio_space space, uint64_t addr, 
  * of the VM's in-kernel irqchip; with @resample_fd >= 0 the line is
  * level-triggered and @resample_fd is signalled each time the guest's EOI
  * lowers it (see the backend's irqfd). Without @assign, remove it. Any
- * thread. Errors: -EINVAL for @gsi >= VMIO_IRQCHIP_GSIS; -ENODEV without an
+ * thread. Errors: -EINVAL for @gsi >= vmio_vm_irq_lines(); -ENODEV without an
  * irqchip; -ENOTSUP when the backend lacks it (or lacks resampling); those of
  * the backend, described in @err. The descriptors stay the caller's.
  */

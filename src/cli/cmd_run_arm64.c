@@ -20,8 +20,9 @@
  * (cli/run_virtio.h), on this machine's windows: slot i at
  * VMIO_ARM64_VIRTIO_BASE + i * RUN_VIRTIO_STRIDE on SPI
  * VMIO_ARM64_VIRTIO_SPI + i, page-strided (not QEMU's 0x200) so that each
- * transport's register page can be mapped read-only for exit-less reads,
- * and i < 8 so that every SPI is a GSI vmio_vm_set_irq() takes.
+ * transport's register page can be mapped read-only for exit-less reads;
+ * up to VMIO_ARM64_VIRTIO_SLOTS (32) of them, as the vGIC's SPIs all are
+ * interrupt lines of the VM (vmio_vm_irq_lines()).
  * Invariant: every host resource is released on every path.
  */
 #include <errno.h>
@@ -141,8 +142,10 @@ static int parse(int argc, char **argv, struct run_options *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (struct run_options){
-        .serial = "stdio", .cpus = 1, .stall_ns = VMIO_WATCHDOG_DEFAULT_TIMEOUT_NS};
+    *o = (struct run_options){.serial = "stdio",
+                              .cpus = 1,
+                              .stall_ns = VMIO_WATCHDOG_DEFAULT_TIMEOUT_NS,
+                              .virtio = {.max_slots = VMIO_ARM64_VIRTIO_SLOTS}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {

@@ -21,14 +21,21 @@
 #include "vmio/virtio_net.h"
 #include "vmio/virtio_rng.h"
 
+/* How many devices this machine takes. */
+static unsigned slots(const struct run_virtio *v)
+{
+    unsigned n = v->max_slots ? v->max_slots : VMIO_PC_VIRTIO_SLOTS;
+    return n < RUN_VIRTIO_MAX_SLOTS ? n : RUN_VIRTIO_MAX_SLOTS;
+}
+
 /* Room for one more device (keeping one slot for the console when it is asked for). */
 static int room(const struct run_virtio *v, const char *what)
 {
-    if (v->n + (v->console ? 1 : 0) >= VMIO_PC_VIRTIO_SLOTS) {
+    if (v->n + (v->console ? 1 : 0) >= slots(v)) {
         fprintf(stderr,
                 "vmio run: %s: at most %u virtio devices (disks, --net, --rng, --console "
                 "virtio)\n",
-                what, VMIO_PC_VIRTIO_SLOTS);
+                what, slots(v));
         return -ENOSPC;
     }
     return 0;
@@ -163,9 +170,8 @@ int run_virtio_console(struct run_virtio *v, const char *arg)
         fprintf(stderr, "vmio run: --console '%s': expected uart or virtio\n", arg);
         return -EINVAL;
     }
-    if (!v->console && v->n >= VMIO_PC_VIRTIO_SLOTS) {
-        fprintf(stderr, "vmio run: --console virtio: at most %u virtio devices\n",
-                VMIO_PC_VIRTIO_SLOTS);
+    if (!v->console && v->n >= slots(v)) {
+        fprintf(stderr, "vmio run: --console virtio: at most %u virtio devices\n", slots(v));
         return -ENOSPC;
     }
     v->console = true;
@@ -181,9 +187,8 @@ int run_virtio_finish(struct run_virtio *v)
 {
     if (!v->console)
         return 0;
-    if (v->n >= VMIO_PC_VIRTIO_SLOTS) { /* room() kept a slot; defensive */
-        fprintf(stderr, "vmio run: --console virtio: at most %u virtio devices\n",
-                VMIO_PC_VIRTIO_SLOTS);
+    if (v->n >= slots(v)) { /* room() kept a slot; defensive */
+        fprintf(stderr, "vmio run: --console virtio: at most %u virtio devices\n", slots(v));
         return -ENOSPC;
     }
     v->dev[v->n++] = (struct vmio_pc_virtio){.kind = VMIO_PC_VIRTIO_CONSOLE};

@@ -23,16 +23,20 @@
 struct vmio_chardev;
 struct vmio_config;
 
+/* The most devices any machine's `vmio run` takes (x86: VMIO_PC_VIRTIO_SLOTS, AArch64: 32). */
+#define RUN_VIRTIO_MAX_SLOTS 32
+
 struct run_virtio {
-    struct vmio_pc_virtio dev[VMIO_PC_VIRTIO_SLOTS]; /* as given (options: console last) */
+    struct vmio_pc_virtio dev[RUN_VIRTIO_MAX_SLOTS]; /* as given (options: console last) */
     unsigned n;
+    unsigned max_slots; /* this machine's limit, set before the options; 0: VMIO_PC_VIRTIO_SLOTS */
     bool rng;
     bool console; /* --console virtio */
     bool no_ioeventfd, no_irqfd;
     /* After run_virtio_attach(): */
     struct vmio_iothread *io;
-    struct vmio_acpi_device acpi[VMIO_PC_VIRTIO_SLOTS];
-    struct vmio_device *transport[VMIO_PC_VIRTIO_SLOTS];
+    struct vmio_acpi_device acpi[RUN_VIRTIO_MAX_SLOTS];
+    struct vmio_device *transport[RUN_VIRTIO_MAX_SLOTS];
 };
 
 /*

@@ -390,9 +390,14 @@ bool vmio_vm_has_irqchip(const struct vmio_vm *vm)
     return vm->irqchip;
 }
 
+unsigned vmio_vm_irq_lines(const struct vmio_vm *vm)
+{
+    return vm->irq_lines;
+}
+
 int vmio_vm_set_irq(struct vmio_vm *vm, unsigned gsi, int level)
 {
-    if (gsi >= VMIO_IRQCHIP_GSIS)
+    if (gsi >= vm->irq_lines)
         return -EINVAL;
     if (!vm->irqchip)
         return -ENODEV;
@@ -419,9 +424,9 @@ void vmio_irq_line_set_level(void *opaque, int level)
 
 struct vmio_irq_line *vmio_vm_irq_line(struct vmio_vm *vm, unsigned gsi, struct vmio_error *err)
 {
-    if (gsi >= VMIO_IRQCHIP_GSIS) {
+    if (gsi >= vm->irq_lines) {
         vmio_error_set(err, -EINVAL, "interrupt line %u is beyond the last GSI (%u)", gsi,
-                       VMIO_IRQCHIP_GSIS - 1);
+                       vm->irq_lines - 1);
         return NULL;
     }
     if (!vm->irqchip) {
@@ -456,7 +461,7 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     vm->cpus = opts->cpus ? opts->cpus : 1;
     atomic_init(&vm->power_event, 0);
     vm->pit = opts->irqchip && opts->pit;
-    for (unsigned i = 0; i < VMIO_IRQCHIP_GSIS; i++)
+    for (unsigned i = 0; i < VMIO_MAX_IRQ_LINES; i++)
         vm->lines[i] = (struct vmio_irq_line){.set = vm_line_set, .ctx = vm, .gsi = i};
     int rc = 0;
     if (opts->pit && !opts->irqchip)
@@ -469,6 +474,10 @@ int vmio_vm_create_empty(const struct vmio_vm_options *opts, struct vmio_vm **ou
     if (rc == 0)
         rc = vmio_backend_vm_create(opts->backend ? opts->backend : vmio_backend_kvm(), &vm->hv,
                                     err);
+    if (rc == 0) {
+        unsigned n = vmio_backend_irq_lines(vm->hv);
+        vm->irq_lines = n < VMIO_MAX_IRQ_LINES ? n : VMIO_MAX_IRQ_LINES;
+    }
     if (rc == 0 && vm->irqchip)
         rc = vmio_backend_create_irqchip(vm->hv, vm->pit, err);
     if (rc == 0) {
@@ -647,9 +656,9 @@ int vmio_vm_ioeventfd(struct vmio_vm *vm, enum vmio_space space, uint64_t addr, 
 int vmio_vm_irqfd(struct vmio_vm *vm, unsigned gsi, int fd, int resample_fd, bool assign,
                   struct vmio_error *err)
 {
-    if (gsi >= VMIO_IRQCHIP_GSIS)
+    if (gsi >= vm->irq_lines)
         return vmio_error_set(err, -EINVAL, "irqfd: GSI %u is beyond the last (%u)", gsi,
-                              VMIO_IRQCHIP_GSIS - 1);
+                              vm->irq_lines - 1);
     if (!vm->irqchip)
         return vmio_error_set(err, -ENODEV, "irqfd: the VM has no interrupt controller");
     return vmio_backend_irqfd(vm->hv, fd, gsi, resample_fd, assign, err);

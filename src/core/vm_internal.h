@@ -88,7 +88,8 @@ struct vmio_vm {
     /* Interrupts: fixed at creation. */
     bool irqchip;
     bool pit;
-    struct vmio_irq_line lines[VMIO_IRQCHIP_GSIS]; /* vmio_vm_irq_line() */
+    unsigned irq_lines;                             /* vmio_vm_irq_lines() */
+    struct vmio_irq_line lines[VMIO_MAX_IRQ_LINES]; /* vmio_vm_irq_line() */
 };
 
 /*

@@ -579,9 +579,9 @@ int vmio_virtio_mmio_attach(struct vmio_vm *vm, struct vmio_virtio_device *vdev,
     else if (!vmio_vm_has_irqchip(vm))
         rc = vmio_error_set(err, -ENODEV, "%s: a virtio-mmio device needs the in-kernel irqchip",
                             name);
-    else if (cfg->gsi >= VMIO_IRQCHIP_GSIS)
+    else if (cfg->gsi >= vmio_vm_irq_lines(vm))
         rc = vmio_error_set(err, -EINVAL, "%s: GSI %u is beyond the last (%u)", name, cfg->gsi,
-                            VMIO_IRQCHIP_GSIS - 1);
+                            vmio_vm_irq_lines(vm) - 1);
     struct vmio_virtio_mmio *t = rc == 0 ? calloc(1, sizeof(*t)) : NULL;
     if (rc == 0 && !t)
         rc = vmio_error_set(err, -ENOMEM, "out of memory");

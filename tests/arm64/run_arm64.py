@@ -16,6 +16,10 @@ Usage: run_arm64.py MODE ARGS, MODE one of
                                  vmio mode, and the JSON counts the MMIO reads and
                                  writes on testdev and the PL011's writes, with
                                  handling times, and the exits add up
+  many-virtio NAME ELF VMIO RUNNER
+                                 the guest with 12 virtio-blk disks (more than x86's 8
+                                 slots: SPIs 16-27): status as usual, and every
+                                 transport up with ioeventfd and irqfd
   qemu NAME ELF                  qemu-system-aarch64 -M virt -cpu max (semihosting
                                  for the exit status): serial == expected/NAME.qemu.out
   linux VMIO RUNNER INITRAMFS    Debian's arm64 kernel (linux-image-arm64, fetched by
@@ -240,6 +244,31 @@ def stats(args):
         shutil.rmtree(work, ignore_errors=True)
 
 
+MANY_DISKS = 12
+
+
+def many_virtio(args):
+    name, elf, vmio, runner = args
+    # The nested VM sees the host's files but has its own /tmp: work next to the guest.
+    work = tempfile.mkdtemp(prefix="many-", dir=os.path.dirname(os.path.abspath(elf)))
+    try:
+        disks = []
+        for i in range(MANY_DISKS):
+            path = os.path.join(work, "d%d.img" % i)
+            with open(path, "wb") as f:
+                f.truncate(64 * 1024)
+            disks += ["--disk", path]
+        rc, out, err = run([runner, vmio, "run", "--stats"] + disks + [elf], TIMEOUT)
+        ok = confined(err) and check_status(rc, STATUS.get(name, DEFAULT_STATUS), err)
+        ok = compare(name, ".out", out) and ok
+        up = re.findall(r"^virtio virtio-blk vd[a-z]: ioeventfd=on irqfd=on", err, re.M)
+        return checked([("%d disks, each with ioeventfd and irqfd (%d seen)"
+                         % (MANY_DISKS, len(up)), len(up) == MANY_DISKS)], ok,
+                       "---- stderr\n" + err)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def kernel():
     nested.ARCH = "aarch64"
     vmlinuz, _ = nested.fetch_kernel(nested.cache_dir(), nested.ARCHES["aarch64"]["meta"])
@@ -408,6 +437,8 @@ def main(argv):
         ok = stall(args)
     elif mode == "stats":
         ok = stats(args)
+    elif mode == "many-virtio":
+        ok = many_virtio(args)
     else:
         sys.stderr.write(__doc__)
         return 2

@@ -10,7 +10,9 @@
  * GSI 4 when the guest programs the UART (and nothing without the irqchip,
  * and a failing line counted on it); MP state; tracing needing sync regs;
  * device ranges that are empty or wrap past 2^64 refused with the bus's
- * reason before any overlap arithmetic (which would wrap too).
+ * reason before any overlap arithmetic (which would wrap too); the VM's
+ * interrupt lines are as many as its backend has (x86's 24 by default, more
+ * for a backend like the AArch64 vGIC).
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -227,6 +229,46 @@ static void test_uart_irq_reaches_backend(void **state)
     fake_vm_fini(&m);
 }
 
+/* A VM takes as many interrupt lines as its backend offers. */
+static void test_irq_lines_from_backend(void **state)
+{
+    (void)state;
+    struct fake_vm m;
+    fake_vm_init(&m, VMIO_UNCLAIMED_STRICT, true);
+    assert_int_equal(vmio_vm_irq_lines(m.vm), VMIO_IRQCHIP_GSIS);
+    assert_int_equal(vmio_vm_set_irq(m.vm, VMIO_IRQCHIP_GSIS, 1), -EINVAL);
+    struct vmio_error err = {0};
+    assert_null(vmio_vm_irq_line(m.vm, VMIO_IRQCHIP_GSIS, &err));
+    assert_int_equal(err.code, -EINVAL);
+    assert_int_equal(vmio_fake_set_irq_lines(m.fake, 48), -EBUSY); /* the VM exists */
+    fake_vm_fini(&m);
+
+    /* A backend with 48 lines (the fake as the vGIC would be): 24-47 work too. */
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(vmio_fake_create(&m.fake, NULL), 0);
+    assert_int_equal(vmio_fake_set_irq_lines(m.fake, 0), -EINVAL);
+    assert_int_equal(vmio_fake_set_irq_lines(m.fake, VMIO_FAKE_MAX_GSIS + 1), -EINVAL);
+    assert_int_equal(vmio_fake_set_irq_lines(m.fake, 48), 0);
+    struct vmio_vm_options o = {
+        .mem_size = 2u << 20, .irqchip = true, .backend = vmio_fake_backend(m.fake)};
+    assert_int_equal(vmio_vm_create(&o, &m.vm, &err), 0);
+    assert_int_equal(vmio_vm_irq_lines(m.vm), 48);
+    assert_int_equal(vmio_vm_set_irq(m.vm, 40, 1), 0);
+    struct vmio_fake_irq l;
+    assert_int_equal(vmio_fake_irq(m.fake, 40, &l), 0);
+    assert_int_equal(l.level, 1);
+    struct vmio_irq_line *line = vmio_vm_irq_line(m.vm, 47, &err);
+    assert_non_null(line);
+    vmio_irq_line_set_level(line, 1);
+    assert_int_equal(line->errors, 0);
+    assert_int_equal(vmio_fake_irq(m.fake, 47, &l), 0);
+    assert_int_equal(l.rises, 1);
+    assert_int_equal(vmio_vm_set_irq(m.vm, 48, 1), -EINVAL);
+    assert_int_equal(vmio_vm_irqfd(m.vm, 48, 3, -1, true, &err), -EINVAL);
+    vmio_vm_destroy(m.vm);
+    vmio_fake_destroy(m.fake);
+}
+
 static void test_device_range_wraps(void **state)
 {
     (void)state;
@@ -252,7 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_slots),       cmocka_unit_test(test_backend_failures),
         cmocka_unit_test(test_trace_sync_regs),    cmocka_unit_test(test_uart_irq_reaches_backend),
-        cmocka_unit_test(test_device_range_wraps),
+        cmocka_unit_test(test_device_range_wraps), cmocka_unit_test(test_irq_lines_from_backend),
     };
     return cmocka_run_group_tests_name("vm_fake", tests, NULL, NULL);
 }

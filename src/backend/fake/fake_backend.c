@@ -82,7 +82,8 @@ struct vmio_fake {
     bool sysreg_unknown;
     bool slot_set[VMIO_FAKE_MAX_SLOTS];
     struct vmio_fake_slot slots[VMIO_FAKE_MAX_SLOTS];
-    struct vmio_fake_irq irq[VMIO_FAKE_GSIS];
+    unsigned gsis; /* irq_lines: VMIO_FAKE_GSIS unless vmio_fake_set_irq_lines() */
+    struct vmio_fake_irq irq[VMIO_FAKE_MAX_GSIS];
     int fail[VMIO_FAKE_NOPS];
     /* Coalesced writes: the zones, and a ring shared by all vCPUs (KVM's model). */
     struct vmio_fake_zone zones[VMIO_FAKE_MAX_ZONES];
@@ -92,7 +93,7 @@ struct vmio_fake {
     unsigned long buffered, popped;
     struct vmio_fake_ioeventfd ioev[VMIO_FAKE_MAX_IOEVENTFDS];
     unsigned nioev;
-    struct vmio_fake_irqfd irqfd[VMIO_FAKE_GSIS];
+    struct vmio_fake_irqfd irqfd[VMIO_FAKE_MAX_GSIS];
     struct fake_cpu cpu[VMIO_FAKE_MAX_VCPUS];
 };
 
@@ -373,7 +374,7 @@ static int fake_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
     int rc = take_fail(f, VMIO_FAKE_OP_IRQ_LINE);
     if (rc == 0 && !f->irqchip)
         rc = -ENXIO;
-    else if (rc == 0 && gsi >= VMIO_FAKE_GSIS)
+    else if (rc == 0 && gsi >= f->gsis)
         rc = -EINVAL;
     if (rc == 0) {
         struct vmio_fake_irq *l = &f->irq[gsi];
@@ -445,7 +446,7 @@ static int fake_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resam
         vmio_error_set(err, rc, "fake irqfd failure");
     else if (!f->irqchip)
         rc = vmio_error_set(err, -ENXIO, "fake irqfd: no irqchip");
-    else if (gsi >= VMIO_FAKE_GSIS)
+    else if (gsi >= f->gsis)
         rc = vmio_error_set(err, -EINVAL, "fake irqfd: GSI %u", gsi);
     else if (assign && f->irqfd[gsi].assigned)
         rc = vmio_error_set(err, -EBUSY, "fake irqfd: GSI %u has one already", gsi);
@@ -795,6 +796,16 @@ static int fake_irqchip_finalize(struct vmio_backend_vm *b)
     return rc;
 }
 
+/* irq_lines: what irq_line and irqfd take. */
+static unsigned fake_irq_lines(struct vmio_backend_vm *b)
+{
+    struct vmio_fake *f = vm_fake(b);
+    pthread_mutex_lock(&f->lock);
+    unsigned n = f->gsis;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
 static const struct vmio_backend_ops fake_ops = {
     .name = "fake",
     .vm_create = fake_vm_create,
@@ -820,6 +831,7 @@ static const struct vmio_backend_ops fake_ops = {
     .vcpu_set_sregs = fake_set_sregs,
     .ioeventfd = fake_ioeventfd,
     .irqfd = fake_irqfd,
+    .irq_lines = fake_irq_lines,
     .vcpu_get_arm64_reg = fake_get_arm64_reg,
     .vcpu_set_arm64_reg = fake_set_arm64_reg,
     .irqchip_version = fake_irqchip_version,
@@ -836,6 +848,7 @@ int vmio_fake_create(struct vmio_fake **out, struct vmio_error *err)
     f->backend.ops = &fake_ops;
     f->vm.ops = &fake_ops;
     f->ring_size = VMIO_FAKE_RING_DEFAULT;
+    f->gsis = VMIO_FAKE_GSIS;
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     for (unsigned i = 0; i < VMIO_FAKE_MAX_VCPUS; i++) {
@@ -845,6 +858,18 @@ int vmio_fake_create(struct vmio_fake **out, struct vmio_error *err)
     }
     *out = f;
     return 0;
+}
+
+int vmio_fake_set_irq_lines(struct vmio_fake *fake, unsigned n)
+{
+    if (n == 0 || n > VMIO_FAKE_MAX_GSIS)
+        return -EINVAL;
+    pthread_mutex_lock(&fake->lock);
+    int rc = fake->vm_live ? -EBUSY : 0;
+    if (rc == 0)
+        fake->gsis = n;
+    pthread_mutex_unlock(&fake->lock);
+    return rc;
 }
 
 void vmio_fake_destroy(struct vmio_fake *fake)
@@ -1138,7 +1163,7 @@ bool vmio_fake_irqchip(struct vmio_fake *fake, bool *pit)
 
 int vmio_fake_irq(struct vmio_fake *fake, unsigned gsi, struct vmio_fake_irq *out)
 {
-    if (gsi >= VMIO_FAKE_GSIS)
+    if (gsi >= fake->gsis)
         return -EINVAL;
     pthread_mutex_lock(&fake->lock);
     *out = fake->irq[gsi];
@@ -1201,7 +1226,7 @@ void vmio_fake_coalesced(struct vmio_fake *fake, struct vmio_fake_coalesce_info 
 
 int vmio_fake_irqfd_get(struct vmio_fake *fake, unsigned gsi, struct vmio_fake_irqfd *out)
 {
-    if (gsi >= VMIO_FAKE_GSIS)
+    if (gsi >= fake->gsis)
         return -EINVAL;
     pthread_mutex_lock(&fake->lock);
     *out = fake->irqfd[gsi];
@@ -1213,7 +1238,7 @@ int vmio_fake_irqfd_poll(struct vmio_fake *fake)
 {
     int fired = 0;
     pthread_mutex_lock(&fake->lock);
-    for (unsigned g = 0; g < VMIO_FAKE_GSIS; g++) {
+    for (unsigned g = 0; g < fake->gsis; g++) {
         struct vmio_fake_irqfd *q = &fake->irqfd[g];
         uint64_t v;
         if (!q->assigned || read(q->fd, &v, sizeof(v)) != (ssize_t)sizeof(v) || v == 0)
@@ -1232,7 +1257,7 @@ int vmio_fake_irqfd_poll(struct vmio_fake *fake)
 
 int vmio_fake_eoi(struct vmio_fake *fake, unsigned gsi)
 {
-    if (gsi >= VMIO_FAKE_GSIS)
+    if (gsi >= fake->gsis)
         return -EINVAL;
     pthread_mutex_lock(&fake->lock);
     struct vmio_fake_irqfd *q = &fake->irqfd[gsi];

@@ -257,6 +257,13 @@ static int kvma_irqfd(struct vmio_backend_vm *b, int fd, unsigned gsi, int resam
     return vmio_kvm_irqfd(vm->k.vm_fd, fd, gsi, resample_fd, assign, "SPI", err);
 }
 
+/* The SPIs the vGIC is given: what irq_line and irqfd take. */
+static unsigned kvma_irq_lines(struct vmio_backend_vm *b)
+{
+    (void)b;
+    return GIC_NR_IRQS - 32;
+}
+
 /* SPI @gsi (INTID 32 + gsi) to @level. Any thread. */
 static int kvma_irq_line(struct vmio_backend_vm *b, unsigned gsi, int level)
 {
@@ -472,6 +479,7 @@ static const struct vmio_backend_ops kvm_arm64_ops = {
     .irqchip_finalize = kvma_irqchip_finalize,
     .ioeventfd = kvma_ioeventfd,
     .irqfd = kvma_irqfd,
+    .irq_lines = kvma_irq_lines,
 };
 
 static struct vmio_backend kvm_arm64_backend = {.ops = &kvm_arm64_ops};
