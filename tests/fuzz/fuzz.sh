@@ -4,7 +4,8 @@
 #   tests/fuzz/fuzz.sh all [SECONDS]     every target in turn, SECONDS each
 # TARGET: multiboot, config, bzimage, devices, decode_x86, decode_arm64,
 # decode_riscv, virtq, virtio_net, arm64 (stage-1 walk, ISV=0 emulation, arm64
-# loader and device tree) (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
+# loader and device tree), exit_path (the exit cache against the general path)
+# (tests/fuzz/fuzz_TARGET.c; docs/testing.md, "Fuzzing", gives
 # the budget and what the last long runs found).
 # Needs clang with -fsanitize=fuzzer (Debian: clang, libclang-rt-14-dev);
 # No target needs /dev/kvm (`multiboot` and `bzimage` load into plain guest
@@ -17,7 +18,7 @@
 # The TOML reader has its own target: tests/toml/fuzz.sh.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
-targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq virtio_net arm64"
+targets="multiboot config bzimage devices decode_x86 decode_arm64 decode_riscv virtq virtio_net arm64 exit_path"
 target=${1:?usage: fuzz.sh TARGET|all [SECONDS] (targets: $targets)}
 secs=${2:-60}
 [ $# -gt 1 ] && shift 2 || shift 1
@@ -38,7 +39,7 @@ mkdir -p "$out/work-$target"
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -I"$root/include" -I"$root/src" \
     "$root/tests/fuzz/fuzz_$target.c" \
-    "$root"/src/base/*.c "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/kvm/*.c \
+    "$root"/src/base/*.c "$root"/src/core/*.c "$root"/src/backend/*.c "$root"/src/backend/kvm/*.c "$root"/src/backend/kvm_common/*.c \
     "$root"/src/backend/fake/*.c "$root"/src/boot/*.c \
     "$root"/src/devices/*.c "$root"/src/host/*.c "$root"/src/virtio/*.c \
     "$root"/src/decode/*.c "$root"/src/config/*.c "$root"/src/acpi/*.c "$root"/src/machine/*.c \

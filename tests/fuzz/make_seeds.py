@@ -211,3 +211,25 @@ hdr, f = tx_frame(60)
 s.chain(1, [(s.buf(bytes([1, 1]) + hdr[2:] + f), 72, False)])
 s.chain(1, [(s.buf(bytes(12 + 5)), 17, False)])
 write("virtio_net", "hostile", s.data())
+
+
+# ---- exit_path: byte 0 (bit 0: timing off), then 16-byte steps (tests/unit/exit_script.h) ----
+def exit_script(seed, steps, timing_off=False):
+    """@steps pseudo-random steps from xorshift64* seeded with @seed (as test_exit_cache.c)."""
+    out, s, mask = [1 if timing_off else 0], seed, (1 << 64) - 1
+    for _ in range(2 * steps):
+        s ^= s >> 12
+        s ^= (s << 25) & mask
+        s ^= s >> 27
+        out += list(struct.pack("<Q", (s * 2685821657736338717) & mask))
+    return out
+
+
+write("exit_path", "mixed-timed", exit_script(0x9e3779b97f4a7c15, 500))
+write("exit_path", "mixed-untimed", exit_script(12345, 500, timing_off=True))
+# One address again and again (the fast path), then the A/B boundary and string I/O.
+run = [2, 1, 0, 0, 0, 0, 0, 0] + [0x11] * 8          # MMIO write width 2 at A + 0x40
+write("exit_path", "same-address", [0] + run * 32)
+edge = [3, 1, 10, 0, 7, 0, 0, 0] + [0x22] * 8         # MMIO read width 2 at A + 0xff: 1 byte over
+string = [1, 1, 0, 8, 1, 0, 0, 0] + [0x33] * 8        # port write, string of 3 words
+write("exit_path", "edges-and-strings", [0] + (run + edge + string) * 8)
