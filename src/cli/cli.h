@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "vmio/seccomp.h"
+#include "vmio/uart_input.h"
 
 /* Exit statuses of `vmio run` besides the debug-exit's odd (v << 1) | 1. */
 enum {
@@ -48,5 +49,22 @@ int cli_parse_size(const char *s, uint64_t *out);
  * any other failure returns -errno with the message in *@err (may be NULL).
  */
 int cli_confine(enum vmio_seccomp_profile profile, struct vmio_error *err);
+
+/* cli_confine_io - cli_confine(VMIO_SECCOMP_IOTHREAD): a thread_init for I/O threads (@ctx unused).
+ */
+int cli_confine_io(void *ctx, struct vmio_error *err);
+
+/*
+ * cli_uart_input_start - a UART's input thread (vmio/uart_input.h) through
+ * @start (vmio_uart16550_input_start or vmio_pl011_input_start) for @uart on
+ * @cd, under the I/O-thread filter when @confine. Any failure is reported on
+ * stderr and the run goes on without it (guest reads still poll the input);
+ * returns the thread, or NULL. Stop it with vmio_uart_input_stop().
+ */
+struct vmio_uart_input *
+cli_uart_input_start(int (*start)(struct vmio_device *uart, struct vmio_chardev *cd,
+                                  const struct vmio_uart_input_options *opts,
+                                  struct vmio_uart_input **out, struct vmio_error *err),
+                     struct vmio_device *uart, struct vmio_chardev *cd, bool confine);
 
 #endif

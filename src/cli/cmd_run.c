@@ -499,13 +499,6 @@ static int setup_vcpu_thread(void *ctx, unsigned index, struct vmio_error *err)
     return s->seccomp ? cli_confine(VMIO_SECCOMP_VCPU, err) : 0;
 }
 
-/* The I/O thread's init (and the UART input thread's): the I/O thread's filter. */
-static int setup_io_thread(void *ctx, struct vmio_error *err)
-{
-    (void)ctx;
-    return cli_confine(VMIO_SECCOMP_IOTHREAD, err);
-}
-
 /*
  * The host side of a run: the chardevs and the virtio devices. With
  * --console virtio, serial is hvc0's and com1 an output-only stdio chardev on
@@ -689,13 +682,6 @@ static bool config_has_console(const struct vmio_config *cfg)
     return false;
 }
 
-/* The UART input thread could not be confined: say so, it runs on. */
-static void input_unconfined(void *ctx, const struct vmio_error *err)
-{
-    (void)ctx;
-    fprintf(stderr, "vmio: input thread unconfined: %s\n", err->msg);
-}
-
 /*
  * The UART that owns @serial when a pump is useful: the VM has an irqchip and
  * @serial has input (stdio). Image VMs: COM1; configs: the first Console.
@@ -752,13 +738,8 @@ static int run_vcpus(struct vmio_vm *vm, unsigned ncpus, const struct vmio_confi
         }
     }
     struct vmio_uart_input *input = NULL;
-    struct vmio_uart_input_options io = {.thread_init = o->no_seccomp ? NULL : setup_io_thread,
-                                         .init_failed = input_unconfined};
-    if (pump && vmio_uart16550_input_start(pump, serial, &io, &input, err) < 0)
-        fprintf(stderr,
-                "vmio: no input thread (%s): host input reaches the guest only when it "
-                "reads the UART\n",
-                err->msg);
+    if (pump)
+        input = cli_uart_input_start(vmio_uart16550_input_start, pump, serial, !o->no_seccomp);
     cli_watchdog_start(vm, o->stall_ns, o->stall_exit);
     struct vcpu_setup setup = {.cfg = cfg, .seccomp = !o->no_seccomp};
     struct vmio_run_options ro = {.thread_init = setup_vcpu_thread, .ctx = &setup};
@@ -829,7 +810,7 @@ int cli_run(int argc, char **argv)
         if (o.trace)
             vmio_vm_set_trace(vm, stderr);
         if (o.virtio.io && !o.no_seccomp)
-            vmio_iothread_set_init(o.virtio.io, setup_io_thread, NULL);
+            vmio_iothread_set_init(o.virtio.io, cli_confine_io, NULL);
         if (run_virtio_start(&o.virtio, &err) < 0)
             status = VMIO_STATUS_HOST;
         else

@@ -253,20 +253,6 @@ static int confine_vcpu(void *ctx, unsigned index, struct vmio_error *err)
     return cli_confine(VMIO_SECCOMP_VCPU, err);
 }
 
-/* The I/O thread's init: its filter (--no-seccomp: none). */
-static int confine_io(void *ctx, struct vmio_error *err)
-{
-    (void)ctx;
-    return cli_confine(VMIO_SECCOMP_IOTHREAD, err);
-}
-
-/* The PL011 input thread's filter failed: it runs on, unconfined, and says so. */
-static void input_unconfined(void *ctx, const struct vmio_error *err)
-{
-    (void)ctx;
-    fprintf(stderr, "vmio: UART input thread runs without its system-call filter: %s\n", err->msg);
-}
-
 /*
  * The PL011's input thread when the serial port has input (stdio): Linux
  * sleeps until the receive interrupt, so host input must arrive without the
@@ -280,16 +266,7 @@ static struct vmio_uart_input *start_uart_input(struct vmio_vm *vm, struct vmio_
     /* Before any vCPU runs: nothing registers concurrently, the range is stable. */
     const struct vmio_bus_range *r =
         vmio_bus_lookup(vmio_vm_bus(vm, VMIO_SPACE_MMIO), VMIO_ARM64_UART_BASE, 1);
-    struct vmio_uart_input_options io = {.thread_init = confine ? confine_io : NULL,
-                                         .init_failed = input_unconfined};
-    struct vmio_uart_input *input = NULL;
-    struct vmio_error err = {0};
-    if (vmio_pl011_input_start(r ? r->dev : NULL, serial, &io, &input, &err) < 0)
-        fprintf(stderr,
-                "vmio: no input thread (%s): host input reaches the guest only when it "
-                "reads the UART\n",
-                err.msg);
-    return input;
+    return cli_uart_input_start(vmio_pl011_input_start, r ? r->dev : NULL, serial, confine);
 }
 
 /*
@@ -425,7 +402,7 @@ int cli_run(int argc, char **argv)
         goto out;
     struct vmio_run_options ro = {.thread_init = o.no_seccomp ? NULL : confine_vcpu};
     if (o.virtio.io && !o.no_seccomp)
-        vmio_iothread_set_init(o.virtio.io, confine_io, NULL);
+        vmio_iothread_set_init(o.virtio.io, cli_confine_io, NULL);
     if (run_virtio_start(&o.virtio, &err) < 0)
         goto out;
     struct vmio_uart_input *input = start_uart_input(vm, uart_cd, !o.no_seccomp);

@@ -1,7 +1,7 @@
 /*
  * What `vmio run` does the same on every architecture (cmd_run.c for x86-64,
- * cmd_run_arm64.c for AArch64): sizes on the command line, and confining a
- * thread to its system-call filter.
+ * cmd_run_arm64.c for AArch64): sizes on the command line, confining a
+ * thread to its system-call filter, and starting the UART's input thread.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -66,4 +66,35 @@ int cli_confine(enum vmio_seccomp_profile profile, struct vmio_error *err)
     if (rc < 0 && err)
         *err = e;
     return rc;
+}
+
+int cli_confine_io(void *ctx, struct vmio_error *err)
+{
+    (void)ctx;
+    return cli_confine(VMIO_SECCOMP_IOTHREAD, err);
+}
+
+/* The UART input thread could not be confined: say so, it runs on. */
+static void input_unconfined(void *ctx, const struct vmio_error *err)
+{
+    (void)ctx;
+    fprintf(stderr, "vmio: UART input thread runs without its system-call filter: %s\n", err->msg);
+}
+
+struct vmio_uart_input *
+cli_uart_input_start(int (*start)(struct vmio_device *uart, struct vmio_chardev *cd,
+                                  const struct vmio_uart_input_options *opts,
+                                  struct vmio_uart_input **out, struct vmio_error *err),
+                     struct vmio_device *uart, struct vmio_chardev *cd, bool confine)
+{
+    struct vmio_uart_input_options io = {.thread_init = confine ? cli_confine_io : NULL,
+                                         .init_failed = input_unconfined};
+    struct vmio_uart_input *input = NULL;
+    struct vmio_error err = {0};
+    if (start(uart, cd, &io, &input, &err) < 0)
+        fprintf(stderr,
+                "vmio: no input thread (%s): host input reaches the guest only when it "
+                "reads the UART\n",
+                err.msg);
+    return input;
 }

@@ -20,6 +20,14 @@ int vmio_dispatch_stopped_by(const struct vmio_dispatcher *d, struct vmio_exit *
 int vmio_dispatch_string(const struct vmio_dispatcher *d, struct vmio_exit *e,
                          const struct vmio_bus_range *r);
 
+/*
+ * The mask of an access width (a uint8_t): the low `width` bytes for 1, 2, 4
+ * and 8, and 0 for every width no device takes, so one load both checks a
+ * width and gives its mask (the dispatcher and the run loop's fast path).
+ */
+static const uint64_t dispatch_width_masks[256] = {
+    [1] = 0xff, [2] = 0xffff, [4] = 0xffffffffu, [8] = ~0ULL};
+
 /* Store the low @width bytes of @v at @p (little-endian host): constant-size copies, no call. */
 static inline void store_width(uint8_t *p, uint64_t v, unsigned width)
 {
@@ -45,8 +53,7 @@ static inline int deliver_one(const struct vmio_dispatcher *d, struct vmio_exit 
 {
     struct vmio_access *a = &e->access;
     struct vmio_device *dev = r->dev;
-    static const uint64_t masks[9] = {0, 0xff, 0xffff, 0, 0xffffffffu, 0, 0, 0, ~0ULL};
-    uint64_t mask = masks[a->width]; /* width: 1, 2, 4 or 8 */
+    uint64_t mask = dispatch_width_masks[a->width]; /* width: 1, 2, 4 or 8 */
     struct vmio_io io = {.offset = a->addr - r->base,
                          .base = r->base,
                          .width = a->width,
@@ -76,8 +83,7 @@ static inline const struct vmio_bus_range *dispatch_lookup(const struct vmio_dis
                                                            const struct vmio_access *a)
 {
     unsigned w = a->width;
-    static const uint8_t width_ok[256] = {[1] = 1, [2] = 1, [4] = 1, [8] = 1};
-    if (__builtin_expect(!width_ok[w] || a->count == 0, 0))
+    if (__builtin_expect(!dispatch_width_masks[w] || a->count == 0, 0))
         return NULL; /* only widths 1, 2, 4 and 8 exist */
     if (a->space == VMIO_SPACE_PIO) {
         if (d->pio_reader)

@@ -36,16 +36,6 @@ struct vmio_timing {
 /* vmio_timing_init - TSC units when @clock is NULL and the TSC is invariant, else @clock's ns. */
 void vmio_timing_init(struct vmio_timing *t, const struct vmio_clock *clock);
 
-/* timing_now - a timestamp in @t's units. */
-static inline uint64_t timing_now(const struct vmio_timing *t)
-{
-#if defined(__x86_64__)
-    if (t->tsc)
-        return __rdtsc();
-#endif
-    return vmio_clock_now(t->clock);
-}
-
 /*
  * How the run loop reads time, fixed for one vmio_vcpu_run() so that the
  * loop can be compiled once per mode with no test of it per exit.
@@ -71,6 +61,12 @@ static inline uint64_t timing_now_as(const struct vmio_timing *t, enum timing_mo
 #endif
     (void)mode;
     return vmio_clock_now(t->clock);
+}
+
+/* timing_now - a timestamp in @t's units (the mode read at each call). */
+static inline uint64_t timing_now(const struct vmio_timing *t)
+{
+    return timing_now_as(t, timing_mode_of(t, true));
 }
 
 /* vmio_timing_unit_ns - nanoseconds per unit (1.0 unless TSC units). */

@@ -31,9 +31,9 @@
  *
  * Stall watchdog: while a device handles an access, `busy_since` holds the
  * handling's start (in time units, never 0) and `busy_exit` the access
- * (the run's exit record, set once per run; the ISV=0 path points it at its
- * own for its calls); busy_since is published with a release store and
- * cleared after the call, so
+ * (the run's exit record, set once per run; the ISV=0 hook, nisv_access(),
+ * points it at its own record for its calls and back); busy_since is
+ * published with a release store and cleared after the call, so
  * vmio_vm_watchdog_check() on another thread can name a handler that has not
  * returned (it re-reads busy_since after copying the access to make sure the
  * copy belongs to that same call).
@@ -79,7 +79,6 @@ struct vmio_vcpu {
     struct vmio_dispatcher dispatcher;
     _Atomic uint64_t busy_since;               /* see the top of this file */
     const struct vmio_exit *_Atomic busy_exit; /* the access being handled */
-    const struct vmio_exit *run_exit;          /* the exit record of the current run */
     bool timing;                               /* vm->timing as the current run began */
     _Atomic uint64_t stall_reported;           /* busy_since of the last stall reported */
     struct vmio_stats stats;                   /* everything the fast path does not count */
@@ -443,17 +442,15 @@ static void access_extras(struct vmio_vcpu *v, struct vmio_exit *e, const struct
  * An access by the general path: dispatch (remembered range, else bus
  * search), counted in the vCPU's struct vmio_stats. Returns 1 when
  * vmio_vcpu_run() must return it; sets *@hit to the range that claimed it.
- * Always inline: it has two callers, the exit path's general_access() and
- * the AArch64 ISV=0 hook (nisv_access()).
+ * busy_exit must already name @e (see the top of this file).
  */
-static inline __attribute__((always_inline)) int
-handle_access(struct vmio_vcpu *v, struct vmio_exit *e, const struct vmio_bus_range **hit)
+static int handle_access(struct vmio_vcpu *v, struct vmio_exit *e,
+                         const struct vmio_bus_range **hit)
 {
     struct vmio_vm *vm = v->vm;
     uint64_t t0 = 0;
     if (v->timing) {
         t0 = timing_now(&vm->clock);
-        atomic_store_explicit(&v->busy_exit, e, memory_order_relaxed);
         /* | 1: never 0, which means idle to the watchdog (one unit of skew there only) */
         atomic_store_explicit(&v->busy_since, t0 | 1, memory_order_release);
     }
@@ -463,7 +460,6 @@ handle_access(struct vmio_vcpu *v, struct vmio_exit *e, const struct vmio_bus_ra
     if (v->timing) {
         atomic_store_explicit(&v->busy_since, 0, memory_order_release);
         dt = timing_now(&vm->clock) - t0;
-        atomic_store_explicit(&v->busy_exit, v->run_exit, memory_order_relaxed);
     }
     count_access(v, &e->access, r, dt);
     if (__builtin_expect(stop || vm->trace || !r, 0))
@@ -500,13 +496,6 @@ static __attribute__((noinline)) int fast_stopped(struct vmio_vcpu *v, struct vm
     access_extras(v, e, &r, stop);
     return 1;
 }
-
-/*
- * The fast path's masks by width (a uint8_t): the low `width` bytes for 1,
- * 2, 4 and 8, and 0 for every width the fast path does not serve, so one
- * load both checks the width and gives the mask.
- */
-static const uint64_t fast_masks[256] = {[1] = 0xff, [2] = 0xffff, [4] = 0xffffffffu, [8] = ~0ULL};
 
 /*
  * Handling-time bookkeeping of the fast path around a device call: the
@@ -561,7 +550,7 @@ fast_access(struct vmio_vcpu *v, struct vmio_exit *e, enum timing_mode mode)
     struct exit_cache_entry *h = &v->cache[a->space & (EXIT_CACHE_SPACES - 1)];
     __asm__("" : "+r"(h)); /* one register for h: gcc otherwise rebuilds it from the index */
     unsigned w = a->width;
-    uint64_t mask = fast_masks[w];
+    uint64_t mask = dispatch_width_masks[w];
     uint64_t off = a->addr - h->base;
     if (__builtin_expect(a->count != 1 || !mask || off >= h->end[w], 0))
         return -1;
@@ -586,7 +575,7 @@ fast_access(struct vmio_vcpu *v, struct vmio_exit *e, enum timing_mode mode)
         if (__builtin_expect(rc == 0, 1)) {
             /* Width and mask again from the record: cheaper than keeping them across the call. */
             unsigned rw = a->width;
-            uint64_t got = value & fast_masks[rw];
+            uint64_t got = value & dispatch_width_masks[rw];
             a->data = got;
             if (a->buf)
                 store_width(a->buf, got, rw);
@@ -659,24 +648,27 @@ static int coalesced_drain(struct vmio_vcpu *v, struct vmio_exit *e)
  */
 static int nisv_access(void *ctx, struct vmio_exit *x)
 {
+    struct vmio_vcpu *v = ctx;
+    const struct vmio_exit *run_exit = atomic_load_explicit(&v->busy_exit, memory_order_relaxed);
+    atomic_store_explicit(&v->busy_exit, x, memory_order_relaxed); /* before busy_since */
     const struct vmio_bus_range *r;
-    return handle_access(ctx, x, &r);
+    int stop = handle_access(v, x, &r);
+    atomic_store_explicit(&v->busy_exit, run_exit, memory_order_relaxed);
+    return stop;
 }
 
 /*
- * Why a kicked vCPU stops: the guest's power request when one was made
- * (vmio_vm_power_request() kicks every vCPU), else a plain interruption.
+ * *@e becomes why a kicked vCPU stops: the guest's power request when one
+ * was made (vmio_vm_power_request() kicks every vCPU), else a plain
+ * interruption; code is the power event (0 for none).
  */
-static enum vmio_exit_reason stopped_reason(struct vmio_vm *vm)
+static void kicked_exit(struct vmio_vm *vm, struct vmio_exit *e)
 {
-    switch (atomic_load(&vm->power_event)) {
-    case VMIO_POWER_OFF:
-        return VMIO_EXIT_POWEROFF;
-    case VMIO_POWER_RESET:
-        return VMIO_EXIT_RESET;
-    default:
-        return VMIO_EXIT_INTR;
-    }
+    int event = atomic_load(&vm->power_event);
+    e->reason = event == VMIO_POWER_OFF     ? VMIO_EXIT_POWEROFF
+                : event == VMIO_POWER_RESET ? VMIO_EXIT_RESET
+                                            : VMIO_EXIT_INTR;
+    e->code = (uint64_t)event;
 }
 
 /*
@@ -714,8 +706,7 @@ static __attribute__((noinline)) int other_exit(struct vmio_vcpu *v, struct vmio
          */
         if (!kick_take(v)) /* clears the immediate-exit flag a nudge may have set */
             return 0;
-        e->reason = stopped_reason(v->vm);
-        e->code = (uint64_t)atomic_load(&v->vm->power_event);
+        kicked_exit(v->vm, e);
         return 1;
     }
     enum vmio_stat_kind kind = e->reason == VMIO_EXIT_HLT ? VMIO_STAT_HLT : VMIO_STAT_OTHER;
@@ -790,7 +781,6 @@ int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
     pthread_mutex_unlock(&v->kick_lock);
 
     /* Before the first enter: no range held, nothing cached, drain if the VM coalesces. */
-    v->run_exit = e;
     v->timing = v->vm->timing; /* the whole run measures, or does not */
     atomic_store_explicit(&v->busy_exit, e, memory_order_relaxed);
     if (atomic_load(&v->vm->drain))
@@ -799,9 +789,8 @@ int vmio_vcpu_run(struct vmio_vcpu *v, struct vmio_exit *e)
     int rc = 0;
     if (kick_consume(v)) { /* kicked before the run: return without entering the guest */
         memset(e, 0, sizeof(*e));
-        e->reason = stopped_reason(v->vm);
-        e->code = (uint64_t)atomic_load(&v->vm->power_event);
         e->access.reg = VMIO_REG_NONE;
+        kicked_exit(v->vm, e);
     } else {
         rc = run_loops[timing_mode_of(&v->vm->clock, v->timing)](v, e);
     }
