@@ -50,8 +50,7 @@ int cli_parse_size(const char *s, uint64_t *out);
  */
 int cli_confine(enum vmio_seccomp_profile profile, struct vmio_error *err);
 
-/* cli_confine_io - cli_confine(VMIO_SECCOMP_IOTHREAD): a thread_init for I/O threads (@ctx unused).
- */
+/* cli_confine_io - cli_confine(VMIO_SECCOMP_IOTHREAD), as a thread_init (@ctx unused). */
 int cli_confine_io(void *ctx, struct vmio_error *err);
 
 /*
